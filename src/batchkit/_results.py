@@ -1,0 +1,220 @@
+"""Neutral results: one :class:`Result` per request, whatever the vendor returned.
+
+Results are plain slotted dataclasses rather than pydantic models: a job can return millions of
+them, and they carry numpy vectors.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal, overload
+
+import numpy as np
+import orjson
+from pydantic import BaseModel
+
+__all__ = ["ErrorInfo", "Result", "ResultSet", "ResultStatus", "Usage"]
+
+ResultStatus = Literal["succeeded", "errored", "expired", "cancelled"]
+RESULT_STATUSES: tuple[ResultStatus, ...] = ("succeeded", "errored", "expired", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts as the vendor reported them (zero where the vendor has no such count)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    """Input tokens read from a prompt cache (part of ``input_tokens``)."""
+    cache_creation_input_tokens: int = 0
+    """Input tokens written to a prompt cache (Anthropic bills these apart)."""
+    reasoning_tokens: int = 0
+    """Hidden reasoning tokens (part of ``output_tokens``)."""
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_input_tokens + other.cached_input_tokens,
+            self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Why a request has no usable result.
+
+    ``code`` is the vendor's code where it gave one (``context_length_exceeded``), or one of
+    batchkit's own: ``missing_result`` (the vendor returned no line for the request),
+    ``duplicate_result`` (it returned more than one), ``batch_failed`` (the whole batch was
+    rejected), ``batch_expired``, ``batch_cancelled``, ``malformed_line``.
+    """
+
+    code: str
+    message: str
+    retryable: bool = False
+    http_status: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.retryable,
+            "http_status": self.http_status,
+        }
+
+
+@dataclass(slots=True)
+class Result:
+    """The outcome of one request.
+
+    ``status`` is ``succeeded`` only when the vendor ran the request without error; a reply
+    that does not fit the ``response_model`` is still ``succeeded`` (it was paid for) with
+    ``parsed=None`` and ``parse_error`` set.
+    """
+
+    custom_id: str
+    status: ResultStatus
+    text: str | None = None
+    parsed: BaseModel | None = None
+    parse_error: str | None = None
+    embedding: np.ndarray | None = None
+    embeddings_by_type: dict[str, np.ndarray] | None = None
+    """Every embedding type the vendor returned (``float``, ``int8``, ...), where it returns several."""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    error: ErrorInfo | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None
+    """The vendor's own line (parsed JSON), for anything batchkit does not map."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def to_dict(self, *, include_raw: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict: parsed objects dumped, vectors as lists."""
+        out: dict[str, Any] = {
+            "custom_id": self.custom_id,
+            "status": self.status,
+            "text": self.text,
+            "parsed": self.parsed.model_dump(mode="json") if self.parsed is not None else None,
+            "parse_error": self.parse_error,
+            "embedding": self.embedding.tolist() if self.embedding is not None else None,
+            "finish_reason": self.finish_reason,
+            "usage": self.usage.to_dict() if self.usage else None,
+            "error": self.error.to_dict() if self.error else None,
+            "metadata": self.metadata,
+        }
+        if self.embeddings_by_type:
+            out["embeddings_by_type"] = {k: v.tolist() for k, v in self.embeddings_by_type.items()}
+        if include_raw:
+            out["raw"] = self.raw
+        return out
+
+
+class ResultSet(Sequence[Result]):
+    """The results of a job, one per request, in input order."""
+
+    def __init__(self, results: Iterable[Result], *, unmatched: Sequence[Any] = ()) -> None:
+        self._results = list(results)
+        self.unmatched: list[Any] = list(unmatched)
+        """Vendor lines whose id matched no request (kept, never silently dropped)."""
+
+    @overload
+    def __getitem__(self, index: int) -> Result: ...
+    @overload
+    def __getitem__(self, index: slice) -> ResultSet: ...
+    def __getitem__(self, index: int | slice) -> Result | ResultSet:
+        if isinstance(index, slice):
+            return ResultSet(self._results[index])
+        return self._results[index]
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __iter__(self) -> Iterator[Result]:
+        return iter(self._results)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(self.counts().items()))
+        return f"<ResultSet {len(self)} results: {counts or 'empty'}>"
+
+    def counts(self) -> dict[str, int]:
+        """How many results have each status."""
+        return dict(Counter(r.status for r in self._results))
+
+    @property
+    def usage(self) -> Usage:
+        """Token usage summed over every result."""
+        total = Usage()
+        for r in self._results:
+            if r.usage is not None:
+                total = total + r.usage
+        return total
+
+    def split(self) -> tuple[list[BaseModel], list[Result]]:
+        """``(parsed objects, results that have none)`` like instructor's ``parse_from_file``."""
+        parsed = [r.parsed for r in self._results if r.parsed is not None]
+        unparsed = [r for r in self._results if r.parsed is None]
+        return parsed, unparsed
+
+    def errors(self) -> list[Result]:
+        """Every result that is not ``succeeded``."""
+        return [r for r in self._results if r.status != "succeeded"]
+
+    def texts(self) -> list[str | None]:
+        return [r.text for r in self._results]
+
+    def embeddings(self, kind: str = "float") -> np.ndarray:
+        """An ``(n, d)`` matrix of every result's vector, in input order.
+
+        Raises ``ValueError`` naming the first request without a vector, since a matrix with a
+        hole silently shifts every row after it.
+        """
+        rows: list[np.ndarray] = []
+        for r in self._results:
+            vec = r.embedding if kind == "float" else (r.embeddings_by_type or {}).get(kind)
+            if vec is None and r.embeddings_by_type:
+                vec = r.embeddings_by_type.get(kind)
+            if vec is None:
+                why = r.error.code if r.error else r.status
+                raise ValueError(
+                    f"custom_id {r.custom_id!r} has no {kind!r} embedding ({why}); "
+                    "filter with [r for r in results if r.ok] first"
+                )
+            rows.append(vec)
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        dtype = np.float32 if kind == "float" else rows[0].dtype
+        return np.vstack(rows).astype(dtype, copy=False)
+
+    def to_jsonl(self, path_or_file: str | Path | IO[bytes], *, include_raw: bool = False) -> int:
+        """Write one JSON object per result; returns how many were written."""
+        if isinstance(path_or_file, (str, Path)):
+            with open(path_or_file, "wb") as fh:
+                return self.to_jsonl(fh, include_raw=include_raw)
+        for r in self._results:
+            path_or_file.write(
+                orjson.dumps(r.to_dict(include_raw=include_raw), option=orjson.OPT_SERIALIZE_NUMPY)
+            )
+            path_or_file.write(b"\n")
+        return len(self._results)

@@ -1,0 +1,167 @@
+"""The adapter contract: everything batchkit needs to know about one vendor, in one class.
+
+An adapter has two halves:
+
+* a **pure half** — ``limits``, ``group``, ``check``, ``vendor_id``, ``encode``, ``decode`` and
+  the status mapping — that never touches the network, so it can be tested line by line and used
+  offline (``bk.encode`` / ``bk.decode``);
+* an **I/O half** — ``submit``, ``poll``, ``cancel``, ``fetch_results``, ``find_by_key`` — that
+  talks to the vendor through its official SDK and maps vendor exceptions to batchkit's.
+
+The orchestration never names a vendor: it plans shards with ``limits`` and ``group``, writes
+``encode``'d lines to a payload file, journals the shard, then hands the file to ``submit``.
+Results come back as JSONL files from ``fetch_results``, one ``decode`` call per line.
+
+Apart from ``__init__``, an adapter's methods are private or are the ones defined here.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .._requests import Request
+from .._results import Result
+from .._state import JobState
+
+__all__ = ["Adapter", "Limits", "LineError", "RemoteStatus", "ShardInput", "sandbox_url"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one vendor batch (one shard) may hold. ``None`` means no such limit."""
+
+    max_requests: int
+    max_bytes: int
+    max_embedding_inputs: int | None = None
+    max_line_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class LineError:
+    """A vendor's complaint about one input line (1-based within the shard) at validation."""
+
+    line: int | None
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RemoteStatus:
+    """A vendor batch as last seen, mapped to batchkit's vocabulary."""
+
+    state: JobState
+    vendor_status: str
+    total: int | None = None
+    succeeded: int | None = None
+    failed: int | None = None
+    errors: tuple[LineError, ...] = ()
+    """Validation errors when the vendor rejected the batch as a whole."""
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShardInput:
+    """One planned shard, as handed to :meth:`Adapter.submit`."""
+
+    job_id: str
+    index: int
+    key: str
+    """Idempotency key; the adapter stores it on the vendor side where the vendor allows."""
+    group: str
+    payload_path: Path
+    request_count: int
+
+
+def sandbox_url(provider: str) -> str | None:
+    """The emulator base URL for ``provider`` when sandbox mode is on, else None.
+
+    ``BATCHKIT_SANDBOX`` holds the address of a running ``batchkit emulator``; every vendor is
+    served under its own path prefix there.
+    """
+    base = os.environ.get("BATCHKIT_SANDBOX", "")
+    if not base or base == "1":
+        return None
+    return f"{base.rstrip('/')}/{provider}"
+
+
+class Adapter(ABC):
+    """Base class of every provider adapter."""
+
+    name: ClassVar[str]
+    """The provider name in ``name:model`` strings. Stored in the job store: never rename."""
+    credential_env: ClassVar[tuple[str, ...]] = ()
+    """Environment variables that hold credentials (shown by ``batchkit providers``)."""
+
+    def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
+        self.model = model
+        self.options: dict[str, Any] = dict(options or {})
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}:{self.model}>"
+
+    # -- pure half ---------------------------------------------------------------------------
+
+    def group(self, request: Request) -> str:
+        """Requests with different groups never share a shard (e.g. chat vs embeddings)."""
+        return request.kind
+
+    @abstractmethod
+    def limits(self, group: str) -> Limits:
+        """The per-batch limits for shards of ``group``."""
+
+    def check(self, request: Request) -> None:
+        """Raise ``InvalidRequestError`` for requests this vendor cannot take."""
+
+    def vendor_id(self, custom_id: str) -> str:
+        """The id sent to the vendor for ``custom_id`` (identity unless the vendor restricts ids)."""
+        return custom_id
+
+    @abstractmethod
+    def encode(self, request: Request, vendor_id: str) -> bytes:
+        """One line of the shard payload (no trailing newline)."""
+
+    @abstractmethod
+    def decode(self, line: bytes) -> Result:
+        """One result line -> a Result whose ``custom_id`` is the *vendor* id.
+
+        Must not raise on a well-formed line the vendor could send: errors become an errored
+        Result. May raise ``ValueError`` for a line that is not valid at all; the caller turns
+        that into a ``malformed_line`` result.
+        """
+
+    # -- I/O half ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def submit(self, shard: ShardInput) -> str:
+        """Create the vendor batch for ``shard``; returns the vendor's batch id."""
+
+    @abstractmethod
+    def poll(self, remote_id: str) -> RemoteStatus:
+        """Fetch the vendor batch and map it."""
+
+    @abstractmethod
+    def cancel(self, remote_id: str) -> None:
+        """Ask the vendor to cancel (returns at once; poll to see it end)."""
+
+    @abstractmethod
+    def fetch_results(self, remote_id: str, status: RemoteStatus, dest: Path) -> list[Path]:
+        """Download every result file of a finished batch into ``dest``, streamed.
+
+        Returns JSONL files whose lines :meth:`decode` reads.
+        """
+
+    @abstractmethod
+    def find_by_key(self, shard: ShardInput) -> str | None:
+        """The vendor id of a batch already created for ``shard.key``, or None.
+
+        Called before re-submitting a shard that was journaled but has no recorded vendor id,
+        so that a crash between "vendor created it" and "we wrote it down" never pays twice.
+        """
+
+    def close(self) -> None:
+        """Release clients and connections."""
