@@ -1,8 +1,71 @@
-"""batchkit: large LLM jobs through the vendors' batch APIs, behind one neutral interface."""
+"""batchkit: large LLM jobs through the vendors' batch APIs, behind one neutral interface.
 
-from ._exceptions import *  # noqa: F403
+    import batchkit as bk
+    results = bk.run(requests, provider="openai:gpt-4o-mini")
+
+Everything public is re-exported here; the modules behind it are private.
+"""
+
+from ._exceptions import (
+    BatchFailedError,
+    BatchkitError,
+    BudgetExceededError,
+    ConfigError,
+    InvalidRequestError,
+    InvalidTransitionError,
+    JobNotFoundError,
+    MissingCredentialsError,
+    MissingDependencyError,
+    ProviderError,
+    StoreError,
+    UnknownProviderError,
+)
+from ._job import Job, get_job, list_jobs, resume, run, submit
+from ._offline import decode, encode
+from ._readers import read_requests
+from ._registry import register_provider
 from ._requests import ChatRequest, EmbedRequest, ImagePart, Message, TextPart
 from ._results import ErrorInfo, Result, ResultSet, Usage
 from ._state import JobState
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "BatchFailedError",
+    "BatchkitError",
+    "BudgetExceededError",
+    "ChatRequest",
+    "ConfigError",
+    "EmbedRequest",
+    "ErrorInfo",
+    "ImagePart",
+    "InvalidRequestError",
+    "InvalidTransitionError",
+    "Job",
+    "JobNotFoundError",
+    "JobState",
+    "Message",
+    "MissingCredentialsError",
+    "MissingDependencyError",
+    "ProviderError",
+    "Result",
+    "ResultSet",
+    "StoreError",
+    "TextPart",
+    "UnknownProviderError",
+    "Usage",
+    "decode",
+    "encode",
+    "get_job",
+    "list_jobs",
+    "read_requests",
+    "register_provider",
+    "resume",
+    "run",
+    "submit",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and isinstance(_obj, type):
+        _obj.__module__ = "batchkit"

@@ -110,8 +110,13 @@ class Message(BaseModel):
 
 
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
+    """The most specific error, on one line.
+
+    For a union (``str | list[part]``) pydantic reports every branch; the deepest location is
+    the branch the caller meant, and type tags like ``list[...]`` are dropped from the path.
+    """
+    err = max(exc.errors(), key=lambda e: len(e["loc"]))
+    where = ".".join(str(p) for p in err["loc"] if "[" not in str(p))
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}: {msg}" if where else msg
 

@@ -98,7 +98,7 @@ class Result:
     parse_error: str | None = None
     embedding: np.ndarray | None = None
     embeddings_by_type: dict[str, np.ndarray] | None = None
-    """Every embedding type the vendor returned (``float``, ``int8``, ...), where it returns several."""
+    """Every embedding type returned (``float``, ``int8``, ...), for vendors that return several."""
     finish_reason: str | None = None
     usage: Usage | None = None
     error: ErrorInfo | None = None

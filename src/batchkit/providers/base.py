@@ -114,11 +114,11 @@ class Adapter(ABC):
     def limits(self, group: str) -> Limits:
         """The per-batch limits for shards of ``group``."""
 
-    def check(self, request: Request) -> None:
+    def check(self, request: Request) -> None:  # noqa: B027 - optional hook
         """Raise ``InvalidRequestError`` for requests this vendor cannot take."""
 
     def vendor_id(self, custom_id: str) -> str:
-        """The id sent to the vendor for ``custom_id`` (identity unless the vendor restricts ids)."""
+        """The id sent to the vendor for ``custom_id`` (itself, unless the vendor restricts ids)."""
         return custom_id
 
     @abstractmethod
@@ -163,5 +163,13 @@ class Adapter(ABC):
         so that a crash between "vendor created it" and "we wrote it down" never pays twice.
         """
 
-    def close(self) -> None:
+    def poll_interval(self) -> float:
+        """Seconds before the first poll; later polls back off from here.
+
+        Real batches take minutes to hours, so the default is unhurried; emulators and the fake
+        provider answer at once and say so.
+        """
+        return 5.0
+
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections."""

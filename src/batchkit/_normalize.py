@@ -1,0 +1,181 @@
+"""Join vendor result lines back to requests: every request exactly once, in input order.
+
+Vendors return lines in any order, omit some, occasionally repeat one, and put errors in a
+second file. This module owns the rules that turn that into one :class:`Result` per request:
+
+* a request with no line gets a result from the shard's outcome: ``errored/missing_result``
+  when the batch completed, ``expired``/``cancelled`` when it expired or was cancelled,
+  ``errored/batch_failed`` (with the vendor's message for its line, if any) when it was rejected;
+* a request with several lines is ``errored/duplicate_result`` with every line kept in ``raw``;
+* a line that names no request is kept in ``ResultSet.unmatched`` and never silently dropped;
+* a line that cannot be decoded becomes ``errored/malformed_line`` for its request if its id can
+  be read, else goes to ``unmatched``;
+* a reply for a request with a ``response_model`` is validated into ``parsed`` or leaves a
+  one-line ``parse_error``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from ._plan import RequestRecord
+from ._requests import import_response_model
+from ._results import ErrorInfo, Result
+from ._state import JobState
+
+__all__ = ["ModelResolver", "ShardOutcome", "merge_in_order", "normalize_shard"]
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    """What is known about a finished shard, for requests the vendor returned no line for."""
+
+    state: JobState
+    line_errors: dict[int, tuple[str, str]]
+    """1-based payload line -> (code, message) from the vendor's validation report."""
+    batch_message: str = ""
+
+
+class ModelResolver:
+    """Finds response models by import path: first those this process submitted, then imports."""
+
+    def __init__(self, known: dict[str, type[BaseModel]] | None = None) -> None:
+        self._known: dict[str, type[BaseModel] | None] = dict(known or {})
+
+    def __call__(self, path: str) -> type[BaseModel] | None:
+        if path not in self._known:
+            self._known[path] = import_response_model(path)
+        return self._known[path]
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "reply"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {err['msg']}{more}"
+
+
+def _parse(
+    result: Result, model_path: str, resolve: Callable[[str], type[BaseModel] | None]
+) -> None:
+    model = resolve(model_path)
+    if model is None:
+        result.parse_error = (
+            f"response_model {model_path} cannot be imported in this process; "
+            "pass response_models= to results()"
+        )
+        return
+    if result.text is None:
+        result.parse_error = "the reply has no text to parse"
+        return
+    try:
+        result.parsed = model.model_validate_json(result.text)
+    except ValidationError as exc:
+        result.parse_error = _one_line(exc)
+
+
+def _decode_file(
+    path: Path, decode: Callable[[bytes], Result], by_vid: dict[str, list[Result]],
+    unmatched: list[Any],
+) -> None:
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                result = decode(raw)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                vid = _readable_id(raw)
+                info = ErrorInfo("malformed_line", f"{path.name} line {line_no}: {exc}")
+                if vid is None:
+                    unmatched.append({"file": path.name, "line": line_no, "error": str(exc)})
+                    continue
+                result = Result(custom_id=vid, status="errored", error=info, raw=raw.decode(
+                    "utf-8", "replace"))
+            by_vid.setdefault(result.custom_id, []).append(result)
+
+
+def _readable_id(raw: bytes) -> str | None:
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    for key in ("custom_id", "key", "recordId", "id"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), str):
+            return str(obj[key])
+    return None
+
+
+def _stand_in(outcome: ShardOutcome, line: int) -> Result:
+    """The result of a request the vendor returned no line for."""
+    if outcome.state == JobState.FAILED:
+        code, message = outcome.line_errors.get(
+            line, ("batch_failed", outcome.batch_message or "the vendor rejected the batch")
+        )
+        return Result("", "errored", error=ErrorInfo(code, message))
+    if outcome.state == JobState.EXPIRED:
+        return Result("", "expired", error=ErrorInfo(
+            "batch_expired", "not run before the batch's completion window ended", True))
+    if outcome.state == JobState.CANCELLED:
+        return Result("", "cancelled", error=ErrorInfo(
+            "batch_cancelled", "not run because the batch was cancelled"))
+    return Result("", "errored", error=ErrorInfo(
+        "missing_result", "the vendor returned no result line for this request", True))
+
+
+def normalize_shard(
+    records: Iterable[RequestRecord],
+    result_files: Iterable[Path],
+    decode: Callable[[bytes], Result],
+    outcome: ShardOutcome,
+    resolve: Callable[[str], type[BaseModel] | None],
+    unmatched: list[Any],
+) -> Iterator[tuple[int, Result]]:
+    """Yield ``(input position, Result)`` for each request of one shard, in shard order.
+
+    Holds one shard's decoded lines in memory (a shard is at most one vendor batch).
+    """
+    by_vid: dict[str, list[Result]] = {}
+    for path in result_files:
+        _decode_file(path, decode, by_vid, unmatched)
+    for line, rec in enumerate(records, start=1):
+        found = by_vid.pop(rec.vendor_id, None)
+        if not found:
+            result = _stand_in(outcome, line)
+        elif len(found) > 1:
+            result = Result("", "errored", raw=[r.raw for r in found], error=ErrorInfo(
+                "duplicate_result",
+                f"the vendor returned {len(found)} lines for this request; see raw",
+            ))
+        else:
+            result = found[0]
+        result.custom_id = rec.custom_id
+        result.metadata = rec.metadata
+        if rec.response_model is not None and result.status == "succeeded":
+            _parse(result, rec.response_model, resolve)
+        yield rec.position, result
+    for leftover in by_vid.values():
+        unmatched.extend(r.raw for r in leftover)
+
+
+def merge_in_order(streams: list[tuple[str, Iterator[tuple[int, Result]]]]) -> Iterator[Result]:
+    """Merge ``(group, per-shard stream)`` pairs into input order.
+
+    Within a group, positions only grow from one shard to the next, so a group's shards are
+    chained (one shard decoded at a time); groups are merged by position, which holds one
+    shard per group in memory.
+    """
+    by_group: dict[str, list[Iterator[tuple[int, Result]]]] = {}
+    for group, stream in streams:
+        by_group.setdefault(group, []).append(stream)
+    chains = [itertools.chain.from_iterable(parts) for parts in by_group.values()]
+    for _, result in heapq.merge(*chains, key=lambda pair: pair[0]):
+        yield result

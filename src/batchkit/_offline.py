@@ -1,0 +1,72 @@
+"""Offline conversions: requests to vendor files, and vendor result files to a ResultSet.
+
+Nothing here calls a vendor. ``encode`` is for people who upload by hand or want to inspect
+exactly what would be sent; ``decode`` turns result files downloaded by any means into the same
+ResultSet a job would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard
+from ._plan import RequestRecord, plan_shards
+from ._registry import make_adapter
+from ._requests import ChatRequest, Request, response_model_path
+from ._results import ResultSet
+from ._state import JobState
+
+__all__ = ["decode", "encode"]
+
+
+def encode(
+    requests: Iterable[Request],
+    provider: str,
+    path: str | Path,
+    *,
+    options: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Write the vendor's batch files for ``requests`` into the folder ``path``.
+
+    Returns the payload files, one per shard, split by the provider's limits. Each has a
+    ``.requests.jsonl`` index beside it recording ids and metadata.
+    """
+    adapter = make_adapter(provider, options)
+    plan = plan_shards(requests, adapter, Path(path))
+    return [s.payload_path for s in plan.shards]
+
+
+def decode(
+    paths: str | Path | Iterable[str | Path],
+    provider: str,
+    requests: Iterable[Request],
+    *,
+    options: dict[str, Any] | None = None,
+) -> ResultSet:
+    """Join vendor result files (output and error files alike) to ``requests``.
+
+    Every request gets exactly one Result in input order; requests with no line in any file are
+    ``errored/missing_result``.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    adapter = make_adapter(provider if ":" in provider else f"{provider}:offline", options)
+    records = []
+    models = {}
+    for position, req in enumerate(requests):
+        model_path = None
+        if isinstance(req, ChatRequest) and req.response_model is not None:
+            model_path = response_model_path(req.response_model)
+            models[model_path] = req.response_model
+        records.append(RequestRecord(
+            position, req.custom_id, adapter.vendor_id(req.custom_id), req.metadata, model_path
+        ))
+    unmatched: list[Any] = []
+    stream = normalize_shard(
+        records, [Path(p) for p in paths], adapter.decode,
+        ShardOutcome(JobState.COMPLETED, {}), ModelResolver(models), unmatched,
+    )
+    results = list(merge_in_order([("all", stream)]))
+    return ResultSet(results, unmatched=unmatched)

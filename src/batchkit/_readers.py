@@ -1,0 +1,210 @@
+"""Streaming readers for request files: neutral JSONL, OpenAI batch JSONL and CSV.
+
+Files are read line by line, so a ten-million-line file never sits in memory. Every problem is
+reported as an :class:`InvalidRequestError` naming the line (1-based) and, where known, the
+``custom_id``.
+
+* **neutral JSONL** — one request per line: ``{"custom_id", "messages", ...}`` for chat or
+  ``{"custom_id", "text", ...}`` for embeddings (the fields of ChatRequest / EmbedRequest).
+* **OpenAI batch JSONL** — ``{"custom_id", "method", "url", "body"}``, the format most users
+  already have. ``/v1/chat/completions`` and ``/v1/embeddings`` lines are understood; body fields
+  batchkit has no name for are kept in ``params``.
+* **CSV** — a ``text`` column is required; an optional ``custom_id`` (or ``id``) column names
+  the rows (else ``row-N``); every other column becomes metadata.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import orjson
+from pydantic import BaseModel
+
+from ._exceptions import InvalidRequestError
+from ._requests import ChatRequest, EmbedRequest, Request
+
+__all__ = ["read_requests"]
+
+FileFormat = Literal["jsonl", "openai", "csv"]
+
+# Body fields of an OpenAI chat line that map onto ChatRequest fields.
+_CHAT_FIELDS = {"max_tokens", "temperature", "top_p", "stop", "seed"}
+
+
+def read_requests(
+    path: str | Path,
+    *,
+    format: FileFormat | None = None,
+    kind: Literal["chat", "embed"] | None = None,
+    response_model: type[BaseModel] | None = None,
+    system: str | None = None,
+) -> Iterator[Request]:
+    """Yield the requests in ``path`` one at a time, in file order.
+
+    ``format`` is guessed from the suffix (``.csv``) or the first line (OpenAI lines have
+    ``method``/``url``/``body``). For CSV, ``kind`` chooses embeddings (default) or chat, where
+    each row's text becomes the user message after an optional ``system`` prompt.
+    ``response_model`` is applied to every chat request.
+    """
+    path = Path(path)
+    fmt = format or _guess_format(path)
+    if fmt == "csv":
+        yield from _read_csv(path, kind or "embed", response_model, system)
+        return
+    for line_no, obj in _iter_json_lines(path):
+        if fmt == "openai":
+            yield _from_openai_line(obj, line_no, response_model)
+        else:
+            yield _from_neutral(obj, line_no, kind, response_model)
+
+
+def _guess_format(path: Path) -> FileFormat:
+    if path.suffix.lower() == ".csv":
+        return "csv"
+    for line_no, obj in _iter_json_lines(path):
+        del line_no
+        if "body" in obj and "url" in obj:
+            return "openai"
+        return "jsonl"
+    return "jsonl"
+
+
+def _open(path: Path, mode: str) -> IO[Any]:
+    try:
+        if mode == "rb":
+            return open(path, "rb")
+        return open(path, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InvalidRequestError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+
+
+def _iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with _open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidRequestError("not valid UTF-8", line=line_no) from None
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidRequestError(f"not valid JSON ({exc.msg})", line=line_no) from None
+            if not isinstance(obj, dict):
+                raise InvalidRequestError("each line must be a JSON object", line=line_no)
+            yield line_no, obj
+
+
+def _build(cls: type[Request], data: dict[str, Any], line_no: int) -> Request:
+    try:
+        return cls(**data)
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(exc.rule, custom_id=exc.custom_id, line=line_no) from None
+
+
+def _from_neutral(
+    obj: dict[str, Any],
+    line_no: int,
+    kind: str | None,
+    response_model: type[BaseModel] | None,
+) -> Request:
+    data = dict(obj)
+    line_kind = data.pop("kind", None) or kind or ("embed" if "text" in data else "chat")
+    if line_kind == "embed":
+        return _build(EmbedRequest, data, line_no)
+    if line_kind != "chat":
+        raise InvalidRequestError(f"unknown kind {line_kind!r} (chat or embed)", line=line_no)
+    if response_model is not None:
+        data["response_model"] = response_model
+    return _build(ChatRequest, data, line_no)
+
+
+def _from_openai_line(
+    obj: dict[str, Any], line_no: int, response_model: type[BaseModel] | None
+) -> Request:
+    cid = obj.get("custom_id")
+    cid = cid if isinstance(cid, str) else None
+    body = obj.get("body")
+    if not isinstance(body, dict):
+        raise InvalidRequestError("'body' must be a JSON object", custom_id=cid, line=line_no)
+    if obj.get("method", "POST") != "POST":
+        raise InvalidRequestError("'method' must be POST", custom_id=cid, line=line_no)
+    url = obj.get("url")
+    body = {k: v for k, v in body.items() if k != "model"}
+    if url == "/v1/chat/completions":
+        data: dict[str, Any] = {"custom_id": cid, "messages": body.pop("messages", None)}
+        if "max_completion_tokens" in body and "max_tokens" not in body:
+            body["max_tokens"] = body.pop("max_completion_tokens")
+        for field in _CHAT_FIELDS & body.keys():
+            data[field] = body.pop(field)
+        if isinstance(data.get("stop"), str):
+            data["stop"] = [data["stop"]]
+        if response_model is not None:
+            data["response_model"] = response_model
+        data["params"] = body
+        return _build(ChatRequest, data, line_no)
+    if url == "/v1/embeddings":
+        text = body.pop("input", None)
+        if isinstance(text, list):
+            if len(text) != 1 or not isinstance(text[0], str):
+                raise InvalidRequestError(
+                    "embedding 'input' must be one string per line (split lists into lines)",
+                    custom_id=cid,
+                    line=line_no,
+                )
+            text = text[0]
+        data = {"custom_id": cid, "text": text, "dimensions": body.pop("dimensions", None)}
+        data["params"] = body
+        return _build(EmbedRequest, data, line_no)
+    raise InvalidRequestError(
+        f"url {url!r} is not supported (use /v1/chat/completions or /v1/embeddings)",
+        custom_id=cid,
+        line=line_no,
+    )
+
+
+def _read_csv(
+    path: Path,
+    kind: str,
+    response_model: type[BaseModel] | None,
+    system: str | None,
+) -> Iterator[Request]:
+    with _open(path, "r") as fh:
+        reader = csv.DictReader(fh)
+        try:
+            header = reader.fieldnames or []
+        except UnicodeDecodeError:
+            raise InvalidRequestError("not valid UTF-8", line=1) from None
+        if "text" not in header:
+            raise InvalidRequestError(
+                f"CSV has no 'text' column (columns: {', '.join(header) or 'none'})", line=1
+            )
+        id_col = "custom_id" if "custom_id" in header else ("id" if "id" in header else None)
+        row_no = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise InvalidRequestError("not valid UTF-8", line=reader.line_num + 1) from None
+            row_no += 1
+            line_no = reader.line_num
+            text = row.pop("text") or ""
+            cid = (row.pop(id_col) if id_col else None) or f"row-{row_no}"
+            metadata = {k: v for k, v in row.items() if k is not None}
+            if kind == "embed":
+                yield _build(
+                    EmbedRequest, {"custom_id": cid, "text": text, "metadata": metadata}, line_no
+                )
+                continue
+            messages = [{"role": "system", "content": system}] if system else []
+            messages.append({"role": "user", "content": text})
+            data: dict[str, Any] = {"custom_id": cid, "messages": messages, "metadata": metadata}
+            if response_model is not None:
+                data["response_model"] = response_model
+            yield _build(ChatRequest, data, line_no)

@@ -1,0 +1,127 @@
+"""Provider name -> adapter class: a table, lazy imports, entry points, helpful errors.
+
+Importing batchkit never imports a vendor SDK. An adapter module is imported the first time its
+provider is used; if its SDK is missing the error says which extra to install. Third-party
+adapters register under the ``batchkit.providers`` entry-point group (``name = "pkg.mod:Class"``)
+or at run time with :func:`register_provider`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from ._exceptions import ConfigError, MissingDependencyError, UnknownProviderError
+from .providers.base import Adapter
+
+__all__ = [
+    "ProviderSpec",
+    "available_providers",
+    "get_adapter_class",
+    "make_adapter",
+    "parse_provider",
+    "register_provider",
+]
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """Where a provider's adapter lives and which extra installs its SDK."""
+
+    target: str
+    """``module:Class`` of the adapter."""
+    extra: str | None
+    """The ``batchkit[extra]`` that installs the vendor SDK (None: nothing to install)."""
+    sdk: str | None
+    """Top-level module of the vendor SDK, to tell 'not installed' from other import errors."""
+
+
+# Alphabetical; a test keeps it so. Only providers whose adapter exists are listed.
+_BUILTIN: dict[str, ProviderSpec] = {
+    "fake": ProviderSpec("batchkit.testing._fake:FakeAdapter", None, None),
+    "openai": ProviderSpec("batchkit.providers.openai:OpenAIAdapter", "openai", "openai"),
+}
+
+_registered: dict[str, type[Adapter] | str] = {}
+
+
+def register_provider(name: str, adapter: type[Adapter] | str, *, clobber: bool = False) -> None:
+    """Make ``name`` resolve to ``adapter`` (a class or a ``module:Class`` string)."""
+    if not clobber and (name in _registered or name in _BUILTIN):
+        raise ConfigError(f"provider {name!r} is already registered (pass clobber=True)")
+    _registered[name] = adapter
+
+
+def _entry_point_targets() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group="batchkit.providers")}
+
+
+def _known_names() -> list[str]:
+    return sorted({*_BUILTIN, *_registered, *_entry_point_targets()})
+
+
+def parse_provider(value: str) -> tuple[str, str]:
+    """Split ``"name:model"``. The model is required; batchkit never guesses the vendor."""
+    name, sep, model = value.partition(":")
+    if not sep or not name or not model:
+        hint = ""
+        close = difflib.get_close_matches(value, _known_names(), n=1)
+        if close:
+            hint = f" (e.g. '{close[0]}:MODEL')"
+        elif not sep:
+            hint = " (e.g. 'openai:gpt-4o-mini')"
+        raise ConfigError(f"provider must be 'name:model', got {value!r}{hint}")
+    get_adapter_class(name)  # fail early on unknown names
+    return name, model
+
+
+def _load(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def get_adapter_class(name: str) -> type[Adapter]:
+    """The adapter class for provider ``name``, imported on first use."""
+    if name in _registered:
+        found = _registered[name]
+        return _load(found) if isinstance(found, str) else found
+    spec = _BUILTIN.get(name)
+    if spec is None:
+        target = _entry_point_targets().get(name)
+        if target is None:
+            close = difflib.get_close_matches(name, _known_names(), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            known = ", ".join(_known_names())
+            raise UnknownProviderError(f"unknown provider {name!r}{hint} (known: {known})")
+        return _load(target)  # type: ignore[no-any-return]
+    try:
+        return _load(spec.target)  # type: ignore[no-any-return]
+    except ImportError as exc:
+        if spec.sdk and exc.name and exc.name.split(".")[0] == spec.sdk:
+            raise MissingDependencyError(
+                f"provider {name!r} needs the {spec.sdk} SDK: "
+                f'pip install "batchkit[{spec.extra}]"'
+            ) from None
+        raise
+
+
+def make_adapter(provider: str, options: dict[str, Any] | None = None) -> Adapter:
+    """Build the adapter for a ``name:model`` string."""
+    name, model = parse_provider(provider)
+    return get_adapter_class(name)(model, options)
+
+
+def available_providers() -> list[tuple[str, bool, str | None]]:
+    """``(name, installed, extra)`` for every known provider."""
+    rows = []
+    for name in _known_names():
+        spec = _BUILTIN.get(name)
+        installed = True
+        if spec and spec.sdk:
+            installed = importlib.util.find_spec(spec.sdk) is not None
+        rows.append((name, installed, spec.extra if spec else None))
+    return rows
