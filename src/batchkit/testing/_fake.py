@@ -1,0 +1,223 @@
+"""``fake``: a deterministic provider that runs on the local disk, for testing orchestration.
+
+The fake "vendor" keeps its batches as files under ``options["vendor_dir"]`` (default
+``$BATCHKIT_HOME/fake-vendor``), so it survives the process that submitted to it: a test can kill
+a job mid-submit and resume it from another process, and the vendor still remembers what was
+created and counts every submission per idempotency key.
+
+Options (all JSON, stored with the job):
+
+* ``states``: the vendor statuses a batch goes through, one step per poll (default
+  ``["validating", "in_progress", "finalizing", "completed"]``; end with ``"expired"``,
+  ``"failed"`` or ``"cancelled"`` to end that way);
+* ``errors``: ``{custom_id: code}`` — those requests fail with that error code;
+* ``missing``: ``[custom_id, ...]`` — no result line at all for those;
+* ``expired``: ``[custom_id, ...]`` — those are reported as not run before expiry;
+* ``max_requests`` / ``max_bytes``: shard limits (defaults 1,000 / 1 MB);
+* ``reject``: ``{line: message}`` — the batch fails validation with those 1-based lines.
+
+``BATCHKIT_FAKE_KILL_AT=before_submit:N`` or ``after_submit:N`` makes the process SIGKILL
+itself around the submission of shard N — the hook crash tests use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from .._config import batchkit_home
+from .._requests import ChatRequest, Request
+from .._results import ErrorInfo, Result, Usage
+from .._state import JobState
+from ..providers.base import Adapter, Limits, LineError, RemoteStatus, ShardInput
+from ._schema_fill import fill_schema
+
+__all__ = ["FakeAdapter", "fake_submissions"]
+
+DEFAULT_STATES = ["validating", "in_progress", "finalizing", "completed"]
+_STATUS_MAP = {
+    "validating": JobState.VALIDATING,
+    "in_progress": JobState.RUNNING,
+    "finalizing": JobState.FINALIZING,
+    "completed": JobState.COMPLETED,
+    "failed": JobState.FAILED,
+    "expired": JobState.EXPIRED,
+    "cancelling": JobState.CANCELLING,
+    "cancelled": JobState.CANCELLED,
+}
+EMBED_DIMENSIONS = 8
+
+
+def _vendor_dir(options: dict[str, Any]) -> Path:
+    path = Path(options.get("vendor_dir") or batchkit_home() / "fake-vendor")
+    (path / "batches").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fake_submissions(vendor_dir: str | Path | None = None) -> dict[str, int]:
+    """How many batches the fake vendor created per idempotency key (across processes)."""
+    log = _vendor_dir({"vendor_dir": vendor_dir}) / "submissions.log"
+    counts: dict[str, int] = {}
+    if log.exists():
+        for key in log.read_text().split():
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _kill_if_asked(point: str, index: int) -> None:
+    if os.environ.get("BATCHKIT_FAKE_KILL_AT") == f"{point}:{index}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _unit_vector(text: str, dims: int) -> list[float]:
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    vec = np.random.default_rng(seed).standard_normal(dims)
+    return [float(x) for x in (vec / np.linalg.norm(vec)).astype(np.float32)]
+
+
+class FakeAdapter(Adapter):
+    """A provider with no network whose behaviour is set entirely by its options."""
+
+    name = "fake"
+
+    def limits(self, group: str) -> Limits:
+        return Limits(
+            max_requests=int(self.options.get("max_requests", 1000)),
+            max_bytes=int(self.options.get("max_bytes", 1_000_000)),
+            max_embedding_inputs=int(self.options.get("max_requests", 1000)),
+        )
+
+    def poll_interval(self) -> float:
+        return 0.01
+
+    # -- pure half ---------------------------------------------------------------------------
+
+    def encode(self, request: Request, vendor_id: str) -> bytes:
+        line: dict[str, Any] = {"id": vendor_id, "kind": request.kind, "model": self.model}
+        if isinstance(request, ChatRequest):
+            line["prompt"] = request.messages[-1].text
+            if request.response_model is not None:
+                line["schema"] = request.response_model.model_json_schema()
+        else:
+            line["text"] = request.text
+            line["dims"] = request.dimensions or EMBED_DIMENSIONS
+        return orjson.dumps(line)
+
+    def decode(self, line: bytes) -> Result:
+        row = orjson.loads(line)
+        vid = row["id"]
+        not_run = row.get("not_run")
+        if not_run in ("expired", "cancelled"):
+            return Result(vid, not_run, raw=row, error=ErrorInfo(
+                f"batch_{not_run}", f"not run: the batch was {not_run}", not_run == "expired"))
+        if "error" in row:
+            err = row["error"]
+            return Result(vid, "errored", raw=row, error=ErrorInfo(
+                err["code"], err["message"], err.get("retryable", False)))
+        usage = Usage(**row["usage"])
+        embedding = row.get("embedding")
+        return Result(
+            vid, "succeeded", text=row.get("text"), usage=usage, finish_reason="stop", raw=row,
+            embedding=np.asarray(embedding, dtype=np.float32) if embedding else None,
+        )
+
+    # -- I/O half (the "vendor" is a folder) -------------------------------------------------
+
+    def _batch_path(self, remote_id: str) -> Path:
+        return _vendor_dir(self.options) / "batches" / f"{remote_id}.json"
+
+    def _load(self, remote_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = orjson.loads(self._batch_path(remote_id).read_bytes())
+        return data
+
+    def _save(self, batch: dict[str, Any]) -> None:
+        path = self._batch_path(batch["id"])
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(batch))
+        os.replace(tmp, path)
+
+    def submit(self, shard: ShardInput) -> str:
+        _kill_if_asked("before_submit", shard.index)
+        vendor = _vendor_dir(self.options)
+        remote_id = f"fb_{shard.key}_{time.time_ns()}"
+        shutil.copyfile(shard.payload_path, vendor / f"{remote_id}.input.jsonl")
+        self._save({"id": remote_id, "key": shard.key, "step": -1, "cancelled": False})
+        with open(vendor / "submissions.log", "a") as log:
+            log.write(shard.key + "\n")
+        _kill_if_asked("after_submit", shard.index)
+        return remote_id
+
+    def find_by_key(self, shard: ShardInput) -> str | None:
+        for path in sorted((_vendor_dir(self.options) / "batches").glob("*.json")):
+            batch = orjson.loads(path.read_bytes())
+            if batch["key"] == shard.key:
+                return str(batch["id"])
+        return None
+
+    def poll(self, remote_id: str) -> RemoteStatus:
+        batch = self._load(remote_id)
+        states = list(self.options.get("states", DEFAULT_STATES))
+        if self.options.get("reject"):
+            states = ["validating", "failed"]
+        if batch["cancelled"]:
+            status = "cancelled"
+        else:
+            batch["step"] = min(batch["step"] + 1, len(states) - 1)
+            self._save(batch)
+            status = states[batch["step"]]
+        errors = tuple(
+            LineError(int(line), "invalid_request", msg)
+            for line, msg in self.options.get("reject", {}).items()
+        ) if status == "failed" else ()
+        return RemoteStatus(_STATUS_MAP[status], status, errors=errors, raw=batch)
+
+    def cancel(self, remote_id: str) -> None:
+        batch = self._load(remote_id)
+        batch["cancelled"] = True
+        self._save(batch)
+
+    def fetch_results(self, remote_id: str, status: RemoteStatus, dest: Path) -> list[Path]:
+        if status.state == JobState.FAILED:
+            return []
+        errors: dict[str, str] = self.options.get("errors", {})
+        missing = set(self.options.get("missing", ()))
+        expired = set(self.options.get("expired", ()))
+        out_path = dest / "output.jsonl"
+        source = _vendor_dir(self.options) / f"{remote_id}.input.jsonl"
+        with open(source, "rb") as src, open(out_path, "wb") as out:
+            for raw in src:
+                req = orjson.loads(raw)
+                vid = req["id"]
+                if vid in missing:
+                    continue
+                row: dict[str, Any]
+                if status.state == JobState.CANCELLED:
+                    row = {"id": vid, "not_run": "cancelled"}
+                elif vid in expired:
+                    row = {"id": vid, "not_run": "expired"}
+                elif vid in errors:
+                    row = {"id": vid, "error": {"code": errors[vid], "message": "injected",
+                                                "retryable": errors[vid] == "server_error"}}
+                else:
+                    row = self._reply(req)
+                out.write(orjson.dumps(row) + b"\n")
+        return [out_path]
+
+    def _reply(self, req: dict[str, Any]) -> dict[str, Any]:
+        if req["kind"] == "embed":
+            return {"id": req["id"], "embedding": _unit_vector(req["text"], req["dims"]),
+                    "usage": {"input_tokens": max(1, len(req["text"]) // 4)}}
+        if req.get("schema"):
+            text = orjson.dumps(fill_schema(req["schema"], seed=req["id"])).decode()
+        else:
+            text = f"echo: {req['prompt'][:200]}"
+        return {"id": req["id"], "text": text, "usage": {
+            "input_tokens": max(1, len(req["prompt"]) // 4), "output_tokens": len(text) // 4}}

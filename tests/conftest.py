@@ -1,0 +1,46 @@
+"""Every test gets its own BATCHKIT_HOME and a clean environment; nothing reaches a network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+# tiktoken must find its encodings locally (there is no network); see README "Tests".
+if (SHARED / "tiktoken-cache").is_dir():
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken-cache"))
+
+
+class FakeClock:
+    """A clock whose sleep returns at once and advances time, so polling loops run instantly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "bkhome"
+    monkeypatch.setenv("BATCHKIT_HOME", str(home))
+    for var in ("BATCHKIT_PROVIDER", "BATCHKIT_SANDBOX", "BATCHKIT_FAKE_KILL_AT",
+                "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
