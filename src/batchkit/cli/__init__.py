@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import click
 
+from . import _jobs, _providers
+
+__all__ = ["cli", "main"]
+
 
 @click.group()
 @click.version_option(package_name="batchkit")
 def cli() -> None:
     """Run large LLM jobs through the vendors' batch APIs."""
+
+
+for _module in (_jobs, _providers):
+    _module.register(cli)
 
 
 def main() -> None:

@@ -1,0 +1,221 @@
+"""Job commands: submit, status, list, wait, cancel, results."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from .._exceptions import ConfigError
+from .._job import Job, get_job, list_jobs, submit
+from .._readers import read_requests
+from .._requests import import_response_model
+from ..store import JobRecord
+from ._output import console, emit_json, handle_errors, json_option, table
+
+__all__ = ["register"]
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``-o key=value`` pairs; values are JSON when they parse as JSON, else strings."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"option {pair!r} must look like key=value")
+        try:
+            options[key] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+@contextlib.contextmanager
+def _sandbox(enabled: bool) -> Iterator[None]:
+    """Run against the local vendor emulators (no keys, no network) for this command."""
+    if not enabled:
+        yield
+        return
+    from ..testing import emulate
+
+    with emulate():
+        yield
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _job_dict(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "provider": job.provider,
+        "state": job.state.value,
+        "request_count": job.request_count,
+        "folder": str(job.folder),
+        "shards": [
+            {
+                "index": s.index, "state": s.state.value, "vendor_status": s.vendor_status,
+                "remote_id": s.remote_id, "requests": s.request_count, "counts": s.counts,
+                "errors": s.errors,
+            }
+            for s in job.shards
+        ],
+    }
+
+
+def _print_job(job: Job) -> None:
+    data = _job_dict(job)
+    console.print(
+        f"[bold]{data['id']}[/bold]  {data['provider']}  [cyan]{data['state']}[/cyan]  "
+        f"{data['request_count']:,} requests"
+    )
+    table("shards", ["#", "state", "vendor status", "vendor id", "requests", "counts"], [
+        (s["index"], s["state"], s["vendor_status"], s["remote_id"], f"{s['requests']:,}",
+         " ".join(f"{k}={v}" for k, v in s["counts"].items()))
+        for s in data["shards"]
+    ])
+
+
+@click.command("submit")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-p", "--provider", help="name:model, e.g. openai:gpt-4o-mini.")
+@click.option("--profile", help="A [profiles.NAME] table of batchkit.toml.")
+@click.option("-o", "--option", "options", multiple=True, help="Adapter option key=value.")
+@click.option("--response-model", help="module:Class of a pydantic model for chat replies.")
+@click.option("--kind", type=click.Choice(["chat", "embed"]), help="For CSV: what each row is.")
+@click.option("--wait", "wait_", is_flag=True, help="Wait for the job and print its summary.")
+@click.option("--results", "results_path", type=click.Path(path_type=Path),
+              help="With --wait: write results JSONL here.")
+@click.option("--sandbox", is_flag=True, help="Use local vendor emulators: no keys, no network.")
+@json_option
+@handle_errors
+def submit_cmd(
+    file: Path, provider: str | None, profile: str | None, options: tuple[str, ...],
+    response_model: str | None, kind: str | None, wait_: bool, results_path: Path | None,
+    sandbox: bool, as_json: bool,
+) -> None:
+    """Validate FILE, split it into vendor batches and submit them."""
+    model = None
+    if response_model:
+        # Like `python -m`, let models in the working directory be found (console scripts do
+        # not put it on sys.path).
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        model = import_response_model(response_model)
+        if model is None:
+            raise ConfigError(f"cannot import response model {response_model!r} (module:Class)")
+    requests = read_requests(file, kind=kind, response_model=model)  # type: ignore[arg-type]
+    with _sandbox(sandbox):
+        job = submit(requests, provider, profile=profile, options=_parse_options(options))
+        if wait_:
+            job.wait(progress=not as_json, raise_on_failure=False)
+            if results_path is not None:
+                job.results().to_jsonl(results_path)
+        summary = _job_dict(job)
+        if wait_:
+            summary["results"] = job.results().counts()
+    if as_json:
+        emit_json(summary)
+        return
+    _print_job(job)
+    if wait_:
+        console.print("results: " + ", ".join(f"{k}={v}" for k, v in summary["results"].items()))
+    else:
+        console.print(f"follow it with: batchkit wait {job.id}")
+
+
+@click.command("status")
+@click.argument("job_id")
+@json_option
+@handle_errors
+def status_cmd(job_id: str, as_json: bool) -> None:
+    """Poll JOB once and show its shards."""
+    job = get_job(job_id)
+    job.refresh()
+    if as_json:
+        emit_json(_job_dict(job))
+    else:
+        _print_job(job)
+
+
+def _record_dict(r: JobRecord) -> dict[str, Any]:
+    return {"id": r.id, "provider": r.provider, "state": r.state.value,
+            "request_count": r.request_count, "created_at": r.created_at}
+
+
+@click.command("list")
+@click.option("--limit", default=50, show_default=True)
+@json_option
+@handle_errors
+def list_cmd(limit: int, as_json: bool) -> None:
+    """Recent jobs, newest first (from the local store; no vendor calls)."""
+    records = list_jobs(limit=limit)
+    if as_json:
+        emit_json([_record_dict(r) for r in records])
+        return
+    table("jobs", ["id", "provider", "state", "requests", "created (UTC)"], [
+        (r.id, r.provider, r.state.value, f"{r.request_count:,}", _when(r.created_at))
+        for r in records
+    ])
+
+
+@click.command("wait")
+@click.argument("job_id")
+@click.option("--timeout", type=float, help="Give up after this many seconds.")
+@json_option
+@handle_errors
+def wait_cmd(job_id: str, timeout: float | None, as_json: bool) -> None:
+    """Finish submitting JOB if a crash interrupted it, then wait for it to end."""
+    job = get_job(job_id)
+    job.wait(timeout=timeout, progress=not as_json, raise_on_failure=False)
+    if as_json:
+        emit_json(_job_dict(job))
+    else:
+        _print_job(job)
+
+
+@click.command("cancel")
+@click.argument("job_id")
+@json_option
+@handle_errors
+def cancel_cmd(job_id: str, as_json: bool) -> None:
+    """Cancel JOB: unsent shards are never sent; running ones are cancelled at the vendor."""
+    job = get_job(job_id)
+    job.cancel()
+    if as_json:
+        emit_json(_job_dict(job))
+    else:
+        console.print(f"{job.id}: {job.state.value}")
+
+
+@click.command("results")
+@click.argument("job_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write one JSON line per request, in input order.")
+@click.option("--raw", is_flag=True, help="Include each vendor line under 'raw'.")
+@json_option
+@handle_errors
+def results_cmd(job_id: str, output: Path, raw: bool, as_json: bool) -> None:
+    """Download, decode and write the results of a finished JOB."""
+    results = get_job(job_id).results()
+    written = results.to_jsonl(output, include_raw=raw)
+    counts = results.counts()
+    if as_json:
+        emit_json({"job": job_id, "written": written, "path": str(output), "counts": counts,
+                   "unmatched": len(results.unmatched)})
+        return
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+    console.print(f"wrote {written:,} results to {output} ({shown})")
+
+
+def register(cli: click.Group) -> None:
+    for command in (submit_cmd, status_cmd, list_cmd, wait_cmd, cancel_cmd, results_cmd):
+        cli.add_command(command)
