@@ -110,3 +110,14 @@ def test_csv_and_response_model(tmp_path: Path) -> None:
         "--response-model", "tests.test_orchestration:Label", "--wait", "--json"))
     results = bk.get_job(chat_data["id"]).results()
     assert all(r.parsed is not None and r.metadata["title"] for r in results)
+
+
+def test_convert_writes_vendor_files_offline(requests_file: Path, tmp_path: Path) -> None:
+    out = json.loads(invoke("convert", str(requests_file), "--to", "fake:m", "-o",
+                            str(tmp_path / "conv"), "--json"))
+    assert len(out["files"]) == 1
+    lines = Path(out["files"][0]).read_text().splitlines()
+    assert len(lines) == 12 and json.loads(lines[0])["id"] == "m0"
+    assert "payload.jsonl" in invoke("convert", str(requests_file), "--to", "fake:m", "-o",
+                                     str(tmp_path / "conv2"))
+    assert bk.list_jobs() == []

@@ -339,12 +339,14 @@ def submit(
     profile: str | None = None,
     options: dict[str, Any] | None = None,
     store: StoreArg = None,
+    shard_size: int | None = None,
     clock: Clock | None = None,
 ) -> Job:
     """Validate, plan, journal and submit a job; returns at once (see :meth:`Job.wait`).
 
     ``requests`` may be any iterable (a generator over a huge file is fine: it is streamed to
-    shard files). If any request is invalid, nothing is recorded or sent.
+    shard files). If any request is invalid, nothing is recorded or sent. ``shard_size`` caps
+    the requests per vendor batch below the provider's limit.
     """
     resolved = resolve_provider(provider, profile, options)
     adapter = make_adapter(resolved.provider, resolved.options)
@@ -353,7 +355,7 @@ def submit(
     folder = batchkit_home() / "jobs" / job_id
     (folder.parent).mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        plan = plan_shards(requests, adapter, folder)
+        plan = plan_shards(requests, adapter, folder, shard_size=shard_size)
         if plan.request_count == 0:
             raise InvalidRequestError("no requests to submit")
     except BaseException:

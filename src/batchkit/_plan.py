@@ -14,7 +14,7 @@ Nothing is sent here. A bad request stops planning with an error naming it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -91,8 +91,17 @@ class _OpenShard:
         self.index.close()
 
 
-def plan_shards(requests: Iterable[Request], adapter: Adapter, folder: Path) -> Plan:
+def plan_shards(
+    requests: Iterable[Request],
+    adapter: Adapter,
+    folder: Path,
+    *,
+    shard_size: int | None = None,
+) -> Plan:
     """Validate every request and write shard files under ``folder``.
+
+    ``shard_size`` caps requests per shard below the provider's own limit (smaller shards
+    finish, fail and retry in smaller pieces).
 
     Raises :class:`InvalidRequestError` at the first bad request (by its position, 1-based,
     and custom_id); the caller removes the partial folder.
@@ -128,6 +137,8 @@ def plan_shards(requests: Iterable[Request], adapter: Adapter, folder: Path) -> 
             vendor_ids.add(vid)
             group = adapter.group(req)
             limits = adapter.limits(group)
+            if shard_size is not None:
+                limits = replace(limits, max_requests=min(limits.max_requests, shard_size))
             line = adapter.encode(req, vid)
             line_bytes = len(line) + 1
             too_big = min(limits.max_bytes, limits.max_line_bytes or limits.max_bytes)
