@@ -33,7 +33,7 @@ def test_every_request_exactly_once_in_order(ids: list[str], data: st.DataObject
     lines += ["{not json"] * garbage
     tmp = Path("vendor-out.jsonl")  # the autouse fixture chdirs into a temp folder
     tmp.write_text("\n".join(lines) + "\n")
-    records = [RequestRecord(n, cid, cid, {"n": n}, None) for n, cid in enumerate(ids)]
+    records = [RequestRecord(n, cid, cid, {"n": n}, None, n + 1) for n, cid in enumerate(ids)]
     unmatched: list[object] = []
     out = list(normalize_shard(records, [tmp], FakeAdapter("m").decode,
                                ShardOutcome(state, {}), ModelResolver(), unmatched))

@@ -62,7 +62,7 @@ def test_provider_from_env_and_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_profile_switches_a_job(tmp_path: Path) -> None:
     (tmp_path / "batchkit.toml").write_text('[profiles.small]\nprovider = "fake:tiny"\n'
                                             'options = { max_requests = 2 }\n')
-    job = bk.submit([bk.EmbedRequest(custom_id=f"d{i}", text="x") for i in range(5)],
+    job = bk.submit([bk.EmbedRequest(custom_id=f"d{i}", text=f"x{i}") for i in range(5)],
                     profile="small")
     assert job.provider == "fake:tiny" and len(job.shards) == 3
 

@@ -282,6 +282,12 @@ class Job:
             )
         resolve = ModelResolver(response_models) if response_models else self._models
         self._unmatched: list[Any] = []
+        shared: dict[str, Result | None] = {
+            rec.vendor_id: None
+            for shard in shards
+            for rec in read_request_records(shard.requests_path)
+            if rec.line is None
+        }
         streams = []
         for shard in shards:
             outcome = ShardOutcome(
@@ -293,7 +299,7 @@ class Job:
             )
             streams.append((shard.group, normalize_shard(
                 read_request_records(shard.requests_path), self._fetch(shard),
-                self._adapter.decode, outcome, resolve, self._unmatched,
+                self._adapter.decode, outcome, resolve, self._unmatched, shared,
             )))
         yield from merge_in_order(streams)
 
@@ -308,9 +314,9 @@ def _ids_by_line(shard: ShardRecord) -> dict[int, str]:
     if not wanted:
         return {}
     return {
-        line: rec.custom_id
-        for line, rec in enumerate(read_request_records(shard.requests_path), start=1)
-        if line in wanted
+        rec.line: rec.custom_id
+        for rec in read_request_records(shard.requests_path)
+        if rec.line in wanted
     }
 
 
@@ -340,13 +346,16 @@ def submit(
     options: dict[str, Any] | None = None,
     store: StoreArg = None,
     shard_size: int | None = None,
+    dedupe: bool = True,
     clock: Clock | None = None,
 ) -> Job:
     """Validate, plan, journal and submit a job; returns at once (see :meth:`Job.wait`).
 
     ``requests`` may be any iterable (a generator over a huge file is fine: it is streamed to
     shard files). If any request is invalid, nothing is recorded or sent. ``shard_size`` caps
-    the requests per vendor batch below the provider's limit.
+    the requests per vendor batch below the provider's limit. Identical requests whose reply
+    should repeat (embeddings, chat at temperature 0) are sent once and share the result,
+    unless ``dedupe=False``.
     """
     resolved = resolve_provider(provider, profile, options)
     adapter = make_adapter(resolved.provider, resolved.options)
@@ -355,7 +364,7 @@ def submit(
     folder = batchkit_home() / "jobs" / job_id
     (folder.parent).mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        plan = plan_shards(requests, adapter, folder, shard_size=shard_size)
+        plan = plan_shards(requests, adapter, folder, shard_size=shard_size, dedupe=dedupe)
         if plan.request_count == 0:
             raise InvalidRequestError("no requests to submit")
     except BaseException:

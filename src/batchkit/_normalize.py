@@ -11,11 +11,14 @@ second file. This module owns the rules that turn that into one :class:`Result` 
 * a line that cannot be decoded becomes ``errored/malformed_line`` for its request if its id can
   be read, else goes to ``unmatched``;
 * a reply for a request with a ``response_model`` is validated into ``parsed`` or leaves a
-  one-line ``parse_error``.
+  one-line ``parse_error``;
+* a de-duplicated request (not sent, see ``_plan``) gets a copy of the result of the identical
+  request that was sent, under its own id and metadata.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 from collections.abc import Callable, Iterable, Iterator
@@ -138,18 +141,25 @@ def normalize_shard(
     outcome: ShardOutcome,
     resolve: Callable[[str], type[BaseModel] | None],
     unmatched: list[Any],
+    shared: dict[str, Result | None] | None = None,
 ) -> Iterator[tuple[int, Result]]:
     """Yield ``(input position, Result)`` for each request of one shard, in shard order.
 
     Holds one shard's decoded lines in memory (a shard is at most one vendor batch).
+    ``shared`` maps the vendor ids that de-duplicated requests point at to their result, filled
+    in as the originals go by (an original always comes before its copies).
     """
+    shared = {} if shared is None else shared
     by_vid: dict[str, list[Result]] = {}
     for path in result_files:
         _decode_file(path, decode, by_vid, unmatched)
-    for line, rec in enumerate(records, start=1):
+    for rec in records:
+        if rec.line is None:
+            yield rec.position, _copy_shared(rec, shared, resolve)
+            continue
         found = by_vid.pop(rec.vendor_id, None)
         if not found:
-            result = _stand_in(outcome, line)
+            result = _stand_in(outcome, rec.line)
         elif len(found) > 1:
             result = Result("", "errored", raw=[r.raw for r in found], error=ErrorInfo(
                 "duplicate_result",
@@ -161,9 +171,26 @@ def normalize_shard(
         result.metadata = rec.metadata
         if rec.response_model is not None and result.status == "succeeded":
             _parse(result, rec.response_model, resolve)
+        if rec.vendor_id in shared:
+            shared[rec.vendor_id] = result
         yield rec.position, result
     for leftover in by_vid.values():
         unmatched.extend(r.raw for r in leftover)
+
+
+def _copy_shared(
+    rec: RequestRecord, shared: dict[str, Result | None],
+    resolve: Callable[[str], type[BaseModel] | None],
+) -> Result:
+    original = shared.get(rec.vendor_id)
+    if original is None:
+        return Result(rec.custom_id, "errored", metadata=rec.metadata, error=ErrorInfo(
+            "missing_result", "the identical request this one shares a result with is missing"))
+    copy = dataclasses.replace(original, custom_id=rec.custom_id, metadata=rec.metadata,
+                               parsed=None, parse_error=None)
+    if rec.response_model is not None and copy.status == "succeeded":
+        _parse(copy, rec.response_model, resolve)
+    return copy
 
 
 def merge_in_order(streams: list[tuple[str, Iterator[tuple[int, Result]]]]) -> Iterator[Result]:

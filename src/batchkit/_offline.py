@@ -61,7 +61,8 @@ def decode(
             model_path = response_model_path(req.response_model)
             models[model_path] = req.response_model
         records.append(RequestRecord(
-            position, req.custom_id, adapter.vendor_id(req.custom_id), req.metadata, model_path
+            position, req.custom_id, adapter.vendor_id(req.custom_id), req.metadata, model_path,
+            line=position + 1,
         ))
     unmatched: list[Any] = []
     stream = normalize_shard(

@@ -4,15 +4,20 @@ Each shard becomes two files in the job folder:
 
 * ``shard-NNNN.payload.jsonl`` — the vendor's lines, exactly what is uploaded;
 * ``shard-NNNN.requests.jsonl`` — batchkit's index of the same requests, in the same order:
-  the caller's id, the id sent to the vendor, the position in the input, the metadata and the
-  response model. Results are joined back through it, so nothing about a request has to stay in
-  memory while a job runs, and another process can finish the job.
+  the caller's id, the id sent to the vendor, the position in the input, the payload line, the
+  metadata and the response model. Results are joined back through it, so nothing about a
+  request has to stay in memory while a job runs, and another process can finish the job.
+
+Identical requests whose reply is meant to be the same — embeddings, and chat at
+``temperature=0`` — are sent once: later copies get an index record (with no payload line)
+that points at the first copy's vendor id, and share its result.
 
 Nothing is sent here. A bad request stops planning with an error naming it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +52,8 @@ class Plan:
     request_count: int
     response_models: dict[str, type[BaseModel]] = field(default_factory=dict)
     """Response models seen, by import path, so this process can parse without importing."""
+    duplicates: int = 0
+    """Requests not sent because an identical one is sent (they share its result)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class RequestRecord:
     vendor_id: str
     metadata: dict[str, Any]
     response_model: str | None
+    line: int | None
+    """1-based line in the shard payload; None for a duplicate that shares another's result."""
 
 
 class _OpenShard:
@@ -76,6 +85,10 @@ class _OpenShard:
             return False
         cap = lim.max_embedding_inputs
         return cap is None or s.embedding_inputs + inputs <= cap
+
+    def add_duplicate(self, record: bytes) -> None:
+        self.index.write(record)
+        self.index.write(b"\n")
 
     def add(self, line: bytes, record: bytes, inputs: int) -> None:
         self.payload.write(line)
@@ -97,11 +110,13 @@ def plan_shards(
     folder: Path,
     *,
     shard_size: int | None = None,
+    dedupe: bool = True,
 ) -> Plan:
     """Validate every request and write shard files under ``folder``.
 
     ``shard_size`` caps requests per shard below the provider's own limit (smaller shards
-    finish, fail and retry in smaller pieces).
+    finish, fail and retry in smaller pieces). ``dedupe=False`` sends identical requests
+    separately.
 
     Raises :class:`InvalidRequestError` at the first bad request (by its position, 1-based,
     and custom_id); the caller removes the partial folder.
@@ -112,6 +127,8 @@ def plan_shards(
     shards: list[PlannedShard] = []
     open_by_group: dict[str, _OpenShard] = {}
     models: dict[str, type[BaseModel]] = {}
+    first_copy: dict[bytes, tuple[str, str]] = {}  # identity -> (group, vendor id)
+    duplicates = 0
     position = -1
     try:
         for position, req in enumerate(requests):
@@ -136,6 +153,18 @@ def plan_shards(
                 )
             vendor_ids.add(vid)
             group = adapter.group(req)
+            model_path = None
+            if isinstance(req, ChatRequest) and req.response_model is not None:
+                model_path = response_model_path(req.response_model)
+                models[model_path] = req.response_model
+            identity = _identity(req, model_path) if dedupe else None
+            if identity is not None and identity in first_copy:
+                first_group, first_vid = first_copy[identity]
+                open_by_group[first_group].add_duplicate(orjson.dumps(
+                    {"i": position, "id": cid, "vid": first_vid, "ln": None, "md": req.metadata,
+                     "rm": model_path}))
+                duplicates += 1
+                continue
             limits = adapter.limits(group)
             if shard_size is not None:
                 limits = replace(limits, max_requests=min(limits.max_requests, shard_size))
@@ -148,13 +177,6 @@ def plan_shards(
                     f"{too_big:,} bytes for one batch line",
                     custom_id=cid,
                 )
-            model_path = None
-            if isinstance(req, ChatRequest) and req.response_model is not None:
-                model_path = response_model_path(req.response_model)
-                models[model_path] = req.response_model
-            record = orjson.dumps(
-                {"i": position, "id": cid, "vid": vid, "md": req.metadata, "rm": model_path}
-            )
             inputs = 1 if isinstance(req, EmbedRequest) else 0
             current = open_by_group.get(group)
             if current is None or not current.fits(line_bytes, inputs):
@@ -169,11 +191,28 @@ def plan_shards(
                 )
                 shards.append(shard)
                 current = open_by_group[group] = _OpenShard(shard, limits)
-            current.add(line, record, inputs)
+            current.add(line, orjson.dumps({
+                "i": position, "id": cid, "vid": vid, "ln": current.shard.request_count + 1,
+                "md": req.metadata, "rm": model_path}), inputs)
+            if identity is not None:
+                first_copy[identity] = (group, vid)
     finally:
         for open_shard in open_by_group.values():
             open_shard.close()
-    return Plan(shards=shards, request_count=position + 1, response_models=models)
+    return Plan(shards=shards, request_count=position + 1, response_models=models,
+                duplicates=duplicates)
+
+
+def _identity(req: Request, model_path: str | None) -> bytes | None:
+    """A digest of everything sent for ``req`` but its id, if its reply is meant to repeat.
+
+    Chat replies at a non-zero (or default) temperature are samples; two identical prompts
+    there are two requests, not one (synthetic data generation relies on that).
+    """
+    if isinstance(req, ChatRequest) and req.temperature != 0:
+        return None
+    body = req.model_dump_json(exclude={"custom_id", "metadata", "response_model"})
+    return hashlib.blake2b(f"{req.kind}|{model_path}|{body}".encode(), digest_size=16).digest()
 
 
 def read_request_records(path: str | Path) -> Iterable[RequestRecord]:
@@ -181,4 +220,4 @@ def read_request_records(path: str | Path) -> Iterable[RequestRecord]:
     with open(path, "rb") as fh:
         for raw in fh:
             d = orjson.loads(raw)
-            yield RequestRecord(d["i"], d["id"], d["vid"], d["md"], d["rm"])
+            yield RequestRecord(d["i"], d["id"], d["vid"], d["md"], d["rm"], d["ln"])
