@@ -1,0 +1,372 @@
+"""The OpenAI Batch API emulator: files and batches endpoints under ``/v1``.
+
+Why: batchkit's OpenAI adapter drives the official ``openai`` SDK, so tests point that SDK at this
+app (``base_url=f"{url}/openai/v1"``) and everything between the adapter and the wire is real. The
+app answers as OpenAI does: bearer auth, 400 bodies ``{"error": {message, type, param, code}}`` for
+a bad create, a ``failed`` batch with ``errors`` for a bad input file, the vendor's status
+vocabulary on the shared clock, and result files in the vendor's line format. Tests arm faults and
+read counters on the app object (``handle.apps["openai"]``).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from batchkit.testing import _spec
+from batchkit.testing._openai_batches import (
+    TERMINAL,
+    EmulatedBatch,
+    FaultKind,
+    FaultPlan,
+    ItemFault,
+    Phases,
+)
+from batchkit.testing._openai_input import BODY_SCHEMAS, InputLimits, ValidationError, parse_input
+from batchkit.testing._openai_replies import Responder, default_responder
+from batchkit.testing._server import (
+    EmulatorClock,
+    EndpointFaults,
+    MultipartError,
+    Request,
+    Response,
+    bytes_response,
+    json_response,
+)
+
+FILE_PURPOSES = frozenset({"assistants", "batch", "fine-tune", "vision", "user_data", "evals"})
+METADATA_MAX_PAIRS, METADATA_MAX_KEY, METADATA_MAX_VALUE = 16, 64, 512
+NO_KEY_MESSAGE = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank "
+    "username) if you're accessing the API from your browser and are prompted for a username and "
+    "password. You can obtain an API key from https://platform.openai.com/account/api-keys."
+)
+
+
+class ApiError(Exception):
+    """An HTTP error answered with OpenAI's error body."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        type: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = {"message": message, "type": type, "param": param, "code": code}
+
+
+@dataclass
+class StoredFile:
+    id: str
+    filename: str
+    purpose: str
+    created_at: int
+    data: bytes
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "file",
+            "bytes": len(self.data),
+            "created_at": self.created_at,
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": "processed",
+            "expires_at": None,
+            "status_details": None,
+        }
+
+
+class OpenAIEmulator:
+    """The OpenAI app mounted at ``/openai``.
+
+    Knobs a test may set: ``limits`` (request count, bytes, embedding inputs), ``phases`` (how
+    long each status lasts), ``responder`` (the reply for a line), ``api_keys`` (None accepts any
+    bearer token; a set accepts only those), ``item_faults`` and ``endpoint_faults``.
+    """
+
+    name = "openai"
+
+    def __init__(self, clock: EmulatorClock, *, responder: Responder | None = None) -> None:
+        self.clock = clock
+        self.responder: Responder = responder or default_responder
+        self.limits = InputLimits()
+        self.phases = Phases()
+        self.api_keys: set[str] | None = None
+        self.item_faults = FaultPlan()
+        self.endpoint_faults = EndpointFaults()
+        self.files: dict[str, StoredFile] = {}
+        self.batches: dict[str, EmulatedBatch] = {}
+        self.uploads = 0
+        self.creates = 0
+        self._fail_next_validation: list[ValidationError] = []
+        self._creates_by_metadata: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.RLock()
+
+    # ---- fault and counter API for tests -------------------------------------------------
+
+    def fault(self, custom_id: str, kind: FaultKind, *, status_code: int = 500) -> None:
+        """Make the request ``custom_id`` fail with ``kind`` in any batch that contains it."""
+        self.item_faults.by_custom_id[custom_id] = ItemFault(kind, status_code)
+
+    def fault_rate(self, kind: FaultKind, rate: float, *, seed: int = 0,
+                   status_code: int = 500) -> None:
+        """Make a deterministic fraction ``rate`` of requests (chosen by ``seed``) fail."""
+        self.item_faults.rates[kind] = rate
+        self.item_faults.seed = seed
+        self.item_faults.rate_status_code = status_code
+
+    def fail_next_validation(
+        self, code: str = "invalid_request", message: str = "The batch input file is invalid."
+    ) -> None:
+        """The next created batch ends ``failed`` with this error, whatever its input."""
+        self._fail_next_validation.append(ValidationError(code, message))
+
+    def batches_created_with(self, metadata_key: str, value: str) -> int:
+        """How many creates carried ``metadata[metadata_key] == value`` (idempotency checks)."""
+        return self._creates_by_metadata[(metadata_key, value)]
+
+    def fault_response(self, status: int, retry_after: float | None) -> Response:
+        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+        if status == 429:
+            error = {"message": "Rate limit reached for requests. Please try again later.",
+                     "type": "requests", "param": None, "code": "rate_limit_exceeded"}
+        else:
+            error = {"message": "The server had an error while processing your request.",
+                     "type": "server_error", "param": None, "code": None}
+        return json_response({"error": error}, status, headers)
+
+    # ---- HTTP --------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        try:
+            self._authenticate(request)
+            with self._lock:
+                return self._route(request)
+        except ApiError as failure:
+            return json_response({"error": failure.error}, failure.status)
+
+    def _authenticate(self, request: Request) -> None:
+        scheme, _, token = (request.header("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, NO_KEY_MESSAGE)
+        if self.api_keys is not None and token.strip() not in self.api_keys:
+            shown = token.strip()[:3] + "*" * 6 + token.strip()[-4:]
+            raise ApiError(401, f"Incorrect API key provided: {shown}. You can find your API key "
+                           "at https://platform.openai.com/account/api-keys.",
+                           code="invalid_api_key")
+
+    def _route(self, request: Request) -> Response:
+        parts = request.path.strip("/").split("/")
+        method = request.method
+        if parts[:2] == ["v1", "files"]:
+            if len(parts) == 2 and method == "POST":
+                return self._upload(request)
+            if len(parts) == 3 and method == "GET":
+                return json_response(self._file(parts[2]).as_json())
+            if len(parts) == 4 and parts[3] == "content" and method == "GET":
+                return bytes_response(self._file(parts[2]).data)
+        if parts[:2] == ["v1", "batches"]:
+            if len(parts) == 2 and method == "POST":
+                return self._create(request)
+            if len(parts) == 2 and method == "GET":
+                return self._list(request)
+            if len(parts) == 3 and method == "GET":
+                return json_response(self._retrieve(parts[2]).as_json())
+            if len(parts) == 4 and parts[3] == "cancel" and method == "POST":
+                return self._cancel(parts[2])
+        raise ApiError(404, f"Invalid URL ({method} {request.path})")
+
+    # ---- files -------------------------------------------------------------------------------
+
+    def _upload(self, request: Request) -> Response:
+        try:
+            form = request.form()
+        except MultipartError as bad:
+            raise ApiError(400, f"Invalid multipart body: {bad}") from None
+        if "file" not in form:
+            raise ApiError(400, "Missing required parameter: 'file'.", param="file",
+                           code="missing_required_parameter")
+        if "purpose" not in form:
+            raise ApiError(400, "Missing required parameter: 'purpose'.", param="purpose",
+                           code="missing_required_parameter")
+        purpose = form["purpose"].text()
+        if purpose not in FILE_PURPOSES:
+            raise ApiError(400, f"Invalid value for purpose: {purpose!r}. Supported values are: "
+                           + ", ".join(sorted(FILE_PURPOSES)) + ".", param="purpose",
+                           code="invalid_value")
+        upload = form["file"]
+        filename = upload.filename or "upload"
+        if purpose == "batch" and not filename.endswith(".jsonl"):
+            raise ApiError(400, "Invalid file format for Batch API. Must be .jsonl",
+                           param="file")
+        stored = self._store_file(filename, purpose, upload.data)
+        self.uploads += 1
+        return json_response(stored.as_json())
+
+    def _store_file(self, filename: str, purpose: str, data: bytes) -> StoredFile:
+        stored = StoredFile("file-" + secrets.token_hex(11), filename, purpose,
+                            int(self.clock.now()), data)
+        self.files[stored.id] = stored
+        return stored
+
+    def _file(self, file_id: str) -> StoredFile:
+        stored = self.files.get(file_id)
+        if stored is None:
+            raise ApiError(404, f"No such File object: {file_id}", param="id")
+        return stored
+
+    # ---- batches -----------------------------------------------------------------------------
+
+    def _create(self, request: Request) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            raise ApiError(400, "We could not parse the JSON body of your request.") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        self._check_create(body)
+        source = self.files.get(body["input_file_id"])
+        if source is None:
+            raise ApiError(400, f"Could not find file with ID {body['input_file_id']}.",
+                           param="input_file_id", code="invalid_value")
+        if source.purpose != "batch":
+            raise ApiError(400, f"File {source.id} has purpose {source.purpose!r}; a batch input "
+                           "file must be uploaded with purpose 'batch'.",
+                           param="input_file_id", code="invalid_value")
+        parsed = parse_input(source.data, body["endpoint"], self.limits)
+        metadata = body.get("metadata")
+        batch = EmulatedBatch(
+            id="batch_" + secrets.token_hex(16),
+            endpoint=body["endpoint"],
+            input_file_id=source.id,
+            completion_window=body["completion_window"],
+            created_at=int(self.clock.now()),
+            metadata=metadata,
+            parsed=parsed,
+            faults={line.custom_id: self.item_faults.fault_for(line.custom_id)
+                    for line in parsed.lines},
+            phases=Phases(**vars(self.phases)),
+            forced_error=self._fail_next_validation.pop(0) if self._fail_next_validation else None,
+        )
+        self.batches[batch.id] = batch
+        self.creates += 1
+        for key, value in (metadata or {}).items():
+            self._creates_by_metadata[(key, value)] += 1
+        return json_response(batch.as_json())
+
+    def _check_create(self, body: dict[str, Any]) -> None:
+        """Answer a bad create with the 400 OpenAI gives, most specific check first."""
+        for name in ("input_file_id", "endpoint", "completion_window"):
+            if name not in body:
+                raise ApiError(400, f"Missing required parameter: '{name}'.", param=name,
+                               code="missing_required_parameter")
+        if body["completion_window"] != "24h":
+            raise ApiError(400, f"Invalid value: '{body['completion_window']}'. Supported values "
+                           "are: '24h'.", param="completion_window", code="invalid_value")
+        metadata = body.get("metadata")
+        if isinstance(metadata, dict):
+            _check_metadata(metadata)
+        problems = _spec.validate("openai", "CreateBatchRequest", body)
+        if problems:
+            path, _, message = problems[0].partition(": ")
+            param = path[2:] or None
+            raise ApiError(400, f"Invalid value for '{param}': {message}", param=param,
+                           code="invalid_value")
+        if body["endpoint"] not in BODY_SCHEMAS:
+            raise ApiError(400, f"The batchkit emulator does not serve {body['endpoint']}; it "
+                           "serves " + ", ".join(sorted(BODY_SCHEMAS)) + ".", param="endpoint",
+                           code="invalid_value")
+
+    def _sync(self, batch: EmulatedBatch, *, polled: bool) -> EmulatedBatch:
+        """Bring ``batch`` up to the clock (in auto mode a poll first jumps to its next step)."""
+        if polled:
+            due = batch.next_due()
+            if due is not None:
+                self.clock.reach(due)
+        batch.advance(self.clock.now(), self.responder)
+        if batch.status in TERMINAL and not batch.results_written:
+            self._write_results(batch)
+        return batch
+
+    def _write_results(self, batch: EmulatedBatch) -> None:
+        output, errors = batch.result_rows()
+        for rows, attribute in ((output, "output_file_id"), (errors, "error_file_id")):
+            if rows:
+                data = "".join(json.dumps(row) + "\n" for row in rows).encode("utf-8")
+                stored = self._store_file(f"{batch.id}_{attribute[:-8]}.jsonl", "batch_output",
+                                          data)
+                setattr(batch, attribute, stored.id)
+        batch.results_written = True
+
+    def _retrieve(self, batch_id: str) -> EmulatedBatch:
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            raise ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
+        return self._sync(batch, polled=True)
+
+    def _list(self, request: Request) -> Response:
+        raw_limit = request.query_value("limit") or "20"
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+            raise ApiError(400, f"Invalid 'limit': integer between 1 and 100 expected, got "
+                           f"{raw_limit!r}.", param="limit", code="invalid_value")
+        newest_first = list(reversed(self.batches.values()))  # dicts keep creation order
+        after = request.query_value("after")
+        if after is not None:
+            ids = [b.id for b in newest_first]
+            if after not in ids:
+                raise ApiError(400, f"No batch found with id '{after}'.", param="after")
+            newest_first = newest_first[ids.index(after) + 1:]
+        page = [self._sync(b, polled=False) for b in newest_first[: int(raw_limit)]]
+        return json_response({
+            "object": "list",
+            "data": [b.as_json() for b in page],
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+            "has_more": len(newest_first) > len(page),
+        })
+
+    def _cancel(self, batch_id: str) -> Response:
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            raise ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
+        self._sync(batch, polled=False)
+        if batch.status in TERMINAL or batch.status == "cancelling":
+            raise ApiError(400, f"Cannot cancel a batch with status '{batch.status}'.",
+                           code="invalid_state" if batch.status != "cancelling" else None)
+        batch.cancel(self.clock.now(), self.responder)
+        return json_response(batch.as_json())
+
+
+def _check_metadata(metadata: dict[str, Any]) -> None:
+    if len(metadata) > METADATA_MAX_PAIRS:
+        raise ApiError(400, f"Invalid 'metadata': too many properties. Expected an object with at "
+                       f"most {METADATA_MAX_PAIRS} properties, but got an object with "
+                       f"{len(metadata)} properties instead.", param="metadata",
+                       code="object_above_max_properties")
+    for key, value in metadata.items():
+        if len(key) > METADATA_MAX_KEY:
+            raise ApiError(400, f"Invalid 'metadata': key {key[:20]!r}... is too long. Expected a "
+                           f"key with maximum length {METADATA_MAX_KEY}, but got a key with "
+                           f"length {len(key)} instead.", param="metadata",
+                           code="string_above_max_length")
+        if isinstance(value, str) and len(value) > METADATA_MAX_VALUE:
+            raise ApiError(400, f"Invalid 'metadata.{key}': string too long. Expected a string "
+                           f"with maximum length {METADATA_MAX_VALUE}, but got a string with "
+                           f"length {len(value)} instead.", param=f"metadata.{key}",
+                           code="string_above_max_length")
+
+
+def create_app(clock: EmulatorClock) -> OpenAIEmulator:
+    """Factory named in the emulate() table."""
+    return OpenAIEmulator(clock)
