@@ -316,7 +316,7 @@ def _ids_by_line(shard: ShardRecord) -> dict[int, str]:
     return {
         rec.line: rec.custom_id
         for rec in read_request_records(shard.requests_path)
-        if rec.line in wanted
+        if rec.line is not None and rec.line in wanted
     }
 
 
