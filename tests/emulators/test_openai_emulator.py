@@ -433,3 +433,16 @@ def test_counters(app, client) -> None:
     assert app.batches_created_with("batchkit_key", "k1") == 2
     assert app.batches_created_with("batchkit_key", "k2") == 1
     assert app.batches_created_with("batchkit_key", "k3") == 0
+
+
+def test_responses_line_with_content_parts_is_accepted() -> None:
+    """Regression: the spec's overlapping oneOf (InputItem) must not reject valid messages."""
+    from batchkit.testing import _spec
+
+    body = {"model": "gpt-4o-mini", "max_output_tokens": 50, "input": [
+        {"role": "user", "content": [
+            {"type": "input_text", "text": "what is this?"},
+            {"type": "input_image", "image_url": "https://example.com/a.png", "detail": "auto"}]}]}
+    assert _spec.validate("openai", "CreateResponse", body) == []
+    bad = {**body, "max_output_tokens": "many"}
+    assert any("max_output_tokens" in p for p in _spec.validate("openai", "CreateResponse", bad))

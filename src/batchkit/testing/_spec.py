@@ -10,6 +10,7 @@ the emulators need it, never a normal batchkit run.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,9 +39,29 @@ def schema_names(vendor: str) -> list[str]:
     return sorted(load_spec(vendor)["$defs"])
 
 
+def _one_of_as_any_of(
+    validator: Any, one_of: list[Any], instance: Any, schema: Any
+) -> Iterator[Any]:
+    """``oneOf`` read as "valid under at least one".
+
+    The OpenAI spec's ``oneOf`` branches overlap: a ``/v1/responses`` user message with content
+    parts is both an ``EasyInputMessage`` and an ``InputMessage``, so strict ``oneOf`` would reject
+    every such message (the spec's own examples included) while the vendor accepts them.
+    """
+    from jsonschema import ValidationError
+
+    errors: list[Any] = []
+    for index, branch in enumerate(one_of):
+        branch_errors = list(validator.descend(instance, branch, schema_path=index))
+        if not branch_errors:
+            return
+        errors.extend(branch_errors)
+    yield ValidationError("is not valid under any of the given schemas", context=errors)
+
+
 @cache
 def _validator(vendor: str, schema_name: str) -> Validator:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
@@ -52,7 +73,8 @@ def _validator(vendor: str, schema_name: str) -> Validator:
         uri, Resource.from_contents(document, default_specification=DRAFT202012)
     )
     root = {"$ref": f"{uri}#/$defs/{schema_name}"}
-    validator: Validator = Draft202012Validator(root, registry=registry)
+    lenient = validators.extend(Draft202012Validator, {"oneOf": _one_of_as_any_of})
+    validator: Validator = lenient(root, registry=registry)
     return validator
 
 

@@ -1,0 +1,515 @@
+"""The OpenAI batch line codec, shared by every OpenAI-shaped vendor. Pure: no SDK, no I/O.
+
+OpenAI, Azure, Groq, Together and Mistral all take JSONL lines shaped like
+``{"custom_id", "method", "url", "body"}`` and answer with ``{"id", "custom_id", "response",
+"error"}`` lines, but differ in small ways (no ``method``/``url``, no ``model`` in the body, the
+deployment name as model, ``max_tokens`` instead of ``max_completion_tokens``, no strict schemas).
+Those differences are fields of :class:`LineFormat`, so each adapter configures one instance
+instead of copying the codec. Decoding and status mapping are the same for the whole family.
+
+Facts come from the OpenAI OpenAPI spec (``CreateChatCompletionRequest``, ``CreateResponse``,
+``CreateEmbeddingRequest``), the ``openai`` SDK's generated types and the batch guide; see
+``/work/shared/reference/wire-openai-family.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal, NoReturn
+
+import numpy as np
+import orjson
+from pydantic import BaseModel
+
+from .._exceptions import InvalidRequestError, ProviderError
+from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from .._results import ErrorInfo, Result, ResultStatus, Usage
+from .._state import JobState
+from .base import LineError, RemoteStatus
+
+__all__ = [
+    "CHAT_URL",
+    "EMBEDDINGS_URL",
+    "OPENAI_STATUSES",
+    "RESPONSES_URL",
+    "LineFormat",
+    "StrictSchemaError",
+    "decode_line",
+    "map_status",
+    "schema_name",
+    "strict_json_schema",
+    "to_strict_schema",
+]
+
+CHAT_URL = "/v1/chat/completions"
+RESPONSES_URL = "/v1/responses"
+EMBEDDINGS_URL = "/v1/embeddings"
+
+OPENAI_STATUSES: Mapping[str, JobState] = {
+    "validating": JobState.VALIDATING,
+    "in_progress": JobState.RUNNING,
+    "finalizing": JobState.FINALIZING,
+    "completed": JobState.COMPLETED,
+    "failed": JobState.FAILED,
+    "expired": JobState.EXPIRED,
+    "cancelling": JobState.CANCELLING,
+    "cancelled": JobState.CANCELLED,
+}
+"""The eight ``Batch.status`` values of the OpenAI spec. Vendors with extra spellings (Together's
+``CANCELING``) pass ``{**OPENAI_STATUSES, ...}`` to :func:`map_status`."""
+
+
+# -- strict JSON schema ----------------------------------------------------------------------
+
+
+class StrictSchemaError(ValueError):
+    """A response model whose schema OpenAI's strict mode cannot express."""
+
+
+# Keywords strict mode rejects but whose loss only loosens the schema: pydantic still validates
+# the reply against the model afterwards, so dropping them is safe.
+_DROPPED = frozenset({
+    "default", "minLength", "maxLength", "uniqueItems", "minProperties", "maxProperties",
+    "discriminator", "examples", "readOnly", "writeOnly", "deprecated", "contentEncoding",
+    "contentMediaType", "contentSchema", "$schema", "$id", "minContains", "maxContains",
+})
+# Keywords whose loss would change what is allowed, so the model cannot be sent strict.
+_REFUSED = frozenset({
+    "patternProperties", "unevaluatedProperties", "unevaluatedItems", "propertyNames", "contains",
+    "prefixItems", "not", "if", "then", "else", "dependentRequired", "dependentSchemas",
+    "dependencies",
+})
+_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4",
+                      "ipv6", "uuid"})
+
+
+def to_strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a pydantic JSON schema that OpenAI's ``strict: true`` mode accepts.
+
+    Strict mode wants every object closed (``additionalProperties: false``) with every property
+    in ``required``, a root that is an object rather than a ``$ref``, and only a subset of
+    keywords. Fields that pydantic marks optional *because their type admits None* are already
+    ``anyOf [..., null]`` and stay nullable. Fields that are optional only because they have a
+    non-None default (``tags: list[str] = []``) become required but are *not* made nullable:
+    a null there would fail pydantic validation of the reply, so the model is asked for a value.
+    Raises :class:`StrictSchemaError` naming the path when strict mode cannot express the schema
+    (free-form dicts, tuples, ``not``...).
+    """
+    defs: dict[str, Any] = dict(schema.get("$defs") or {})
+    root: dict[str, Any] = {k: v for k, v in schema.items() if k != "$defs"}
+    if set(root) == {"$ref"}:  # a recursive model: pydantic puts the model itself in $defs
+        root = dict(_resolve(root["$ref"], defs))
+    out = _strict_node(root, "$", defs)
+    if out.get("type") != "object":
+        raise StrictSchemaError("$: the root of a strict schema must be an object")
+    if defs:
+        out["$defs"] = {name: _strict_node(d, f"$defs.{name}", defs) for name, d in defs.items()}
+    return out
+
+
+def _resolve(ref: str, defs: Mapping[str, Any]) -> Mapping[str, Any]:
+    name = ref.removeprefix("#/$defs/")
+    if name == ref or name not in defs:
+        raise StrictSchemaError(f"unsupported $ref {ref!r} (only '#/$defs/...' refs resolve)")
+    target: Mapping[str, Any] = defs[name]
+    return target
+
+
+def _strict_node(node: Any, path: str, defs: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(node, Mapping):
+        raise StrictSchemaError(f"{path}: expected a schema object, got {node!r}")
+    node = dict(node)
+    if "$ref" in node and len(node) > 1:
+        # Strict mode takes no siblings next to $ref (pydantic adds `description` there):
+        # inline the target, letting the siblings win.
+        node = {**_resolve(node.pop("$ref"), defs), **node}
+    all_of = node.pop("allOf", None)
+    if all_of is not None:
+        if len(all_of) != 1:
+            raise StrictSchemaError(f"{path}: 'allOf' with several schemas is not supported")
+        node = {**_strict_node(all_of[0], path, defs), **node}
+    refused = _REFUSED.intersection(node)
+    if refused:
+        raise StrictSchemaError(f"{path}: keyword {sorted(refused)[0]!r} is not supported")
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROPPED or (key == "format" and value not in _FORMATS):
+            continue
+        if key in ("anyOf", "oneOf"):  # oneOf (discriminated unions) is not in the subset
+            out["anyOf"] = [_strict_node(v, f"{path}.{key}[{i}]", defs)
+                            for i, v in enumerate(value)]
+        elif key == "items":
+            out[key] = _strict_node(value, f"{path}.items", defs)
+        elif key == "properties":
+            out[key] = {name: _strict_node(v, f"{path}.{name}", defs)
+                        for name, v in value.items()}
+        elif key != "additionalProperties":
+            out[key] = value
+    if out.get("type") == "object" or "properties" in out:
+        extra = node.get("additionalProperties", False)
+        if extra is not False:
+            raise StrictSchemaError(
+                f"{path}: free-form objects (dict fields) cannot be strict; use a model"
+            )
+        out.setdefault("properties", {})
+        out["required"] = list(out["properties"])
+        out["additionalProperties"] = False
+    if not out.keys() & {"type", "anyOf", "$ref", "enum", "const"}:
+        raise StrictSchemaError(f"{path}: every value needs a type (is it typed Any?)")
+    return out
+
+
+@cache
+def _strict_cached(model: type[BaseModel]) -> dict[str, Any]:
+    return to_strict_schema(model.model_json_schema())
+
+
+def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The strict schema of a response model (computed once per class, returned as a copy)."""
+    return copy.deepcopy(_strict_cached(model))
+
+
+def schema_name(model: type[BaseModel]) -> str:
+    """The ``json_schema.name`` for a model: the spec allows ``[a-zA-Z0-9_-]``, at most 64."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", model.__name__)[:64] or "response"
+
+
+# -- encode ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineFormat:
+    """How one OpenAI-shaped vendor wants its batch lines.
+
+    ``model`` is what goes in ``body.model`` (Azure: the deployment name); None leaves it out
+    for vendors that take the model once per batch. ``max_tokens_field`` defaults to
+    ``max_completion_tokens`` because the OpenAI spec deprecates ``max_tokens`` for it and
+    reasoning (o-series, gpt-5) models reject ``max_tokens``; vendors that only know the older
+    name set it back. ``strict`` sends ``response_model`` schemas with ``strict: true``.
+    """
+
+    model: str | None
+    chat_endpoint: Literal["chat", "responses"] = "chat"
+    method_and_url: bool = True
+    max_tokens_field: str = "max_completion_tokens"
+    strict: bool = True
+    max_stop_sequences: int | None = 4
+    chat_url: str = CHAT_URL
+    responses_url: str = RESPONSES_URL
+    embeddings_url: str = EMBEDDINGS_URL
+
+    def url(self, request: Request) -> str:
+        """The endpoint path of ``request``'s line (also the batch's ``endpoint``)."""
+        if isinstance(request, EmbedRequest):
+            return self.embeddings_url
+        return self.responses_url if self.chat_endpoint == "responses" else self.chat_url
+
+    def encode(self, request: Request, custom_id: str) -> bytes:
+        """One JSONL line (no newline) for ``request``, sent under ``custom_id``."""
+        line: dict[str, Any] = {"custom_id": custom_id}
+        if self.method_and_url:
+            line["method"] = "POST"
+            line["url"] = self.url(request)
+        line["body"] = self.body(request)
+        return orjson.dumps(line)
+
+    def body(self, request: Request) -> dict[str, Any]:
+        """The endpoint request body; ``params`` are merged last as the vendor escape hatch.
+
+        ``metadata`` is never sent, and ``EmbedRequest.input_type`` is left out: OpenAI's
+        embeddings are symmetric, and refusing the hint would break moving a job between vendors.
+        A strict schema is computed once per model class and shared by every line's body, so
+        treat the returned body as read-only.
+        """
+        body: dict[str, Any] = {} if self.model is None else {"model": self.model}
+        if isinstance(request, EmbedRequest):
+            body["input"] = request.text
+            if request.dimensions is not None:
+                body["dimensions"] = request.dimensions
+        elif self.chat_endpoint == "responses":
+            self._responses_body(request, body)
+        else:
+            self._chat_body(request, body)
+        body.update(request.params)
+        return body
+
+    def _chat_body(self, req: ChatRequest, body: dict[str, Any]) -> None:
+        body["messages"] = [_chat_message(m) for m in req.messages]
+        _put(body, self.max_tokens_field, req.max_tokens)
+        _put(body, "temperature", req.temperature)
+        _put(body, "top_p", req.top_p)
+        _put(body, "stop", req.stop)
+        _put(body, "seed", req.seed)
+        if req.response_model is not None:
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": self._schema_format(req.response_model)}
+
+    def _responses_body(self, req: ChatRequest, body: dict[str, Any]) -> None:
+        body["input"] = [_responses_message(m) for m in req.messages if m.role != "system"]
+        _put(body, "instructions", req.system)
+        _put(body, "max_output_tokens", req.max_tokens)
+        _put(body, "temperature", req.temperature)
+        _put(body, "top_p", req.top_p)
+        if req.response_model is not None:
+            body["text"] = {"format": {"type": "json_schema",
+                                       **self._schema_format(req.response_model)}}
+
+    def _schema_format(self, model: type[BaseModel]) -> dict[str, Any]:
+        schema = _strict_cached(model) if self.strict else model.model_json_schema()
+        return {"name": schema_name(model), "schema": schema, "strict": self.strict}
+
+    def check(self, request: Request) -> None:
+        """Raise ``InvalidRequestError`` for what the vendor would reject or batchkit would lose."""
+        cid = request.custom_id
+
+        def fail(rule: str) -> NoReturn:
+            raise InvalidRequestError(rule, custom_id=cid)
+
+        refused = ["model", "stream", "input" if isinstance(request, EmbedRequest) else "n"]
+        for key in refused:
+            if key in request.params and not (key == "n" and request.params[key] == 1):
+                fail(_PARAM_RULES[key])
+        if isinstance(request, EmbedRequest):
+            return
+        for m in request.messages:
+            if m.role != "user" and any(isinstance(p, ImagePart) for p in _parts(m)):
+                fail(f"images are only allowed in user messages, not {m.role!r} ones")
+        if self.max_stop_sequences and request.stop and len(request.stop) > self.max_stop_sequences:
+            fail(f"at most {self.max_stop_sequences} stop sequences are allowed")
+        if self.chat_endpoint == "responses":
+            if request.stop is not None or request.seed is not None:
+                fail("the /v1/responses endpoint takes neither 'stop' nor 'seed'")
+            if request.max_tokens is not None and request.max_tokens < 16:
+                fail("the /v1/responses endpoint needs max_tokens >= 16 (max_output_tokens)")
+        if self.strict and request.response_model is not None:
+            try:
+                _strict_cached(request.response_model)
+            except StrictSchemaError as exc:
+                fail(f"response_model cannot be sent as a strict schema: {exc}")
+
+
+_PARAM_RULES = {
+    "model": "params must not set 'model'; choose it in the provider string",
+    "stream": "batch APIs reject 'stream'; remove it from params",
+    "n": "params 'n' other than 1 is not supported: batchkit keeps one choice per request",
+    "input": "params must not set 'input'; use one EmbedRequest per text",
+}
+
+
+def _put(body: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        body[key] = value
+
+
+def _parts(message: Message) -> list[Any]:
+    return [] if isinstance(message.content, str) else list(message.content)
+
+
+def _image_url(part: ImagePart) -> str:
+    return part.url if part.url is not None else f"data:{part.media_type};base64,{part.data}"
+
+
+def _chat_message(message: Message) -> dict[str, Any]:
+    if isinstance(message.content, str):
+        return {"role": message.role, "content": message.content}
+    content: list[dict[str, Any]] = []
+    for p in message.content:
+        if isinstance(p, ImagePart):
+            image: dict[str, Any] = {"url": _image_url(p)}
+            _put(image, "detail", p.detail)
+            content.append({"type": "image_url", "image_url": image})
+        else:
+            content.append({"type": "text", "text": p.text})
+    return {"role": message.role, "content": content}
+
+
+def _responses_message(message: Message) -> dict[str, Any]:
+    # Assistant turns take plain text (input_* parts are for user turns); images in them are
+    # refused by LineFormat.check, so .text loses nothing.
+    if isinstance(message.content, str) or message.role == "assistant":
+        return {"role": message.role, "content": message.text}
+    content = [
+        {"type": "input_image", "image_url": _image_url(p), "detail": p.detail or "auto"}
+        if isinstance(p, ImagePart) else {"type": "input_text", "text": p.text}
+        for p in message.content
+    ]
+    return {"role": message.role, "content": content}
+
+
+# -- decode ----------------------------------------------------------------------------------
+
+# Top-level (non-HTTP) error codes that a resubmission may cure.
+_RETRYABLE_CODES = frozenset({"batch_expired", "server_error", "timeout", "rate_limit_exceeded",
+                              "internal_error"})
+_TOP_LEVEL_STATUS: Mapping[str, Literal["expired", "cancelled"]] = {
+    "batch_expired": "expired", "batch_cancelled": "cancelled",
+}
+
+
+def decode_line(line: bytes | str) -> Result:
+    """One output- or error-file line -> a Result whose ``custom_id`` is the vendor id.
+
+    Never raises on a line the vendor could send; raises ``ValueError`` for anything else.
+    For embeddings, ``raw`` keeps the line without its vectors (they are in ``embedding``):
+    a million Python float lists would dwarf the numpy arrays.
+    """
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not a JSON line: {exc}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
+        raise ValueError("not a batch output line (no string 'custom_id')")
+    cid: str = obj["custom_id"]
+    if obj.get("error") is not None:
+        return _top_level_error(cid, obj)
+    response = obj.get("response")
+    if not isinstance(response, dict) or type(response.get("status_code")) is not int:
+        raise ValueError(f"line for {cid!r} has neither an error nor a response status_code")
+    status: int = response["status_code"]
+    body = response.get("body")
+    if not 200 <= status < 300:
+        return Result(cid, "errored", error=_http_error(status, body), raw=obj)
+    if not isinstance(body, dict):
+        raise ValueError(f"line for {cid!r} has status {status} but no body object")
+    if "choices" in body:
+        return _chat_result(cid, body, obj)
+    if "output" in body or body.get("object") == "response":
+        return _responses_result(cid, body, obj)
+    if "data" in body:
+        return _embedding_result(cid, body, obj)
+    raise ValueError(f"line for {cid!r}: unrecognised response body")
+
+
+def _top_level_error(cid: str, obj: dict[str, Any]) -> Result:
+    err = obj["error"]
+    if not isinstance(err, dict):
+        raise ValueError(f"line for {cid!r}: 'error' is not an object")
+    code = str(err.get("code") or "unknown_error")
+    status: ResultStatus = _TOP_LEVEL_STATUS.get(code, "errored")
+    info = ErrorInfo(code, str(err.get("message") or ""), retryable=code in _RETRYABLE_CODES)
+    return Result(cid, status, error=info, raw=obj)
+
+
+def _http_error(status: int, body: Any) -> ErrorInfo:
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        code = err.get("code") or err.get("type") or f"http_{status}"
+        message = err.get("message") or ""
+    else:
+        code, message = f"http_{status}", "" if body is None else str(body)[:500]
+    retryable = status in (408, 409, 429) or status >= 500
+    return ErrorInfo(str(code), str(message), retryable=retryable, http_status=status)
+
+
+def _chat_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Result:
+    choices = body["choices"]
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ValueError(f"line for {cid!r}: 'choices' is empty")
+    message = choices[0].get("message") or {}
+    content = message.get("content")
+    if isinstance(content, list):  # some OpenAI-shaped vendors answer with text chunks
+        content = "".join(str(c.get("text") or "") for c in content if isinstance(c, dict))
+    return Result(
+        cid, "succeeded", text=content, finish_reason=choices[0].get("finish_reason"),
+        usage=_usage(body.get("usage")), error=_refusal(message.get("refusal")), raw=obj,
+    )
+
+
+def _refusal(refusal: Any) -> ErrorInfo | None:
+    """A refusal was run and billed, so the result stays ``succeeded``; ``error`` says why
+    there is no text (and no parsed object)."""
+    return ErrorInfo("refusal", str(refusal)) if refusal else None
+
+
+def _responses_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Result:
+    if body.get("status") == "failed":
+        err = body.get("error") or {}
+        info = ErrorInfo(str(err.get("code") or "response_failed"), str(err.get("message") or ""),
+                         retryable=err.get("code") in _RETRYABLE_CODES)
+        return Result(cid, "errored", error=info, usage=_usage(body.get("usage")), raw=obj)
+    texts: list[str] = []
+    refusal = None
+    for item in body.get("output") or []:
+        if isinstance(item, dict) and item.get("type") == "message":
+            for part in item.get("content") or []:
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") == "output_text":
+                    texts.append(part.get("text") or "")
+                elif part.get("type") == "refusal":
+                    refusal = part.get("refusal")
+    # Reported in chat-completions words so one job reads the same on either endpoint.
+    reason = (body.get("incomplete_details") or {}).get("reason")
+    finish = {"max_output_tokens": "length"}.get(reason, reason) if reason else "stop"
+    return Result(cid, "succeeded", text="".join(texts) if texts else None, finish_reason=finish,
+                  usage=_usage(body.get("usage")), error=_refusal(refusal), raw=obj)
+
+
+def _embedding_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Result:
+    data = body["data"]
+    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
+        raise ValueError(f"line for {cid!r}: expected exactly one embedding (one input per line)")
+    vector = data[0].get("embedding")
+    if isinstance(vector, str):  # encoding_format="base64": little-endian float32 bytes
+        arr = np.frombuffer(base64.b64decode(vector), dtype="<f4").astype(np.float32)
+    elif isinstance(vector, list):
+        arr = np.asarray(vector, dtype=np.float32)
+    else:
+        raise ValueError(f"line for {cid!r}: embedding is neither a list nor base64")
+    slim = {**body, "data": [{k: v for k, v in data[0].items() if k != "embedding"}]}
+    raw = {**obj, "response": {**obj["response"], "body": slim}}
+    return Result(cid, "succeeded", embedding=arr, usage=_usage(body.get("usage")), raw=raw)
+
+
+def _usage(usage: Any) -> Usage | None:
+    """Usage in either naming: chat (``prompt_tokens``) or responses (``input_tokens``)."""
+    if not isinstance(usage, dict):
+        return None
+    chat = "prompt_tokens" in usage
+    inp = usage.get("prompt_tokens" if chat else "input_tokens") or 0
+    out = usage.get("completion_tokens" if chat else "output_tokens") or 0
+    in_details = usage.get("prompt_tokens_details" if chat else "input_tokens_details") or {}
+    out_details = usage.get("completion_tokens_details" if chat else "output_tokens_details") or {}
+    return Usage(
+        input_tokens=int(inp), output_tokens=int(out),
+        cached_input_tokens=int(in_details.get("cached_tokens") or 0),
+        reasoning_tokens=int(out_details.get("reasoning_tokens") or 0),
+    )
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+def map_status(
+    batch: Mapping[str, Any], statuses: Mapping[str, JobState] = OPENAI_STATUSES
+) -> RemoteStatus:
+    """A batch object (as a dict) -> RemoteStatus. An unknown status raises ``ProviderError``:
+    guessing would let a job sit forever or be collected before it is done."""
+    vendor_status = batch.get("status")
+    if not isinstance(vendor_status, str) or vendor_status not in statuses:
+        raise ProviderError(
+            f"batch {batch.get('id')!r} has status {vendor_status!r}, which batchkit does not "
+            f"know (known: {', '.join(statuses)}); please upgrade or report it"
+        )
+    counts = batch.get("request_counts") or {}
+    errors = batch.get("errors") or {}
+    # OpenAI nests errors as {"object": "list", "data": [...]}; Groq's docs show a bare list.
+    rows = (errors.get("data") or []) if isinstance(errors, dict) else errors
+    return RemoteStatus(
+        state=statuses[vendor_status],
+        vendor_status=vendor_status,
+        total=counts.get("total"),
+        succeeded=counts.get("completed"),
+        failed=counts.get("failed"),
+        errors=tuple(
+            LineError(e["line"] if isinstance(e.get("line"), int) else None,
+                      str(e.get("code") or "unknown"), str(e.get("message") or ""))
+            for e in (rows if isinstance(rows, list) else []) if isinstance(e, dict)
+        ),
+        raw=dict(batch),
+    )
