@@ -27,6 +27,7 @@ from ._registry import register_provider
 from ._requests import ChatRequest, EmbedRequest, ImagePart, Message, TextPart
 from ._results import ErrorInfo, Result, ResultSet, Usage
 from ._state import JobState
+from .cost import Comparison, Estimate, compare, estimate
 
 __version__ = "0.1.0"
 
@@ -35,9 +36,11 @@ __all__ = [
     "BatchkitError",
     "BudgetExceededError",
     "ChatRequest",
+    "Comparison",
     "ConfigError",
     "EmbedRequest",
     "ErrorInfo",
+    "Estimate",
     "ImagePart",
     "InvalidRequestError",
     "InvalidTransitionError",
@@ -54,8 +57,10 @@ __all__ = [
     "TextPart",
     "UnknownProviderError",
     "Usage",
+    "compare",
     "decode",
     "encode",
+    "estimate",
     "get_job",
     "list_jobs",
     "read_requests",

@@ -28,12 +28,19 @@ from pydantic import BaseModel
 from ._clock import Backoff, Clock, SystemClock
 from ._config import batchkit_home, resolve_provider
 from ._exceptions import BatchFailedError, BatchkitError, InvalidRequestError, ProviderError
-from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard
+from ._normalize import (
+    ModelResolver,
+    ShardOutcome,
+    merge_in_order,
+    normalize_shard,
+    with_costs,
+)
 from ._plan import plan_shards, read_request_records
 from ._registry import make_adapter
 from ._requests import Request
 from ._results import Result, ResultSet
 from ._state import JobState
+from .cost import RunningEstimate, check_budget, usage_pricer
 from .providers.base import Adapter, RemoteStatus, ShardInput
 from .store import JobRecord, ShardRecord, SQLiteStore, default_store, open_store
 
@@ -116,6 +123,11 @@ class Job:
     @property
     def request_count(self) -> int:
         return self._record.request_count
+
+    @property
+    def estimate(self) -> dict[str, Any] | None:
+        """The cost estimate recorded at submission (when a budget was given)."""
+        return self._record.estimate
 
     @property
     def folder(self) -> Path:
@@ -301,7 +313,7 @@ class Job:
                 read_request_records(shard.requests_path), self._fetch(shard),
                 self._adapter.decode, outcome, resolve, self._unmatched, shared,
             )))
-        yield from merge_in_order(streams)
+        yield from with_costs(merge_in_order(streams), usage_pricer(self.provider))
 
     def results(self, response_models: dict[str, type[BaseModel]] | None = None) -> ResultSet:
         """Every request's Result, in input order (see :meth:`iter_results`)."""
@@ -347,6 +359,7 @@ def submit(
     store: StoreArg = None,
     shard_size: int | None = None,
     dedupe: bool = True,
+    max_cost_usd: float | None = None,
     clock: Clock | None = None,
 ) -> Job:
     """Validate, plan, journal and submit a job; returns at once (see :meth:`Job.wait`).
@@ -355,7 +368,9 @@ def submit(
     shard files). If any request is invalid, nothing is recorded or sent. ``shard_size`` caps
     the requests per vendor batch below the provider's limit. Identical requests whose reply
     should repeat (embeddings, chat at temperature 0) are sent once and share the result,
-    unless ``dedupe=False``.
+    unless ``dedupe=False``. With ``max_cost_usd``, a job whose upper-bound batch cost (from
+    each request's ``max_tokens``) is over the cap is refused with ``BudgetExceededError``
+    before anything is recorded or sent.
     """
     resolved = resolve_provider(provider, profile, options)
     adapter = make_adapter(resolved.provider, resolved.options)
@@ -363,16 +378,27 @@ def submit(
     job_id = _new_job_id()
     folder = batchkit_home() / "jobs" / job_id
     (folder.parent).mkdir(mode=0o700, parents=True, exist_ok=True)
+    running = RunningEstimate(resolved.provider) if max_cost_usd is not None else None
     try:
-        plan = plan_shards(requests, adapter, folder, shard_size=shard_size, dedupe=dedupe)
+        plan = plan_shards(requests, adapter, folder, shard_size=shard_size, dedupe=dedupe,
+                           observe=running.add if running else None)
         if plan.request_count == 0:
             raise InvalidRequestError("no requests to submit")
+        estimate = None
+        if running is not None and max_cost_usd is not None:
+            estimate = running.result()
+            check_budget(estimate, max_cost_usd)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     record = JobRecord(
         id=job_id, provider=resolved.provider, state=JobState.PENDING,
         request_count=plan.request_count, folder=str(folder), options=resolved.options,
+        estimate=None if estimate is None else {
+            "batch_cost_max": estimate.batch_cost_max,
+            "batch_cost_expected": estimate.batch_cost_expected,
+            "max_cost_usd": max_cost_usd, "requests_sent": plan.request_count - plan.duplicates,
+        },
     )
     db.create_job(record, [
         ShardRecord(

@@ -31,10 +31,10 @@ from pydantic import BaseModel, ValidationError
 
 from ._plan import RequestRecord
 from ._requests import import_response_model
-from ._results import ErrorInfo, Result
+from ._results import ErrorInfo, Result, Usage
 from ._state import JobState
 
-__all__ = ["ModelResolver", "ShardOutcome", "merge_in_order", "normalize_shard"]
+__all__ = ["ModelResolver", "ShardOutcome", "merge_in_order", "normalize_shard", "with_costs"]
 
 
 @dataclass(frozen=True)
@@ -187,10 +187,22 @@ def _copy_shared(
         return Result(rec.custom_id, "errored", metadata=rec.metadata, error=ErrorInfo(
             "missing_result", "the identical request this one shares a result with is missing"))
     copy = dataclasses.replace(original, custom_id=rec.custom_id, metadata=rec.metadata,
-                               parsed=None, parse_error=None)
+                               parsed=None, parse_error=None, shared_from=original.custom_id)
     if rec.response_model is not None and copy.status == "succeeded":
         _parse(copy, rec.response_model, resolve)
     return copy
+
+
+def with_costs(
+    results: Iterable[Result], price: Callable[[Usage], float | None]
+) -> Iterator[Result]:
+    """Set each result's ``cost_usd`` from its usage; shared copies cost nothing (not sent)."""
+    for result in results:
+        if result.shared_from is not None:
+            result.cost_usd = 0.0
+        elif result.usage is not None:
+            result.cost_usd = price(result.usage)
+        yield result
 
 
 def merge_in_order(streams: list[tuple[str, Iterator[tuple[int, Result]]]]) -> Iterator[Result]:

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard
+from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard, with_costs
 from ._plan import RequestRecord, plan_shards
 from ._registry import make_adapter
 from ._requests import ChatRequest, Request, response_model_path
 from ._results import ResultSet
 from ._state import JobState
+from .cost import usage_pricer
 
 __all__ = ["decode", "encode"]
 
@@ -48,7 +49,7 @@ def decode(
     """Join vendor result files (output and error files alike) to ``requests``.
 
     Every request gets exactly one Result in input order; requests with no line in any file are
-    ``errored/missing_result``.
+    ``errored/missing_result``. With a ``name:model`` provider, results are priced.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -69,5 +70,6 @@ def decode(
         records, [Path(p) for p in paths], adapter.decode,
         ShardOutcome(JobState.COMPLETED, {}), ModelResolver(models), unmatched,
     )
-    results = list(merge_in_order([("all", stream)]))
+    priced = with_costs(merge_in_order([("all", stream)]), usage_pricer(provider))
+    results = list(priced)
     return ResultSet(results, unmatched=unmatched)

@@ -18,7 +18,7 @@ Nothing is sent here. A bad request stops planning with an error naming it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -111,12 +111,14 @@ def plan_shards(
     *,
     shard_size: int | None = None,
     dedupe: bool = True,
+    observe: Callable[[Request], None] | None = None,
 ) -> Plan:
     """Validate every request and write shard files under ``folder``.
 
     ``shard_size`` caps requests per shard below the provider's own limit (smaller shards
     finish, fail and retry in smaller pieces). ``dedupe=False`` sends identical requests
-    separately.
+    separately. ``observe`` sees every request that will be sent (not the de-duplicated
+    copies), e.g. to tally a cost estimate in the same pass.
 
     Raises :class:`InvalidRequestError` at the first bad request (by its position, 1-based,
     and custom_id); the caller removes the partial folder.
@@ -165,6 +167,8 @@ def plan_shards(
                      "rm": model_path}))
                 duplicates += 1
                 continue
+            if observe is not None:
+                observe(req)
             limits = adapter.limits(group)
             if shard_size is not None:
                 limits = replace(limits, max_requests=min(limits.max_requests, shard_size))

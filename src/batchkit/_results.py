@@ -105,6 +105,10 @@ class Result:
     metadata: dict[str, Any] = field(default_factory=dict)
     raw: Any = None
     """The vendor's own line (parsed JSON), for anything batchkit does not map."""
+    cost_usd: float | None = None
+    """What this request cost, from its usage and the price catalog (None: price unknown)."""
+    shared_from: str | None = None
+    """The custom_id of the identical request whose result this is (this one was not sent)."""
 
     @property
     def ok(self) -> bool:
@@ -123,6 +127,8 @@ class Result:
             "usage": self.usage.to_dict() if self.usage else None,
             "error": self.error.to_dict() if self.error else None,
             "metadata": self.metadata,
+            "cost_usd": self.cost_usd,
+            "shared_from": self.shared_from,
         }
         if self.embeddings_by_type:
             out["embeddings_by_type"] = {k: v.tolist() for k, v in self.embeddings_by_type.items()}
@@ -170,6 +176,12 @@ class ResultSet(Sequence[Result]):
             if r.usage is not None:
                 total = total + r.usage
         return total
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What the job cost: the sum over results with a known price (None if none is known)."""
+        known = [r.cost_usd for r in self._results if r.cost_usd is not None]
+        return sum(known) if known else None
 
     def split(self) -> tuple[list[BaseModel], list[Result]]:
         """``(parsed objects, results that have none)`` like instructor's ``parse_from_file``."""

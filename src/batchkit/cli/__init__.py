@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import _jobs, _providers, _tools
+from . import _cost, _jobs, _providers, _tools
 
 __all__ = ["cli", "main"]
 
@@ -15,7 +15,7 @@ def cli() -> None:
     """Run large LLM jobs through the vendors' batch APIs."""
 
 
-for _module in (_jobs, _providers, _tools):
+for _module in (_jobs, _cost, _providers, _tools):
     _module.register(cli)
 
 

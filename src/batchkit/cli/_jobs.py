@@ -60,6 +60,7 @@ def _job_dict(job: Job) -> dict[str, Any]:
         "state": job.state.value,
         "request_count": job.request_count,
         "folder": str(job.folder),
+        "estimate": job.estimate,
         "shards": [
             {
                 "index": s.index, "state": s.state.value, "vendor_status": s.vendor_status,
@@ -77,6 +78,10 @@ def _print_job(job: Job) -> None:
         f"[bold]{data['id']}[/bold]  {data['provider']}  [cyan]{data['state']}[/cyan]  "
         f"{data['request_count']:,} requests"
     )
+    if data["estimate"]:
+        est = data["estimate"]
+        console.print(f"estimated batch cost: up to ${est['batch_cost_max']:.4f} "
+                      f"(expected ${est['batch_cost_expected']:.4f}; cap ${est['max_cost_usd']})")
     table("shards", ["#", "state", "vendor status", "vendor id", "requests", "counts"], [
         (s["index"], s["state"], s["vendor_status"], s["remote_id"], f"{s['requests']:,}",
          " ".join(f"{k}={v}" for k, v in s["counts"].items()))
@@ -94,13 +99,15 @@ def _print_job(job: Job) -> None:
 @click.option("--wait", "wait_", is_flag=True, help="Wait for the job and print its summary.")
 @click.option("--results", "results_path", type=click.Path(path_type=Path),
               help="With --wait: write results JSONL here.")
+@click.option("--max-cost", type=float, help="Refuse the job if it could cost more (USD).")
+@click.option("--shard-size", type=int, help="At most this many requests per vendor batch.")
 @click.option("--sandbox", is_flag=True, help="Use local vendor emulators: no keys, no network.")
 @json_option
 @handle_errors
 def submit_cmd(
     file: Path, provider: str | None, profile: str | None, options: tuple[str, ...],
     response_model: str | None, kind: str | None, wait_: bool, results_path: Path | None,
-    sandbox: bool, as_json: bool,
+    max_cost: float | None, shard_size: int | None, sandbox: bool, as_json: bool,
 ) -> None:
     """Validate FILE, split it into vendor batches and submit them."""
     model = None
@@ -114,20 +121,25 @@ def submit_cmd(
             raise ConfigError(f"cannot import response model {response_model!r} (module:Class)")
     requests = read_requests(file, kind=kind, response_model=model)  # type: ignore[arg-type]
     with _sandbox(sandbox):
-        job = submit(requests, provider, profile=profile, options=_parse_options(options))
-        if wait_:
-            job.wait(progress=not as_json, raise_on_failure=False)
-            if results_path is not None:
-                job.results().to_jsonl(results_path)
+        job = submit(requests, provider, profile=profile, options=_parse_options(options),
+                     max_cost_usd=max_cost, shard_size=shard_size)
         summary = _job_dict(job)
         if wait_:
-            summary["results"] = job.results().counts()
+            job.wait(progress=not as_json, raise_on_failure=False)
+            results = job.results()
+            if results_path is not None:
+                results.to_jsonl(results_path)
+            summary = _job_dict(job)
+            summary["results"] = results.counts()
+            summary["cost_usd"] = results.cost_usd
     if as_json:
         emit_json(summary)
         return
     _print_job(job)
     if wait_:
         console.print("results: " + ", ".join(f"{k}={v}" for k, v in summary["results"].items()))
+        if summary["cost_usd"] is not None:
+            console.print(f"actual cost: ${summary['cost_usd']:.4f}")
     else:
         console.print(f"follow it with: batchkit wait {job.id}")
 

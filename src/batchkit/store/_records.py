@@ -25,6 +25,8 @@ class JobRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     cancel_requested: bool = False
+    estimate: dict[str, Any] | None = None
+    """The cost estimate made at submission (when a budget was set), for status reports."""
 
 
 @dataclass

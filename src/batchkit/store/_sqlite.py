@@ -72,6 +72,7 @@ _MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX events_job ON events(job_id);
         """,
     ),
+    ("002_job_estimate", "ALTER TABLE jobs ADD COLUMN estimate TEXT"),
 ]
 
 
@@ -129,10 +130,11 @@ class SQLiteStore:
         job.created_at = job.updated_at = now
         with self._write() as db:
             db.execute(
-                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
                 (
                     job.id, job.provider, job.state.value, job.request_count, job.folder,
                     orjson.dumps(job.options).decode(), now, now,
+                    None if job.estimate is None else orjson.dumps(job.estimate).decode(),
                 ),
             )
             db.executemany(
@@ -285,7 +287,7 @@ def _job_from_row(row: tuple[Any, ...]) -> JobRecord:
     return JobRecord(
         id=row[0], provider=row[1], state=JobState(row[2]), request_count=row[3],
         folder=row[4], options=orjson.loads(row[5]), created_at=row[6], updated_at=row[7],
-        cancel_requested=bool(row[8]),
+        cancel_requested=bool(row[8]), estimate=orjson.loads(row[9]) if row[9] else None,
     )
 
 

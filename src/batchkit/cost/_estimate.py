@@ -1,0 +1,449 @@
+"""What a job would cost, before it is sent, and what a finished request did cost.
+
+An estimate has two output figures because nobody knows the output length in advance: an
+*upper bound* from each request's ``max_tokens`` (the vendor cannot bill more), and an *expected*
+figure from the caller or a stated default. Budgets are checked against the upper bound.
+
+Requests are read once, as a stream: :func:`compare` counts every request with each distinct
+tokenizer among the targets in the same pass, so a file of millions never sits in memory and is
+never read twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._exceptions import BudgetExceededError, ConfigError, InvalidRequestError
+from .._requests import EmbedRequest, Request
+from .._results import Usage
+from ._catalog import BatchRule, Catalog, PriceRow, Rates, load_catalog, per_million
+from ._tokens import TokenCount, counter_for
+
+__all__ = [
+    "DEFAULT_EXPECTED_OUTPUT_TOKENS",
+    "DEFAULT_MAX_TOKENS",
+    "Comparison",
+    "Estimate",
+    "check_budget",
+    "compare",
+    "cost_of_usage",
+    "estimate",
+]
+
+DEFAULT_MAX_TOKENS = 4096
+"""Output bound assumed for a chat request without ``max_tokens`` (lowered to the model's own
+output limit where the catalog knows it). Set ``max_tokens`` for a bound that means something."""
+DEFAULT_EXPECTED_OUTPUT_TOKENS = 256
+"""Expected output per chat request when the caller gives none (never above the request's bound)."""
+
+Prices = Catalog | Mapping[str, Mapping[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Tokens and cost of a job on one ``provider:model``; costs in USD, None when unknown."""
+
+    provider: str
+    requests: int
+    input_tokens: int
+    input_exact: bool
+    token_method: str
+    output_tokens_max: int
+    output_tokens_expected: int
+    batch_cost_max: float | None
+    batch_cost_expected: float | None
+    realtime_cost_max: float | None
+    realtime_cost_expected: float | None
+    price_source: str
+    price_as_of: str
+    notes: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+
+    @property
+    def batch_available(self) -> bool:
+        return self.batch_cost_max is not None
+
+    @property
+    def cost_expected(self) -> float | None:
+        """Expected cost of the cheapest way to run it: batch where offered, else real time."""
+        return self.batch_cost_expected if self.batch_available else self.realtime_cost_expected
+
+    @property
+    def cost_max(self) -> float | None:
+        return self.batch_cost_max if self.batch_available else self.realtime_cost_max
+
+    def __repr__(self) -> str:
+        exact = "exact" if self.input_exact else f"approx, {self.token_method}"
+        return (
+            f"<Estimate {self.provider}: {self.requests:,} requests, "
+            f"{self.input_tokens:,} input tokens ({exact}), output ≤ {self.output_tokens_max:,} "
+            f"(expected {self.output_tokens_expected:,}); batch "
+            f"{_span(self.batch_cost_expected, self.batch_cost_max)}, real-time "
+            f"{_span(self.realtime_cost_expected, self.realtime_cost_max)}>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "requests": self.requests,
+            "input_tokens": self.input_tokens,
+            "input_exact": self.input_exact,
+            "token_method": self.token_method,
+            "output_tokens_max": self.output_tokens_max,
+            "output_tokens_expected": self.output_tokens_expected,
+            "batch_available": self.batch_available,
+            "batch_cost_max": self.batch_cost_max,
+            "batch_cost_expected": self.batch_cost_expected,
+            "realtime_cost_max": self.realtime_cost_max,
+            "realtime_cost_expected": self.realtime_cost_expected,
+            "price_source": self.price_source,
+            "price_as_of": self.price_as_of,
+            "notes": list(self.notes),
+            "conflicts": list(self.conflicts),
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Estimates of one job on several targets, cheapest expected cost first."""
+
+    estimates: tuple[Estimate, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def __iter__(self) -> Iterator[Estimate]:
+        return iter(self.estimates)
+
+    def __len__(self) -> int:
+        return len(self.estimates)
+
+    def __getitem__(self, provider: str) -> Estimate:
+        for e in self.estimates:
+            if e.provider == provider:
+                return e
+        raise KeyError(provider)
+
+    @property
+    def cheapest(self) -> Estimate | None:
+        first = self.estimates[0]
+        return first if first.cost_expected is not None else None
+
+    def __repr__(self) -> str:
+        rows = "; ".join(f"{e.provider} {_money(e.cost_expected)}" for e in self.estimates)
+        return f"<Comparison {len(self.estimates)} targets: {rows}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"estimates": [e.to_dict() for e in self.estimates], "notes": list(self.notes)}
+
+
+def _money(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:,.4f}"
+
+
+def _span(expected: float | None, upper: float | None) -> str:
+    if upper is None:
+        return "n/a"
+    return f"{_money(expected)} (≤ {_money(upper)})"
+
+
+class _Tally:
+    """Running sums for one target while the requests stream past."""
+
+    def __init__(self, row: PriceRow, rule: BatchRule, default_max: int, expected: int | None):
+        self.row, self.rule = row, rule
+        limit = row.max_output_tokens
+        self.default_max = min(default_max, limit) if limit else default_max
+        self.expected = expected
+        self.expected_each = DEFAULT_EXPECTED_OUTPUT_TOKENS if expected is None else expected
+        self.requests = self.input = self.out_max = self.out_expected = 0
+        self.without_max = self.over_limit = self.tool_or_schema = 0
+        self.exact = True
+        self.method = ""
+
+    def add(self, request: Request, count: TokenCount, plain_exact: bool) -> None:
+        """Add one request's ``count``; ``plain_exact`` says if its tokenizer is exact for text."""
+        is_embed = isinstance(request, EmbedRequest)
+        if is_embed != (self.row.kind == "embedding"):
+            what = "an embedding" if is_embed else "a chat"
+            raise InvalidRequestError(
+                f"{what} request cannot run on {self.row.key} (a {self.row.kind} model)",
+                custom_id=request.custom_id,
+            )
+        self.requests += 1
+        self.input += count.tokens
+        self.method = count.method
+        if not count.exact:
+            self.exact = False
+            if plain_exact:
+                self.tool_or_schema += 1
+        if isinstance(request, EmbedRequest):
+            return
+        bound = request.max_tokens
+        if bound is None:
+            self.without_max += 1
+            bound = self.default_max
+        elif self.row.max_output_tokens and bound > self.row.max_output_tokens:
+            self.over_limit += 1
+        self.out_max += bound
+        self.out_expected += min(self.expected_each, bound)
+
+    def _cost(self, rates: Rates | None, output: int) -> float | None:
+        if rates is None:
+            return None
+        return per_million(self.input, rates.input) + per_million(output, rates.output)
+
+    def result(self) -> Estimate:
+        row, rule = self.row, self.rule
+        batch = row.rates(rule, batch=True)
+        realtime = row.rates(rule, batch=False)
+        notes = ["no prompt caching assumed (all input billed at the plain input rate)"]
+        if not self.exact:
+            notes.append(f"input tokens are approximate ({self.method})")
+        if self.tool_or_schema:
+            notes.append(
+                f"{self.tool_or_schema:,} requests carry tools, schemas or images (approximate)"
+            )
+        if self.without_max:
+            notes.append(
+                f"{self.without_max:,} requests have no max_tokens: "
+                f"{self.default_max:,} output tokens assumed as their bound"
+            )
+        if self.over_limit:
+            notes.append(
+                f"{self.over_limit:,} requests ask for more than {row.key}'s "
+                f"{row.max_output_tokens:,} output-token limit"
+            )
+        if self.expected is None and row.kind == "chat":
+            notes.append(
+                f"expected output: {DEFAULT_EXPECTED_OUTPUT_TOKENS} tokens per request (default)"
+            )
+        if not row.known:
+            notes.append(f"price unknown for {row.key}")
+        elif not row.batch:
+            notes.append(f"{row.key} has no batch route: only the real-time price applies")
+        if rule.max_requests_per_batch and self.requests > rule.max_requests_per_batch:
+            shards = math.ceil(self.requests / rule.max_requests_per_batch)
+            notes.append(
+                f"split into {shards} batches "
+                f"({rule.max_requests_per_batch:,} requests each at most)"
+            )
+        return Estimate(
+            provider=row.key,
+            requests=self.requests,
+            input_tokens=self.input,
+            input_exact=self.exact,
+            token_method=self.method or counter_for(row.tokenizer).method,
+            output_tokens_max=self.out_max,
+            output_tokens_expected=self.out_expected,
+            batch_cost_max=self._cost(batch, self.out_max),
+            batch_cost_expected=self._cost(batch, self.out_expected),
+            realtime_cost_max=self._cost(realtime, self.out_max),
+            realtime_cost_expected=self._cost(realtime, self.out_expected),
+            price_source=row.source,
+            price_as_of=row.as_of,
+            notes=tuple(notes),
+            conflicts=row.conflicts + rule.conflicts,
+        )
+
+
+def _catalog(prices: Prices) -> Catalog:
+    return prices if isinstance(prices, Catalog) else load_catalog(prices)
+
+
+def _run(requests: Iterable[Request], tallies: list[_Tally]) -> None:
+    """One pass over the requests; each is tokenized once per distinct tokenizer."""
+    counters = {t.row.tokenizer: counter_for(t.row.tokenizer) for t in tallies}
+    groups = [
+        (counters[spec], [t for t in tallies if t.row.tokenizer == spec]) for spec in counters
+    ]
+    for request in requests:
+        for counter, group in groups:
+            count = counter.count(request)
+            for tally in group:
+                tally.add(request, count, counter.exact)
+
+
+class RunningEstimate:
+    """An estimate built one request at a time.
+
+    For callers that stream requests somewhere else at the same time (the job planner checks a
+    budget while it writes shards), so the requests are read once and never held.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        *,
+        expected_output_tokens: int | None = None,
+        prices: Prices = None,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    ) -> None:
+        catalog = _catalog(prices)
+        row = catalog.get(provider)
+        self._tally = _Tally(row, catalog.rule(row.provider), default_max_tokens,
+                             expected_output_tokens)
+        self._counter = counter_for(row.tokenizer)
+
+    def add(self, request: Request) -> None:
+        self._tally.add(request, self._counter.count(request), self._counter.exact)
+
+    def result(self) -> Estimate:
+        return self._tally.result()
+
+
+def estimate(
+    requests: Iterable[Request],
+    provider: str = "openai:gpt-4o-mini",
+    *,
+    expected_output_tokens: int | None = None,
+    prices: Prices = None,
+    default_max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> Estimate:
+    """Tokens and batch vs real-time cost of ``requests`` on ``provider`` (``name:model``).
+
+    ``expected_output_tokens`` is per request; ``prices`` is a :class:`Catalog` or a dict of
+    overrides as in batchkit.toml's ``[prices]``. Unknown targets raise
+    :class:`~batchkit.UnknownProviderError` naming close matches.
+    """
+    return compare(
+        requests,
+        [provider],
+        expected_output_tokens=expected_output_tokens,
+        prices=prices,
+        default_max_tokens=default_max_tokens,
+    ).estimates[0]
+
+
+def compare(
+    requests: Iterable[Request],
+    providers: Sequence[str],
+    *,
+    expected_output_tokens: int | None = None,
+    prices: Prices = None,
+    default_max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> Comparison:
+    """Estimate the same job on every target in one pass; cheapest expected cost first."""
+    if not providers:
+        raise ValueError("compare() needs at least one 'provider:model'")
+    catalog = _catalog(prices)
+    rows = [catalog.get(key) for key in dict.fromkeys(providers)]
+    tallies = [
+        _Tally(row, catalog.rule(row.provider), default_max_tokens, expected_output_tokens)
+        for row in rows
+    ]
+    _run(requests, tallies)
+    estimates = sorted((t.result() for t in tallies), key=_sort_key)
+    return Comparison(tuple(estimates), tuple(_differences(tallies, estimates)))
+
+
+def _sort_key(e: Estimate) -> tuple[int, float]:
+    cost = e.cost_expected
+    return (1, 0.0) if cost is None else (0, cost)
+
+
+_CACHE_WORDS = {
+    "stack": "cache discount stacks with batch",
+    "standard": "cached tokens keep the standard cached rate",
+    "batch_input": "no cache credit in batch",
+}
+
+
+def _differences(tallies: list[_Tally], estimates: list[Estimate]) -> list[str]:
+    """What differs between the targets, beyond the price: the caveats a reader must weigh."""
+    notes: list[str] = []
+    rules = {t.rule.provider: t.rule for t in tallies}
+    discounts = {f"{r.batch_discount:.0%}" for r in rules.values()}
+    if len(discounts) > 1:
+        listed = ", ".join(f"{p} {r.batch_discount:.0%}" for p, r in rules.items())
+        notes.append(f"batch discounts differ: {listed}")
+    by_rule: dict[str, list[str]] = {}
+    for p, r in rules.items():
+        by_rule.setdefault(r.cached_input_in_batch, []).append(p)
+    if len(by_rule) > 1:
+        listed = "; ".join(f"{_CACHE_WORDS[c]} ({', '.join(ps)})" for c, ps in by_rule.items())
+        notes.append(f"caching in batch differs: {listed}")
+    unknown = [e.provider for e in estimates if e.cost_expected is None]
+    if unknown:
+        notes.append(f"price unknown (listed last): {', '.join(unknown)}")
+    no_batch = [
+        e.provider for e in estimates if not e.batch_available and e.cost_expected is not None
+    ]
+    if no_batch:
+        notes.append(f"no batch route, real-time price shown: {', '.join(no_batch)}")
+    approx = [e.provider for e in estimates if not e.input_exact]
+    if approx:
+        notes.append(f"approximate token counts: {', '.join(approx)}")
+    bounds = {e.output_tokens_max for e in estimates if e.output_tokens_max}
+    if len(bounds) > 1:
+        notes.append("output upper bounds differ because models have different output limits")
+    for t in tallies:
+        if t.rule.max_requests_per_batch and t.requests > t.rule.max_requests_per_batch:
+            limit = t.rule.max_requests_per_batch
+            notes.append(f"{t.row.key}: more than {limit:,} requests, so several batches")
+    return notes
+
+
+def check_budget(estimate: Estimate, max_cost_usd: float, *, batch: bool = True) -> float:
+    """Refuse a job whose upper-bound cost is over ``max_cost_usd``; return that bound.
+
+    An unknown price also refuses: a cap that cannot be checked is not a cap.
+    """
+    bound = estimate.batch_cost_max if batch else estimate.realtime_cost_max
+    mode = "batch" if batch else "real-time"
+    if bound is None:
+        priced = estimate.realtime_cost_max is not None
+        why = "has no batch route" if batch and priced else "has no known price"
+        raise BudgetExceededError(
+            f"cannot check the ${max_cost_usd:,.2f} budget: {estimate.provider} {why} "
+            f'(add a price under [prices."{estimate.provider}"] in batchkit.toml)'
+        )
+    if bound > max_cost_usd:
+        expected = estimate.batch_cost_expected if batch else estimate.realtime_cost_expected
+        raise BudgetExceededError(
+            f"{estimate.provider}: {mode} cost could reach ${bound:,.4f} for "
+            f"{estimate.requests:,} requests (upper bound from max_tokens; expected "
+            f"{_money(expected)}), "
+            f"over the ${max_cost_usd:,.2f} budget. Lower max_tokens, pick a cheaper model, "
+            "or raise the budget."
+        )
+    return bound
+
+
+def usage_pricer(provider: str, *, batch: bool = True) -> Callable[[Usage], float | None]:
+    """``usage -> USD`` for ``provider`` (``name:model``), catalog loaded once.
+
+    Always None for a target the catalog has no price for, so pricing never fails a job.
+    """
+    name, _, model = provider.partition(":")
+    try:
+        catalog = load_catalog()
+        catalog.get(provider)
+    except ConfigError:
+        return lambda usage: None
+    return lambda usage: cost_of_usage(name, model, usage, batch=batch, prices=catalog)
+
+
+def cost_of_usage(
+    provider: str, model: str, usage: Usage, *, batch: bool = True, prices: Prices = None
+) -> float | None:
+    """USD actually billed for ``usage``; None when the price is unknown.
+
+    ``cached_input_tokens`` and ``cache_creation_input_tokens`` are taken as parts of
+    ``input_tokens`` (as :class:`~batchkit.Usage` documents for cached tokens); each part is
+    billed at its own rate under the vendor's batch rule.
+    """
+    catalog = _catalog(prices)
+    row = catalog.get(f"{provider}:{model}")
+    rates = row.rates(catalog.rule(row.provider), batch=batch)
+    if rates is None:
+        return None
+    cached, written = usage.cached_input_tokens, usage.cache_creation_input_tokens
+    plain = max(0, usage.input_tokens - cached - written)
+    return (
+        per_million(plain, rates.input)
+        + per_million(cached, rates.cached_input)
+        + per_million(written, rates.cache_write)
+        + per_million(usage.output_tokens, rates.output)
+    )

@@ -1,0 +1,44 @@
+"""Fixtures for the cost tests: tiktoken's encodings from the shared cache, and request files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+# ../shared/tiktoken-cache relative to the repository root (tests/cost/ is two levels down).
+TIKTOKEN_CACHE = Path(__file__).resolve().parents[2].parent / "shared" / "tiktoken-cache"
+
+
+@pytest.fixture(autouse=True)
+def _tiktoken_cache(monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(TIKTOKEN_CACHE))
+    return TIKTOKEN_CACHE
+
+
+def chat_line(i: int) -> dict[str, object]:
+    """A short classification request, the shape of a typical batch job."""
+    return {
+        "custom_id": f"email-{i}",
+        "messages": [
+            {"role": "system", "content": "Label the email as spam or ham. Answer with one word."},
+            {"role": "user", "content": f"Email {i}: Congratulations, you won a prize #{i}!"},
+        ],
+        "max_tokens": 5,
+    }
+
+
+@pytest.fixture
+def write_requests(tmp_path: Path) -> Callable[[int], Path]:
+    """Write ``n`` neutral JSONL chat requests and return the file."""
+
+    def write(n: int) -> Path:
+        path = tmp_path / f"requests-{n}.jsonl"
+        with open(path, "wb") as fh:
+            for i in range(n):
+                fh.write(orjson.dumps(chat_line(i)) + b"\n")
+        return path
+
+    return write
