@@ -125,6 +125,11 @@ class Job:
         return self._record.request_count
 
     @property
+    def actual_cost_usd(self) -> float | None:
+        """What the job cost, recorded when its results were collected."""
+        return self._store.get_job(self.id).actual_cost_usd
+
+    @property
     def estimate(self) -> dict[str, Any] | None:
         """The cost estimate recorded at submission (when a budget was given)."""
         return self._record.estimate
@@ -317,8 +322,10 @@ class Job:
 
     def results(self, response_models: dict[str, type[BaseModel]] | None = None) -> ResultSet:
         """Every request's Result, in input order (see :meth:`iter_results`)."""
-        results = list(self.iter_results(response_models))
-        return ResultSet(results, unmatched=self._unmatched)
+        results = ResultSet(self.iter_results(response_models), unmatched=())
+        results.unmatched = self._unmatched
+        self._store.set_actual_cost(self.id, results.cost_usd)
+        return results
 
 
 def _ids_by_line(shard: ShardRecord) -> dict[int, str]:

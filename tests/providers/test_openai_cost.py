@@ -65,4 +65,6 @@ def test_cli_max_cost(openai_emulator: Any, tmp_path: Path) -> None:
     assert summary["estimate"]["max_cost_usd"] == 5
     assert 0 < summary["cost_usd"] < summary["estimate"]["batch_cost_max"]
     status = runner.invoke(cli, ["status", summary["id"]])
-    assert "estimated batch cost" in status.output
+    assert "estimated batch cost" in status.output and "actual cost: $" in status.output
+    as_json = json.loads(runner.invoke(cli, ["status", summary["id"], "--json"]).output)
+    assert as_json["actual_cost_usd"] == pytest.approx(summary["cost_usd"])

@@ -61,6 +61,7 @@ def _job_dict(job: Job) -> dict[str, Any]:
         "request_count": job.request_count,
         "folder": str(job.folder),
         "estimate": job.estimate,
+        "actual_cost_usd": job.actual_cost_usd,
         "shards": [
             {
                 "index": s.index, "state": s.state.value, "vendor_status": s.vendor_status,
@@ -82,6 +83,8 @@ def _print_job(job: Job) -> None:
         est = data["estimate"]
         console.print(f"estimated batch cost: up to ${est['batch_cost_max']:.4f} "
                       f"(expected ${est['batch_cost_expected']:.4f}; cap ${est['max_cost_usd']})")
+    if data["actual_cost_usd"] is not None:
+        console.print(f"actual cost: ${data['actual_cost_usd']:.4f}")
     table("shards", ["#", "state", "vendor status", "vendor id", "requests", "counts"], [
         (s["index"], s["state"], s["vendor_status"], s["remote_id"], f"{s['requests']:,}",
          " ".join(f"{k}={v}" for k, v in s["counts"].items()))

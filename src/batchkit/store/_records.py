@@ -27,6 +27,8 @@ class JobRecord:
     cancel_requested: bool = False
     estimate: dict[str, Any] | None = None
     """The cost estimate made at submission (when a budget was set), for status reports."""
+    actual_cost_usd: float | None = None
+    """What the job cost, once its results were collected (None: not yet, or no price)."""
 
 
 @dataclass

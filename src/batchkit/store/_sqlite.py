@@ -73,6 +73,7 @@ _MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("002_job_estimate", "ALTER TABLE jobs ADD COLUMN estimate TEXT"),
+    ("003_job_actual_cost", "ALTER TABLE jobs ADD COLUMN actual_cost_usd REAL"),
 ]
 
 
@@ -130,7 +131,7 @@ class SQLiteStore:
         job.created_at = job.updated_at = now
         with self._write() as db:
             db.execute(
-                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, NULL)",
                 (
                     job.id, job.provider, job.state.value, job.request_count, job.folder,
                     orjson.dumps(job.options).decode(), now, now,
@@ -161,6 +162,11 @@ class SQLiteStore:
                 "SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [_job_from_row(r) for r in rows]
+
+    def set_actual_cost(self, job_id: str, cost_usd: float | None) -> None:
+        """Record what the finished job cost (from its results' usage)."""
+        with self._write() as db:
+            db.execute("UPDATE jobs SET actual_cost_usd = ? WHERE id = ?", (cost_usd, job_id))
 
     def request_cancel(self, job_id: str) -> None:
         with self._write() as db:
@@ -288,6 +294,7 @@ def _job_from_row(row: tuple[Any, ...]) -> JobRecord:
         id=row[0], provider=row[1], state=JobState(row[2]), request_count=row[3],
         folder=row[4], options=orjson.loads(row[5]), created_at=row[6], updated_at=row[7],
         cancel_requested=bool(row[8]), estimate=orjson.loads(row[9]) if row[9] else None,
+        actual_cost_usd=row[10],
     )
 
 
