@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ._cache import ResultCache
 from ._clock import Backoff, Clock, SystemClock
 from ._config import batchkit_home, resolve_provider
 from ._exceptions import BatchFailedError, BatchkitError, InvalidRequestError, ProviderError
@@ -299,12 +300,14 @@ class Job:
             )
         resolve = ModelResolver(response_models) if response_models else self._models
         self._unmatched: list[Any] = []
-        shared: dict[str, Result | None] = {
-            rec.vendor_id: None
-            for shard in shards
-            for rec in read_request_records(shard.requests_path)
-            if rec.line is None
-        }
+        shared: dict[str, Result | None] = {}
+        uses_cache = False
+        for shard in shards:
+            for rec in read_request_records(shard.requests_path):
+                uses_cache = uses_cache or rec.cache_key is not None
+                if rec.line is None and rec.cache_key is None:
+                    shared[rec.vendor_id] = None
+        cache = ResultCache() if uses_cache else None
         streams = []
         for shard in shards:
             outcome = ShardOutcome(
@@ -316,9 +319,13 @@ class Job:
             )
             streams.append((shard.group, normalize_shard(
                 read_request_records(shard.requests_path), self._fetch(shard),
-                self._adapter.decode, outcome, resolve, self._unmatched, shared,
+                self._adapter.decode, outcome, resolve, self._unmatched, shared, cache,
             )))
-        yield from with_costs(merge_in_order(streams), usage_pricer(self.provider))
+        try:
+            yield from with_costs(merge_in_order(streams), usage_pricer(self.provider))
+        finally:
+            if cache is not None:
+                cache.close()
 
     def results(self, response_models: dict[str, type[BaseModel]] | None = None) -> ResultSet:
         """Every request's Result, in input order (see :meth:`iter_results`)."""
@@ -367,6 +374,7 @@ def submit(
     shard_size: int | None = None,
     dedupe: bool = True,
     max_cost_usd: float | None = None,
+    cache: bool = False,
     clock: Clock | None = None,
 ) -> Job:
     """Validate, plan, journal and submit a job; returns at once (see :meth:`Job.wait`).
@@ -377,7 +385,8 @@ def submit(
     should repeat (embeddings, chat at temperature 0) are sent once and share the result,
     unless ``dedupe=False``. With ``max_cost_usd``, a job whose upper-bound batch cost (from
     each request's ``max_tokens``) is over the cap is refused with ``BudgetExceededError``
-    before anything is recorded or sent.
+    before anything is recorded or sent. ``cache=True`` answers requests from the local result
+    cache where it can (nothing is sent for them) and keeps this job's results there.
     """
     resolved = resolve_provider(provider, profile, options)
     adapter = make_adapter(resolved.provider, resolved.options)
@@ -386,9 +395,11 @@ def submit(
     folder = batchkit_home() / "jobs" / job_id
     (folder.parent).mkdir(mode=0o700, parents=True, exist_ok=True)
     running = RunningEstimate(resolved.provider) if max_cost_usd is not None else None
+    result_cache = ResultCache() if cache else None
     try:
         plan = plan_shards(requests, adapter, folder, shard_size=shard_size, dedupe=dedupe,
-                           observe=running.add if running else None)
+                           observe=running.add if running else None, cache=result_cache,
+                           cache_scope=resolved.provider)
         if plan.request_count == 0:
             raise InvalidRequestError("no requests to submit")
         estimate = None
@@ -398,13 +409,18 @@ def submit(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        if result_cache is not None:
+            result_cache.close()
     record = JobRecord(
         id=job_id, provider=resolved.provider, state=JobState.PENDING,
         request_count=plan.request_count, folder=str(folder), options=resolved.options,
         estimate=None if estimate is None else {
             "batch_cost_max": estimate.batch_cost_max,
             "batch_cost_expected": estimate.batch_cost_expected,
-            "max_cost_usd": max_cost_usd, "requests_sent": plan.request_count - plan.duplicates,
+            "max_cost_usd": max_cost_usd,
+            "requests_sent": plan.request_count - plan.duplicates - plan.cached,
+            "saved_by_dedupe": plan.duplicates, "saved_by_cache": plan.cached,
         },
     )
     db.create_job(record, [
@@ -412,6 +428,8 @@ def submit(
             job_id=job_id, index=s.index, key=f"{job_id}-{s.index:04d}", group=s.group,
             request_count=s.request_count, payload_path=str(s.payload_path),
             requests_path=str(s.requests_path),
+            # A shard of cached results only has nothing to send: it is done already.
+            state=JobState.PENDING if s.request_count else JobState.COMPLETED,
         )
         for s in plan.shards
     ])

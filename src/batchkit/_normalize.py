@@ -13,7 +13,9 @@ second file. This module owns the rules that turn that into one :class:`Result` 
 * a reply for a request with a ``response_model`` is validated into ``parsed`` or leaves a
   one-line ``parse_error``;
 * a de-duplicated request (not sent, see ``_plan``) gets a copy of the result of the identical
-  request that was sent, under its own id and metadata.
+  request that was sent, under its own id and metadata;
+* a request answered from the result cache gets the cached result; a sent request of a job that
+  uses the cache leaves its succeeded result there for next time.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from ._cache import ResultCache
 from ._plan import RequestRecord
 from ._requests import import_response_model
 from ._results import ErrorInfo, Result, Usage
@@ -142,6 +145,7 @@ def normalize_shard(
     resolve: Callable[[str], type[BaseModel] | None],
     unmatched: list[Any],
     shared: dict[str, Result | None] | None = None,
+    cache: ResultCache | None = None,
 ) -> Iterator[tuple[int, Result]]:
     """Yield ``(input position, Result)`` for each request of one shard, in shard order.
 
@@ -155,7 +159,10 @@ def normalize_shard(
         _decode_file(path, decode, by_vid, unmatched)
     for rec in records:
         if rec.line is None:
-            yield rec.position, _copy_shared(rec, shared, resolve)
+            if rec.cache_key is not None and cache is not None:
+                yield rec.position, _from_cache(rec, cache, resolve)
+            else:
+                yield rec.position, _copy_shared(rec, shared, resolve)
             continue
         found = by_vid.pop(rec.vendor_id, None)
         if not found:
@@ -173,6 +180,8 @@ def normalize_shard(
             _parse(result, rec.response_model, resolve)
         if rec.vendor_id in shared:
             shared[rec.vendor_id] = result
+        if cache is not None and rec.cache_key is not None:
+            cache.put(rec.cache_key, result)
         yield rec.position, result
     for leftover in by_vid.values():
         unmatched.extend(r.raw for r in leftover)
@@ -193,12 +202,26 @@ def _copy_shared(
     return copy
 
 
+def _from_cache(
+    rec: RequestRecord, cache: ResultCache, resolve: Callable[[str], type[BaseModel] | None]
+) -> Result:
+    assert rec.cache_key is not None
+    result = cache.get(rec.cache_key)
+    if result is None:
+        return Result(rec.custom_id, "errored", metadata=rec.metadata, error=ErrorInfo(
+            "missing_result", "the cached result was removed from the cache before it was read"))
+    result.custom_id, result.metadata, result.from_cache = rec.custom_id, rec.metadata, True
+    if rec.response_model is not None:
+        _parse(result, rec.response_model, resolve)
+    return result
+
+
 def with_costs(
     results: Iterable[Result], price: Callable[[Usage], float | None]
 ) -> Iterator[Result]:
-    """Set each result's ``cost_usd`` from its usage; shared copies cost nothing (not sent)."""
+    """Set each result's ``cost_usd`` from its usage; copies and cached results cost nothing."""
     for result in results:
-        if result.shared_from is not None:
+        if result.shared_from is not None or result.from_cache:
             result.cost_usd = 0.0
         elif result.usage is not None:
             result.cost_usd = price(result.usage)

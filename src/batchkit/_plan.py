@@ -26,6 +26,7 @@ from typing import IO, Any
 import orjson
 from pydantic import BaseModel
 
+from ._cache import ResultCache
 from ._exceptions import InvalidRequestError
 from ._requests import ChatRequest, EmbedRequest, Request, response_model_path
 from .providers.base import Adapter, Limits
@@ -54,6 +55,8 @@ class Plan:
     """Response models seen, by import path, so this process can parse without importing."""
     duplicates: int = 0
     """Requests not sent because an identical one is sent (they share its result)."""
+    cached: int = 0
+    """Requests not sent because the result cache already has their result."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,9 @@ class RequestRecord:
     metadata: dict[str, Any]
     response_model: str | None
     line: int | None
-    """1-based line in the shard payload; None for a duplicate that shares another's result."""
+    """1-based line in the shard payload; None for a request that was not sent."""
+    cache_key: str | None = None
+    """Where the result is (or will be) in the result cache, when the job uses one."""
 
 
 class _OpenShard:
@@ -86,7 +91,8 @@ class _OpenShard:
         cap = lim.max_embedding_inputs
         return cap is None or s.embedding_inputs + inputs <= cap
 
-    def add_duplicate(self, record: bytes) -> None:
+    def add_index_only(self, record: bytes) -> None:
+        """A request that is not sent (a copy, or cached): indexed here, no payload line."""
         self.index.write(record)
         self.index.write(b"\n")
 
@@ -112,99 +118,138 @@ def plan_shards(
     shard_size: int | None = None,
     dedupe: bool = True,
     observe: Callable[[Request], None] | None = None,
+    cache: ResultCache | None = None,
+    cache_scope: str = "",
 ) -> Plan:
     """Validate every request and write shard files under ``folder``.
 
     ``shard_size`` caps requests per shard below the provider's own limit (smaller shards
     finish, fail and retry in smaller pieces). ``dedupe=False`` sends identical requests
-    separately. ``observe`` sees every request that will be sent (not the de-duplicated
-    copies), e.g. to tally a cost estimate in the same pass.
+    separately. ``observe`` sees every request that will be sent (not the de-duplicated or
+    cached ones), e.g. to tally a cost estimate in the same pass. With a ``cache``, requests
+    whose exact vendor line (under ``cache_scope``, the provider string) has a cached result
+    are not sent.
 
     Raises :class:`InvalidRequestError` at the first bad request (by its position, 1-based,
     and custom_id); the caller removes the partial folder.
     """
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    seen: dict[str, int] = {}
-    vendor_ids: set[str] = set()
-    shards: list[PlannedShard] = []
-    open_by_group: dict[str, _OpenShard] = {}
-    models: dict[str, type[BaseModel]] = {}
-    first_copy: dict[bytes, tuple[str, str]] = {}  # identity -> (group, vendor id)
-    duplicates = 0
-    position = -1
+    planner = _Planner(adapter, folder, shard_size, dedupe, observe, cache, cache_scope)
     try:
         for position, req in enumerate(requests):
-            if not isinstance(req, (ChatRequest, EmbedRequest)):
-                raise InvalidRequestError(
-                    f"request {position + 1} is a {type(req).__name__}, "
-                    "not a ChatRequest or EmbedRequest"
-                )
-            cid = req.custom_id
-            if cid in seen:
-                raise InvalidRequestError(
-                    f"duplicate custom_id (also request {seen[cid] + 1}); ids must be unique "
-                    "within a job", custom_id=cid,
-                )
-            seen[cid] = position
-            adapter.check(req)
-            vid = adapter.vendor_id(cid)
-            if vid in vendor_ids:
-                raise InvalidRequestError(
-                    f"maps to vendor id {vid!r}, which another request already uses",
-                    custom_id=cid,
-                )
-            vendor_ids.add(vid)
-            group = adapter.group(req)
-            model_path = None
-            if isinstance(req, ChatRequest) and req.response_model is not None:
-                model_path = response_model_path(req.response_model)
-                models[model_path] = req.response_model
-            identity = _identity(req, model_path) if dedupe else None
-            if identity is not None and identity in first_copy:
-                first_group, first_vid = first_copy[identity]
-                open_by_group[first_group].add_duplicate(orjson.dumps(
-                    {"i": position, "id": cid, "vid": first_vid, "ln": None, "md": req.metadata,
-                     "rm": model_path}))
-                duplicates += 1
-                continue
-            if observe is not None:
-                observe(req)
-            limits = adapter.limits(group)
-            if shard_size is not None:
-                limits = replace(limits, max_requests=min(limits.max_requests, shard_size))
-            line = adapter.encode(req, vid)
-            line_bytes = len(line) + 1
-            too_big = min(limits.max_bytes, limits.max_line_bytes or limits.max_bytes)
-            if line_bytes > too_big:
-                raise InvalidRequestError(
-                    f"encodes to {line_bytes:,} bytes, over the provider's limit of "
-                    f"{too_big:,} bytes for one batch line",
-                    custom_id=cid,
-                )
-            inputs = 1 if isinstance(req, EmbedRequest) else 0
-            current = open_by_group.get(group)
-            if current is None or not current.fits(line_bytes, inputs):
-                if current is not None:
-                    current.close()
-                index = len(shards)
-                shard = PlannedShard(
-                    index=index,
-                    group=group,
-                    payload_path=folder / f"shard-{index:04d}.payload.jsonl",
-                    requests_path=folder / f"shard-{index:04d}.requests.jsonl",
-                )
-                shards.append(shard)
-                current = open_by_group[group] = _OpenShard(shard, limits)
-            current.add(line, orjson.dumps({
-                "i": position, "id": cid, "vid": vid, "ln": current.shard.request_count + 1,
-                "md": req.metadata, "rm": model_path}), inputs)
-            if identity is not None:
-                first_copy[identity] = (group, vid)
+            planner.add(position, req)
     finally:
-        for open_shard in open_by_group.values():
+        for open_shard in planner.open_by_group.values():
             open_shard.close()
-    return Plan(shards=shards, request_count=position + 1, response_models=models,
-                duplicates=duplicates)
+    return Plan(shards=planner.shards, request_count=planner.count,
+                response_models=planner.models, duplicates=planner.duplicates,
+                cached=planner.cached)
+
+
+class _Planner:
+    """The state of one planning pass: ids seen, open shards, first copies of requests."""
+
+    def __init__(
+        self, adapter: Adapter, folder: Path, shard_size: int | None, dedupe: bool,
+        observe: Callable[[Request], None] | None, cache: ResultCache | None, cache_scope: str,
+    ) -> None:
+        self.adapter, self.folder, self.shard_size = adapter, folder, shard_size
+        self.dedupe, self.observe = dedupe, observe
+        self.cache, self.cache_scope = cache, cache_scope
+        self.seen: dict[str, int] = {}
+        self.vendor_ids: set[str] = set()
+        self.shards: list[PlannedShard] = []
+        self.open_by_group: dict[str, _OpenShard] = {}
+        self.models: dict[str, type[BaseModel]] = {}
+        self.first_copy: dict[bytes, tuple[str, str]] = {}  # identity -> (group, vendor id)
+        self.duplicates = self.cached = self.count = 0
+
+    def add(self, position: int, req: Request) -> None:
+        self.count = position + 1
+        if not isinstance(req, (ChatRequest, EmbedRequest)):
+            raise InvalidRequestError(
+                f"request {position + 1} is a {type(req).__name__}, "
+                "not a ChatRequest or EmbedRequest"
+            )
+        cid = req.custom_id
+        if cid in self.seen:
+            raise InvalidRequestError(
+                f"duplicate custom_id (also request {self.seen[cid] + 1}); ids must be unique "
+                "within a job", custom_id=cid,
+            )
+        self.seen[cid] = position
+        self.adapter.check(req)
+        vid = self.adapter.vendor_id(cid)
+        if vid in self.vendor_ids:
+            raise InvalidRequestError(
+                f"maps to vendor id {vid!r}, which another request already uses", custom_id=cid
+            )
+        self.vendor_ids.add(vid)
+        group = self.adapter.group(req)
+        model_path = None
+        if isinstance(req, ChatRequest) and req.response_model is not None:
+            model_path = response_model_path(req.response_model)
+            self.models[model_path] = req.response_model
+        record: dict[str, Any] = {"i": position, "id": cid, "vid": vid, "ln": None,
+                                  "md": req.metadata, "rm": model_path}
+        identity = _identity(req, model_path) if self.dedupe else None
+        if identity is not None and identity in self.first_copy:
+            first_group, record["vid"] = self.first_copy[identity]
+            self.open_by_group[first_group].add_index_only(orjson.dumps(record))
+            self.duplicates += 1
+            return
+        if self.cache is not None:
+            record["ck"] = key = self.cache.key(self.cache_scope, self.adapter.encode(req, ""))
+            if key in self.cache:
+                self._shard_for(group, None).add_index_only(orjson.dumps(record))
+                self.cached += 1
+                return
+        if self.observe is not None:
+            self.observe(req)
+        line = self.adapter.encode(req, vid)
+        inputs = 1 if isinstance(req, EmbedRequest) else 0
+        current = self._shard_for(group, (len(line) + 1, inputs, cid))
+        record["ln"] = current.shard.request_count + 1
+        current.add(line, orjson.dumps(record), inputs)
+        if identity is not None:
+            self.first_copy[identity] = (group, vid)
+
+    def _shard_for(self, group: str, line: tuple[int, int, str] | None) -> _OpenShard:
+        """The open shard of ``group`` that fits ``(bytes, embedding inputs, custom_id)``.
+
+        ``line=None`` asks for any shard of the group, for index-only records (cached results),
+        opening an empty one if the group has none yet.
+        """
+        limits = self.adapter.limits(group)
+        if self.shard_size is not None:
+            limits = replace(limits, max_requests=min(limits.max_requests, self.shard_size))
+        current = self.open_by_group.get(group)
+        if line is None:
+            return current if current is not None else self._open(group, limits)
+        line_bytes, inputs, cid = line
+        too_big = min(limits.max_bytes, limits.max_line_bytes or limits.max_bytes)
+        if line_bytes > too_big:
+            raise InvalidRequestError(
+                f"encodes to {line_bytes:,} bytes, over the provider's limit of {too_big:,} "
+                "bytes for one batch line", custom_id=cid,
+            )
+        if current is None or not current.fits(line_bytes, inputs):
+            if current is not None:
+                current.close()
+            current = self._open(group, limits)
+        return current
+
+    def _open(self, group: str, limits: Limits) -> _OpenShard:
+        index = len(self.shards)
+        shard = PlannedShard(
+            index=index,
+            group=group,
+            payload_path=self.folder / f"shard-{index:04d}.payload.jsonl",
+            requests_path=self.folder / f"shard-{index:04d}.requests.jsonl",
+        )
+        self.shards.append(shard)
+        opened = self.open_by_group[group] = _OpenShard(shard, limits)
+        return opened
 
 
 def _identity(req: Request, model_path: str | None) -> bytes | None:
@@ -224,4 +269,4 @@ def read_request_records(path: str | Path) -> Iterable[RequestRecord]:
     with open(path, "rb") as fh:
         for raw in fh:
             d = orjson.loads(raw)
-            yield RequestRecord(d["i"], d["id"], d["vid"], d["md"], d["rm"], d["ln"])
+            yield RequestRecord(d["i"], d["id"], d["vid"], d["md"], d["rm"], d["ln"], d.get("ck"))

@@ -109,6 +109,8 @@ class Result:
     """What this request cost, from its usage and the price catalog (None: price unknown)."""
     shared_from: str | None = None
     """The custom_id of the identical request whose result this is (this one was not sent)."""
+    from_cache: bool = False
+    """True when the result came from the local result cache (this run did not send it)."""
 
     @property
     def ok(self) -> bool:
@@ -129,6 +131,7 @@ class Result:
             "metadata": self.metadata,
             "cost_usd": self.cost_usd,
             "shared_from": self.shared_from,
+            "from_cache": self.from_cache,
         }
         if self.embeddings_by_type:
             out["embeddings_by_type"] = {k: v.tolist() for k, v in self.embeddings_by_type.items()}
@@ -199,11 +202,13 @@ class ResultSet(Sequence[Result]):
     def embeddings(self, kind: str = "float") -> np.ndarray:
         """An ``(n, d)`` matrix of every result's vector, in input order.
 
-        Raises ``ValueError`` naming the first request without a vector, since a matrix with a
-        hole silently shifts every row after it.
+        Raises ``ValueError`` naming the first request without a vector, or with a vector of
+        another length, since a matrix with a hole silently shifts every row after it.
+        The matrix is allocated once at the first vector and filled row by row: for millions
+        of rows that is one pass and no list of row references for ``np.vstack`` to walk.
         """
-        rows: list[np.ndarray] = []
-        for r in self._results:
+        matrix: np.ndarray | None = None
+        for i, r in enumerate(self._results):
             vec = r.embedding if kind == "float" else (r.embeddings_by_type or {}).get(kind)
             if vec is None and r.embeddings_by_type:
                 vec = r.embeddings_by_type.get(kind)
@@ -213,11 +218,18 @@ class ResultSet(Sequence[Result]):
                     f"custom_id {r.custom_id!r} has no {kind!r} embedding ({why}); "
                     "filter with [r for r in results if r.ok] first"
                 )
-            rows.append(vec)
-        if not rows:
+            if matrix is None:
+                dtype = np.float32 if kind == "float" else vec.dtype
+                matrix = np.empty((len(self._results), *vec.shape), dtype=dtype)
+            if vec.shape != matrix.shape[1:]:
+                raise ValueError(
+                    f"custom_id {r.custom_id!r} has a {kind!r} embedding of shape {vec.shape}, "
+                    f"but the first one has {matrix.shape[1:]}"
+                )
+            matrix[i] = vec
+        if matrix is None:
             return np.zeros((0, 0), dtype=np.float32)
-        dtype = np.float32 if kind == "float" else rows[0].dtype
-        return np.vstack(rows).astype(dtype, copy=False)
+        return matrix
 
     def to_jsonl(self, path_or_file: str | Path | IO[bytes], *, include_raw: bool = False) -> int:
         """Write one JSON object per result; returns how many were written."""

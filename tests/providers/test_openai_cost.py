@@ -68,3 +68,23 @@ def test_cli_max_cost(openai_emulator: Any, tmp_path: Path) -> None:
     assert "estimated batch cost" in status.output and "actual cost: $" in status.output
     as_json = json.loads(runner.invoke(cli, ["status", summary["id"], "--json"]).output)
     assert as_json["actual_cost_usd"] == pytest.approx(summary["cost_usd"])
+
+
+def test_estimate_shows_what_dedupe_and_the_cache_saved(openai_emulator: Any,
+                                                        tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    rows = [{"custom_id": f"q{i}", "max_tokens": 50, "temperature": 0,
+             "messages": [{"role": "user", "content": f"question {i % 30}"}]} for i in range(40)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runner = CliRunner()
+    args = ["submit", str(path), "-p", "openai:gpt-4o-mini", "--cache", "--max-cost", "1",
+            "--wait", "--json"]
+    first = json.loads(runner.invoke(cli, args).output)
+    assert first["estimate"]["requests_sent"] == 30 and first["estimate"]["saved_by_dedupe"] == 10
+    assert first["results"] == {"succeeded": 40}
+    creates = openai_emulator.creates
+    again = json.loads(runner.invoke(cli, args).output)
+    # every copy finds the cached reply of its identical request too
+    assert again["estimate"]["requests_sent"] == 0 and again["estimate"]["saved_by_cache"] == 40
+    assert again["results"] == {"succeeded": 40} and again["cost_usd"] == 0
+    assert openai_emulator.creates == creates

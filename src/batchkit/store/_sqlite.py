@@ -148,6 +148,7 @@ class SQLiteStore:
                 ],
             )
             _event(db, job.id, None, None, job.state.value, "journaled")
+            self._refresh_job_state(db, job.id)  # shards may be born done (cached results)
 
     def get_job(self, job_id: str) -> JobRecord:
         with self._lock:
