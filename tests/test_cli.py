@@ -68,7 +68,7 @@ def test_submit_with_wait_writes_results(requests_file: Path, tmp_path: Path) ->
 
 
 def test_cancel(requests_file: Path) -> None:
-    states = 'states=["in_progress","in_progress","in_progress"]'
+    states = 'states=["running","running","running"]'
     job_id = json.loads(invoke("submit", str(requests_file), "-p", "fake:m", "-o", states,
                                "--json"))["id"]
     assert "cancelling" in invoke("cancel", job_id)

@@ -98,7 +98,7 @@ def test_mixed_chat_and_embeddings_keep_input_order(clock: object) -> None:
 
 def test_expired_batch_marks_unrun_requests_expired(clock: object) -> None:
     job = bk.submit(chat(10), "fake:m", options={
-        "states": ["in_progress", "expired"], "expired": ["mail-7", "mail-8"],
+        "states": ["running", "expired"], "expired": ["mail-7", "mail-8"],
         "missing": ["mail-9"]}, clock=clock)
     job.wait()
     assert job.state == bk.JobState.EXPIRED
@@ -120,7 +120,7 @@ def test_rejected_batch_raises_naming_lines_and_still_gives_results(clock: objec
 
 
 def test_cancel_before_and_after_submission(clock: object) -> None:
-    job = bk.submit(chat(10), "fake:m", options={"states": ["in_progress"] * 50}, clock=clock)
+    job = bk.submit(chat(10), "fake:m", options={"states": ["running"] * 50}, clock=clock)
     job.refresh()
     job.cancel()
     assert job.state == bk.JobState.CANCELLING
@@ -132,7 +132,7 @@ def test_cancel_before_and_after_submission(clock: object) -> None:
 
 
 def test_wait_times_out_on_the_injected_clock(clock: object) -> None:
-    job = bk.submit(chat(2), "fake:m", options={"states": ["in_progress"] * 1000}, clock=clock)
+    job = bk.submit(chat(2), "fake:m", options={"states": ["running"] * 1000}, clock=clock)
     with pytest.raises(TimeoutError, match="still running"):
         job.wait(timeout=600)
     assert 600 <= clock.now < 700  # type: ignore[attr-defined]
@@ -140,7 +140,7 @@ def test_wait_times_out_on_the_injected_clock(clock: object) -> None:
 
 
 def test_results_before_the_end_is_an_error(clock: object) -> None:
-    job = bk.submit(chat(2), "fake:m", options={"states": ["in_progress"] * 10}, clock=clock)
+    job = bk.submit(chat(2), "fake:m", options={"states": ["running"] * 10}, clock=clock)
     with pytest.raises(bk.BatchkitError, match="call wait"):
         job.results()
 

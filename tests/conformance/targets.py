@@ -44,7 +44,7 @@ TARGETS = [
         embed="fake:m",
         environment=_nothing,
         created=lambda _handle, key: fake_submissions().get(key, 0),
-        slow_options={"states": ["in_progress"] * 20},
+        slow_options={"states": ["running"] * 20},
         embed_dimensions=8,
     ),
     Target(

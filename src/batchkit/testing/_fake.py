@@ -7,9 +7,9 @@ created and counts every submission per idempotency key.
 
 Options (all JSON, stored with the job):
 
-* ``states``: the vendor statuses a batch goes through, one step per poll (default
-  ``["validating", "in_progress", "finalizing", "completed"]``; end with ``"expired"``,
-  ``"failed"`` or ``"cancelled"`` to end that way);
+* ``states``: the statuses a batch goes through, one step per poll, in batchkit's own
+  vocabulary (the fake vendor speaks it; default ``["validating", "running", "finalizing",
+  "completed"]``; end with ``"expired"``, ``"failed"`` or ``"cancelled"`` to end that way);
 * ``errors``: ``{custom_id: code}`` — those requests fail with that error code;
 * ``missing``: ``[custom_id, ...]`` — no result line at all for those;
 * ``expired``: ``[custom_id, ...]`` — those are reported as not run before expiry;
@@ -42,17 +42,7 @@ from ._schema_fill import fill_schema
 
 __all__ = ["FakeAdapter", "fake_submissions"]
 
-DEFAULT_STATES = ["validating", "in_progress", "finalizing", "completed"]
-_STATUS_MAP = {
-    "validating": JobState.VALIDATING,
-    "in_progress": JobState.RUNNING,
-    "finalizing": JobState.FINALIZING,
-    "completed": JobState.COMPLETED,
-    "failed": JobState.FAILED,
-    "expired": JobState.EXPIRED,
-    "cancelling": JobState.CANCELLING,
-    "cancelled": JobState.CANCELLED,
-}
+DEFAULT_STATES = ["validating", "running", "finalizing", "completed"]
 EMBED_DIMENSIONS = 8
 
 
@@ -177,7 +167,7 @@ class FakeAdapter(Adapter):
             LineError(int(line), "invalid_request", msg)
             for line, msg in self.options.get("reject", {}).items()
         ) if status == "failed" else ()
-        return RemoteStatus(_STATUS_MAP[status], status, errors=errors, raw=batch)
+        return RemoteStatus(JobState(status), status, errors=errors, raw=batch)
 
     def cancel(self, remote_id: str) -> None:
         batch = self._load(remote_id)
