@@ -42,6 +42,9 @@ class ProviderSpec:
 
 # Alphabetical; a test keeps it so. Only providers whose adapter exists are listed.
 _BUILTIN: dict[str, ProviderSpec] = {
+    "anthropic": ProviderSpec(
+        "batchkit.providers.anthropic:AnthropicAdapter", "anthropic", "anthropic"
+    ),
     "fake": ProviderSpec("batchkit.testing._fake:FakeAdapter", None, None),
     "openai": ProviderSpec("batchkit.providers.openai:OpenAIAdapter", "openai", "openai"),
 }

@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+from batchkit._config import batchkit_home
 from batchkit.testing import emulate, fake_submissions
 
 
@@ -37,6 +40,16 @@ def _openai_created(handle: Any, key: str) -> int:
     return int(handle.apps["openai"].batches_created_with("batchkit_key", key))
 
 
+def _anthropic_created(handle: Any, key: str) -> int:
+    """Anthropic batches carry no key: find the shard's payload from its key (``<job>-<index>``)
+    and count the creates whose first request is that payload's first request."""
+    job_id, _, index = key.rpartition("-")
+    payload = batchkit_home() / "jobs" / job_id / f"shard-{index}.payload.jsonl"
+    with payload.open("rb") as fh:
+        first_id = orjson.loads(fh.readline())["custom_id"]
+    return int(handle.apps["anthropic"].batches_created_with(first_id))
+
+
 TARGETS = [
     Target(
         name="fake",
@@ -54,5 +67,12 @@ TARGETS = [
         environment=lambda: emulate(providers=["openai"]),
         created=_openai_created,
         embed_dimensions=64,
+    ),
+    Target(
+        name="anthropic",
+        chat="anthropic:claude-haiku-4-5",
+        embed=None,
+        environment=lambda: emulate(providers=["anthropic"]),
+        created=_anthropic_created,
     ),
 ]

@@ -27,6 +27,7 @@ from batchkit.testing._server import (
 SANDBOX_ENV = "BATCHKIT_SANDBOX"
 # provider name -> "module:factory"; each factory takes the shared clock and returns an app.
 EMULATOR_APPS: dict[str, str] = {
+    "anthropic": "batchkit.testing._anthropic_emulator:create_app",
     "openai": "batchkit.testing._openai_emulator:create_app",
 }
 

@@ -1,0 +1,315 @@
+"""The Anthropic Message Batches codec: ids, request lines, result lines, batch status. No I/O.
+
+A batch is created with one JSON body ``{"requests": [{"custom_id", "params"}, ...]}``; batchkit's
+shard payload holds one such request object per line, so ``submit`` can join the lines into the
+body without parsing them. Results come back as JSONL ``{"custom_id", "result": {"type": ...}}``
+with four result types (``succeeded``, ``errored``, ``canceled``, ``expired``), in any order.
+
+Facts come from the ``anthropic`` SDK's types (``batch_create_params``, ``message_batch``,
+``message_batch_individual_response``, ``message_create_params``) and the batch-processing guide;
+see ``/work/shared/reference/wire-anthropic-cohere-google-bedrock.md`` section 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, NoReturn
+
+import orjson
+from pydantic import BaseModel
+
+from .._exceptions import InvalidRequestError, MissingDependencyError, ProviderError
+from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from .._results import ErrorInfo, Result, Usage
+from .._state import JobState
+from .base import RemoteStatus
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "ID_PATTERN",
+    "check_request",
+    "decode_line",
+    "encode_request",
+    "ended_state",
+    "map_status",
+    "vendor_id",
+]
+
+ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+"""What Anthropic accepts as a ``custom_id`` (SDK docs and the batch-processing guide)."""
+DEFAULT_MAX_TOKENS = 4096
+"""``max_tokens`` when neither the request nor ``options["max_tokens"]`` gives one: Anthropic
+requires it, and 4096 fits every current Claude model's output limit while leaving room for
+long structured replies. The cost estimate's upper bound uses whatever is sent."""
+_ESCAPE = "bk--"
+"""Prefix of escaped ids. Ids that match the pattern and do not start with it are sent as they
+are; every other id is escaped, so the two sets can never meet."""
+_HASH_CHARS = 32  # 128 bits of SHA-256: collisions are out of reach for any real job
+_SLUG_CHARS = 64 - len(_ESCAPE) - 1 - _HASH_CHARS
+
+
+# -- ids -------------------------------------------------------------------------------------
+
+
+def vendor_id(custom_id: str) -> str:
+    """A ``custom_id`` Anthropic accepts, deterministic and collision-free.
+
+    Safe ids stay readable and unchanged; any other id (too long, non-ASCII, ``/``, spaces, or one
+    that starts with the escape prefix) becomes ``bk--<slug>-<hash>``: a readable slug of the
+    original followed by 32 hex digits of its SHA-256, which is what makes it unique. The
+    orchestrator keeps the mapping in the shard's request index, so results return under the
+    caller's ids.
+    """
+    if ID_PATTERN.match(custom_id) and not custom_id.startswith(_ESCAPE):
+        return custom_id
+    slug = re.sub(r"[^a-zA-Z0-9_]", "_", custom_id)[:_SLUG_CHARS]
+    digest = hashlib.sha256(custom_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{_ESCAPE}{slug}-{digest[:_HASH_CHARS]}"
+
+
+# -- encode ----------------------------------------------------------------------------------
+
+
+@cache
+def _schema_cached(model: type[BaseModel]) -> dict[str, Any]:
+    """The schema sent as ``output_config.format`` for a response model (shared: read-only).
+
+    The SDK's own ``transform_schema`` makes it acceptable to structured outputs (closed objects,
+    supported formats; unsupported constraints move into descriptions). pydantic still validates
+    the reply against the full model afterwards, so nothing is lost by that loosening.
+    """
+    try:
+        from anthropic import transform_schema
+    except ImportError:
+        raise MissingDependencyError(
+            'structured output for anthropic needs its SDK: pip install "batchkit[anthropic]"'
+        ) from None
+    return transform_schema(model)
+
+
+def check_request(request: Request) -> None:
+    """Raise ``InvalidRequestError`` for what Anthropic would reject or batchkit would lose."""
+    cid = request.custom_id
+
+    def fail(rule: str) -> NoReturn:
+        raise InvalidRequestError(rule, custom_id=cid)
+
+    if isinstance(request, EmbedRequest):
+        fail("anthropic has no embeddings API; send EmbedRequests to another provider")
+    for key, rule in _PARAM_RULES.items():
+        if key in request.params:
+            fail(rule)
+    if request.temperature is not None and request.temperature > 1:
+        fail("anthropic takes temperature between 0 and 1")
+    if request.seed is not None:
+        fail("anthropic has no 'seed'; remove it for this provider")
+    for m in request.messages:
+        if m.role != "user" and any(isinstance(p, ImagePart) for p in _parts(m)):
+            fail(f"images are only allowed in user messages, not {m.role!r} ones")
+    if request.response_model is not None and "output_config" in request.params:
+        fail("params 'output_config' would replace the response_model's output format")
+
+
+_PARAM_RULES = {
+    "model": "params must not set 'model'; choose it in the provider string",
+    "stream": "batch APIs reject 'stream'; remove it from params",
+}
+
+
+def encode_request(
+    request: ChatRequest, custom_id: str, model: str, options: Mapping[str, Any]
+) -> bytes:
+    """One request object (no newline): ``{"custom_id", "params"}``; ``params`` merged last."""
+    params: dict[str, Any] = {
+        "model": model,
+        "max_tokens": request.max_tokens or int(options.get("max_tokens") or DEFAULT_MAX_TOKENS),
+        "messages": [_message(m) for m in request.messages if m.role != "system"],
+    }
+    system = request.system
+    if system is not None:
+        if options.get("cache_system"):
+            # Identical cached prefixes in every request are what the vendor recommends for
+            # batches; the marker on the system block caches tools + system.
+            params["system"] = [{"type": "text", "text": system,
+                                 "cache_control": {"type": "ephemeral"}}]
+        else:
+            params["system"] = system
+    _put(params, "temperature", request.temperature)
+    _put(params, "top_p", request.top_p)
+    _put(params, "stop_sequences", request.stop)
+    if request.response_model is not None:
+        params["output_config"] = {
+            "format": {"type": "json_schema", "schema": _schema_cached(request.response_model)}
+        }
+    params.update(request.params)
+    return orjson.dumps({"custom_id": custom_id, "params": params})
+
+
+def _put(body: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        body[key] = value
+
+
+def _parts(message: Message) -> list[Any]:
+    return [] if isinstance(message.content, str) else list(message.content)
+
+
+def _message(message: Message) -> dict[str, Any]:
+    if isinstance(message.content, str):
+        return {"role": message.role, "content": message.content}
+    return {"role": message.role, "content": [
+        _image(p) if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
+        for p in message.content
+    ]}
+
+
+_DATA_URL = re.compile(r"^data:(?P<type>[^;,]+);base64,(?P<data>.*)$", re.DOTALL)
+
+
+def _image(part: ImagePart) -> dict[str, Any]:
+    """An image block; ``data:`` URLs become base64 sources. ``detail`` has no Anthropic
+    equivalent and is dropped (it is a cost hint, not content)."""
+    if part.url is not None:
+        inline = _DATA_URL.match(part.url)
+        if inline is None:
+            return {"type": "image", "source": {"type": "url", "url": part.url}}
+        media_type, data = inline["type"], inline["data"]
+    else:
+        media_type, data = str(part.media_type), str(part.data)
+    return {"type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+# -- decode ----------------------------------------------------------------------------------
+
+_FINISH = {
+    "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
+    "model_context_window_exceeded": "length", "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+"""Stop reasons in chat-completions words, so one job reads the same on every vendor; an
+unknown reason passes through unchanged."""
+_RETRYABLE = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
+_HTTP_STATUS = {
+    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
+    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
+    "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529,
+}
+_NOT_RUN = {
+    "canceled": ("cancelled", "batch_cancelled",
+                 "The request was not run because the batch was cancelled."),
+    "expired": ("expired", "batch_expired",
+                "The request was not run before the batch's 24 hour window ended."),
+}
+
+
+def decode_line(line: bytes | str) -> Result:
+    """One results line -> a Result under the vendor id. Raises ``ValueError`` only for lines
+    Anthropic could not have sent."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not a JSON line: {exc}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
+        raise ValueError("not a batch results line (no string 'custom_id')")
+    cid: str = obj["custom_id"]
+    result = obj.get("result")
+    kind = result.get("type") if isinstance(result, dict) else None
+    if kind == "succeeded" and isinstance(result, dict):
+        return _succeeded(cid, result.get("message"), obj)
+    if kind == "errored" and isinstance(result, dict):
+        return Result(cid, "errored", error=_error(result.get("error")), raw=obj)
+    if kind in _NOT_RUN:
+        status, code, message = _NOT_RUN[str(kind)]
+        return Result(cid, status, raw=obj,  # type: ignore[arg-type]
+                      error=ErrorInfo(code, message, retryable=True))
+    raise ValueError(f"line for {cid!r}: unknown result type {kind!r}")
+
+
+def _succeeded(cid: str, message: Any, obj: dict[str, Any]) -> Result:
+    if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+        raise ValueError(f"line for {cid!r}: succeeded without a message")
+    blocks = [b for b in message["content"] if isinstance(b, dict)]
+    texts = [str(b.get("text") or "") for b in blocks if b.get("type") == "text"]
+    tools = [b.get("input") for b in blocks if b.get("type") == "tool_use"]
+    text: str | None = "".join(texts) if texts else None
+    if text is None and tools:  # a forced tool (sent through params) carries the answer
+        text = orjson.dumps(tools[0]).decode()
+    stop = message.get("stop_reason")
+    finish = _FINISH.get(stop, stop) if isinstance(stop, str) else None
+    refusal = ErrorInfo("refusal", text or "") if stop == "refusal" else None
+    return Result(cid, "succeeded", text=text, finish_reason=finish,
+                  usage=_usage(message.get("usage")), error=refusal, raw=obj)
+
+
+def _usage(usage: Any) -> Usage | None:
+    """Anthropic reports cache reads and writes *beside* ``input_tokens``; batchkit's
+    ``input_tokens`` is the whole prompt (the cost module prices cached parts out of it)."""
+    if not isinstance(usage, dict):
+        return None
+    fresh = int(usage.get("input_tokens") or 0)
+    written = int(usage.get("cache_creation_input_tokens") or 0)
+    read = int(usage.get("cache_read_input_tokens") or 0)
+    details = usage.get("output_tokens_details") or {}
+    return Usage(
+        input_tokens=fresh + written + read,
+        output_tokens=int(usage.get("output_tokens") or 0),
+        cached_input_tokens=read,
+        cache_creation_input_tokens=written,
+        reasoning_tokens=int(details.get("thinking_tokens") or 0),
+    )
+
+
+def _error(response: Any) -> ErrorInfo:
+    err = response.get("error") if isinstance(response, dict) else None
+    if not isinstance(err, dict):
+        return ErrorInfo("unknown_error", str(response)[:500])
+    kind = str(err.get("type") or "unknown_error")
+    return ErrorInfo(kind, str(err.get("message") or ""), retryable=kind in _RETRYABLE,
+                     http_status=_HTTP_STATUS.get(kind))
+
+
+# -- status ----------------------------------------------------------------------------------
+
+_STATUSES = {"in_progress": JobState.RUNNING, "canceling": JobState.CANCELLING}
+
+
+def ended_state(counts: Mapping[str, Any]) -> JobState:
+    """What an ``ended`` batch means, from its request counts.
+
+    Any canceled request -> cancelled (someone cancelled it); else any expired request ->
+    expired (the 24 h window closed); else completed, errored requests included (they are
+    per-request failures with their own results). A cancel that came too late to stop anything
+    leaves no canceled request and therefore reads as completed, which is what happened.
+    """
+    if counts.get("canceled"):
+        return JobState.CANCELLED
+    if counts.get("expired"):
+        return JobState.EXPIRED
+    return JobState.COMPLETED
+
+
+def map_status(batch: Mapping[str, Any]) -> RemoteStatus:
+    """A ``MessageBatch`` (as a dict) -> RemoteStatus. An unknown status raises ``ProviderError``
+    rather than guessing whether the batch is done."""
+    vendor_status = batch.get("processing_status")
+    counts = batch.get("request_counts") or {}
+    if vendor_status == "ended":
+        state = ended_state(counts)
+    elif isinstance(vendor_status, str) and vendor_status in _STATUSES:
+        state = _STATUSES[vendor_status]
+    else:
+        raise ProviderError(
+            f"batch {batch.get('id')!r} has processing_status {vendor_status!r}, which batchkit "
+            "does not know (known: in_progress, canceling, ended); please upgrade or report it"
+        )
+    names = ("processing", "succeeded", "errored", "canceled", "expired")
+    n = {name: int(counts.get(name) or 0) for name in names}
+    return RemoteStatus(
+        state=state, vendor_status=vendor_status, total=sum(n.values()),
+        succeeded=n["succeeded"], failed=n["errored"] + n["canceled"] + n["expired"],
+        raw=dict(batch),
+    )

@@ -1,0 +1,283 @@
+"""The Anthropic adapter: Message Batches through the official ``anthropic`` SDK.
+
+The pure half lives in :mod:`._anthropic_format`; the SDK is imported the first time a client is
+needed (and for ``response_model`` schemas, which use the SDK's own ``transform_schema``).
+
+Options: ``max_tokens`` (the default for requests without one; Anthropic requires a value, and
+without either batchkit sends
+:data:`._anthropic_format.DEFAULT_MAX_TOKENS`, 4096), ``cache_system`` (mark the system prompt
+``cache_control: ephemeral`` in every request), ``base_url`` and ``find_skew_seconds`` (see
+:meth:`AnthropicAdapter.find_by_key`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import (
+    InvalidRequestError,
+    MissingCredentialsError,
+    MissingDependencyError,
+    ProviderError,
+)
+from .._requests import ChatRequest, Request
+from .._results import Result
+from ._anthropic_format import (
+    check_request,
+    decode_line,
+    encode_request,
+    map_status,
+    vendor_id,
+)
+from .base import Adapter, Limits, RemoteStatus, ShardInput, sandbox_url
+
+if TYPE_CHECKING:
+    from anthropic import Anthropic
+
+__all__ = ["AnthropicAdapter"]
+
+_MAX_REQUESTS = 100_000
+_MAX_BYTES = 256 * 1000 * 1000 - 64
+""""256 MB" read as decimal megabytes (the smaller reading), less the ``{"requests": [...]}``
+envelope that wraps the lines; each line's newline stands for its separating comma."""
+_DOWNLOAD_CHUNK = 1 << 20
+_LIST_PAGE = 1000
+"""The largest page ``batches.list`` allows."""
+_KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-*]{3,}")
+
+
+class AnthropicAdapter(Adapter):
+    """Anthropic's Message Batches: one JSON body per shard, chat only."""
+
+    name = "anthropic"
+    credential_env = ("ANTHROPIC_API_KEY",)
+
+    def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(model, options)
+        self._client: Anthropic | None = None
+        self._api_key: str | None = None
+
+    # -- pure half ---------------------------------------------------------------------------
+
+    def limits(self, group: str) -> Limits:
+        """100,000 requests or 256 MB per batch, whichever comes first."""
+        return Limits(max_requests=_MAX_REQUESTS, max_bytes=_MAX_BYTES)
+
+    def check(self, request: Request) -> None:
+        check_request(request)
+
+    def vendor_id(self, custom_id: str) -> str:
+        return vendor_id(custom_id)
+
+    def encode(self, request: Request, vendor_id: str) -> bytes:
+        if not isinstance(request, ChatRequest):  # check() refuses these first
+            raise InvalidRequestError("anthropic takes chat requests only",
+                                      custom_id=request.custom_id)
+        return encode_request(request, vendor_id, self.model, self.options)
+
+    def decode(self, line: bytes) -> Result:
+        return decode_line(line)
+
+    # -- I/O half ----------------------------------------------------------------------------
+
+    def submit(self, shard: ShardInput) -> str:
+        """Create the batch, streaming ``{"requests": [line, line, ...]}`` from the payload.
+
+        The body is sent through the SDK's client as a byte stream rather than through
+        ``batches.create(requests=[...])``, which would hold up to 256 MB of parsed dicts in
+        memory. Retries are off: Anthropic has no idempotency key, so a retried create after a
+        lost response could start a second, paid batch; ``find_by_key`` handles that case.
+        """
+        from anthropic.types.messages import MessageBatch
+
+        with self._call("create the batch") as client:
+            batch = client.with_options(max_retries=0).post(
+                "/v1/messages/batches",
+                cast_to=MessageBatch,
+                content=_request_body(shard.payload_path),
+                options={"headers": {"Content-Type": "application/json"}},
+            )
+        return batch.id
+
+    def poll(self, remote_id: str) -> RemoteStatus:
+        with self._call("read the batch") as client:
+            batch = client.messages.batches.retrieve(remote_id)
+        return map_status(batch.to_dict(mode="json"))
+
+    def cancel(self, remote_id: str) -> None:
+        with self._call("cancel the batch") as client:
+            client.messages.batches.cancel(remote_id)
+
+    def fetch_results(self, remote_id: str, status: RemoteStatus, dest: Path) -> list[Path]:
+        """Stream the results file to ``dest`` (``*.part`` first, renamed when complete, so a
+        crash never leaves a truncated file that looks finished)."""
+        dest.mkdir(parents=True, exist_ok=True)
+        path = dest / f"{remote_id}_results.jsonl"
+        part = path.with_name(path.name + ".part")
+        with (
+            self._call("download the results") as client,
+            client.messages.batches.with_streaming_response.results(remote_id) as response,
+            part.open("wb") as fh,
+        ):
+            for chunk in response.iter_bytes(_DOWNLOAD_CHUNK):
+                fh.write(chunk)
+        part.replace(path)
+        return [path]
+
+    def find_by_key(self, shard: ShardInput) -> str | None:
+        """The batch created for ``shard`` before a crash, from what ``list`` shows.
+
+        Anthropic batches carry no metadata, so the key cannot be stored at the vendor. What
+        ``list`` does show is each batch's creation time and request counts. The rule:
+
+        * candidates are batches created no earlier than the shard's payload file was written
+          (the journal time; less ``find_skew_seconds``, default 300, for clock skew) whose
+          request count equals the shard's;
+        * a job submits its shards one at a time in index order and stops at the first failed
+          create, so its same-sized shards' batches appear in that order: the shard's rank among
+          the job's shards of its size (read from the payload files beside it) picks the
+          candidate, oldest first; fewer candidates than that rank means it was never created;
+        * more candidates than the job has shards of that size means some other client created
+          batches of the same size in the window. batchkit refuses to guess and raises
+          ``ProviderError`` listing the candidate ids.
+
+        It can attach wrongly only if another client created a batch of exactly this size in
+        the window *and* this shard's own create never reached Anthropic.
+        """
+        payload = shard.payload_path
+        if shard.request_count == 0 or not payload.exists():
+            return None
+        since = payload.stat().st_mtime - float(self.options.get("find_skew_seconds", 300))
+        candidates: list[tuple[float, str]] = []
+        with self._call("list batches") as client:
+            for batch in client.messages.batches.list(limit=_LIST_PAGE):  # newest first
+                created = batch.created_at.timestamp()
+                if created < since:
+                    break
+                counts = batch.request_counts
+                total = (counts.processing + counts.succeeded + counts.errored
+                         + counts.canceled + counts.expired)
+                if total == shard.request_count:
+                    candidates.append((created, batch.id))
+        if not candidates:
+            return None
+        candidates.sort()
+        siblings = _same_sized_shards(payload, shard.request_count)
+        if len(candidates) > len(siblings):
+            ids = ", ".join(batch_id for _, batch_id in candidates)
+            raise ProviderError(
+                f"job {shard.job_id}: cannot tell which Anthropic batch is shard {shard.index} "
+                f"({shard.request_count} requests): {len(candidates)} batches of that size were "
+                f"created since it was journaled but the job has only {len(siblings)} such "
+                f"shard(s). Candidates: {ids}. Anthropic batches carry no key, so batchkit will "
+                "not guess; cancel the batches that are not this job's, or start the job again"
+            )
+        rank = siblings.index(payload.name) if payload.name in siblings else 0
+        return candidates[rank][1] if rank < len(candidates) else None
+
+    def poll_interval(self) -> float:
+        """The emulator answers at once; Anthropic itself takes minutes at the very least."""
+        return 0.05 if sandbox_url(self.name) else super().poll_interval()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _sdk(self) -> Anthropic:
+        """The SDK client, built once. Sandbox mode never sends a real key to the emulator."""
+        if self._client is not None:
+            return self._client
+        try:
+            import anthropic
+        except ImportError:
+            raise MissingDependencyError(
+                'the anthropic provider needs the Anthropic SDK: pip install "batchkit[anthropic]"'
+            ) from None
+        sandbox = sandbox_url(self.name)
+        base_url = self.options.get("base_url") or sandbox
+        api_key = "sandbox" if sandbox else os.environ.get("ANTHROPIC_API_KEY")
+        if not api_key:
+            raise MissingCredentialsError(
+                "no Anthropic API key: set the ANTHROPIC_API_KEY environment variable"
+            )
+        self._api_key = api_key
+        if base_url:
+            self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url)
+        else:  # let the SDK apply its own environment (ANTHROPIC_BASE_URL) and default
+            self._client = anthropic.Anthropic(api_key=api_key)
+        return self._client
+
+    def _redact(self, text: str) -> str:
+        if self._api_key and len(self._api_key) >= 8:
+            text = text.replace(self._api_key, "***")
+        return _KEY_PATTERN.sub("sk-ant-***", text)
+
+    @contextmanager
+    def _call(self, action: str) -> Iterator[Anthropic]:
+        """The client, with SDK errors re-raised as batchkit's. ``from None``: the chained SDK
+        exception would print the vendor's unredacted message in every traceback."""
+        client = self._sdk()
+        import anthropic  # present: _sdk() imported it
+
+        try:
+            yield client
+        except anthropic.AuthenticationError:
+            raise MissingCredentialsError(
+                f"Anthropic refused the API key while trying to {action} (HTTP 401): "
+                "check the ANTHROPIC_API_KEY environment variable"
+            ) from None
+        except anthropic.APIStatusError as exc:
+            body: dict[str, Any] = exc.body if isinstance(exc.body, dict) else {}
+            found = body.get("error")
+            error: dict[str, Any] = found if isinstance(found, dict) else {}
+            kind = f" [{error['type']}]" if error.get("type") else ""
+            detail = error.get("message") or exc.message
+            request_id = f" (request id {exc.request_id})" if exc.request_id else ""
+            raise ProviderError(
+                f"Anthropic could not {action}: HTTP {exc.status_code}{kind}: "
+                f"{self._redact(str(detail))}{request_id}",
+                status_code=exc.status_code,
+            ) from None
+        except anthropic.APIConnectionError as exc:
+            raise ProviderError(
+                f"Anthropic could not {action}: {type(exc).__name__}: {self._redact(exc.message)}"
+            ) from None
+        except anthropic.AnthropicError as exc:
+            raise ProviderError(f"Anthropic could not {action}: {self._redact(str(exc))}") from None
+
+
+def _request_body(payload: Path) -> Iterator[bytes]:
+    """``{"requests": [...]}`` from a payload of one request object per line, in chunks."""
+    yield b'{"requests":['
+    with payload.open("rb") as fh:
+        first = True
+        for line in fh:
+            line = line.rstrip(b"\r\n")
+            if not line:
+                continue
+            yield line if first else b"," + line
+            first = False
+    yield b"]}"
+
+
+def _same_sized_shards(payload: Path, request_count: int) -> list[str]:
+    """Names of the job's payload files holding ``request_count`` requests, in shard order.
+
+    The payloads of one job sit side by side and sort in shard order (``shard-0000...``).
+    """
+    names = []
+    for sibling in sorted(payload.parent.glob("*.payload.jsonl")):
+        with sibling.open("rb") as fh:
+            lines = sum(1 for line in fh if line.strip())
+        if lines == request_count:
+            names.append(sibling.name)
+    return names
+
