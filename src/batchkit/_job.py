@@ -65,14 +65,18 @@ def _new_job_id() -> str:
     return time.strftime("bk_%Y%m%d_%H%M%S_", time.gmtime()) + secrets.token_hex(4)
 
 
-def _shard_input(job_id: str, shard: ShardRecord) -> ShardInput:
+def _shard_input(
+    job: JobRecord, shard: ShardRecord, taken: frozenset[str] = frozenset()
+) -> ShardInput:
     return ShardInput(
-        job_id=job_id,
+        job_id=job.id,
         index=shard.index,
         key=shard.key,
         group=shard.group,
         payload_path=Path(shard.payload_path),
         request_count=shard.request_count,
+        journaled_at=job.created_at,
+        taken=taken,
     )
 
 
@@ -157,34 +161,34 @@ class Job:
         it is skipped only right after planning, when no earlier process can have submitted.
         """
         with _job_lock(self.folder):
-            cancelled = self._store.get_job(self.id).cancel_requested
+            job = self._store.get_job(self.id)
             for shard in self._store.get_shards(self.id):
                 if shard.remote_id is not None or shard.state.is_terminal:
                     continue
-                if cancelled:
+                if job.cancel_requested:
                     self._store.update_shard(self.id, shard.index, state=JobState.CANCELLED)
                     continue
-                self._submit_one(shard, look_up_first)
+                taken = frozenset(s.remote_id for s in self.shards if s.remote_id is not None)
+                self._submit_one(_shard_input(job, shard, taken), look_up_first)
 
-    def _submit_one(self, shard: ShardRecord, look_up_first: bool) -> None:
-        shard_in = _shard_input(self.id, shard)
+    def _submit_one(self, shard_in: ShardInput, look_up_first: bool) -> None:
         remote_id = self._adapter.find_by_key(shard_in) if look_up_first else None
         if remote_id is None:
             try:
                 remote_id = self._adapter.submit(shard_in)
             except BatchFailedError as exc:
                 self._store.update_shard(
-                    self.id, shard.index, state=JobState.FAILED, vendor_status="rejected",
+                    self.id, shard_in.index, state=JobState.FAILED, vendor_status="rejected",
                     errors=[{"line": None, "code": "batch_failed", "message": str(exc)}],
                 )
                 return
             except ProviderError as exc:
                 raise ProviderError(
-                    f"job {self.id}: shard {shard.index} was not submitted ({exc}); it is "
+                    f"job {self.id}: shard {shard_in.index} was not submitted ({exc}); it is "
                     f"journaled, so `batchkit wait {self.id}` or bk.resume() will retry it",
                     status_code=exc.status_code,
                 ) from exc
-        self._store.set_remote_id(self.id, shard.index, remote_id)
+        self._store.set_remote_id(self.id, shard_in.index, remote_id)
 
     # -- polling ------------------------------------------------------------------------------
 

@@ -135,50 +135,40 @@ class AnthropicAdapter(Adapter):
         Anthropic batches carry no metadata, so the key cannot be stored at the vendor. What
         ``list`` does show is each batch's creation time and request counts. The rule:
 
-        * candidates are batches created no earlier than the shard's payload file was written
-          (the journal time; less ``find_skew_seconds``, default 300, for clock skew) whose
-          request count equals the shard's;
-        * a job submits its shards one at a time in index order and stops at the first failed
-          create, so its same-sized shards' batches appear in that order: the shard's rank among
-          the job's shards of its size (read from the payload files beside it) picks the
-          candidate, oldest first; fewer candidates than that rank means it was never created;
-        * more candidates than the job has shards of that size means some other client created
-          batches of the same size in the window. batchkit refuses to guess and raises
-          ``ProviderError`` listing the candidate ids.
+        * candidates are batches created no earlier than the job was journaled (less
+          ``find_skew_seconds``, default 300, for clock skew), holding exactly the shard's
+          number of requests, and not already recorded for another shard of the job;
+        * the orchestrator submits one shard at a time, in order, and looks shards up in that
+          order, so at most one shard of a job can have been created without being recorded:
+          one candidate is that shard's batch, none means it was never created;
+        * several candidates mean some other client created batches of the same size in the
+          window: batchkit refuses to guess and raises ``ProviderError`` listing them.
 
         It can attach wrongly only if another client created a batch of exactly this size in
         the window *and* this shard's own create never reached Anthropic.
         """
-        payload = shard.payload_path
-        if shard.request_count == 0 or not payload.exists():
+        if shard.request_count == 0:
             return None
-        since = payload.stat().st_mtime - float(self.options.get("find_skew_seconds", 300))
-        candidates: list[tuple[float, str]] = []
+        since = shard.journaled_at - float(self.options.get("find_skew_seconds", 300))
+        candidates: list[str] = []
         with self._call("list batches") as client:
             for batch in client.messages.batches.list(limit=_LIST_PAGE):  # newest first
-                created = batch.created_at.timestamp()
-                if created < since:
+                if batch.created_at.timestamp() < since:
                     break
                 counts = batch.request_counts
                 total = (counts.processing + counts.succeeded + counts.errored
                          + counts.canceled + counts.expired)
-                if total == shard.request_count:
-                    candidates.append((created, batch.id))
-        if not candidates:
-            return None
-        candidates.sort()
-        siblings = _same_sized_shards(payload, shard.request_count)
-        if len(candidates) > len(siblings):
-            ids = ", ".join(batch_id for _, batch_id in candidates)
+                if total == shard.request_count and batch.id not in shard.taken:
+                    candidates.append(batch.id)
+        if len(candidates) > 1:
             raise ProviderError(
                 f"job {shard.job_id}: cannot tell which Anthropic batch is shard {shard.index} "
-                f"({shard.request_count} requests): {len(candidates)} batches of that size were "
-                f"created since it was journaled but the job has only {len(siblings)} such "
-                f"shard(s). Candidates: {ids}. Anthropic batches carry no key, so batchkit will "
-                "not guess; cancel the batches that are not this job's, or start the job again"
+                f"({shard.request_count} requests): {len(candidates)} unclaimed batches of that "
+                f"size were created since the job was journaled. Candidates: "
+                f"{', '.join(candidates)}. Anthropic batches carry no key, so batchkit will not "
+                "guess; cancel the batches that are not this job's, or start the job again"
             )
-        rank = siblings.index(payload.name) if payload.name in siblings else 0
-        return candidates[rank][1] if rank < len(candidates) else None
+        return candidates[0] if candidates else None
 
     def poll_interval(self) -> float:
         """The emulator answers at once; Anthropic itself takes minutes at the very least."""
@@ -266,18 +256,3 @@ def _request_body(payload: Path) -> Iterator[bytes]:
             yield line if first else b"," + line
             first = False
     yield b"]}"
-
-
-def _same_sized_shards(payload: Path, request_count: int) -> list[str]:
-    """Names of the job's payload files holding ``request_count`` requests, in shard order.
-
-    The payloads of one job sit side by side and sort in shard order (``shard-0000...``).
-    """
-    names = []
-    for sibling in sorted(payload.parent.glob("*.payload.jsonl")):
-        with sibling.open("rb") as fh:
-            lines = sum(1 for line in fh if line.strip())
-        if lines == request_count:
-            names.append(sibling.name)
-    return names
-

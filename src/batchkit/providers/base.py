@@ -75,6 +75,10 @@ class ShardInput:
     group: str
     payload_path: Path
     request_count: int
+    journaled_at: float = 0.0
+    """When the job was journaled (unix time): no batch for it can be older."""
+    taken: frozenset[str] = frozenset()
+    """Vendor ids already recorded for the job's other shards, which cannot be this shard's."""
 
 
 def sandbox_url(provider: str) -> str | None:
