@@ -1,0 +1,43 @@
+"""The benchmark scripts run (at toy size), so they cannot rot; nothing here is timed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(autouse=True)
+def _benchmarks_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+
+def test_encode_writes_the_same_lines_as_the_cookbook() -> None:
+    import bench_encode
+
+    rows = bench_encode.run(200, repeat=1)
+    assert len(rows) == 3 and "DIFFER" not in rows[0].what
+
+
+def test_decode_gives_the_cookbook_matrix() -> None:
+    import bench_decode
+
+    rows = bench_decode.run(50, repeat=1, dims=8)
+    assert len(rows) == 3 and "DIFFER" not in rows[0].what
+
+
+def test_memory_runs_its_subprocesses() -> None:
+    import bench_memory
+
+    rows = bench_memory.run(500, naive=False)
+    assert rows[0].value.endswith("MB peak") and len(rows) == 4
+
+
+def test_emulator_job_accounts_for_every_request() -> None:
+    import bench_emulator
+
+    rows = bench_emulator.run(200)
+    assert "(200 ok)" in rows[0].what
+
