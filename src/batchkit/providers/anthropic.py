@@ -12,7 +12,6 @@ without either batchkit sends
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from ._anthropic_format import (
     map_status,
     vendor_id,
 )
+from ._credentials import api_key, redact
 from .base import Adapter, Limits, RemoteStatus, ShardInput, sandbox_url
 
 if TYPE_CHECKING:
@@ -193,22 +193,15 @@ class AnthropicAdapter(Adapter):
             ) from None
         sandbox = sandbox_url(self.name)
         base_url = self.options.get("base_url") or sandbox
-        api_key = "sandbox" if sandbox else os.environ.get("ANTHROPIC_API_KEY")
-        if not api_key:
-            raise MissingCredentialsError(
-                "no Anthropic API key: set the ANTHROPIC_API_KEY environment variable"
-            )
-        self._api_key = api_key
+        self._api_key = key = api_key(self.name, "ANTHROPIC_API_KEY", "Anthropic")
         if base_url:
-            self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url)
+            self._client = anthropic.Anthropic(api_key=key, base_url=base_url)
         else:  # let the SDK apply its own environment (ANTHROPIC_BASE_URL) and default
-            self._client = anthropic.Anthropic(api_key=api_key)
+            self._client = anthropic.Anthropic(api_key=key)
         return self._client
 
     def _redact(self, text: str) -> str:
-        if self._api_key and len(self._api_key) >= 8:
-            text = text.replace(self._api_key, "***")
-        return _KEY_PATTERN.sub("sk-ant-***", text)
+        return redact(text, self._api_key, _KEY_PATTERN, "sk-ant-***")
 
     @contextmanager
     def _call(self, action: str) -> Iterator[Anthropic]:

@@ -10,7 +10,6 @@ Options: ``endpoint`` (``"chat"``, the default, sends chat requests to ``/v1/cha
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -26,6 +25,7 @@ from .._exceptions import (
 )
 from .._requests import Request
 from .._results import Result
+from ._credentials import api_key, redact
 from ._openai_format import LineFormat, decode_line, map_status
 from .base import Adapter, Limits, RemoteStatus, ShardInput, sandbox_url
 
@@ -197,23 +197,16 @@ class OpenAIAdapter(Adapter):
             ) from None
         sandbox = sandbox_url(self.name)
         base_url = self.options.get("base_url") or (f"{sandbox}/v1" if sandbox else None)
-        api_key = "sandbox" if sandbox else os.environ.get("OPENAI_API_KEY")
-        if not api_key:
-            raise MissingCredentialsError(
-                "no OpenAI API key: set the OPENAI_API_KEY environment variable"
-            )
-        self._api_key = api_key
+        self._api_key = key = api_key(self.name, "OPENAI_API_KEY", "OpenAI")
         if base_url:
-            self._client = openai.OpenAI(api_key=api_key, base_url=base_url)
+            self._client = openai.OpenAI(api_key=key, base_url=base_url)
         else:  # let the SDK apply its own environment (OPENAI_BASE_URL) and default
-            self._client = openai.OpenAI(api_key=api_key)
+            self._client = openai.OpenAI(api_key=key)
         return self._client
 
     def _redact(self, text: str) -> str:
         """Remove the key, and anything key-shaped (OpenAI's 401 echoes a masked key)."""
-        if self._api_key and len(self._api_key) >= 8:
-            text = text.replace(self._api_key, "***")
-        return _KEY_PATTERN.sub("sk-***", text)
+        return redact(text, self._api_key, _KEY_PATTERN, "sk-***")
 
     @contextmanager
     def _call(self, action: str) -> Iterator[OpenAI]:
