@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from batchkit.testing._schema_fill import fill_schema
+from batchkit.testing._text import collect_text, estimate_tokens
 
 Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
 """``responder(url, params, custom_id) -> Message`` for one request; the same call shape as the
@@ -199,22 +200,6 @@ def rfc3339(at: float) -> str:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters per token."""
-    return max(1, -(-len(text) // 4))
-
-
-def collect_text(value: Any) -> str:
-    """All the text inside a system prompt or message list (strings, blocks, messages)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return " ".join(filter(None, (collect_text(item) for item in value)))
-    if isinstance(value, dict):
-        return " ".join(filter(None, (collect_text(value.get(k)) for k in ("content", "text"))))
-    return ""
 
 
 def message_reply(params: dict[str, Any], text: str, custom_id: str) -> dict[str, Any]:

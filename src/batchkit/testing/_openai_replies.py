@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from batchkit.testing._schema_fill import fill_schema
+from batchkit.testing._text import collect_text, estimate_tokens
 
 Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
 """``responder(url, body, custom_id) -> response body`` for one batch line."""
@@ -53,22 +54,6 @@ class ReplyError(Exception):
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters per token, the vendor's own rule of thumb."""
-    return max(1, math.ceil(len(text) / 4))
-
-
-def collect_text(value: Any) -> str:
-    """All the text inside a message list or a responses ``input`` (strings, parts, items)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return " ".join(filter(None, (collect_text(item) for item in value)))
-    if isinstance(value, dict):
-        return " ".join(filter(None, (collect_text(value.get(k)) for k in ("content", "text"))))
-    return ""
 
 
 def _cached_tokens(prompt_tokens: int, seed: str) -> int:
