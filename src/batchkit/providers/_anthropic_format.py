@@ -25,6 +25,7 @@ from .._exceptions import InvalidRequestError, MissingDependencyError, ProviderE
 from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
 from .._results import ErrorInfo, Result, Usage
 from .._state import JobState
+from ._lines import load_line
 from .base import RemoteStatus
 
 __all__ = [
@@ -209,13 +210,7 @@ _NOT_RUN = {
 def decode_line(line: bytes | str) -> Result:
     """One results line -> a Result under the vendor id. Raises ``ValueError`` only for lines
     Anthropic could not have sent."""
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not a JSON line: {exc}") from None
-    if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
-        raise ValueError("not a batch results line (no string 'custom_id')")
-    cid: str = obj["custom_id"]
+    obj, cid = load_line(line, "batch results")
     result = obj.get("result")
     kind = result.get("type") if isinstance(result, dict) else None
     if kind == "succeeded" and isinstance(result, dict):

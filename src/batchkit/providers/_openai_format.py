@@ -30,6 +30,7 @@ from .._exceptions import InvalidRequestError, ProviderError
 from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
 from .._results import ErrorInfo, Result, ResultStatus, Usage
 from .._state import JobState
+from ._lines import load_line
 from .base import LineError, RemoteStatus
 
 __all__ = [
@@ -358,13 +359,7 @@ def decode_line(line: bytes | str) -> Result:
     For embeddings, ``raw`` keeps the line without its vectors (they are in ``embedding``):
     a million Python float lists would dwarf the numpy arrays.
     """
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not a JSON line: {exc}") from None
-    if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
-        raise ValueError("not a batch output line (no string 'custom_id')")
-    cid: str = obj["custom_id"]
+    obj, cid = load_line(line, "batch output")
     if obj.get("error") is not None:
         return _top_level_error(cid, obj)
     response = obj.get("response")
