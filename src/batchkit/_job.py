@@ -162,16 +162,21 @@ class Job:
         """
         with _job_lock(self.folder):
             job = self._store.get_job(self.id)
-            for shard in self._store.get_shards(self.id):
+            shards = self._store.get_shards(self.id)
+            taken = {s.remote_id for s in shards if s.remote_id is not None}
+            for shard in shards:
                 if shard.remote_id is not None or shard.state.is_terminal:
                     continue
                 if job.cancel_requested:
                     self._store.update_shard(self.id, shard.index, state=JobState.CANCELLED)
                     continue
-                taken = frozenset(s.remote_id for s in self.shards if s.remote_id is not None)
-                self._submit_one(_shard_input(job, shard, taken), look_up_first)
+                recorded = self._submit_one(_shard_input(job, shard, frozenset(taken)),
+                                            look_up_first)
+                if recorded is not None:
+                    taken.add(recorded)
 
-    def _submit_one(self, shard_in: ShardInput, look_up_first: bool) -> None:
+    def _submit_one(self, shard_in: ShardInput, look_up_first: bool) -> str | None:
+        """Attach or submit one shard; returns the vendor id recorded (None if rejected)."""
         remote_id = self._adapter.find_by_key(shard_in) if look_up_first else None
         if remote_id is None:
             try:
@@ -181,14 +186,14 @@ class Job:
                     self.id, shard_in.index, state=JobState.FAILED, vendor_status="rejected",
                     errors=[{"line": None, "code": "batch_failed", "message": str(exc)}],
                 )
-                return
+                return None
             except ProviderError as exc:
                 raise ProviderError(
                     f"job {self.id}: shard {shard_in.index} was not submitted ({exc}); it is "
                     f"journaled, so `batchkit wait {self.id}` or bk.resume() will retry it",
                     status_code=exc.status_code,
                 ) from exc
-        self._store.set_remote_id(self.id, shard_in.index, remote_id)
+        return self._store.set_remote_id(self.id, shard_in.index, remote_id)
 
     # -- polling ------------------------------------------------------------------------------
 
