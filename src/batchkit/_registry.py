@@ -87,6 +87,22 @@ def _load(target: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
+def _names_missing_sdk(missing: str, sdk: str) -> bool:
+    """True when the module an ImportError names is the SDK, a parent of it or a part of it.
+
+    Dotted SDKs (``google.genai``) matter: a missing ``google`` or ``google.genai`` both mean
+    the extra is not installed.
+    """
+    return missing == sdk or sdk.startswith(missing + ".") or missing.startswith(sdk + ".")
+
+
+def _sdk_installed(sdk: str) -> bool:
+    try:
+        return importlib.util.find_spec(sdk) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is absent
+        return False
+
+
 def get_adapter_class(name: str) -> type[Adapter]:
     """The adapter class for provider ``name``, imported on first use."""
     if name in _registered:
@@ -104,7 +120,7 @@ def get_adapter_class(name: str) -> type[Adapter]:
     try:
         return _load(spec.target)  # type: ignore[no-any-return]
     except ImportError as exc:
-        if spec.sdk and exc.name and exc.name.split(".")[0] == spec.sdk:
+        if spec.sdk and exc.name and _names_missing_sdk(exc.name, spec.sdk):
             raise MissingDependencyError(
                 f"provider {name!r} needs the {spec.sdk} SDK: "
                 f'pip install "batchkit[{spec.extra}]"'
@@ -125,6 +141,6 @@ def available_providers() -> list[tuple[str, bool, str | None]]:
         spec = _BUILTIN.get(name)
         installed = True
         if spec and spec.sdk:
-            installed = importlib.util.find_spec(spec.sdk) is not None
+            installed = _sdk_installed(spec.sdk)
         rows.append((name, installed, spec.extra if spec else None))
     return rows

@@ -25,7 +25,8 @@ from batchkit.testing._server import (
 )
 
 SANDBOX_ENV = "BATCHKIT_SANDBOX"
-# provider name -> "module:factory"; each factory takes the shared clock and returns an app.
+# provider name -> "module:factory"; each factory takes the shared clock and returns an app (or
+# the app and the storage service it reads and writes, e.g. Vertex with Cloud Storage).
 EMULATOR_APPS: dict[str, str] = {
     "anthropic": "batchkit.testing._anthropic_emulator:create_app",
     "openai": "batchkit.testing._openai_emulator:create_app",
@@ -56,7 +57,8 @@ def load_apps(clock: EmulatorClock, providers: list[str] | None = None) -> list[
             raise KeyError(f"no emulator for {name!r}; available: {sorted(EMULATOR_APPS)}")
         module_name, _, factory_name = EMULATOR_APPS[name].partition(":")
         factory = cast(AppFactory, getattr(importlib.import_module(module_name), factory_name))
-        apps.append(factory(clock))
+        made = factory(clock)
+        apps.extend(made if isinstance(made, list) else [made])
     return apps
 
 

@@ -372,4 +372,6 @@ class EmulatorServer:
         self.stop()
 
 
-AppFactory = Callable[[EmulatorClock], EmulatorApp]
+AppFactory = Callable[[EmulatorClock], "EmulatorApp | list[EmulatorApp]"]
+"""Builds a vendor's app; a vendor whose jobs read and write a storage service (Vertex and
+Cloud Storage, Bedrock and S3) returns its app together with that service's app."""
