@@ -27,19 +27,21 @@ from pydantic import BaseModel
 
 from ._cache import ResultCache
 from ._clock import Backoff, Clock, SystemClock
+from ._collect import ResultCollector, rejection_lines
 from ._config import batchkit_home, resolve_provider
-from ._exceptions import BatchFailedError, BatchkitError, InvalidRequestError, ProviderError
-from ._normalize import (
-    ModelResolver,
-    ShardOutcome,
-    merge_in_order,
-    normalize_shard,
-    with_costs,
+from ._exceptions import (
+    BatchFailedError,
+    BatchkitError,
+    ConfigError,
+    InvalidRequestError,
+    ProviderError,
 )
-from ._plan import plan_shards, read_request_records
+from ._normalize import ModelResolver, with_costs
+from ._plan import plan_shards
 from ._registry import make_adapter
 from ._requests import Request
 from ._results import Result, ResultSet
+from ._retry import is_retryable, retry_allowance, write_retry_shards
 from ._state import JobState
 from .cost import RunningEstimate, check_budget, usage_pricer
 from .providers.base import Adapter, RemoteStatus, ShardInput
@@ -228,19 +230,24 @@ class Job:
     ) -> Job:
         """Poll until every shard is finished (submitting any journaled leftovers first).
 
+        With ``retry=`` set at submission, a round whose requests failed retryably is followed
+        by a round that sends them again, until none is left or the rounds run out.
+
         Raises :class:`BatchFailedError` if the vendor rejected a shard, listing the offending
         lines by custom_id (``raise_on_failure=False`` to get the errored results instead), and
         ``TimeoutError`` after ``timeout`` seconds.
         """
-        if any(s.remote_id is None and not s.state.is_terminal for s in self.shards):
-            self._submit_pending(look_up_first=True)
         backoff = backoff or Backoff(initial=self._adapter.poll_interval())
         start = self._clock.time()
         with _progress(progress, self) as update:
             while True:
+                if any(s.remote_id is None and not s.state.is_terminal for s in self.shards):
+                    self._submit_pending(look_up_first=True)
                 state = self.refresh()
                 update(self)
                 if state.is_terminal:
+                    if self._start_retry_round():
+                        continue
                     break
                 if timeout is not None and self._clock.time() - start >= timeout:
                     raise TimeoutError(f"job {self.id} still {state.value} after {timeout}s")
@@ -249,17 +256,48 @@ class Job:
             self._raise_if_rejected()
         return self
 
+    def _start_retry_round(self) -> bool:
+        """Journal and send the next retry round, if one is due; True if one was started."""
+        job = self._store.get_job(self.id)
+        shards = self._store.get_shards(self.id)
+        attempt = max(s.attempt for s in shards)
+        if job.cancel_requested or attempt > job.retries:
+            return False
+        collector = ResultCollector(shards, self._fetch, self._adapter.decode, self._models)
+        sources = []
+        for shard in shards:
+            if shard.attempt == attempt and shard.request_count:
+                positions = {pos for pos, result in collector.shard_results(shard)
+                             if is_retryable(result)}
+                if positions:
+                    sources.append((shard, positions))
+        if not sources:
+            return False
+        already = sum(s.request_count for s in shards if s.attempt > 1)
+        planned = write_retry_shards(
+            sources, self._adapter, self.folder, first_index=len(shards), attempt=attempt + 1,
+            allowance=retry_allowance(job.estimate, already),
+        )
+        if not planned.shards:
+            return False
+        detail = (f"attempt {planned.attempt}: {planned.request_count} request(s) sent again"
+                  + (f", {planned.dropped_for_budget} left out to stay within max_cost_usd"
+                     if planned.dropped_for_budget else ""))
+        self._store.add_shards(self.id, [
+            ShardRecord(job_id=self.id, index=p.index, key=f"{self.id}-{p.index:04d}",
+                        group=p.group, request_count=p.request_count,
+                        payload_path=str(p.payload_path), requests_path=str(p.requests_path),
+                        attempt=planned.attempt)
+            for p in planned.shards
+        ], detail)
+        self._submit_pending(look_up_first=True)
+        return True
+
     def _raise_if_rejected(self) -> None:
         failed = [s for s in self.shards if s.state == JobState.FAILED]
         if not failed:
             return
-        lines: list[str] = []
-        for shard in failed:
-            ids = _ids_by_line(shard)
-            for err in shard.errors or [{"line": None, "code": "batch_failed", "message": ""}]:
-                line = err.get("line")
-                who = f"custom_id {ids[line]!r}" if line in ids else f"shard {shard.index}"
-                lines.append(f"{who}: {err['code']}: {err['message']}")
+        lines = rejection_lines(failed)
         shown = "; ".join(lines[:10]) + (f"; and {len(lines) - 10} more" if len(lines) > 10 else "")
         raise BatchFailedError(
             f"job {self.id}: the vendor rejected {len(failed)} of {len(self.shards)} shard(s): "
@@ -307,34 +345,12 @@ class Job:
             raise BatchkitError(
                 f"job {self.id} is {self.state.value}; call wait() before results()"
             )
-        resolve = ModelResolver(response_models) if response_models else self._models
-        self._unmatched: list[Any] = []
-        shared: dict[str, Result | None] = {}
-        uses_cache = False
-        for shard in shards:
-            for rec in read_request_records(shard.requests_path):
-                uses_cache = uses_cache or rec.cache_key is not None
-                if rec.line is None and rec.cache_key is None:
-                    shared[rec.vendor_id] = None
-        cache = ResultCache() if uses_cache else None
-        streams = []
-        for shard in shards:
-            outcome = ShardOutcome(
-                state=shard.state,
-                line_errors={
-                    e["line"]: (e["code"], e["message"]) for e in shard.errors if e.get("line")
-                },
-                batch_message="; ".join(e["message"] for e in shard.errors if not e.get("line")),
-            )
-            streams.append((shard.group, normalize_shard(
-                read_request_records(shard.requests_path), self._fetch(shard),
-                self._adapter.decode, outcome, resolve, self._unmatched, shared, cache,
-            )))
-        try:
-            yield from with_costs(merge_in_order(streams), usage_pricer(self.provider))
-        finally:
-            if cache is not None:
-                cache.close()
+        collector = ResultCollector(
+            shards, self._fetch, self._adapter.decode,
+            ModelResolver(response_models) if response_models else self._models,
+        )
+        self._unmatched = collector.unmatched
+        yield from with_costs(collector.in_input_order(), usage_pricer(self.provider))
 
     def results(self, response_models: dict[str, type[BaseModel]] | None = None) -> ResultSet:
         """Every request's Result, in input order (see :meth:`iter_results`)."""
@@ -342,17 +358,6 @@ class Job:
         results.unmatched = self._unmatched
         self._store.set_actual_cost(self.id, results.cost_usd)
         return results
-
-
-def _ids_by_line(shard: ShardRecord) -> dict[int, str]:
-    wanted = {e["line"] for e in shard.errors if e.get("line")}
-    if not wanted:
-        return {}
-    return {
-        rec.line: rec.custom_id
-        for rec in read_request_records(shard.requests_path)
-        if rec.line is not None and rec.line in wanted
-    }
 
 
 @contextlib.contextmanager
@@ -384,6 +389,7 @@ def submit(
     dedupe: bool = True,
     max_cost_usd: float | None = None,
     cache: bool = False,
+    retry: int = 0,
     clock: Clock | None = None,
 ) -> Job:
     """Validate, plan, journal and submit a job; returns at once (see :meth:`Job.wait`).
@@ -396,7 +402,11 @@ def submit(
     each request's ``max_tokens``) is over the cap is refused with ``BudgetExceededError``
     before anything is recorded or sent. ``cache=True`` answers requests from the local result
     cache where it can (nothing is sent for them) and keeps this job's results there.
+    ``retry=N`` sends requests that failed for a passing reason (rate limit, server error,
+    expiry) again, in up to N follow-up rounds, within ``max_cost_usd`` (see ``_retry``).
     """
+    if retry < 0:
+        raise ConfigError(f"retry must be 0 or more rounds, got {retry}")
     resolved = resolve_provider(provider, profile, options)
     adapter = make_adapter(resolved.provider, resolved.options)
     db = _store(store)
@@ -424,7 +434,7 @@ def submit(
     record = JobRecord(
         id=job_id, provider=resolved.provider, state=JobState.PENDING,
         request_count=plan.request_count, folder=str(folder), options=resolved.options,
-        estimate=None if estimate is None else {
+        retries=retry, estimate=None if estimate is None else {
             "batch_cost_max": estimate.batch_cost_max,
             "batch_cost_expected": estimate.batch_cost_expected,
             "max_cost_usd": max_cost_usd,

@@ -146,13 +146,19 @@ def normalize_shard(
     unmatched: list[Any],
     shared: dict[str, Result | None] | None = None,
     cache: ResultCache | None = None,
+    *,
+    attempt: int = 1,
+    later: dict[int, Result] | None = None,
 ) -> Iterator[tuple[int, Result]]:
     """Yield ``(input position, Result)`` for each request of one shard, in shard order.
 
     Holds one shard's decoded lines in memory (a shard is at most one vendor batch).
     ``shared`` maps the vendor ids that de-duplicated requests point at to their result, filled
-    in as the originals go by (an original always comes before its copies).
+    in as the originals go by (an original always comes before its copies). ``later`` holds the
+    results of retry rounds by input position: they replace this shard's result for a request
+    that was sent again (``attempt`` is this shard's round, recorded on its own results).
     """
+    later = {} if later is None else later
     shared = {} if shared is None else shared
     by_vid: dict[str, list[Result]] = {}
     for path in result_files:
@@ -165,7 +171,9 @@ def normalize_shard(
                 yield rec.position, _copy_shared(rec, shared, resolve)
             continue
         found = by_vid.pop(rec.vendor_id, None)
-        if not found:
+        if rec.position in later:
+            result = later[rec.position]
+        elif not found:
             result = _stand_in(outcome, rec.line)
         elif len(found) > 1:
             result = Result("", "errored", raw=[r.raw for r in found], error=ErrorInfo(
@@ -174,10 +182,11 @@ def normalize_shard(
             ))
         else:
             result = found[0]
-        result.custom_id = rec.custom_id
-        result.metadata = rec.metadata
-        if rec.response_model is not None and result.status == "succeeded":
-            _parse(result, rec.response_model, resolve)
+        if rec.position not in later:
+            result.custom_id, result.metadata, result.attempts = (
+                rec.custom_id, rec.metadata, attempt)
+            if rec.response_model is not None and result.status == "succeeded":
+                _parse(result, rec.response_model, resolve)
         if rec.vendor_id in shared:
             shared[rec.vendor_id] = result
         if cache is not None and rec.cache_key is not None:

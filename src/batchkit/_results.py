@@ -111,6 +111,8 @@ class Result:
     """The custom_id of the identical request whose result this is (this one was not sent)."""
     from_cache: bool = False
     """True when the result came from the local result cache (this run did not send it)."""
+    attempts: int = 1
+    """How many times the request was sent (more than 1 after ``retry=`` resubmitted it)."""
 
     @property
     def ok(self) -> bool:
@@ -132,6 +134,7 @@ class Result:
             "cost_usd": self.cost_usd,
             "shared_from": self.shared_from,
             "from_cache": self.from_cache,
+            "attempts": self.attempts,
         }
         if self.embeddings_by_type:
             out["embeddings_by_type"] = {k: v.tolist() for k, v in self.embeddings_by_type.items()}

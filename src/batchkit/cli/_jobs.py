@@ -105,13 +105,16 @@ def _print_job(job: Job) -> None:
 @click.option("--max-cost", type=float, help="Refuse the job if it could cost more (USD).")
 @click.option("--shard-size", type=int, help="At most this many requests per vendor batch.")
 @click.option("--cache", is_flag=True, help="Reuse (and keep) results in the local result cache.")
+@click.option("--retry", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Rounds that resend requests failed by rate limits, server errors or expiry.")
 @click.option("--sandbox", is_flag=True, help="Use local vendor emulators: no keys, no network.")
 @json_option
 @handle_errors
 def submit_cmd(
     file: Path, provider: str | None, profile: str | None, options: tuple[str, ...],
     response_model: str | None, kind: str | None, wait_: bool, results_path: Path | None,
-    max_cost: float | None, shard_size: int | None, cache: bool, sandbox: bool, as_json: bool,
+    max_cost: float | None, shard_size: int | None, cache: bool, retry: int, sandbox: bool,
+    as_json: bool,
 ) -> None:
     """Validate FILE, split it into vendor batches and submit them."""
     model = None
@@ -126,7 +129,7 @@ def submit_cmd(
     requests = read_requests(file, kind=kind, response_model=model)  # type: ignore[arg-type]
     with _sandbox(sandbox):
         job = submit(requests, provider, profile=profile, options=_parse_options(options),
-                     max_cost_usd=max_cost, shard_size=shard_size, cache=cache)
+                     max_cost_usd=max_cost, shard_size=shard_size, cache=cache, retry=retry)
         summary = _job_dict(job)
         if wait_:
             job.wait(progress=not as_json, raise_on_failure=False)

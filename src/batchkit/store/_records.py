@@ -29,6 +29,8 @@ class JobRecord:
     """The cost estimate made at submission (when a budget was set), for status reports."""
     actual_cost_usd: float | None = None
     """What the job cost, once its results were collected (None: not yet, or no price)."""
+    retries: int = 0
+    """How many follow-up rounds may resubmit the requests that failed retryably."""
 
 
 @dataclass
@@ -52,6 +54,8 @@ class ShardRecord:
     result_paths: list[str] | None = None
     """Downloaded result files; None until fetched."""
     updated_at: float = 0.0
+    attempt: int = 1
+    """1 for the shards planned at submission; n for the shards of retry round n - 1."""
 
 
 @dataclass(frozen=True)

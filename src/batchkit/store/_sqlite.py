@@ -74,6 +74,13 @@ _MIGRATIONS: list[tuple[str, str]] = [
     ),
     ("002_job_estimate", "ALTER TABLE jobs ADD COLUMN estimate TEXT"),
     ("003_job_actual_cost", "ALTER TABLE jobs ADD COLUMN actual_cost_usd REAL"),
+    (
+        "004_retry_rounds",
+        """
+        ALTER TABLE jobs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE shards ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1
+        """,
+    ),
 ]
 
 
@@ -131,24 +138,38 @@ class SQLiteStore:
         job.created_at = job.updated_at = now
         with self._write() as db:
             db.execute(
-                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, NULL)",
+                "INSERT INTO jobs (id, provider, state, request_count, folder, options,"
+                " created_at, updated_at, estimate, retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id, job.provider, job.state.value, job.request_count, job.folder,
                     orjson.dumps(job.options).decode(), now, now,
                     None if job.estimate is None else orjson.dumps(job.estimate).decode(),
+                    job.retries,
                 ),
             )
-            db.executemany(
-                "INSERT INTO shards (job_id, idx, key, grp, request_count, payload_path,"
-                " requests_path, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (s.job_id, s.index, s.key, s.group, s.request_count, s.payload_path,
-                     s.requests_path, s.state.value, now)
-                    for s in shards
-                ],
-            )
+            _insert_shards(db, shards, now)
             _event(db, job.id, None, None, job.state.value, "journaled")
             self._refresh_job_state(db, job.id)  # shards may be born done (cached results)
+
+    def add_shards(self, job_id: str, shards: list[ShardRecord], detail: str) -> bool:
+        """Journal follow-up shards (a retry round) of an existing job, all or none.
+
+        Returns False, adding nothing, if shards of that attempt are already journaled: two
+        processes waiting on one job plan the same round, and only the first may record it.
+        """
+        now = time.time()
+        with self._write() as db:
+            attempts = {s.attempt for s in shards}
+            placeholders = ", ".join("?" * len(attempts))
+            if db.execute(
+                f"SELECT 1 FROM shards WHERE job_id = ? AND attempt IN ({placeholders})",
+                (job_id, *attempts),
+            ).fetchone():
+                return False
+            _insert_shards(db, shards, now)
+            _event(db, job_id, None, None, "retry_journaled", detail)
+            self._refresh_job_state(db, job_id)
+            return True
 
     def get_job(self, job_id: str) -> JobRecord:
         with self._lock:
@@ -267,6 +288,18 @@ class SQLiteStore:
         return [Event(*row) for row in rows]
 
 
+def _insert_shards(db: sqlite3.Connection, shards: list[ShardRecord], now: float) -> None:
+    db.executemany(
+        "INSERT INTO shards (job_id, idx, key, grp, request_count, payload_path,"
+        " requests_path, state, updated_at, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (s.job_id, s.index, s.key, s.group, s.request_count, s.payload_path,
+             s.requests_path, s.state.value, now, s.attempt)
+            for s in shards
+        ],
+    )
+
+
 def _create_private(path: Path) -> None:
     """Create the database file (and its folder) readable by the owner only."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -295,7 +328,7 @@ def _job_from_row(row: tuple[Any, ...]) -> JobRecord:
         id=row[0], provider=row[1], state=JobState(row[2]), request_count=row[3],
         folder=row[4], options=orjson.loads(row[5]), created_at=row[6], updated_at=row[7],
         cancel_requested=bool(row[8]), estimate=orjson.loads(row[9]) if row[9] else None,
-        actual_cost_usd=row[10],
+        actual_cost_usd=row[10], retries=row[11],
     )
 
 
@@ -305,5 +338,5 @@ def _shard_from_row(row: tuple[Any, ...]) -> ShardRecord:
         payload_path=row[5], requests_path=row[6], state=JobState(row[7]), remote_id=row[8],
         vendor_status=row[9], counts=orjson.loads(row[10]), errors=orjson.loads(row[11]),
         result_paths=orjson.loads(row[12]) if row[12] is not None else None,
-        updated_at=row[13],
+        updated_at=row[13], attempt=row[14],
     )

@@ -14,7 +14,9 @@ Options (all JSON, stored with the job):
 * ``missing``: ``[custom_id, ...]`` — no result line at all for those;
 * ``expired``: ``[custom_id, ...]`` — those are reported as not run before expiry;
 * ``max_requests`` / ``max_bytes``: shard limits (defaults 1,000 / 1 MB);
-* ``reject``: ``{line: message}`` — the batch fails validation with those 1-based lines.
+* ``reject``: ``{line: message}`` — the batch fails validation with those 1-based lines;
+* ``heal``: true — ``errors``, ``missing`` and ``expired`` hit a request only the first time it
+  is sent, so a retry of it succeeds (how item-retry tests get a flaky vendor).
 
 ``BATCHKIT_FAKE_KILL_AT=before_submit:N`` or ``after_submit:N`` makes the process SIGKILL
 itself around the submission of shard N — the hook crash tests use.
@@ -44,6 +46,8 @@ __all__ = ["FakeAdapter", "fake_submissions"]
 
 DEFAULT_STATES = ["validating", "running", "finalizing", "completed"]
 EMBED_DIMENSIONS = 8
+_TRANSIENT = ("server_error", "rate_limit_exceeded")
+"""Injected error codes the fake vendor calls retryable."""
 
 
 def _vendor_dir(options: dict[str, Any]) -> Path:
@@ -139,11 +143,22 @@ class FakeAdapter(Adapter):
         vendor = _vendor_dir(self.options)
         remote_id = f"fb_{shard.key}_{time.time_ns()}"
         shutil.copyfile(shard.payload_path, vendor / f"{remote_id}.input.jsonl")
-        self._save({"id": remote_id, "key": shard.key, "step": -1, "cancelled": False})
+        self._save({"id": remote_id, "key": shard.key, "step": -1, "cancelled": False,
+                    "resent": self._note_sent(shard.payload_path)})
         with open(vendor / "submissions.log", "a") as log:
             log.write(shard.key + "\n")
         _kill_if_asked("after_submit", shard.index)
         return remote_id
+
+    def _note_sent(self, payload: Path) -> list[str]:
+        """Record the ids in ``payload`` as sent; return those that had been sent before."""
+        log = _vendor_dir(self.options) / "sent-ids.log"
+        before = set(log.read_text().split()) if log.exists() else set()
+        with open(payload, "rb") as fh:
+            ids = [str(orjson.loads(raw)["id"]) for raw in fh]
+        with open(log, "a") as out:
+            out.writelines(f"{vid}\n" for vid in ids)
+        return [vid for vid in ids if vid in before]
 
     def find_by_key(self, shard: ShardInput) -> str | None:
         for path in sorted((_vendor_dir(self.options) / "batches").glob("*.json")):
@@ -177,9 +192,13 @@ class FakeAdapter(Adapter):
     def fetch_results(self, remote_id: str, status: RemoteStatus, dest: Path) -> list[Path]:
         if status.state == JobState.FAILED:
             return []
-        errors: dict[str, str] = self.options.get("errors", {})
+        errors: dict[str, str] = dict(self.options.get("errors", {}))
         missing = set(self.options.get("missing", ()))
         expired = set(self.options.get("expired", ()))
+        if self.options.get("heal"):
+            healed = set(self._load(remote_id).get("resent", ()))
+            missing, expired = missing - healed, expired - healed
+            errors = {vid: code for vid, code in errors.items() if vid not in healed}
         out_path = dest / "output.jsonl"
         source = _vendor_dir(self.options) / f"{remote_id}.input.jsonl"
         with open(source, "rb") as src, open(out_path, "wb") as out:
@@ -195,7 +214,7 @@ class FakeAdapter(Adapter):
                     row = {"id": vid, "not_run": "expired"}
                 elif vid in errors:
                     row = {"id": vid, "error": {"code": errors[vid], "message": "injected",
-                                                "retryable": errors[vid] == "server_error"}}
+                                                "retryable": errors[vid] in _TRANSIENT}}
                 else:
                     row = self._reply(req)
                 out.write(orjson.dumps(row) + b"\n")

@@ -1,0 +1,105 @@
+"""Reading a finished job's results back: every shard normalized, retry rounds folded in.
+
+A job's first-round shards hold every request; retry rounds (see ``_retry``) hold copies of
+the requests sent again. Reading back therefore runs the rounds newest first, so that each
+round's results replace the round before's for the requests they share, and ends with the
+first round's shards streamed in input order, carrying every request's latest result.
+Only the retry rounds' results are held in memory (they are the few that failed); the first
+round streams one shard per group at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ._cache import ResultCache
+from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard
+from ._plan import read_request_records
+from ._results import Result
+from .store import ShardRecord
+
+__all__ = ["ResultCollector", "rejection_lines"]
+
+
+class ResultCollector:
+    """Turns a job's finished shards into Results; ``fetch`` downloads a shard's result files."""
+
+    def __init__(
+        self,
+        shards: list[ShardRecord],
+        fetch: Callable[[ShardRecord], list[Path]],
+        decode: Callable[[bytes], Result],
+        resolve: ModelResolver,
+    ) -> None:
+        self.shards = shards
+        self.fetch, self.decode, self.resolve = fetch, decode, resolve
+        self.unmatched: list[Any] = []
+        """Vendor lines whose id matched no request, gathered while reading."""
+
+    def shard_results(
+        self,
+        shard: ShardRecord,
+        later: dict[int, Result] | None = None,
+        shared: dict[str, Result | None] | None = None,
+        cache: ResultCache | None = None,
+    ) -> Iterator[tuple[int, Result]]:
+        """One finished shard's ``(input position, Result)`` pairs (see ``normalize_shard``)."""
+        outcome = ShardOutcome(
+            state=shard.state,
+            line_errors={
+                e["line"]: (e["code"], e["message"]) for e in shard.errors if e.get("line")
+            },
+            batch_message="; ".join(e["message"] for e in shard.errors if not e.get("line")),
+        )
+        return normalize_shard(
+            read_request_records(shard.requests_path), self.fetch(shard), self.decode, outcome,
+            self.resolve, self.unmatched, shared, cache, attempt=shard.attempt, later=later,
+        )
+
+    def in_input_order(self) -> Iterator[Result]:
+        """Every request's latest Result, in input order."""
+        first_round = [s for s in self.shards if s.attempt == 1]
+        shared: dict[str, Result | None] = {}
+        uses_cache = False
+        for shard in first_round:
+            for rec in read_request_records(shard.requests_path):
+                uses_cache = uses_cache or rec.cache_key is not None
+                if rec.line is None and rec.cache_key is None:
+                    shared[rec.vendor_id] = None
+        later: dict[int, Result] = {}
+        for attempt in sorted({s.attempt for s in self.shards if s.attempt > 1}, reverse=True):
+            later = {
+                position: result
+                for shard in self.shards if shard.attempt == attempt
+                for position, result in self.shard_results(shard, later)
+            }
+        cache = ResultCache() if uses_cache else None
+        streams = [
+            (shard.group, self.shard_results(shard, later, shared, cache))
+            for shard in first_round
+        ]
+        try:
+            yield from merge_in_order(streams)
+        finally:
+            if cache is not None:
+                cache.close()
+
+
+def rejection_lines(failed: list[ShardRecord]) -> list[str]:
+    """``custom_id 'x': code: message`` for each line the vendor rejected in ``failed`` shards
+    (``shard N: ...`` where the vendor named no line)."""
+    lines: list[str] = []
+    for shard in failed:
+        wanted = {e["line"] for e in shard.errors if e.get("line")}
+        ids = {
+            rec.line: rec.custom_id
+            for rec in (read_request_records(shard.requests_path) if wanted else ())
+            if rec.line is not None and rec.line in wanted
+        }
+        for err in shard.errors or [{"line": None, "code": "batch_failed", "message": ""}]:
+            line = err.get("line")
+            who = f"custom_id {ids[line]!r}" if line in ids else f"shard {shard.index}"
+            lines.append(f"{who}: {err['code']}: {err['message']}")
+    return lines

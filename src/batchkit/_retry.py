@@ -1,0 +1,121 @@
+"""Item retries: resubmit the requests that failed for a passing reason, as follow-up shards.
+
+A batch can come back with a few requests rate-limited, hit by a server error, or expired
+before they ran. With ``retry=N`` on submit, once every shard of a round has finished, the
+requests whose result is retryable (see :func:`is_retryable`) are copied — their exact payload
+lines, under the same vendor ids — into new shards journaled as the next *attempt*, and sent.
+At most N such rounds run. When results are read, a later attempt's result replaces the earlier
+one for the same request, and ``Result.attempts`` says how many times it was sent.
+
+Retries never break the job's budget: the submission estimate gives an upper-bound cost per
+request sent, and a round only retries as many requests as that bound lets the cap still hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._plan import PlannedShard, _OpenShard
+from ._results import Result
+from .providers.base import Adapter
+from .store import ShardRecord
+
+__all__ = ["RetryRound", "is_retryable", "retry_allowance", "write_retry_shards"]
+
+
+def is_retryable(result: Result) -> bool:
+    """Worth sending again: it expired unrun, or the vendor called its error transient."""
+    if result.status == "expired":
+        return True
+    return result.status == "errored" and result.error is not None and result.error.retryable
+
+
+@dataclass(frozen=True)
+class RetryRound:
+    """The follow-up shards of one round, written to disk but not yet journaled."""
+
+    attempt: int
+    shards: list[PlannedShard]
+    request_count: int
+    dropped_for_budget: int
+    """Retryable requests left out because retrying them could break ``max_cost_usd``."""
+
+
+def retry_allowance(estimate: dict[str, Any] | None, already_retried: int) -> int | None:
+    """How many more requests may be retried within the budget (None: no budget was set).
+
+    The bound is the submission's upper-bound batch cost per request sent, times the requests
+    sent again so far: conservative, since a retried request usually cost nothing the first time.
+    """
+    if not estimate or estimate.get("max_cost_usd") is None:
+        return None
+    sent = int(estimate.get("requests_sent") or 0)
+    bound = float(estimate.get("batch_cost_max") or 0.0)
+    if sent <= 0 or bound <= 0:
+        return None
+    per_request = bound / sent
+    room = float(estimate["max_cost_usd"]) - bound - per_request * already_retried
+    return max(0, int(room / per_request + 1e-9))
+
+
+def write_retry_shards(
+    sources: list[tuple[ShardRecord, set[int]]],
+    adapter: Adapter,
+    folder: Path,
+    *,
+    first_index: int,
+    attempt: int,
+    allowance: int | None,
+) -> RetryRound:
+    """Copy the payload lines of the chosen requests into new shard files.
+
+    ``sources`` pairs each finished shard with the input positions to retry from it. Lines are
+    copied byte for byte, so the vendor sees the same request under the same id; the request
+    index records are copied too, with their new line numbers.
+    """
+    shards: list[PlannedShard] = []
+    open_by_group: dict[str, _OpenShard] = {}
+    taken = dropped = 0
+    try:
+        for shard, positions in sources:
+            wanted: dict[int, dict[str, Any]] = {}
+            with open(shard.requests_path, "rb") as index:
+                for raw in index:
+                    rec = orjson.loads(raw)
+                    if rec["ln"] is not None and rec["i"] in positions:
+                        wanted[rec["ln"]] = rec
+            if not wanted:
+                continue
+            limits = adapter.limits(shard.group)
+            with open(shard.payload_path, "rb") as payload:
+                for line_no, line in enumerate(payload, start=1):
+                    rec = wanted.get(line_no)
+                    if rec is None:
+                        continue
+                    if allowance is not None and taken >= allowance:
+                        dropped += 1
+                        continue
+                    body = line.rstrip(b"\n")
+                    current = open_by_group.get(shard.group)
+                    if current is None or not current.fits(len(body) + 1, 1):
+                        if current is not None:
+                            current.close()
+                        index_no = first_index + len(shards)
+                        planned = PlannedShard(
+                            index=index_no, group=shard.group,
+                            payload_path=folder / f"shard-{index_no:04d}.payload.jsonl",
+                            requests_path=folder / f"shard-{index_no:04d}.requests.jsonl",
+                        )
+                        shards.append(planned)
+                        current = open_by_group[shard.group] = _OpenShard(planned, limits)
+                    record = orjson.dumps({**rec, "ln": current.shard.request_count + 1})
+                    current.add(body, record, 1)
+                    taken += 1
+    finally:
+        for open_shard in open_by_group.values():
+            open_shard.close()
+    return RetryRound(attempt, shards, taken, dropped)
