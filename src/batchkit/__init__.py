@@ -20,13 +20,14 @@ from ._exceptions import (
     StoreError,
     UnknownProviderError,
 )
-from ._job import Job, get_job, list_jobs, resume, run, submit
+from ._job import Job
 from ._offline import decode, encode
 from ._readers import read_requests
 from ._registry import register_provider
 from ._requests import ChatRequest, EmbedRequest, ImagePart, Message, TextPart
 from ._results import ErrorInfo, Result, ResultSet, Usage
 from ._state import JobState
+from ._submit import get_job, list_jobs, resume, run, submit
 from .cost import Comparison, Estimate, compare, estimate
 
 __version__ = "0.1.0"

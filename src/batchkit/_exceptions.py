@@ -72,7 +72,9 @@ class InvalidRequestError(BatchkitError):
         if line is not None:
             where.append(f"line {line}")
         if custom_id is not None:
-            where.append(f"custom_id {custom_id!r}")
+            # A 512-character id would bury the rule; the start is enough to find the request.
+            shown = custom_id if len(custom_id) <= 80 else f"{custom_id[:60]}..."
+            where.append(f"custom_id {shown!r}")
         prefix = f"{', '.join(where)}: " if where else ""
         super().__init__(f"{prefix}{rule}")
 
@@ -82,10 +84,20 @@ class BudgetExceededError(BatchkitError):
 
 
 class ProviderError(BatchkitError):
-    """The vendor answered a call with an error (after retries, where retrying is safe)."""
+    """The vendor answered a call with an error (after retries, where retrying is safe).
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    ``transient`` says trying again later may work: a rate limit, a server error, a timeout or
+    a lost connection. By default it follows the HTTP status (408, 429 and 5xx).
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, transient: bool | None = None
+    ) -> None:
         self.status_code = status_code
+        self.transient = (
+            transient if transient is not None
+            else status_code is not None and (status_code in (408, 429) or status_code >= 500)
+        )
         super().__init__(message)
 
 

@@ -9,63 +9,47 @@ The order of effects is the whole point of this module:
    looked up at the vendor by its key, and submitted only if the vendor has no batch for it.
 
 So a crash at any point can be resumed (``bk.resume`` / ``batchkit wait``) and no shard is ever
-paid for twice. No vendor is named here: everything vendor-specific goes through the adapter.
+paid for twice. Steps 1 and 2 are ``_submit``'s; the Job handle here does the rest. No vendor is
+named here: everything vendor-specific goes through the adapter.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import secrets
 import shutil
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from ._cache import ResultCache
 from ._clock import Backoff, Clock, SystemClock
 from ._collect import ResultCollector, rejection_lines
-from ._config import batchkit_home, resolve_provider
 from ._exceptions import (
     BatchFailedError,
     BatchkitError,
-    ConfigError,
-    InvalidRequestError,
     ProviderError,
 )
 from ._normalize import ModelResolver, with_costs
-from ._plan import plan_shards
-from ._registry import make_adapter
-from ._requests import Request
 from ._results import Result, ResultSet
 from ._retry import is_retryable, retry_allowance, write_retry_shards
 from ._state import JobState
-from .cost import RunningEstimate, check_budget, usage_pricer
+from .cost import usage_pricer
 from .providers.base import Adapter, RemoteStatus, ShardInput
-from .store import JobRecord, ShardRecord, SQLiteStore, default_store, open_store
+from .store import JobRecord, ShardRecord, SQLiteStore
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: one process per job is the user's job there
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Job", "get_job", "list_jobs", "resume", "run", "submit"]
+__all__ = ["Job"]
 
-StoreArg = SQLiteStore | str | Path | None
-
-
-def _store(store: StoreArg) -> SQLiteStore:
-    if isinstance(store, SQLiteStore):
-        return store
-    return default_store() if store is None else open_store(store)
-
-
-def _new_job_id() -> str:
-    return time.strftime("bk_%Y%m%d_%H%M%S_", time.gmtime()) + secrets.token_hex(4)
-
+T = TypeVar("T")
+_TRANSIENT_TRIES = 5
+"""Tries of one vendor call that keeps failing transiently, before the error reaches the caller."""
 
 def _shard_input(
     job: JobRecord, shard: ShardRecord, taken: frozenset[str] = frozenset()
@@ -178,9 +162,17 @@ class Job:
                     taken.add(recorded)
 
     def _submit_one(self, shard_in: ShardInput, look_up_first: bool) -> str | None:
-        """Attach or submit one shard; returns the vendor id recorded (None if rejected)."""
-        remote_id = self._adapter.find_by_key(shard_in) if look_up_first else None
-        if remote_id is None:
+        """Attach or submit one shard; returns the vendor id recorded (None if rejected).
+
+        A create that fails transiently (rate limit, server error, lost connection) may still
+        have created the batch, so before trying again the vendor is asked for the key first.
+        """
+        remote_id = self._patiently(lambda: self._adapter.find_by_key(shard_in)) \
+            if look_up_first else None
+        backoff = Backoff(initial=self._adapter.poll_interval())
+        tries = 0
+        while remote_id is None:
+            tries += 1
             try:
                 remote_id = self._adapter.submit(shard_in)
             except BatchFailedError as exc:
@@ -190,12 +182,31 @@ class Job:
                 )
                 return None
             except ProviderError as exc:
-                raise ProviderError(
-                    f"job {self.id}: shard {shard_in.index} was not submitted ({exc}); it is "
-                    f"journaled, so `batchkit wait {self.id}` or bk.resume() will retry it",
-                    status_code=exc.status_code,
-                ) from exc
+                if not exc.transient or tries >= _TRANSIENT_TRIES:
+                    raise ProviderError(
+                        f"job {self.id}: shard {shard_in.index} was not submitted ({exc}); it "
+                        f"is journaled, so `batchkit wait {self.id}` or bk.resume() will retry "
+                        "it", status_code=exc.status_code, transient=exc.transient,
+                    ) from exc
+                self._clock.sleep(backoff.next_delay())
+                remote_id = self._patiently(lambda: self._adapter.find_by_key(shard_in))
         return self._store.set_remote_id(self.id, shard_in.index, remote_id)
+
+    def _patiently(self, call: Callable[[], T]) -> T:
+        """Run an idempotent vendor call, retrying transient failures with backoff and jitter.
+
+        The SDKs retry on their own too; this outer loop rides out longer trouble (an outage
+        of a minute, a download cut off half way) without failing the caller's ``wait``.
+        """
+        backoff = Backoff(initial=self._adapter.poll_interval())
+        for tries in range(1, _TRANSIENT_TRIES + 1):
+            try:
+                return call()
+            except ProviderError as exc:
+                if not exc.transient or tries == _TRANSIENT_TRIES:
+                    raise
+                self._clock.sleep(backoff.next_delay())
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- polling ------------------------------------------------------------------------------
 
@@ -204,7 +215,8 @@ class Job:
         for shard in self._store.get_shards(self.id):
             if shard.remote_id is None or shard.state.is_terminal:
                 continue
-            self._record_status(shard, self._adapter.poll(shard.remote_id))
+            poll = functools.partial(self._adapter.poll, shard.remote_id)
+            self._record_status(shard, self._patiently(poll))
         return self.state
 
     def _record_status(self, shard: ShardRecord, status: RemoteStatus) -> None:
@@ -325,10 +337,16 @@ class Job:
             return []
         final = self.folder / f"shard-{shard.index:04d}.results"
         partial = final.with_suffix(".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(mode=0o700)
-        status = self._adapter.poll(shard.remote_id)
-        paths = self._adapter.fetch_results(shard.remote_id, status, partial)
+        remote_id = shard.remote_id
+
+        def download() -> list[Path]:
+            """Start over on each try: a cut download leaves nothing trustworthy behind."""
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(mode=0o700)
+            status = self._adapter.poll(remote_id)
+            return self._adapter.fetch_results(remote_id, status, partial)
+
+        paths = self._patiently(download)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
         kept = [str(final / p.name) for p in paths]
@@ -376,119 +394,3 @@ def _progress(enabled: bool, job: Job) -> Iterator[Any]:
             bar.update(task, completed=done, description=f"{j.id} {j.state.value}")
 
         yield update
-
-
-def submit(
-    requests: Iterable[Request],
-    provider: str | None = None,
-    *,
-    profile: str | None = None,
-    options: dict[str, Any] | None = None,
-    store: StoreArg = None,
-    shard_size: int | None = None,
-    dedupe: bool = True,
-    max_cost_usd: float | None = None,
-    cache: bool = False,
-    retry: int = 0,
-    clock: Clock | None = None,
-) -> Job:
-    """Validate, plan, journal and submit a job; returns at once (see :meth:`Job.wait`).
-
-    ``requests`` may be any iterable (a generator over a huge file is fine: it is streamed to
-    shard files). If any request is invalid, nothing is recorded or sent. ``shard_size`` caps
-    the requests per vendor batch below the provider's limit. Identical requests whose reply
-    should repeat (embeddings, chat at temperature 0) are sent once and share the result,
-    unless ``dedupe=False``. With ``max_cost_usd``, a job whose upper-bound batch cost (from
-    each request's ``max_tokens``) is over the cap is refused with ``BudgetExceededError``
-    before anything is recorded or sent. ``cache=True`` answers requests from the local result
-    cache where it can (nothing is sent for them) and keeps this job's results there.
-    ``retry=N`` sends requests that failed for a passing reason (rate limit, server error,
-    expiry) again, in up to N follow-up rounds, within ``max_cost_usd`` (see ``_retry``).
-    """
-    if retry < 0:
-        raise ConfigError(f"retry must be 0 or more rounds, got {retry}")
-    resolved = resolve_provider(provider, profile, options)
-    adapter = make_adapter(resolved.provider, resolved.options)
-    db = _store(store)
-    job_id = _new_job_id()
-    folder = batchkit_home() / "jobs" / job_id
-    (folder.parent).mkdir(mode=0o700, parents=True, exist_ok=True)
-    running = RunningEstimate(resolved.provider) if max_cost_usd is not None else None
-    result_cache = ResultCache() if cache else None
-    try:
-        plan = plan_shards(requests, adapter, folder, shard_size=shard_size, dedupe=dedupe,
-                           observe=running.add if running else None, cache=result_cache,
-                           cache_scope=resolved.provider)
-        if plan.request_count == 0:
-            raise InvalidRequestError("no requests to submit")
-        estimate = None
-        if running is not None and max_cost_usd is not None:
-            estimate = running.result()
-            check_budget(estimate, max_cost_usd)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    finally:
-        if result_cache is not None:
-            result_cache.close()
-    record = JobRecord(
-        id=job_id, provider=resolved.provider, state=JobState.PENDING,
-        request_count=plan.request_count, folder=str(folder), options=resolved.options,
-        retries=retry, estimate=None if estimate is None else {
-            "batch_cost_max": estimate.batch_cost_max,
-            "batch_cost_expected": estimate.batch_cost_expected,
-            "max_cost_usd": max_cost_usd,
-            "requests_sent": plan.request_count - plan.duplicates - plan.cached,
-            "saved_by_dedupe": plan.duplicates, "saved_by_cache": plan.cached,
-        },
-    )
-    db.create_job(record, [
-        ShardRecord(
-            job_id=job_id, index=s.index, key=f"{job_id}-{s.index:04d}", group=s.group,
-            request_count=s.request_count, payload_path=str(s.payload_path),
-            requests_path=str(s.requests_path),
-            # A shard of cached results only has nothing to send: it is done already.
-            state=JobState.PENDING if s.request_count else JobState.COMPLETED,
-        )
-        for s in plan.shards
-    ])
-    job = Job(record, db, adapter, plan.response_models, clock)
-    job._submit_pending(look_up_first=False)
-    return job
-
-
-def get_job(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) -> Job:
-    """A handle on a recorded job (from this or any earlier process)."""
-    db = _store(store)
-    record = db.get_job(job_id)
-    return Job(record, db, make_adapter(record.provider, record.options), clock=clock)
-
-
-def resume(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) -> Job:
-    """Re-attach to a job after a crash: submit what was journaled but not accepted.
-
-    Each such shard is first looked up at the vendor by its idempotency key, so a shard the
-    vendor accepted just before the crash is attached, not paid for again.
-    """
-    job = get_job(job_id, store=store, clock=clock)
-    job._submit_pending(look_up_first=True)
-    return job
-
-
-def list_jobs(*, store: StoreArg = None, limit: int = 50) -> list[JobRecord]:
-    """The most recent jobs in the store, newest first."""
-    return _store(store).list_jobs(limit)
-
-
-def run(
-    requests: Iterable[Request],
-    provider: str | None = None,
-    *,
-    timeout: float | None = None,
-    progress: bool = False,
-    **kwargs: Any,
-) -> ResultSet:
-    """Submit, wait and return the results: the one-call form."""
-    job = submit(requests, provider, **kwargs)
-    job.wait(timeout=timeout, progress=progress)
-    return job.results()

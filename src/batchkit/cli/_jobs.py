@@ -14,9 +14,10 @@ import click
 import orjson
 
 from .._exceptions import ConfigError
-from .._job import Job, get_job, list_jobs, submit
+from .._job import Job
 from .._readers import read_requests
 from .._requests import import_response_model
+from .._submit import get_job, list_jobs, submit
 from ..store import JobRecord
 from ._output import console, emit_json, handle_errors, json_option, table
 

@@ -34,7 +34,16 @@ from ._anthropic_format import (
     vendor_id,
 )
 from ._credentials import api_key, redact
-from .base import Adapter, Limits, RemoteStatus, ShardInput, sandbox_url
+from ._transport import TRANSPORT_ERRORS
+from .base import (
+    Adapter,
+    Limits,
+    RemoteStatus,
+    ShardInput,
+    open_private,
+    result_file,
+    sandbox_url,
+)
 
 if TYPE_CHECKING:
     from anthropic import Anthropic
@@ -115,14 +124,15 @@ class AnthropicAdapter(Adapter):
 
     def fetch_results(self, remote_id: str, status: RemoteStatus, dest: Path) -> list[Path]:
         """Stream the results file to ``dest`` (``*.part`` first, renamed when complete, so a
-        crash never leaves a truncated file that looks finished)."""
+        crash never leaves a truncated file that looks finished). The file is private to the
+        user, and named after the batch id made safe (the vendor's text is never a path)."""
         dest.mkdir(parents=True, exist_ok=True)
-        path = dest / f"{remote_id}_results.jsonl"
+        path = result_file(dest, remote_id, "_results.jsonl")
         part = path.with_name(path.name + ".part")
         with (
             self._call("download the results") as client,
             client.messages.batches.with_streaming_response.results(remote_id) as response,
-            part.open("wb") as fh,
+            open_private(part) as fh,
         ):
             for chunk in response.iter_bytes(_DOWNLOAD_CHUNK):
                 fh.write(chunk)
@@ -231,7 +241,13 @@ class AnthropicAdapter(Adapter):
             ) from None
         except anthropic.APIConnectionError as exc:
             raise ProviderError(
-                f"Anthropic could not {action}: {type(exc).__name__}: {self._redact(exc.message)}"
+                f"Anthropic could not {action}: {type(exc).__name__}: {self._redact(exc.message)}",
+                transient=True,
+            ) from None
+        except TRANSPORT_ERRORS as exc:  # a body cut off while streaming it
+            raise ProviderError(
+                f"Anthropic could not {action}: connection lost: {self._redact(str(exc))}",
+                transient=True,
             ) from None
         except anthropic.AnthropicError as exc:
             raise ProviderError(f"Anthropic could not {action}: {self._redact(str(exc))}") from None

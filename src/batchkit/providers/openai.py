@@ -27,7 +27,16 @@ from .._requests import Request
 from .._results import Result
 from ._credentials import api_key, redact
 from ._openai_format import LineFormat, decode_line, map_status
-from .base import Adapter, Limits, RemoteStatus, ShardInput, sandbox_url
+from ._transport import TRANSPORT_ERRORS
+from .base import (
+    Adapter,
+    Limits,
+    RemoteStatus,
+    ShardInput,
+    open_private,
+    result_file,
+    sandbox_url,
+)
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -129,7 +138,8 @@ class OpenAIAdapter(Adapter):
         live there) to ``dest``; a file id that is null means that file would be empty.
 
         Each file is written to ``*.part`` and renamed when complete, so a crash mid-download
-        never leaves a truncated file that looks finished.
+        never leaves a truncated file that looks finished. Files are private to the user, and
+        named after the batch id made safe (the vendor's text is never a path).
         """
         raw = status.raw
         if "output_file_id" not in raw and "error_file_id" not in raw:
@@ -140,13 +150,15 @@ class OpenAIAdapter(Adapter):
             file_id = raw.get(f"{kind}_file_id")
             if not file_id:
                 continue
-            path = dest / f"{remote_id}_{kind}.jsonl"
+            path = result_file(dest, remote_id, f"_{kind}.jsonl")
             part = path.with_name(path.name + ".part")
             with (
                 self._call(f"download the {kind} file") as client,
                 client.files.with_streaming_response.content(file_id) as response,
+                open_private(part) as fh,
             ):
-                response.stream_to_file(part, chunk_size=_DOWNLOAD_CHUNK)
+                for chunk in response.iter_bytes(_DOWNLOAD_CHUNK):
+                    fh.write(chunk)
             part.replace(path)
             paths.append(path)
         return paths
@@ -234,7 +246,13 @@ class OpenAIAdapter(Adapter):
             ) from None
         except openai.APIConnectionError as exc:
             raise ProviderError(
-                f"OpenAI could not {action}: {type(exc).__name__}: {self._redact(exc.message)}"
+                f"OpenAI could not {action}: {type(exc).__name__}: {self._redact(exc.message)}",
+                transient=True,
+            ) from None
+        except TRANSPORT_ERRORS as exc:  # a body cut off while streaming it
+            raise ProviderError(
+                f"OpenAI could not {action}: connection lost: {self._redact(str(exc))}",
+                transient=True,
             ) from None
         except openai.OpenAIError as exc:
             raise ProviderError(f"OpenAI could not {action}: {self._redact(str(exc))}") from None

@@ -13,6 +13,7 @@ the :class:`EmulatorClock`. Vendor knowledge lives in the apps.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -169,7 +170,11 @@ def _parse_part(chunk: bytes) -> FormPart:
 
 @dataclass
 class EndpointFault:
-    """One armed fault on an app's endpoints: answer ``status`` (or drop/delay) ``times`` times."""
+    """One armed fault on an app's endpoints: answer ``status`` (or drop/delay/cut) ``times`` times.
+
+    With ``rate`` set the fault never runs out: it hits that fraction of matching requests,
+    chosen by a seeded generator so a run can be repeated exactly.
+    """
 
     status: int | None
     method: str | None
@@ -178,10 +183,17 @@ class EndpointFault:
     retry_after: float | None
     delay: float
     drop: bool
+    truncate: bool = False
+    """Send the real response's headers and only the first half of its body, then hang up."""
+    corrupt_lines: float = 0.0
+    """Serve the real response with this fraction of its lines replaced by broken JSON."""
+    rate: float | None = None
+    rng: random.Random | None = None
 
 
 class EndpointFaults:
-    """Arms HTTP-level failures (429 with Retry-After, 5xx, delays, dropped connections).
+    """Arms HTTP-level failures (429 with Retry-After, 5xx, delays, dropped connections, cut
+    bodies, corrupted lines), a set number of times or at a set rate.
 
     Why per app and counted: a retry test needs "the next two creates answer 429, then succeed",
     deterministic and independent of other vendors on the same server.
@@ -190,6 +202,8 @@ class EndpointFaults:
     def __init__(self) -> None:
         self._armed: list[EndpointFault] = []
         self._lock = threading.Lock()
+        self.hits = 0
+        """How many requests a fault was applied to (so a test can show faults really fired)."""
 
     def add(
         self,
@@ -201,9 +215,18 @@ class EndpointFaults:
         retry_after: float | None = None,
         delay: float = 0.0,
         drop: bool = False,
+        truncate: bool = False,
+        corrupt_lines: float = 0.0,
+        rate: float | None = None,
+        seed: int = 0,
     ) -> None:
-        """Arm a fault for the next ``times`` matching requests (``status=None`` only delays)."""
-        fault = EndpointFault(status, method, path_prefix, times, retry_after, delay, drop)
+        """Arm a fault for the next ``times`` matching requests, or for a ``rate`` of them.
+
+        ``status=None`` with no other effect only delays.
+        """
+        fault = EndpointFault(status, method, path_prefix, times, retry_after, delay, drop,
+                              truncate, corrupt_lines, rate,
+                              random.Random(seed) if rate is not None else None)
         with self._lock:
             self._armed.append(fault)
 
@@ -219,9 +242,14 @@ class EndpointFaults:
                     continue
                 if not request.path.startswith(fault.path_prefix):
                     continue
-                fault.times -= 1
-                if fault.times <= 0:
-                    self._armed.remove(fault)
+                if fault.rng is not None and fault.rate is not None:
+                    if fault.rng.random() >= fault.rate:
+                        continue
+                else:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._armed.remove(fault)
+                self.hits += 1
                 return fault
         return None
 
@@ -243,6 +271,23 @@ class DropConnection(Exception):
     """Raised inside dispatch to close the socket without any response."""
 
 
+class TruncatedResponse(Exception):
+    """Raised inside dispatch to send ``response``'s headers and half its body, then hang up."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("truncated response")
+        self.response = response
+
+
+def _corrupt(body: bytes, fraction: float, rng: random.Random) -> bytes:
+    """Replace about ``fraction`` of the body's lines with a line cut off mid-JSON."""
+    lines = body.split(b"\n")
+    for i, line in enumerate(lines):
+        if line.strip() and rng.random() < fraction:
+            lines[i] = line[: max(1, len(line) // 3)]
+    return b"\n".join(lines)
+
+
 def dispatch(apps: dict[str, EmulatorApp], request: Request) -> Response:
     """Route ``request`` (full path) to its app, applying that app's armed endpoint faults."""
     _, _, rest = request.path.partition("/")
@@ -259,6 +304,13 @@ def dispatch(apps: dict[str, EmulatorApp], request: Request) -> Response:
             raise DropConnection
         if fault.status is not None:
             return app.fault_response(fault.status, fault.retry_after)
+        if fault.truncate:
+            raise TruncatedResponse(app.handle(request))
+        if fault.corrupt_lines:
+            response = app.handle(request)
+            response.body = _corrupt(response.body, fault.corrupt_lines,
+                                     fault.rng or random.Random(0))
+            return response
     return app.handle(request)
 
 
@@ -275,17 +327,27 @@ class _Handler(BaseHTTPRequestHandler):
             headers=self.headers,
             body=self._read_body(),
         )
+        cut = False
         try:
             response = dispatch(self.server.apps, request)
         except DropConnection:
             self.close_connection = True
             return
+        except TruncatedResponse as truncated:
+            response, cut = truncated.response, True
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
+        if self.command == "HEAD":  # RFC 9110: a GET's headers (Content-Length too), no body
+            return
+        if cut:
+            self.wfile.write(response.body[: len(response.body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.wfile.write(response.body)
 
     def _read_body(self) -> bytes:
@@ -304,7 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
             yield self.rfile.read(size)
             self.rfile.readline()
 
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+    do_GET = do_HEAD = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: test output is not the place for an access log."""

@@ -1,0 +1,158 @@
+"""The entry points that make or find a job: submit, run, resume, get_job, list_jobs.
+
+``submit`` does steps 1 and 2 of the order described in ``_job`` (validate and plan to disk,
+then journal) and hands the journaled job to :class:`Job` to send; the rest of a job's life is
+the Job handle's.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ._cache import ResultCache
+from ._clock import Clock
+from ._config import batchkit_home, resolve_provider
+from ._exceptions import ConfigError, InvalidRequestError
+from ._job import Job
+from ._plan import plan_shards
+from ._registry import make_adapter
+from ._requests import Request
+from ._results import ResultSet
+from ._state import JobState
+from .cost import RunningEstimate, check_budget
+from .store import JobRecord, ShardRecord, SQLiteStore, default_store, open_store
+
+__all__ = ["get_job", "list_jobs", "resume", "run", "submit"]
+
+StoreArg = SQLiteStore | str | Path | None
+
+
+def _store(store: StoreArg) -> SQLiteStore:
+    if isinstance(store, SQLiteStore):
+        return store
+    return default_store() if store is None else open_store(store)
+
+
+def _new_job_id() -> str:
+    return time.strftime("bk_%Y%m%d_%H%M%S_", time.gmtime()) + secrets.token_hex(4)
+
+
+def submit(
+    requests: Iterable[Request],
+    provider: str | None = None,
+    *,
+    profile: str | None = None,
+    options: dict[str, Any] | None = None,
+    store: StoreArg = None,
+    shard_size: int | None = None,
+    dedupe: bool = True,
+    max_cost_usd: float | None = None,
+    cache: bool = False,
+    retry: int = 0,
+    clock: Clock | None = None,
+) -> Job:
+    """Validate, plan, journal and submit a job; returns at once (see :meth:`Job.wait`).
+
+    ``requests`` may be any iterable (a generator over a huge file is fine: it is streamed to
+    shard files). If any request is invalid, nothing is recorded or sent. ``shard_size`` caps
+    the requests per vendor batch below the provider's limit. Identical requests whose reply
+    should repeat (embeddings, chat at temperature 0) are sent once and share the result,
+    unless ``dedupe=False``. With ``max_cost_usd``, a job whose upper-bound batch cost (from
+    each request's ``max_tokens``) is over the cap is refused with ``BudgetExceededError``
+    before anything is recorded or sent. ``cache=True`` answers requests from the local result
+    cache where it can (nothing is sent for them) and keeps this job's results there.
+    ``retry=N`` sends requests that failed for a passing reason (rate limit, server error,
+    expiry) again, in up to N follow-up rounds, within ``max_cost_usd`` (see ``_retry``).
+    """
+    if retry < 0:
+        raise ConfigError(f"retry must be 0 or more rounds, got {retry}")
+    resolved = resolve_provider(provider, profile, options)
+    adapter = make_adapter(resolved.provider, resolved.options)
+    db = _store(store)
+    job_id = _new_job_id()
+    folder = batchkit_home() / "jobs" / job_id
+    (folder.parent).mkdir(mode=0o700, parents=True, exist_ok=True)
+    running = RunningEstimate(resolved.provider) if max_cost_usd is not None else None
+    result_cache = ResultCache() if cache else None
+    try:
+        plan = plan_shards(requests, adapter, folder, shard_size=shard_size, dedupe=dedupe,
+                           observe=running.add if running else None, cache=result_cache,
+                           cache_scope=resolved.provider)
+        if plan.request_count == 0:
+            raise InvalidRequestError("no requests to submit")
+        estimate = None
+        if running is not None and max_cost_usd is not None:
+            estimate = running.result()
+            check_budget(estimate, max_cost_usd)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        if result_cache is not None:
+            result_cache.close()
+    record = JobRecord(
+        id=job_id, provider=resolved.provider, state=JobState.PENDING,
+        request_count=plan.request_count, folder=str(folder), options=resolved.options,
+        retries=retry, estimate=None if estimate is None else {
+            "batch_cost_max": estimate.batch_cost_max,
+            "batch_cost_expected": estimate.batch_cost_expected,
+            "max_cost_usd": max_cost_usd,
+            "requests_sent": plan.request_count - plan.duplicates - plan.cached,
+            "saved_by_dedupe": plan.duplicates, "saved_by_cache": plan.cached,
+        },
+    )
+    db.create_job(record, [
+        ShardRecord(
+            job_id=job_id, index=s.index, key=f"{job_id}-{s.index:04d}", group=s.group,
+            request_count=s.request_count, payload_path=str(s.payload_path),
+            requests_path=str(s.requests_path),
+            # A shard of cached results only has nothing to send: it is done already.
+            state=JobState.PENDING if s.request_count else JobState.COMPLETED,
+        )
+        for s in plan.shards
+    ])
+    job = Job(record, db, adapter, plan.response_models, clock)
+    job._submit_pending(look_up_first=False)
+    return job
+
+
+def get_job(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) -> Job:
+    """A handle on a recorded job (from this or any earlier process)."""
+    db = _store(store)
+    record = db.get_job(job_id)
+    return Job(record, db, make_adapter(record.provider, record.options), clock=clock)
+
+
+def resume(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) -> Job:
+    """Re-attach to a job after a crash: submit what was journaled but not accepted.
+
+    Each such shard is first looked up at the vendor by its idempotency key, so a shard the
+    vendor accepted just before the crash is attached, not paid for again.
+    """
+    job = get_job(job_id, store=store, clock=clock)
+    job._submit_pending(look_up_first=True)
+    return job
+
+
+def list_jobs(*, store: StoreArg = None, limit: int = 50) -> list[JobRecord]:
+    """The most recent jobs in the store, newest first."""
+    return _store(store).list_jobs(limit)
+
+
+def run(
+    requests: Iterable[Request],
+    provider: str | None = None,
+    *,
+    timeout: float | None = None,
+    progress: bool = False,
+    **kwargs: Any,
+) -> ResultSet:
+    """Submit, wait and return the results: the one-call form."""
+    job = submit(requests, provider, **kwargs)
+    job.wait(timeout=timeout, progress=progress)
+    return job.results()
