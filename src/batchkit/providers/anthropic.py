@@ -204,10 +204,12 @@ class AnthropicAdapter(Adapter):
         sandbox = sandbox_url(self.name)
         base_url = self.options.get("base_url") or sandbox
         self._api_key = key = api_key(self.name, "ANTHROPIC_API_KEY", "Anthropic")
+        # Seconds to wait for any one response (option "timeout"; the SDK default is 10 min).
+        timeout = float(self.options.get("timeout", 600))
         if base_url:
-            self._client = anthropic.Anthropic(api_key=key, base_url=base_url)
+            self._client = anthropic.Anthropic(api_key=key, base_url=base_url, timeout=timeout)
         else:  # let the SDK apply its own environment (ANTHROPIC_BASE_URL) and default
-            self._client = anthropic.Anthropic(api_key=key)
+            self._client = anthropic.Anthropic(api_key=key, timeout=timeout)
         return self._client
 
     def _redact(self, text: str) -> str:

@@ -210,10 +210,12 @@ class OpenAIAdapter(Adapter):
         sandbox = sandbox_url(self.name)
         base_url = self.options.get("base_url") or (f"{sandbox}/v1" if sandbox else None)
         self._api_key = key = api_key(self.name, "OPENAI_API_KEY", "OpenAI")
+        # Seconds to wait for any one response (option "timeout"; the SDK default is 10 min).
+        timeout = float(self.options.get("timeout", 600))
         if base_url:
-            self._client = openai.OpenAI(api_key=key, base_url=base_url)
+            self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout)
         else:  # let the SDK apply its own environment (OPENAI_BASE_URL) and default
-            self._client = openai.OpenAI(api_key=key)
+            self._client = openai.OpenAI(api_key=key, timeout=timeout)
         return self._client
 
     def _redact(self, text: str) -> str:

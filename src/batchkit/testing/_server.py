@@ -183,6 +183,7 @@ class EndpointFault:
     retry_after: float | None
     delay: float
     drop: bool
+    path_suffix: str = ""
     truncate: bool = False
     """Send the real response's headers and only the first half of its body, then hang up."""
     corrupt_lines: float = 0.0
@@ -211,6 +212,7 @@ class EndpointFaults:
         *,
         method: str | None = None,
         path_prefix: str = "/",
+        path_suffix: str = "",
         times: int = 1,
         retry_after: float | None = None,
         delay: float = 0.0,
@@ -225,7 +227,7 @@ class EndpointFaults:
         ``status=None`` with no other effect only delays.
         """
         fault = EndpointFault(status, method, path_prefix, times, retry_after, delay, drop,
-                              truncate, corrupt_lines, rate,
+                              path_suffix, truncate, corrupt_lines, rate,
                               random.Random(seed) if rate is not None else None)
         with self._lock:
             self._armed.append(fault)
@@ -241,6 +243,8 @@ class EndpointFaults:
                 if fault.method not in (None, request.method):
                     continue
                 if not request.path.startswith(fault.path_prefix):
+                    continue
+                if not request.path.endswith(fault.path_suffix):
                     continue
                 if fault.rng is not None and fault.rate is not None:
                     if fault.rng.random() >= fault.rate:
