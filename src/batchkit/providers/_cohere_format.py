@@ -1,0 +1,355 @@
+"""Cohere's batch formats: Embed Jobs datasets and Batches API lines. Pure: no SDK, no I/O.
+
+Cohere runs embeddings as **Embed Jobs** over an uploaded ``embed-input`` dataset and chat as
+**Batches** (``/v2/batches``) over a ``batch-chat-v2-input`` dataset. Results come back as an
+output dataset whose Avro records the adapter turns into JSON lines; this module reads those.
+
+Why JSONL (not CSV) for ``embed-input``: metadata keeps its types (numbers, booleans), texts with
+commas, quotes and newlines need no escaping rules, and one request is one line, which is what
+the planner writes and counts. Each line is ``{"text", "batchkit_id", <metadata fields>}``: the
+id travels as a kept field so results never depend on the output order (Cohere promises the
+input order, but batchkit does not lean on a promise it can check for free).
+
+Facts: ``/work/shared/specs/cohere-openapi.yaml`` (``CreateEmbedJobRequest``, ``EmbedJob``,
+``Dataset``, ``Batch``, ``/v2/chat``), the ``cohere`` SDK 7.3.1 and Cohere's Embed Jobs guide.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
+
+import numpy as np
+import orjson
+
+from .._exceptions import InvalidRequestError, ProviderError
+from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from .._results import ErrorInfo, Result, ResultStatus, Usage
+from .._state import JobState
+from ._lines import load_line
+from .base import LineError, RemoteStatus
+
+__all__ = [
+    "BATCH_STATUSES",
+    "EMBEDDING_DTYPES",
+    "EMBED_JOB_STATUSES",
+    "ID_FIELD",
+    "MODEL_DIMENSIONS",
+    "check_chat",
+    "check_embed",
+    "check_request",
+    "dataset_fields",
+    "decode_line",
+    "encode_chat",
+    "encode_embed",
+    "map_batch",
+    "map_embed_job",
+]
+
+ID_FIELD = "batchkit_id"
+"""The kept dataset field that carries each request's (vendor) id through an embed job."""
+RESERVED_FIELDS = frozenset({"text", "embeddings", ID_FIELD})
+"""Field names an output record uses itself, so metadata may not take them."""
+EMBEDDING_DTYPES: Mapping[str, type[np.generic]] = {
+    "float": np.float32, "int8": np.int8, "uint8": np.uint8,
+    "binary": np.int8, "ubinary": np.uint8,
+}
+"""The embedding types an embed job takes, and the numpy type of each (the binary ones are
+bit-packed: one value per 8 dimensions, signed for ``binary``)."""
+MODEL_DIMENSIONS: Mapping[str, int] = {
+    "embed-english-v3.0": 1024, "embed-multilingual-v3.0": 1024,
+    "embed-english-light-v3.0": 384, "embed-multilingual-light-v3.0": 384,
+    "embed-v4.0": 1536,
+}
+"""Output sizes: the spec's ``CreateEmbedJobRequest.model`` list; embed-v4.0's default size from
+Cohere's model docs (an embed job has no ``output_dimension``)."""
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""Dataset records are Avro records, and Avro field names follow this rule."""
+
+EMBED_JOB_STATUSES: Mapping[str, JobState] = {
+    "processing": JobState.RUNNING,
+    "complete": JobState.COMPLETED,
+    "cancelling": JobState.CANCELLING,
+    "cancelled": JobState.CANCELLED,
+    "failed": JobState.FAILED,
+}
+"""The five ``EmbedJob.status`` values of the spec and SDK."""
+BATCH_STATUSES: Mapping[str, JobState] = {
+    "BATCH_STATUS_UNSPECIFIED": JobState.QUEUED,
+    "BATCH_STATUS_QUEUED": JobState.QUEUED,
+    "BATCH_STATUS_IN_PROGRESS": JobState.RUNNING,
+    "BATCH_STATUS_CANCELING": JobState.CANCELLING,
+    "BATCH_STATUS_COMPLETED": JobState.COMPLETED,
+    "BATCH_STATUS_FAILED": JobState.FAILED,
+    "BATCH_STATUS_CANCELED": JobState.CANCELLED,
+    "BATCH_STATUS_CANCELLED": JobState.CANCELLED,
+}
+"""``BatchStatus`` (spec). ``UNSPECIFIED`` is the enum's zero value, read as not started yet;
+``CANCELLED`` (double L) is not in the enum but is what Cohere's own batch notebook polls for,
+so it is accepted rather than stalling a job."""
+
+_FINISH_REASONS = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length",
+                   "TOOL_CALL": "tool_calls"}
+"""Reported in chat-completions words, so one job reads the same on every vendor."""
+
+
+# -- embeddings: check and encode ------------------------------------------------------------
+
+
+def check_embed(
+    request: EmbedRequest, model: str, *, keep_fields: Iterable[str] = (),
+    send_metadata: bool = True,
+) -> None:
+    """Refuse what an embed-input dataset or an embed job cannot carry, before anything is sent."""
+    cid = request.custom_id
+
+    def fail(rule: str) -> NoReturn:
+        raise InvalidRequestError(rule, custom_id=cid)
+
+    if request.params:
+        fail("Cohere embed jobs take no per-request params; set embedding_types and truncate "
+             "as provider options")
+    if request.dimensions is not None and request.dimensions != MODEL_DIMENSIONS.get(model):
+        native = MODEL_DIMENSIONS.get(model)
+        fail(f"Cohere embed jobs have no output dimension setting; {model} gives "
+             + (f"{native} dimensions, not {request.dimensions}" if native else
+                f"a size batchkit does not know, so dimensions={request.dimensions} cannot be "
+                "promised") + " (leave dimensions unset)")
+    for name in keep_fields:
+        if request.metadata.get(name) is None:
+            fail(f"metadata has no {name!r}, which the keep_fields option requires on every row")
+    if not send_metadata:
+        return
+    for key in request.metadata:
+        if key in RESERVED_FIELDS:
+            fail(f"metadata key {key!r} is reserved in Cohere datasets; rename it")
+        if not _FIELD_NAME.match(key):
+            fail(f"metadata key {key!r} cannot be a Cohere dataset field (letters, digits and "
+                 "'_', not starting with a digit); rename it or pass the option "
+                 "send_metadata=False")
+
+
+def encode_embed(request: EmbedRequest, vendor_id: str, *, send_metadata: bool = True) -> bytes:
+    """One ``embed-input`` JSONL line. Metadata values that are lists or objects travel as JSON
+    text (Avro fields are typed; batchkit restores the caller's own values in any case), and
+    ``None`` values are left out, so the field is optional rather than null."""
+    row: dict[str, Any] = {"text": request.text, ID_FIELD: vendor_id}
+    if send_metadata:
+        for key, value in request.metadata.items():
+            if value is None:
+                continue
+            row[key] = orjson.dumps(value).decode() if isinstance(value, (list, dict)) else value
+    return orjson.dumps(row)
+
+
+def dataset_fields(
+    rows: Iterable[Mapping[str, Any]], *, keep: Iterable[str] = (), optional: Iterable[str] = ()
+) -> tuple[list[str], list[str]]:
+    """``(keep_fields, optional_fields)`` for an embed-input dataset of ``rows``.
+
+    A field on every row is kept (validation then guarantees it), one on only some rows is
+    optional (Cohere skips it where missing). The caller may force fields either way: a forced
+    ``keep`` field missing from a row raises ``InvalidRequestError`` naming the row, because
+    Cohere would fail the whole dataset's validation for it after the upload.
+    """
+    forced_keep, forced_optional = list(keep), set(optional)
+    counts: dict[str, int] = {}
+    total = 0
+    for line, row in enumerate(rows, start=1):
+        total += 1
+        for name in forced_keep:
+            if row.get(name) is None:
+                who = row.get(ID_FIELD)
+                raise InvalidRequestError(
+                    f"no {name!r}, which keep_fields requires on every row",
+                    custom_id=who if isinstance(who, str) else None, line=line,
+                )
+        for name, value in row.items():
+            if name != "text" and value is not None:
+                counts[name] = counts.get(name, 0) + 1
+    kept = {n for n, c in counts.items() if c == total and n not in forced_optional}
+    kept.update(forced_keep)
+    optional_fields = {n for n in counts if n not in kept} | (forced_optional - kept)
+    return sorted(kept), sorted(optional_fields)
+
+
+# -- chat: check and encode ------------------------------------------------------------------
+
+
+def check_chat(request: ChatRequest) -> None:
+    """Refuse what Cohere's v2 chat body (spec ``/v2/chat``) cannot express."""
+    cid = request.custom_id
+
+    def fail(rule: str) -> NoReturn:
+        raise InvalidRequestError(rule, custom_id=cid)
+
+    for key in ("model", "stream"):
+        if key in request.params:
+            fail(f"params must not set {key!r} (the batch names the model; batches never stream)")
+    if request.temperature is not None and request.temperature > 1:
+        fail("Cohere takes temperature between 0 and 1")
+    if request.top_p is not None and not 0.01 <= request.top_p <= 0.99:
+        fail("Cohere takes top_p (its 'p') between 0.01 and 0.99")
+    if request.stop is not None and len(request.stop) > 5:
+        fail("Cohere takes at most 5 stop sequences")
+    if request.seed is not None and request.seed < 0:
+        fail("Cohere takes a seed of 0 or more")
+    for m in request.messages:
+        if m.role != "user" and not isinstance(m.content, str) and any(
+            isinstance(p, ImagePart) for p in m.content
+        ):
+            fail(f"images are only allowed in user messages, not {m.role!r} ones")
+
+
+def encode_chat(request: ChatRequest, vendor_id: str) -> bytes:
+    """One ``batch-chat-v2-input`` line: ``{"custom_id", "body"}``, the body a ``/v2/chat``
+    request without ``model`` (the batch names it). ``params`` are merged last."""
+    body: dict[str, Any] = {"messages": [_message(m) for m in request.messages]}
+    for key, value in (("max_tokens", request.max_tokens), ("temperature", request.temperature),
+                       ("p", request.top_p), ("stop_sequences", request.stop),
+                       ("seed", request.seed)):
+        if value is not None:
+            body[key] = value
+    if request.response_model is not None:
+        body["response_format"] = {"type": "json_object",
+                                   "json_schema": request.response_model.model_json_schema()}
+    body.update(request.params)
+    return orjson.dumps({"custom_id": vendor_id, "body": body})
+
+
+def _message(message: Message) -> dict[str, Any]:
+    if isinstance(message.content, str) or message.role != "user":
+        return {"role": message.role, "content": message.text}
+    parts: list[dict[str, Any]] = []
+    for p in message.content:
+        if isinstance(p, ImagePart):
+            url = p.url if p.url is not None else f"data:{p.media_type};base64,{p.data}"
+            image: dict[str, Any] = {"url": url}
+            if p.detail is not None:
+                image["detail"] = p.detail
+            parts.append({"type": "image_url", "image_url": image})
+        else:
+            parts.append({"type": "text", "text": p.text})
+    return {"role": "user", "content": parts}
+
+
+def check_request(request: Request, model: str, options: Mapping[str, Any]) -> None:
+    """Dispatch to :func:`check_chat` / :func:`check_embed` with the adapter's options."""
+    if isinstance(request, ChatRequest):
+        check_chat(request)
+    else:
+        check_embed(request, model, keep_fields=options.get("keep_fields") or (),
+                    send_metadata=bool(options.get("send_metadata", True)))
+
+
+# -- decode ----------------------------------------------------------------------------------
+
+
+def decode_line(line: bytes | str) -> Result:
+    """One output-dataset record (as a JSON line) -> a Result whose ``custom_id`` is the vendor id.
+
+    Embed-job records are ``{"text", "embeddings": {type: vector | null}, <kept fields>}``; batch
+    records are ``{"custom_id", "body", "error"}``. Raises ``ValueError`` for anything else.
+    """
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not a JSON line: {exc}") from None
+    if isinstance(obj, dict) and "embeddings" in obj:
+        return _embedding_record(obj)
+    obj, cid = load_line(line, "Cohere batch output")
+    return _chat_record(cid, obj)
+
+
+def _embedding_record(obj: dict[str, Any]) -> Result:
+    cid = obj.get(ID_FIELD)
+    if not isinstance(cid, str):
+        raise ValueError(f"embed job record without a string {ID_FIELD!r} field")
+    found = obj["embeddings"]
+    if not isinstance(found, dict):
+        raise ValueError(f"record for {cid!r}: 'embeddings' is not an object")
+    vectors: dict[str, np.ndarray] = {}
+    for kind, values in found.items():
+        if values is None:
+            continue
+        if kind not in EMBEDDING_DTYPES or not isinstance(values, list):
+            raise ValueError(f"record for {cid!r}: unexpected embedding {kind!r}")
+        vectors[kind] = np.asarray(values, dtype=EMBEDDING_DTYPES[kind])
+    metadata = {k: v for k, v in obj.items() if k not in RESERVED_FIELDS and v is not None}
+    raw = {k: v for k, v in obj.items() if k != "embeddings"}
+    if not vectors:
+        return Result(cid, "errored", metadata=metadata, raw=raw, error=ErrorInfo(
+            "empty_embedding", "the output record holds no embedding of any type"))
+    return Result(cid, "succeeded", embedding=vectors.get("float"), embeddings_by_type=vectors,
+                  metadata=metadata, raw=raw)
+
+
+def _chat_record(cid: str, obj: dict[str, Any]) -> Result:
+    error = obj.get("error")
+    body = obj.get("body")
+    if isinstance(body, str) and body:  # a body stored as JSON text reads the same
+        body = orjson.loads(body)
+    if error:
+        return Result(cid, "errored", raw=obj, error=ErrorInfo("request_failed", str(error)))
+    if not isinstance(body, dict):
+        raise ValueError(f"record for {cid!r} has neither an error nor a body")
+    message = body.get("message") or {}
+    texts = [str(part.get("text") or "") for part in message.get("content") or []
+             if isinstance(part, dict) and part.get("type") == "text"]
+    reason = body.get("finish_reason")
+    finish = _FINISH_REASONS.get(reason, str(reason).lower()) if reason else None
+    status: ResultStatus = "errored" if reason in ("ERROR", "TIMEOUT") else "succeeded"
+    error_info = (ErrorInfo(str(reason).lower(), "the generation ended with " + str(reason),
+                            retryable=True) if status == "errored" else None)
+    return Result(cid, status, text="".join(texts) if texts else None, finish_reason=finish,
+                  usage=_usage(body.get("usage")), error=error_info, raw={**obj, "body": body})
+
+
+def _usage(usage: Any) -> Usage | None:
+    """Billed units when given (what is paid for), else the token counts."""
+    if not isinstance(usage, dict):
+        return None
+    counted = usage.get("billed_units") or usage.get("tokens") or {}
+    return Usage(input_tokens=int(counted.get("input_tokens") or 0),
+                 output_tokens=int(counted.get("output_tokens") or 0),
+                 cached_input_tokens=int(usage.get("cached_tokens") or 0))
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+def _state(statuses: Mapping[str, JobState], status: Any, what: str, ident: Any) -> JobState:
+    """Map a status; an unknown one raises: guessing could collect a job before it is done."""
+    if not isinstance(status, str) or status not in statuses:
+        raise ProviderError(
+            f"{what} {ident!r} has status {status!r}, which batchkit does not know (known: "
+            f"{', '.join(statuses)}); please upgrade or report it"
+        )
+    return statuses[status]
+
+
+def map_embed_job(job: Mapping[str, Any]) -> RemoteStatus:
+    """An ``EmbedJob`` (as a dict) -> RemoteStatus. Embed jobs report no counts."""
+    status = job.get("status")
+    state = _state(EMBED_JOB_STATUSES, status, "embed job", job.get("job_id"))
+    errors: tuple[LineError, ...] = ()
+    if state == JobState.FAILED:
+        errors = (LineError(None, "embed_job_failed",
+                            f"Cohere embed job {job.get('job_id')} failed"),)
+    return RemoteStatus(state=state, vendor_status=str(status), errors=errors, raw=dict(job))
+
+
+def map_batch(batch: Mapping[str, Any]) -> RemoteStatus:
+    """A ``Batch`` (as a dict) -> RemoteStatus with its record counts."""
+    status = batch.get("status") or "BATCH_STATUS_UNSPECIFIED"
+    state = _state(BATCH_STATUSES, status, "batch", batch.get("id"))
+    errors: tuple[LineError, ...] = ()
+    if state == JobState.FAILED:
+        errors = (LineError(None, "batch_failed",
+                            str(batch.get("status_reason") or "Cohere failed the batch")),)
+    return RemoteStatus(
+        state=state, vendor_status=str(status), total=batch.get("num_records"),
+        succeeded=batch.get("num_successful_records"), failed=batch.get("num_failed_records"),
+        errors=errors, raw=dict(batch),
+    )
