@@ -20,6 +20,7 @@ import functools
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,6 +49,9 @@ except ImportError:  # pragma: no cover - Windows: one process per job is the us
 __all__ = ["Job"]
 
 T = TypeVar("T")
+DEFAULT_CONCURRENCY = 4
+"""Vendor calls (uploads and creates, polls) a job makes at once: enough to keep a thousand-shard
+job moving, few enough to stay inside the vendors' request rate limits."""
 _TRANSIENT_TRIES = 5
 """Tries of one vendor call that keeps failing transiently, before the error reaches the caller."""
 
@@ -93,8 +97,10 @@ class Job:
         adapter: Adapter,
         response_models: dict[str, type[BaseModel]] | None = None,
         clock: Clock | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._record = record
+        self._concurrency = concurrency
         self._store = store
         self._adapter = adapter
         self._models = ModelResolver(response_models)
@@ -150,16 +156,40 @@ class Job:
             job = self._store.get_job(self.id)
             shards = self._store.get_shards(self.id)
             taken = {s.remote_id for s in shards if s.remote_id is not None}
+            pending = []
             for shard in shards:
                 if shard.remote_id is not None or shard.state.is_terminal:
                     continue
                 if job.cancel_requested:
                     self._store.update_shard(self.id, shard.index, state=JobState.CANCELLED)
                     continue
-                recorded = self._submit_one(_shard_input(job, shard, frozenset(taken)),
-                                            look_up_first)
-                if recorded is not None:
-                    taken.add(recorded)
+                pending.append(shard)
+            if not self._adapter.parallel_submit or self._concurrency < 2:
+                for shard in pending:
+                    recorded = self._submit_one(_shard_input(job, shard, frozenset(taken)),
+                                                look_up_first)
+                    if recorded is not None:
+                        taken.add(recorded)
+                return
+            self._in_parallel(
+                lambda shard: self._submit_one(_shard_input(job, shard), look_up_first), pending
+            )
+
+    def _in_parallel(
+        self, work: Callable[[ShardRecord], object], shards: list[ShardRecord]
+    ) -> None:
+        """Run ``work`` on each shard, ``concurrency`` at a time; re-raise the first failure
+        once every shard has had its turn (one shard's trouble never strands the others)."""
+        if len(shards) < 2 or self._concurrency < 2:
+            for shard in shards:
+                work(shard)
+            return
+        work(shards[0])  # alone first: builds the SDK client once, not in a race
+        with ThreadPoolExecutor(min(self._concurrency, len(shards) - 1)) as pool:
+            futures = [pool.submit(work, shard) for shard in shards[1:]]
+        failures = [f.exception() for f in futures if f.exception() is not None]
+        if failures:
+            raise failures[0]  # type: ignore[misc]
 
     def _submit_one(self, shard_in: ShardInput, look_up_first: bool) -> str | None:
         """Attach or submit one shard; returns the vendor id recorded (None if rejected).
@@ -211,12 +241,16 @@ class Job:
     # -- polling ------------------------------------------------------------------------------
 
     def refresh(self) -> JobState:
-        """Poll every unfinished shard once and record what the vendor says."""
-        for shard in self._store.get_shards(self.id):
-            if shard.remote_id is None or shard.state.is_terminal:
-                continue
-            poll = functools.partial(self._adapter.poll, shard.remote_id)
-            self._record_status(shard, self._patiently(poll))
+        """Poll every unfinished shard once (``concurrency`` at a time) and record the answers."""
+        live = [s for s in self._store.get_shards(self.id)
+                if s.remote_id is not None and not s.state.is_terminal]
+
+        def poll(shard: ShardRecord) -> None:
+            assert shard.remote_id is not None
+            status = self._patiently(functools.partial(self._adapter.poll, shard.remote_id))
+            self._record_status(shard, status)
+
+        self._in_parallel(poll, live)
         return self.state
 
     def _record_status(self, shard: ShardRecord, status: RemoteStatus) -> None:

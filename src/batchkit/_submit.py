@@ -18,7 +18,7 @@ from ._cache import ResultCache
 from ._clock import Clock
 from ._config import batchkit_home, resolve_provider
 from ._exceptions import ConfigError, InvalidRequestError
-from ._job import Job
+from ._job import DEFAULT_CONCURRENCY, Job
 from ._plan import plan_shards
 from ._registry import make_adapter
 from ._requests import Request
@@ -54,6 +54,7 @@ def submit(
     max_cost_usd: float | None = None,
     cache: bool = False,
     retry: int = 0,
+    concurrency: int = DEFAULT_CONCURRENCY,
     clock: Clock | None = None,
 ) -> Job:
     """Validate, plan, journal and submit a job; returns at once (see :meth:`Job.wait`).
@@ -68,6 +69,7 @@ def submit(
     cache where it can (nothing is sent for them) and keeps this job's results there.
     ``retry=N`` sends requests that failed for a passing reason (rate limit, server error,
     expiry) again, in up to N follow-up rounds, within ``max_cost_usd`` (see ``_retry``).
+    ``concurrency`` caps the vendor calls (uploads and creates, polls) made at once.
     """
     if retry < 0:
         raise ConfigError(f"retry must be 0 or more rounds, got {retry}")
@@ -116,7 +118,7 @@ def submit(
         )
         for s in plan.shards
     ])
-    job = Job(record, db, adapter, plan.response_models, clock)
+    job = Job(record, db, adapter, plan.response_models, clock, concurrency)
     job._submit_pending(look_up_first=False)
     return job
 

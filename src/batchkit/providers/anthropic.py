@@ -64,6 +64,8 @@ class AnthropicAdapter(Adapter):
     """Anthropic's Message Batches: one JSON body per shard, chat only."""
 
     name = "anthropic"
+    # Batches carry no key: re-attaching tells a job's shards apart by creation order.
+    parallel_submit = False
     credential_env = ("ANTHROPIC_API_KEY",)
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
@@ -252,6 +254,8 @@ class AnthropicAdapter(Adapter):
                 transient=True,
             ) from None
         except anthropic.AnthropicError as exc:
+            raise ProviderError(f"Anthropic could not {action}: {self._redact(str(exc))}") from None
+        except ValueError as exc:  # the SDK will not put an id like '..' or '' into a URL
             raise ProviderError(f"Anthropic could not {action}: {self._redact(str(exc))}") from None
 
 
