@@ -105,6 +105,8 @@ class Job:
         self._adapter = adapter
         self._models = ModelResolver(response_models)
         self._clock = clock or SystemClock()
+        self.unmatched: list[Any] = []
+        """Vendor lines that matched no request, from the last read of the results."""
 
     def __repr__(self) -> str:
         return f"<Job {self.id} {self.provider} {self.state.value} requests={self.request_count}>"
@@ -401,14 +403,18 @@ class Job:
             shards, self._fetch, self._adapter.decode,
             ModelResolver(response_models) if response_models else self._models,
         )
-        self._unmatched = collector.unmatched
-        yield from with_costs(collector.in_input_order(), usage_pricer(self.provider))
+        self.unmatched = collector.unmatched
+        total: float | None = None
+        for result in with_costs(collector.in_input_order(), usage_pricer(self.provider)):
+            if result.cost_usd is not None:
+                total = (total or 0.0) + result.cost_usd
+            yield result
+        self._store.set_actual_cost(self.id, total)  # read to the end: the whole job's cost
 
     def results(self, response_models: dict[str, type[BaseModel]] | None = None) -> ResultSet:
         """Every request's Result, in input order (see :meth:`iter_results`)."""
         results = ResultSet(self.iter_results(response_models), unmatched=())
-        results.unmatched = self._unmatched
-        self._store.set_actual_cost(self.id, results.cost_usd)
+        results.unmatched = self.unmatched
         return results
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 from pydantic import BaseModel
 
-__all__ = ["ErrorInfo", "Result", "ResultSet", "ResultStatus", "Usage"]
+__all__ = ["ErrorInfo", "Result", "ResultSet", "ResultStatus", "Usage", "write_jsonl"]
 
 ResultStatus = Literal["succeeded", "errored", "expired", "cancelled"]
 RESULT_STATUSES: tuple[ResultStatus, ...] = ("succeeded", "errored", "expired", "cancelled")
@@ -234,14 +234,35 @@ class ResultSet(Sequence[Result]):
             return np.zeros((0, 0), dtype=np.float32)
         return matrix
 
+    def to_parquet(self, path: str | Path) -> int:
+        """Write one row per result to a Parquet file (needs pyarrow); returns the row count."""
+        from ._export import write_parquet
+
+        return write_parquet(self._results, path)
+
+    def to_npy(self, path: str | Path, kind: str = "float") -> int:
+        """Save :meth:`embeddings` of ``kind`` as a ``.npy`` file; returns the row count."""
+        from ._export import write_npy
+
+        return write_npy(self._results, path, len(self._results), kind)
+
     def to_jsonl(self, path_or_file: str | Path | IO[bytes], *, include_raw: bool = False) -> int:
         """Write one JSON object per result; returns how many were written."""
-        if isinstance(path_or_file, (str, Path)):
-            with open(path_or_file, "wb") as fh:
-                return self.to_jsonl(fh, include_raw=include_raw)
-        for r in self._results:
-            path_or_file.write(
-                orjson.dumps(r.to_dict(include_raw=include_raw), option=orjson.OPT_SERIALIZE_NUMPY)
-            )
-            path_or_file.write(b"\n")
-        return len(self._results)
+        return write_jsonl(self._results, path_or_file, include_raw=include_raw)
+
+
+def write_jsonl(
+    results: Iterable[Result], path_or_file: str | Path | IO[bytes], *, include_raw: bool = False
+) -> int:
+    """Write one JSON object per result (streamed: any iterable); returns how many."""
+    if isinstance(path_or_file, (str, Path)):
+        with open(path_or_file, "wb") as fh:
+            return write_jsonl(results, fh, include_raw=include_raw)
+    written = 0
+    for r in results:
+        path_or_file.write(
+            orjson.dumps(r.to_dict(include_raw=include_raw), option=orjson.OPT_SERIALIZE_NUMPY)
+        )
+        path_or_file.write(b"\n")
+        written += 1
+    return written

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,9 +15,11 @@ import click
 import orjson
 
 from .._exceptions import ConfigError
+from .._export import write_npy, write_parquet
 from .._job import Job
 from .._readers import read_requests
 from .._requests import import_response_model
+from .._results import Result, write_jsonl
 from .._submit import get_job, list_jobs, submit
 from ..store import JobRecord
 from ._output import console, emit_json, handle_errors, json_option, table
@@ -219,18 +222,33 @@ def cancel_cmd(job_id: str, as_json: bool) -> None:
 @click.command("results")
 @click.argument("job_id")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write one JSON line per request, in input order.")
-@click.option("--raw", is_flag=True, help="Include each vendor line under 'raw'.")
+              help="Where to write the results, in input order: .jsonl (one JSON line per "
+                   "request), .parquet (one row per request) or .npy (the embedding matrix).")
+@click.option("--raw", is_flag=True, help="JSONL: include each vendor line under 'raw'.")
+@click.option("--embedding-kind", default="float", show_default=True,
+              help=".npy: which embedding type (float, int8, uint8, binary, ubinary).")
 @json_option
 @handle_errors
-def results_cmd(job_id: str, output: Path, raw: bool, as_json: bool) -> None:
-    """Download, decode and write the results of a finished JOB."""
-    results = get_job(job_id).results()
-    written = results.to_jsonl(output, include_raw=raw)
-    counts = results.counts()
+def results_cmd(job_id: str, output: Path, raw: bool, embedding_kind: str, as_json: bool) -> None:
+    """Download, decode and write the results of a finished JOB (streamed, in input order)."""
+    job = get_job(job_id)
+    counts: Counter[str] = Counter()
+
+    def tallied() -> Iterator[Result]:
+        for result in job.iter_results():
+            counts[result.status] += 1
+            yield result
+
+    suffix = output.suffix.lower()
+    if suffix == ".parquet":
+        written = write_parquet(tallied(), output)
+    elif suffix == ".npy":
+        written = write_npy(tallied(), output, job.request_count, embedding_kind)
+    else:
+        written = write_jsonl(tallied(), output, include_raw=raw)
     if as_json:
-        emit_json({"job": job_id, "written": written, "path": str(output), "counts": counts,
-                   "unmatched": len(results.unmatched)})
+        emit_json({"job": job_id, "written": written, "path": str(output),
+                   "counts": dict(counts), "unmatched": len(job.unmatched)})
         return
     shown = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
     console.print(f"wrote {written:,} results to {output} ({shown})")
