@@ -1,0 +1,171 @@
+"""Mistral's bodies for the emulator: replies, error bodies, and each line's body validation.
+
+Why a module of its own: what Mistral answers differs from OpenAI in the details batchkit
+decodes. Chat replies have no ``refusal`` or token details, embeddings report
+``completion_tokens: 0``, and errors are ``{"object": "error", "message", "type", "param",
+"code"}``, where a request that fails validation (HTTP 422) carries its pydantic report as the
+message: ``{"detail": [{"type", "loc", "msg"}]}`` (shapes seen in public issue reports against
+api.mistral.ai). The ``mistralai`` SDK's ``ChatCompletionResponse`` and ``EmbeddingResponse``
+parse every reply (a test checks). Replies are a pure function of the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from batchkit.testing import _spec
+from batchkit.testing._openai_replies import unit_vector
+from batchkit.testing._schema_fill import fill_schema
+from batchkit.testing._text import collect_text, estimate_tokens
+
+Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
+"""``responder(endpoint, body, custom_id) -> response body`` for one batch line."""
+
+BODY_SCHEMAS = {
+    "/v1/chat/completions": "ChatCompletionRequest",
+    "/v1/embeddings": "EmbeddingRequest",
+}
+EMBEDDING_DIMENSIONS = {"mistral-embed": (1024, 1024), "codestral-embed": (1536, 3072)}
+"""Model -> (native, largest ``output_dimension``); codestral-embed is Matryoshka-style."""
+_DEFAULT_DIMENSIONS = (1024, 1024)
+_DEEPER = re.compile(r" \(at (\$[^)]*)\)$")
+
+
+class ReplyError(Exception):
+    """Raised by a responder: the line fails with this HTTP status and Mistral error body."""
+
+    def __init__(self, status_code: int, message: Any, *, type: str = "invalid_request_error",
+                 code: str | None = None) -> None:
+        super().__init__(str(message))
+        self.status_code = status_code
+        self.body = error_body(message, type=type, code=code)
+
+
+def error_body(message: Any, *, type: str = "invalid_request_error",
+               code: str | None = None) -> dict[str, Any]:
+    """Mistral's error object (``message`` is a string, or a 422 ``{"detail": [...]}``)."""
+    return {"object": "error", "message": message, "type": type, "param": None, "code": code}
+
+
+def validation_detail(problems: list[str], prefix: tuple[str | int, ...] = ("body",)
+                      ) -> dict[str, Any]:
+    """The 422 ``message`` for ``_spec.validate`` problems (``"$.a[0].b: message"``)."""
+    detail = []
+    for problem in problems:
+        path, _, message = problem.partition(": ")
+        deeper = _DEEPER.search(message)  # a failed anyOf names its most specific branch
+        if deeper:
+            path, message = deeper.group(1), message[:deeper.start()]
+        detail.append({"type": "value_error", "loc": [*prefix, *_loc(path)], "msg": message})
+    return {"detail": detail}
+
+
+def _loc(path: str) -> list[str | int]:
+    """``$.requests[3].body`` -> ``["requests", 3, "body"]``."""
+    loc: list[str | int] = []
+    for part in path.removeprefix("$").replace("[", ".[").split("."):
+        if part.startswith("["):
+            loc.append(int(part[1:-1]))
+        elif part:
+            loc.append(part)
+    return loc
+
+
+def check_body(endpoint: str, body: dict[str, Any]) -> ReplyError | None:
+    """The 422 a real request with this body would get, or None when the body is valid."""
+    problems = _spec.validate("mistral", BODY_SCHEMAS[endpoint], body)
+    return ReplyError(422, validation_detail(problems)) if problems else None
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def chat_completion(body: dict[str, Any], custom_id: str) -> dict[str, Any]:
+    """A ``chat.completion`` reply; JSON that satisfies a ``json_schema`` response format."""
+    seed = _digest("mistral-chat", custom_id, json.dumps(body, sort_keys=True))
+    prompt = collect_text(body.get("messages", []))
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        text = json.dumps(fill_schema(schema, seed=seed), ensure_ascii=False)
+    elif response_format.get("type") == "json_object":
+        text = json.dumps({"answer": seed[:8]})
+    else:
+        words = prompt.split()
+        text = f"Emulated answer ({seed[:8]}) to: " + " ".join(words[:12])
+    cap = body.get("max_tokens")
+    truncated = False
+    if isinstance(cap, int) and estimate_tokens(text) > cap:  # cut as the vendor does
+        text, truncated = text[: cap * 4], True
+    prompt_tokens = estimate_tokens(prompt) + 3 * len(body.get("messages", []))
+    completion_tokens = estimate_tokens(text) if text else 0
+    return {
+        "id": seed[:32],
+        "object": "chat.completion",
+        "model": str(body.get("model")),
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+        "created": 0,
+        "choices": [{
+            "index": 0,
+            "finish_reason": "length" if truncated else "stop",
+            "message": {"role": "assistant", "content": text, "tool_calls": None},
+        }],
+    }
+
+
+def embedding_list(body: dict[str, Any]) -> dict[str, Any]:
+    """Unit vectors of the model's dimension (or ``output_dimension``, up to the model's most)."""
+    model = str(body.get("model"))
+    native, largest = EMBEDDING_DIMENSIONS.get(model, _DEFAULT_DIMENSIONS)
+    size = body.get("output_dimension") or native
+    if size > largest:
+        raise ReplyError(400, f"output_dimension must be at most {largest} for model {model}")
+    raw_input = body.get("input")
+    inputs = raw_input if isinstance(raw_input, list) else [raw_input]
+    data = []
+    for index, text in enumerate(inputs):
+        vector: Any = unit_vector(model, str(text), size)
+        if body.get("encoding_format") == "base64":
+            vector = base64.b64encode(struct.pack(f"<{size}f", *vector)).decode("ascii")
+        data.append({"object": "embedding", "embedding": vector, "index": index})
+    tokens = sum(estimate_tokens(str(text)) for text in inputs)
+    return {
+        "id": _digest("mistral-embed", json.dumps(body, sort_keys=True))[:32],
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens},
+    }
+
+
+def default_responder(endpoint: str, body: dict[str, Any], custom_id: str) -> dict[str, Any]:
+    """The stock replies (the job stamps ``created`` with its clock afterwards)."""
+    if endpoint == "/v1/chat/completions":
+        return chat_completion(body, custom_id)
+    return embedding_list(body)
+
+
+def injected_error(status_code: int) -> dict[str, Any]:
+    """The body of an injected per-request failure with ``status_code``."""
+    if status_code == 429:
+        return error_body("Requests rate limit exceeded", type="rate_limited")
+    if status_code >= 500:
+        return error_body("Internal server error", type="internal_server_error")
+    return error_body("Prompt contains more tokens than the model's maximum context length")
+
+
+def break_json(reply: dict[str, Any]) -> dict[str, Any]:
+    """The ``invalid_json`` fault: cut a chat reply's text so it no longer parses as JSON."""
+    broken: dict[str, Any] = json.loads(json.dumps(reply))
+    for choice in broken.get("choices", []):
+        content = choice["message"].get("content") or ""
+        choice["message"]["content"] = content[: max(1, len(content) // 2)] + "…"
+    return broken
