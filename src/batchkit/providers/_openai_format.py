@@ -15,11 +15,8 @@ Facts come from the OpenAI OpenAPI spec (``CreateChatCompletionRequest``, ``Crea
 from __future__ import annotations
 
 import base64
-import copy
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Literal, NoReturn
 
 import numpy as np
@@ -31,6 +28,13 @@ from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
 from .._results import ErrorInfo, Result, ResultStatus, Usage
 from .._state import JobState
 from ._lines import load_line
+from ._strict_schema import (
+    StrictSchemaError,
+    schema_name,
+    strict_json_schema,
+    strict_schema_cached,
+    to_strict_schema,
+)
 from .base import LineError, RemoteStatus
 
 __all__ = [
@@ -61,123 +65,8 @@ OPENAI_STATUSES: Mapping[str, JobState] = {
     "cancelling": JobState.CANCELLING,
     "cancelled": JobState.CANCELLED,
 }
-"""The eight ``Batch.status`` values of the OpenAI spec. Vendors with extra spellings (Together's
-``CANCELING``) pass ``{**OPENAI_STATUSES, ...}`` to :func:`map_status`."""
-
-
-# -- strict JSON schema ----------------------------------------------------------------------
-
-
-class StrictSchemaError(ValueError):
-    """A response model whose schema OpenAI's strict mode cannot express."""
-
-
-# Keywords strict mode rejects but whose loss only loosens the schema: pydantic still validates
-# the reply against the model afterwards, so dropping them is safe.
-_DROPPED = frozenset({
-    "default", "minLength", "maxLength", "uniqueItems", "minProperties", "maxProperties",
-    "discriminator", "examples", "readOnly", "writeOnly", "deprecated", "contentEncoding",
-    "contentMediaType", "contentSchema", "$schema", "$id", "minContains", "maxContains",
-})
-# Keywords whose loss would change what is allowed, so the model cannot be sent strict.
-_REFUSED = frozenset({
-    "patternProperties", "unevaluatedProperties", "unevaluatedItems", "propertyNames", "contains",
-    "prefixItems", "not", "if", "then", "else", "dependentRequired", "dependentSchemas",
-    "dependencies",
-})
-_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4",
-                      "ipv6", "uuid"})
-
-
-def to_strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a pydantic JSON schema that OpenAI's ``strict: true`` mode accepts.
-
-    Strict mode wants every object closed (``additionalProperties: false``) with every property
-    in ``required``, a root that is an object rather than a ``$ref``, and only a subset of
-    keywords. Fields that pydantic marks optional *because their type admits None* are already
-    ``anyOf [..., null]`` and stay nullable. Fields that are optional only because they have a
-    non-None default (``tags: list[str] = []``) become required but are *not* made nullable:
-    a null there would fail pydantic validation of the reply, so the model is asked for a value.
-    Raises :class:`StrictSchemaError` naming the path when strict mode cannot express the schema
-    (free-form dicts, tuples, ``not``...).
-    """
-    defs: dict[str, Any] = dict(schema.get("$defs") or {})
-    root: dict[str, Any] = {k: v for k, v in schema.items() if k != "$defs"}
-    if set(root) == {"$ref"}:  # a recursive model: pydantic puts the model itself in $defs
-        root = dict(_resolve(root["$ref"], defs))
-    out = _strict_node(root, "$", defs)
-    if out.get("type") != "object":
-        raise StrictSchemaError("$: the root of a strict schema must be an object")
-    if defs:
-        out["$defs"] = {name: _strict_node(d, f"$defs.{name}", defs) for name, d in defs.items()}
-    return out
-
-
-def _resolve(ref: str, defs: Mapping[str, Any]) -> Mapping[str, Any]:
-    name = ref.removeprefix("#/$defs/")
-    if name == ref or name not in defs:
-        raise StrictSchemaError(f"unsupported $ref {ref!r} (only '#/$defs/...' refs resolve)")
-    target: Mapping[str, Any] = defs[name]
-    return target
-
-
-def _strict_node(node: Any, path: str, defs: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(node, Mapping):
-        raise StrictSchemaError(f"{path}: expected a schema object, got {node!r}")
-    node = dict(node)
-    if "$ref" in node and len(node) > 1:
-        # Strict mode takes no siblings next to $ref (pydantic adds `description` there):
-        # inline the target, letting the siblings win.
-        node = {**_resolve(node.pop("$ref"), defs), **node}
-    all_of = node.pop("allOf", None)
-    if all_of is not None:
-        if len(all_of) != 1:
-            raise StrictSchemaError(f"{path}: 'allOf' with several schemas is not supported")
-        node = {**_strict_node(all_of[0], path, defs), **node}
-    refused = _REFUSED.intersection(node)
-    if refused:
-        raise StrictSchemaError(f"{path}: keyword {sorted(refused)[0]!r} is not supported")
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key in _DROPPED or (key == "format" and value not in _FORMATS):
-            continue
-        if key in ("anyOf", "oneOf"):  # oneOf (discriminated unions) is not in the subset
-            out["anyOf"] = [_strict_node(v, f"{path}.{key}[{i}]", defs)
-                            for i, v in enumerate(value)]
-        elif key == "items":
-            out[key] = _strict_node(value, f"{path}.items", defs)
-        elif key == "properties":
-            out[key] = {name: _strict_node(v, f"{path}.{name}", defs)
-                        for name, v in value.items()}
-        elif key != "additionalProperties":
-            out[key] = value
-    if out.get("type") == "object" or "properties" in out:
-        extra = node.get("additionalProperties", False)
-        if extra is not False:
-            raise StrictSchemaError(
-                f"{path}: free-form objects (dict fields) cannot be strict; use a model"
-            )
-        out.setdefault("properties", {})
-        out["required"] = list(out["properties"])
-        out["additionalProperties"] = False
-    if not out.keys() & {"type", "anyOf", "$ref", "enum", "const"}:
-        raise StrictSchemaError(f"{path}: every value needs a type (is it typed Any?)")
-    return out
-
-
-@cache
-def _strict_cached(model: type[BaseModel]) -> dict[str, Any]:
-    return to_strict_schema(model.model_json_schema())
-
-
-def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The strict schema of a response model (computed once per class, returned as a copy)."""
-    return copy.deepcopy(_strict_cached(model))
-
-
-def schema_name(model: type[BaseModel]) -> str:
-    """The ``json_schema.name`` for a model: the spec allows ``[a-zA-Z0-9_-]``, at most 64."""
-    return re.sub(r"[^a-zA-Z0-9_-]", "_", model.__name__)[:64] or "response"
+"""The eight ``Batch.status`` values of the OpenAI spec (Azure and Groq use the same eight).
+A vendor with its own names passes its table to :func:`map_status`."""
 
 
 # -- encode ----------------------------------------------------------------------------------
@@ -191,7 +80,12 @@ class LineFormat:
     for vendors that take the model once per batch. ``max_tokens_field`` defaults to
     ``max_completion_tokens`` because the OpenAI spec deprecates ``max_tokens`` for it and
     reasoning (o-series, gpt-5) models reject ``max_tokens``; vendors that only know the older
-    name set it back. ``strict`` sends ``response_model`` schemas with ``strict: true``.
+    name set it back (Together). ``strict`` sends ``response_model`` schemas with
+    ``strict: true``; without it the model's own JSON schema goes out best-effort (Groq's
+    non-gpt-oss models, Together). ``method_and_url=False`` writes ``{custom_id, body}`` lines
+    (Together). The URLs are the vendor's spelling of each endpoint (Azure's
+    ``/chat/completions``); ``embeddings_url=None`` marks a vendor whose batches take no
+    embeddings, which :meth:`check` refuses naming ``vendor``.
     """
 
     model: str | None
@@ -202,13 +96,21 @@ class LineFormat:
     max_stop_sequences: int | None = 4
     chat_url: str = CHAT_URL
     responses_url: str = RESPONSES_URL
-    embeddings_url: str = EMBEDDINGS_URL
+    embeddings_url: str | None = EMBEDDINGS_URL
+    vendor: str = "OpenAI"
 
     def url(self, request: Request) -> str:
         """The endpoint path of ``request``'s line (also the batch's ``endpoint``)."""
         if isinstance(request, EmbedRequest):
+            if self.embeddings_url is None:
+                raise InvalidRequestError(self._no_embeddings_rule(),
+                                          custom_id=request.custom_id)
             return self.embeddings_url
         return self.responses_url if self.chat_endpoint == "responses" else self.chat_url
+
+    def _no_embeddings_rule(self) -> str:
+        return (f"{self.vendor} batches take chat requests only; send embeddings to a provider "
+                "whose batch API has them")
 
     def encode(self, request: Request, custom_id: str) -> bytes:
         """One JSONL line (no newline) for ``request``, sent under ``custom_id``."""
@@ -261,7 +163,7 @@ class LineFormat:
                                        **self._schema_format(req.response_model)}}
 
     def _schema_format(self, model: type[BaseModel]) -> dict[str, Any]:
-        schema = _strict_cached(model) if self.strict else model.model_json_schema()
+        schema = strict_schema_cached(model) if self.strict else model.model_json_schema()
         return {"name": schema_name(model), "schema": schema, "strict": self.strict}
 
     def check(self, request: Request) -> None:
@@ -276,6 +178,8 @@ class LineFormat:
             if key in request.params and not (key == "n" and request.params[key] == 1):
                 fail(_PARAM_RULES[key])
         if isinstance(request, EmbedRequest):
+            if self.embeddings_url is None:
+                fail(self._no_embeddings_rule())
             return
         for m in request.messages:
             if m.role != "user" and any(isinstance(p, ImagePart) for p in _parts(m)):
@@ -289,7 +193,7 @@ class LineFormat:
                 fail("the /v1/responses endpoint needs max_tokens >= 16 (max_output_tokens)")
         if self.strict and request.response_model is not None:
             try:
-                _strict_cached(request.response_model)
+                strict_schema_cached(request.response_model)
             except StrictSchemaError as exc:
                 fail(f"response_model cannot be sent as a strict schema: {exc}")
 
@@ -485,10 +389,12 @@ def _usage(usage: Any) -> Usage | None:
     out = usage.get("completion_tokens" if chat else "output_tokens") or 0
     in_details = usage.get("prompt_tokens_details" if chat else "input_tokens_details") or {}
     out_details = usage.get("completion_tokens_details" if chat else "output_tokens_details") or {}
+    # Together reports gpt-oss reasoning as a flat ``usage.reasoning_tokens``.
+    reasoning = out_details.get("reasoning_tokens") or usage.get("reasoning_tokens") or 0
     return Usage(
         input_tokens=int(inp), output_tokens=int(out),
         cached_input_tokens=int(in_details.get("cached_tokens") or 0),
-        reasoning_tokens=int(out_details.get("reasoning_tokens") or 0),
+        reasoning_tokens=int(reasoning),
     )
 
 
@@ -499,7 +405,8 @@ def map_status(
     batch: Mapping[str, Any], statuses: Mapping[str, JobState] = OPENAI_STATUSES
 ) -> RemoteStatus:
     """A batch object (as a dict) -> RemoteStatus. An unknown status raises ``ProviderError``:
-    guessing would let a job sit forever or be collected before it is done."""
+    guessing would let a job sit forever or be collected before it is done. Counts a vendor
+    does not report (Together has none) stay None rather than being invented."""
     vendor_status = batch.get("status")
     if not isinstance(vendor_status, str) or vendor_status not in statuses:
         raise ProviderError(
@@ -508,8 +415,12 @@ def map_status(
         )
     counts = batch.get("request_counts") or {}
     errors = batch.get("errors") or {}
-    # OpenAI nests errors as {"object": "list", "data": [...]}; Groq's docs show a bare list.
+    # OpenAI nests errors as {"object": "list", "data": [...]}; Groq's docs show a bare list;
+    # Together has no list, only an ``error`` string on a failed job.
     rows = (errors.get("data") or []) if isinstance(errors, dict) else errors
+    message = batch.get("error")
+    if not rows and isinstance(message, str) and message:
+        rows = [{"code": "batch_failed", "message": message}]
     return RemoteStatus(
         state=statuses[vendor_status],
         vendor_status=vendor_status,

@@ -97,6 +97,8 @@ class EmulatedBatch:
     error_file_id: str | None = None
     forced_error: ValidationError | None = None
     results_written: bool = False
+    window_seconds: int = WINDOW_SECONDS
+    """The completion window (Groq takes 24h to 7d; the others 24h)."""
 
     @property
     def error(self) -> ValidationError | None:
@@ -104,7 +106,7 @@ class EmulatedBatch:
 
     @property
     def expires_at(self) -> int:
-        return self.created_at + WINDOW_SECONDS
+        return self.created_at + self.window_seconds
 
     def next_due(self) -> float | None:
         """Clock time of the next status change, or None when terminal."""
@@ -184,9 +186,11 @@ class EmulatedBatch:
 
     def usage(self) -> dict[str, Any]:
         sums = {"input_tokens": 0, "cached_tokens": 0, "output_tokens": 0, "reasoning_tokens": 0}
+        # The OpenAI endpoint the lines map to (a vendor may spell the batch endpoint its way).
+        url = self.parsed.lines[0].url if self.parsed.lines else self.endpoint
         for outcome in self.outcomes.values():
             if outcome.succeeded:
-                for key, value in batch_usage_of(self.endpoint, outcome.body).items():
+                for key, value in batch_usage_of(url, outcome.body).items():
                     sums[key] += value
         return {
             "input_tokens": sums["input_tokens"],

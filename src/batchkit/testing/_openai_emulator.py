@@ -6,6 +6,10 @@ app answers as OpenAI does: bearer auth, 400 bodies ``{"error": {message, type, 
 a bad create, a ``failed`` batch with ``errors`` for a bad input file, the vendor's status
 vocabulary on the shared clock, and result files in the vendor's line format. Tests arm faults and
 read counters on the app object (``handle.apps["openai"]``).
+
+The other OpenAI-shaped vendors (Azure, Groq, Together) are subclasses that override the hooks
+marked below: where the API lives and how it authenticates, file purposes, create rules, input
+rules, how a batch and a result row look, and how listing pages.
 """
 
 from __future__ import annotations
@@ -20,13 +24,21 @@ from typing import Any
 from batchkit.testing import _spec
 from batchkit.testing._openai_batches import (
     TERMINAL,
+    WINDOW_SECONDS,
     EmulatedBatch,
     FaultKind,
     FaultPlan,
     ItemFault,
     Phases,
 )
-from batchkit.testing._openai_input import BODY_SCHEMAS, InputLimits, ValidationError, parse_input
+from batchkit.testing._openai_input import (
+    BODY_SCHEMAS,
+    InputLimits,
+    InputRules,
+    ParsedInput,
+    ValidationError,
+    parse_input,
+)
 from batchkit.testing._openai_replies import Responder, default_responder
 from batchkit.testing._server import (
     EmulatorClock,
@@ -49,7 +61,7 @@ NO_KEY_MESSAGE = (
 
 
 class ApiError(Exception):
-    """An HTTP error answered with OpenAI's error body."""
+    """An HTTP error answered with OpenAI's error body (or a vendor's own ``body``)."""
 
     def __init__(
         self,
@@ -59,10 +71,12 @@ class ApiError(Exception):
         param: str | None = None,
         code: str | None = None,
         type: str = "invalid_request_error",
+        body: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.error = {"message": message, "type": type, "param": param, "code": code}
+        self.body = body if body is not None else {"error": self.error}
 
 
 @dataclass
@@ -96,6 +110,11 @@ class OpenAIEmulator:
     """
 
     name = "openai"
+    file_purposes: frozenset[str] = FILE_PURPOSES
+    batch_purpose = "batch"
+    input_rules = InputRules()
+    empty_error_file = False
+    """Azure writes an error file even when no request failed; OpenAI leaves the id null."""
 
     def __init__(self, clock: EmulatorClock, *, responder: Responder | None = None) -> None:
         self.clock = clock
@@ -154,7 +173,7 @@ class OpenAIEmulator:
             with self._lock:
                 return self._route(request)
         except ApiError as failure:
-            return json_response({"error": failure.error}, failure.status)
+            return json_response(failure.body, failure.status)
 
     def _authenticate(self, request: Request) -> None:
         scheme, _, token = (request.header("Authorization") or "").partition(" ")
@@ -166,26 +185,65 @@ class OpenAIEmulator:
                            "at https://platform.openai.com/account/api-keys.",
                            code="invalid_api_key")
 
-    def _route(self, request: Request) -> Response:
+    def _api_parts(self, request: Request) -> list[str]:
+        """Hook: the path below the API root (``/v1``), or a 404 for anything else."""
         parts = request.path.strip("/").split("/")
+        if parts[0] != "v1":
+            raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
+        return parts[1:]
+
+    def _route(self, request: Request) -> Response:
+        parts = self._api_parts(request)
         method = request.method
-        if parts[:2] == ["v1", "files"]:
-            if len(parts) == 2 and method == "POST":
+        if parts[0] == "files":
+            if len(parts) == 1 and method == "POST":
                 return self._upload(request)
-            if len(parts) == 3 and method == "GET":
-                return json_response(self._file(parts[2]).as_json())
-            if len(parts) == 4 and parts[3] == "content" and method == "GET":
-                return bytes_response(self._file(parts[2]).data)
-        if parts[:2] == ["v1", "batches"]:
-            if len(parts) == 2 and method == "POST":
-                return self._create(request)
             if len(parts) == 2 and method == "GET":
+                return json_response(self._file(parts[1]).as_json())
+            if len(parts) == 3 and parts[2] == "content" and method == "GET":
+                return bytes_response(self._file(parts[1]).data)
+        if parts[0] == "batches":
+            if len(parts) == 1 and method == "POST":
+                return self._create(request)
+            if len(parts) == 1 and method == "GET":
                 return self._list(request)
-            if len(parts) == 3 and method == "GET":
-                return json_response(self._retrieve(parts[2]).as_json())
-            if len(parts) == 4 and parts[3] == "cancel" and method == "POST":
-                return self._cancel(parts[2])
+            if len(parts) == 2 and method == "GET":
+                return json_response(self._batch_json(self._retrieve(parts[1])))
+            if len(parts) == 3 and parts[2] == "cancel" and method == "POST":
+                return self._cancel(parts[1])
         raise ApiError(404, f"Invalid URL ({method} {request.path})")
+
+    # ---- vendor hooks ------------------------------------------------------------------------
+
+    def _new_file_id(self) -> str:
+        return "file-" + secrets.token_hex(11)
+
+    def _new_batch_id(self) -> str:
+        return "batch_" + secrets.token_hex(16)
+
+    def _batch_json(self, batch: EmulatedBatch) -> dict[str, Any]:
+        return batch.as_json()
+
+    def _created(self, batch: EmulatedBatch) -> Response:
+        return json_response(self._batch_json(batch))
+
+    def _present_row(self, batch: EmulatedBatch, row: dict[str, Any]) -> dict[str, Any] | None:
+        """A result row as this vendor writes it (None: the vendor writes no row)."""
+        return row
+
+    def _window_seconds(self, body: dict[str, Any]) -> int:
+        return WINDOW_SECONDS
+
+    def _create_error(self, body: dict[str, Any]) -> ValidationError | None:
+        """A create the vendor accepts but then fails at validation (None: no such rule)."""
+        return None
+
+    def _respond(self, url: str, body: dict[str, Any], custom_id: str) -> dict[str, Any]:
+        """Run one line: the test's responder, after any checks the vendor makes at run time."""
+        return self.responder(url, body, custom_id)
+
+    def _no_such_batch(self, batch_id: str) -> ApiError:
+        return ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
 
     # ---- files -------------------------------------------------------------------------------
 
@@ -201,13 +259,13 @@ class OpenAIEmulator:
             raise ApiError(400, "Missing required parameter: 'purpose'.", param="purpose",
                            code="missing_required_parameter")
         purpose = form["purpose"].text()
-        if purpose not in FILE_PURPOSES:
+        if purpose not in self.file_purposes:
             raise ApiError(400, f"Invalid value for purpose: {purpose!r}. Supported values are: "
-                           + ", ".join(sorted(FILE_PURPOSES)) + ".", param="purpose",
+                           + ", ".join(sorted(self.file_purposes)) + ".", param="purpose",
                            code="invalid_value")
         upload = form["file"]
         filename = upload.filename or "upload"
-        if purpose == "batch" and not filename.endswith(".jsonl"):
+        if purpose == self.batch_purpose and not filename.endswith(".jsonl"):
             raise ApiError(400, "Invalid file format for Batch API. Must be .jsonl",
                            param="file")
         stored = self._store_file(filename, purpose, upload.data)
@@ -215,8 +273,7 @@ class OpenAIEmulator:
         return json_response(stored.as_json())
 
     def _store_file(self, filename: str, purpose: str, data: bytes) -> StoredFile:
-        stored = StoredFile("file-" + secrets.token_hex(11), filename, purpose,
-                            int(self.clock.now()), data)
+        stored = StoredFile(self._new_file_id(), filename, purpose, int(self.clock.now()), data)
         self.files[stored.id] = stored
         return stored
 
@@ -236,34 +293,40 @@ class OpenAIEmulator:
         if not isinstance(body, dict):
             raise ApiError(400, "The request body must be a JSON object.")
         self._check_create(body)
-        source = self.files.get(body["input_file_id"])
-        if source is None:
-            raise ApiError(400, f"Could not find file with ID {body['input_file_id']}.",
-                           param="input_file_id", code="invalid_value")
-        if source.purpose != "batch":
-            raise ApiError(400, f"File {source.id} has purpose {source.purpose!r}; a batch input "
-                           "file must be uploaded with purpose 'batch'.",
-                           param="input_file_id", code="invalid_value")
-        parsed = parse_input(source.data, body["endpoint"], self.limits)
+        parsed = self._parse_source(body)
         metadata = body.get("metadata")
         batch = EmulatedBatch(
-            id="batch_" + secrets.token_hex(16),
+            id=self._new_batch_id(),
             endpoint=body["endpoint"],
-            input_file_id=source.id,
-            completion_window=body["completion_window"],
+            input_file_id=body["input_file_id"],
+            completion_window=body.get("completion_window", "24h"),
             created_at=int(self.clock.now()),
             metadata=metadata,
             parsed=parsed,
             faults={line.custom_id: self.item_faults.fault_for(line.custom_id)
                     for line in parsed.lines},
             phases=Phases(**vars(self.phases)),
-            forced_error=self._fail_next_validation.pop(0) if self._fail_next_validation else None,
+            forced_error=self._create_error(body) or (
+                self._fail_next_validation.pop(0) if self._fail_next_validation else None),
+            window_seconds=self._window_seconds(body),
         )
         self.batches[batch.id] = batch
         self.creates += 1
         for key, value in (metadata or {}).items():
             self._creates_by_metadata[(key, value)] += 1
-        return json_response(batch.as_json())
+        return self._created(batch)
+
+    def _parse_source(self, body: dict[str, Any]) -> ParsedInput:
+        """Hook: the validated input file of a create (OpenAI checks the file exists at once)."""
+        source = self.files.get(body["input_file_id"])
+        if source is None:
+            raise ApiError(400, f"Could not find file with ID {body['input_file_id']}.",
+                           param="input_file_id", code="invalid_value")
+        if source.purpose != self.batch_purpose:
+            raise ApiError(400, f"File {source.id} has purpose {source.purpose!r}; a batch input "
+                           f"file must be uploaded with purpose {self.batch_purpose!r}.",
+                           param="input_file_id", code="invalid_value")
+        return parse_input(source.data, body["endpoint"], self.limits, self.input_rules)
 
     def _check_create(self, body: dict[str, Any]) -> None:
         """Answer a bad create with the 400 OpenAI gives, most specific check first."""
@@ -294,15 +357,18 @@ class OpenAIEmulator:
             due = batch.next_due()
             if due is not None:
                 self.clock.reach(due)
-        batch.advance(self.clock.now(), self.responder)
+        batch.advance(self.clock.now(), self._respond)
         if batch.status in TERMINAL and not batch.results_written:
             self._write_results(batch)
         return batch
 
     def _write_results(self, batch: EmulatedBatch) -> None:
         output, errors = batch.result_rows()
-        for rows, attribute in ((output, "output_file_id"), (errors, "error_file_id")):
-            if rows:
+        for found, attribute in ((output, "output_file_id"), (errors, "error_file_id")):
+            rows = [r for r in (self._present_row(batch, row) for row in found) if r is not None]
+            empty_wanted = (self.empty_error_file and attribute == "error_file_id"
+                            and batch.status == "completed")
+            if rows or empty_wanted:
                 data = "".join(json.dumps(row) + "\n" for row in rows).encode("utf-8")
                 stored = self._store_file(f"{batch.id}_{attribute[:-8]}.jsonl", "batch_output",
                                           data)
@@ -312,7 +378,7 @@ class OpenAIEmulator:
     def _retrieve(self, batch_id: str) -> EmulatedBatch:
         batch = self.batches.get(batch_id)
         if batch is None:
-            raise ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
+            raise self._no_such_batch(batch_id)
         return self._sync(batch, polled=True)
 
     def _list(self, request: Request) -> Response:
@@ -330,7 +396,7 @@ class OpenAIEmulator:
         page = [self._sync(b, polled=False) for b in newest_first[: int(raw_limit)]]
         return json_response({
             "object": "list",
-            "data": [b.as_json() for b in page],
+            "data": [self._batch_json(b) for b in page],
             "first_id": page[0].id if page else None,
             "last_id": page[-1].id if page else None,
             "has_more": len(newest_first) > len(page),
@@ -339,13 +405,16 @@ class OpenAIEmulator:
     def _cancel(self, batch_id: str) -> Response:
         batch = self.batches.get(batch_id)
         if batch is None:
-            raise ApiError(404, f"No batch found with id '{batch_id}'.", param="batch_id")
+            raise self._no_such_batch(batch_id)
         self._sync(batch, polled=False)
         if batch.status in TERMINAL or batch.status == "cancelling":
-            raise ApiError(400, f"Cannot cancel a batch with status '{batch.status}'.",
-                           code="invalid_state" if batch.status != "cancelling" else None)
-        batch.cancel(self.clock.now(), self.responder)
-        return json_response(batch.as_json())
+            raise self._cannot_cancel(batch)
+        batch.cancel(self.clock.now(), self._respond)
+        return json_response(self._batch_json(batch))
+
+    def _cannot_cancel(self, batch: EmulatedBatch) -> ApiError:
+        return ApiError(400, f"Cannot cancel a batch with status '{batch.status}'.",
+                        code="invalid_state" if batch.status != "cancelling" else None)
 
 
 def _check_metadata(metadata: dict[str, Any]) -> None:

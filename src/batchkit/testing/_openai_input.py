@@ -8,11 +8,19 @@ bad line as the vendor does. Codes come from observed OpenAI failures (``invalid
 ``duplicate_custom_id``, ``invalid_url``, ``mismatched_model``, ``missing_required_parameter``,
 ``streaming_unsupported``, ``invalid_request``); the size codes (``empty_file``,
 ``too_many_tasks``, ``file_too_large``) follow the family Azure documents for the same service.
+
+The OpenAI-shaped vendors differ in the envelope (Together: ``{custom_id, body}``), in how they
+spell the endpoint (Azure: ``/chat/completions``), in whether one file may name several models
+(Groq's docs show a mixed file; Azure calls its refusal ``model_mismatch``), in known model names
+(Azure deployments) and in when a body is checked (Together: only when the line runs). Those are
+the fields of :class:`InputRules`; bodies are always checked against OpenAI's own schemas, since
+each of these vendors documents its batch bodies as the OpenAI endpoint's.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +34,23 @@ BODY_SCHEMAS = {
 REQUIRED_ENVELOPE = ("custom_id", "method", "url", "body")
 
 
+@dataclass(frozen=True)
+class InputRules:
+    """What one vendor checks in a batch input file (the defaults are OpenAI's)."""
+
+    envelope: tuple[str, ...] = REQUIRED_ENVELOPE
+    urls: Mapping[str, str] = field(default_factory=lambda: {u: u for u in BODY_SCHEMAS})
+    """The vendor's endpoint spelling -> the OpenAI endpoint whose schema and replies apply."""
+    one_model_code: str | None = "mismatched_model"
+    """The error code for a file naming two models; None lets a file mix models."""
+    url_mismatch_code: str = "invalid_url"
+    models: frozenset[str] | None = None
+    """Model (deployment) names that exist; None accepts any name."""
+    check_bodies: bool = True
+    """False for a vendor that checks each body only when its line runs."""
+    max_custom_id: int | None = None
+
+
 @dataclass
 class InputLimits:
     """The per-batch limits OpenAI documents; tests lower them to avoid building 50k lines."""
@@ -37,7 +62,7 @@ class InputLimits:
 
 @dataclass
 class BatchLine:
-    """One validated input line."""
+    """One validated input line; ``url`` is the OpenAI endpoint it maps to."""
 
     line: int
     custom_id: str
@@ -69,17 +94,21 @@ class _Invalid(Exception):
         self.error = error
 
 
-def parse_input(data: bytes, endpoint: str, limits: InputLimits) -> ParsedInput:
-    """Parse and validate an input file for a batch on ``endpoint``."""
+def parse_input(
+    data: bytes, endpoint: str, limits: InputLimits, rules: InputRules | None = None
+) -> ParsedInput:
+    """Parse and validate an input file for a batch on ``endpoint`` (the vendor's spelling)."""
     parsed = ParsedInput()
     try:
-        _check(data, endpoint, limits, parsed)
+        _check(data, endpoint, limits, rules or InputRules(), parsed)
     except _Invalid as invalid:
         parsed.error = invalid.error
     return parsed
 
 
-def _check(data: bytes, endpoint: str, limits: InputLimits, parsed: ParsedInput) -> None:
+def _check(
+    data: bytes, endpoint: str, limits: InputLimits, rules: InputRules, parsed: ParsedInput
+) -> None:
     if len(data) > limits.max_bytes:
         raise _Invalid(ValidationError(
             "file_too_large",
@@ -99,7 +128,7 @@ def _check(data: bytes, endpoint: str, limits: InputLimits, parsed: ParsedInput)
     seen: set[str] = set()
     embedding_inputs = 0
     for number, text in numbered:
-        item = _check_line(number, text, endpoint)
+        item = _check_line(number, text, endpoint, rules)
         if item.custom_id in seen:
             raise _Invalid(ValidationError(
                 "duplicate_custom_id",
@@ -107,17 +136,8 @@ def _check(data: bytes, endpoint: str, limits: InputLimits, parsed: ParsedInput)
                 "custom_id", number,
             ))
         seen.add(item.custom_id)
-        model = item.body["model"]
-        if parsed.model is None:
-            parsed.model = model
-        elif model != parsed.model:
-            raise _Invalid(ValidationError(
-                "mismatched_model",
-                f"The model {model!r} does not match the model {parsed.model!r} of the other "
-                "requests. Each batch file may only use one model.",
-                "body.model", number,
-            ))
-        if endpoint == "/v1/embeddings":
+        _check_model(item, rules, parsed)
+        if item.url == "/v1/embeddings":
             value = item.body.get("input")
             embedding_inputs += len(value) if isinstance(value, list) else 1
             if embedding_inputs > limits.max_embedding_inputs:
@@ -129,7 +149,26 @@ def _check(data: bytes, endpoint: str, limits: InputLimits, parsed: ParsedInput)
         parsed.lines.append(item)
 
 
-def _check_line(number: int, text: str, endpoint: str) -> BatchLine:
+def _check_model(item: BatchLine, rules: InputRules, parsed: ParsedInput) -> None:
+    model = item.body.get("model")
+    if rules.models is not None and isinstance(model, str) and model not in rules.models:
+        raise _Invalid(ValidationError(
+            "model_not_found",
+            f"The provided model deployment {model!r} does not exist on this resource.",
+            "body.model", item.line,
+        ))
+    if parsed.model is None:
+        parsed.model = model
+    elif rules.one_model_code is not None and model != parsed.model:
+        raise _Invalid(ValidationError(
+            rules.one_model_code,
+            f"The model {model!r} does not match the model {parsed.model!r} of the other "
+            "requests. Each batch file may only use one model.",
+            "body.model", item.line,
+        ))
+
+
+def _check_line(number: int, text: str, endpoint: str, rules: InputRules) -> BatchLine:
     try:
         item = json.loads(text)
     except ValueError:
@@ -139,22 +178,34 @@ def _check_line(number: int, text: str, endpoint: str) -> BatchLine:
             "invalid_json_line",
             "This line is not parseable as valid JSON.", None, number,
         ))
-    for name in REQUIRED_ENVELOPE:
+    for name in rules.envelope:
         if name not in item:
             raise _Invalid(ValidationError(
                 "missing_required_parameter", f"Missing required parameter: '{name}'.", name, number
             ))
-    if not isinstance(item["custom_id"], str):
+    unknown = sorted(set(item) - set(rules.envelope))
+    if unknown and "url" not in rules.envelope:  # a two-field envelope takes nothing else
+        raise _Invalid(ValidationError(
+            "invalid_request", f"unknown field `{unknown[0]}`, expected `custom_id` or `body`",
+            unknown[0], number,
+        ))
+    custom_id = item["custom_id"]
+    if not isinstance(custom_id, str):
         raise _Invalid(ValidationError(
             "invalid_request", "'custom_id' must be a string.", "custom_id", number
         ))
-    if item["method"] != "POST":
+    if rules.max_custom_id is not None and len(custom_id) > rules.max_custom_id:
+        raise _Invalid(ValidationError(
+            "invalid_request", f"custom_id is longer than {rules.max_custom_id} characters.",
+            "custom_id", number,
+        ))
+    if "method" in rules.envelope and item["method"] != "POST":
         raise _Invalid(ValidationError(
             "invalid_request", "Only the POST method is supported.", "method", number
         ))
-    if item["url"] != endpoint:
+    if "url" in rules.envelope and item["url"] != endpoint:
         raise _Invalid(ValidationError(
-            "invalid_url",
+            rules.url_mismatch_code,
             f"The URL provided for this request does not match the batch endpoint {endpoint}.",
             "url", number,
         ))
@@ -163,18 +214,38 @@ def _check_line(number: int, text: str, endpoint: str) -> BatchLine:
         raise _Invalid(ValidationError(
             "invalid_request", "'body' must be a JSON object.", "body", number
         ))
-    _check_body(number, endpoint, body)
-    return BatchLine(number, item["custom_id"], endpoint, body)
+    url = rules.urls[endpoint]
+    if rules.check_bodies:
+        problem = body_problem(url, body)
+        if problem is not None:
+            raise _Invalid(ValidationError(problem.code, problem.message, problem.param, number))
+    return BatchLine(number, custom_id, url, body)
 
 
-def _check_body(number: int, endpoint: str, body: dict[str, Any]) -> None:
+def body_problem(
+    url: str, body: dict[str, Any], extra_names: frozenset[str] = frozenset()
+) -> ValidationError | None:
+    """What the vendor would say about ``body`` for the OpenAI endpoint ``url`` (None: valid).
+
+    ``extra_names`` are parameters the vendor takes beyond OpenAI's (Together's ``top_k``...).
+    """
+    try:
+        _check_body(0, url, body, extra_names)
+    except _Invalid as invalid:
+        return invalid.error
+    return None
+
+
+def _check_body(
+    number: int, endpoint: str, body: dict[str, Any], extra_names: frozenset[str] = frozenset()
+) -> None:
     if body.get("stream") is True:
         raise _Invalid(ValidationError(
             "streaming_unsupported", "Streaming is not supported in batch requests.",
             "body.stream", number,
         ))
     schema_name = BODY_SCHEMAS[endpoint]
-    unknown = sorted(set(body) - _spec.property_names("openai", schema_name))
+    unknown = sorted(set(body) - _spec.property_names("openai", schema_name) - extra_names)
     if unknown:
         raise _Invalid(ValidationError(
             "invalid_request", f"Unrecognized request argument supplied: {unknown[0]}",

@@ -1,0 +1,165 @@
+"""The Azure OpenAI adapter: Global Batch deployments through the ``openai`` SDK.
+
+Azure runs OpenAI's Batch API on a resource of its own, with these differences (see
+``providers.md``): ``body.model`` is a Global Batch *deployment name* and must be the same on
+every line, so the provider string's model is the deployment (``azure:my-gpt-4o-mini-batch``);
+the endpoint is spelled ``/chat/completions``; embeddings are not supported; a file may hold
+100,000 requests (200 MB); a completed batch always has an error file, empty when nothing
+failed; the key goes in an ``api-key`` header.
+
+Which client: Azure serves the batch API on two path families, and batchkit uses the client
+Microsoft documents for each. With a dated ``api_version`` (``2024-10-21``...) it is
+``openai.AzureOpenAI``, which adds ``?api-version=`` to every call and sends ``api-key``. With
+``api_version="v1"`` (the default when neither the option nor ``OPENAI_API_VERSION`` is set) it
+is the plain ``openai.OpenAI`` client on ``{endpoint}/openai/v1``, which Microsoft recommends
+and which needs no version to keep up with new models.
+
+Options: ``endpoint`` (default ``AZURE_OPENAI_ENDPOINT``), ``api_version`` (default
+``OPENAI_API_VERSION``, else ``v1``), ``file_expiry_days`` (default 14; see
+:meth:`AzureAdapter.submit`), ``find_skew_seconds`` (see :meth:`AzureAdapter.find_by_key`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
+
+from .._exceptions import ConfigError
+from .._requests import Request
+from .._results import Result
+from ._credentials import api_key
+from ._file_batches import FileBatchAdapter
+from ._openai_format import LineFormat, decode_line, map_status
+from .base import Limits, RemoteStatus, ShardInput, sandbox_url
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+__all__ = ["AzureAdapter"]
+
+CHAT_ENDPOINT = "/chat/completions"
+"""Azure's spelling in both the line ``url`` and the batch ``endpoint`` (its batch how-to)."""
+_MAX_REQUESTS = 100_000
+_MAX_BYTES = 200 * 1000 * 1000
+"""Azure says "200 MB"; counted in decimal megabytes, the smaller reading, to stay inside."""
+_EXPIRY_RANGE_DAYS = (14, 30)
+"""Azure accepts file and output expiry of 1,209,600 to 2,592,000 seconds."""
+_LIST_PAGE = 100
+
+
+class AzureAdapter(FileBatchAdapter["OpenAI"]):
+    """Azure OpenAI Global Batch: one JSONL file per shard, one deployment per file."""
+
+    name = "azure"
+    credential_env = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
+    vendor = "Azure OpenAI"
+    sdk_module = "openai"
+    extra = "openai"
+    sdk_error = "OpenAIError"
+    key_env = "AZURE_OPENAI_API_KEY"
+    key_pattern = re.compile(r"(?i)(api-key[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9]{16,}")
+
+    def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(model, options)
+        self._format = LineFormat(model, chat_url=CHAT_ENDPOINT, embeddings_url=None,
+                                  vendor="Azure OpenAI Global Batch")
+        days = self.options.get("file_expiry_days", 14)
+        low, high = _EXPIRY_RANGE_DAYS
+        if not isinstance(days, int) or not low <= days <= high:
+            raise ConfigError(f"azure option file_expiry_days must be a whole number of days "
+                              f"from {low} to {high}, not {days!r}")
+        self._expiry_seconds = days * 86_400
+
+    # -- pure half ---------------------------------------------------------------------------
+
+    def limits(self, group: str) -> Limits:
+        """100,000 requests and 200 MB per file (Azure's global batch limits table)."""
+        return Limits(max_requests=_MAX_REQUESTS, max_bytes=_MAX_BYTES)
+
+    def check(self, request: Request) -> None:
+        """OpenAI's rules, and no embeddings (Azure: "currently not supported" in batch)."""
+        self._format.check(request)
+
+    def encode(self, request: Request, vendor_id: str) -> bytes:
+        return self._format.encode(request, vendor_id)
+
+    def decode(self, line: bytes) -> Result:
+        return decode_line(line)
+
+    # -- I/O half ----------------------------------------------------------------------------
+
+    def submit(self, shard: ShardInput) -> str:
+        """Upload the payload (streamed from disk) and create the batch, tagged with the key.
+
+        Both the input and the output files get an expiry (``file_expiry_days``): Azure allows
+        500 batch files per resource without one and 10,000 with one. The create call runs with
+        SDK retries off (no idempotency header: a retried create could start a second, paid
+        batch); ``find_by_key`` settles whether a failed create went through.
+        """
+        expiry: Any = {"anchor": "created_at", "seconds": self._expiry_seconds}
+        with self._call("upload the batch file") as client, shard.payload_path.open("rb") as fh:
+            uploaded = client.files.create(
+                file=(shard.payload_path.name, fh, "application/jsonl"), purpose="batch",
+                expires_after=expiry,
+            )
+        with self._call("create the batch") as client:
+            batch = client.with_options(max_retries=0).batches.create(
+                input_file_id=uploaded.id,
+                endpoint=cast(Any, CHAT_ENDPOINT),
+                completion_window="24h",
+                metadata={"batchkit_job": shard.job_id, "batchkit_key": shard.key},
+                output_expires_after=expiry,
+            )
+        return batch.id
+
+    def poll(self, remote_id: str) -> RemoteStatus:
+        with self._call("read the batch") as client:
+            batch = client.batches.retrieve(remote_id)
+        return map_status(batch.to_dict(mode="json"))
+
+    def cancel(self, remote_id: str) -> None:
+        with self._call("cancel the batch") as client:
+            client.batches.cancel(remote_id)
+
+    def find_by_key(self, shard: ShardInput) -> str | None:
+        """The newest batch whose metadata carries ``shard.key``, or None.
+
+        Azure keeps batch metadata (its create example sets it) but cannot filter by it, and its
+        docs promise no list order, so every page is read; batches created before the job was
+        journaled (less ``find_skew_seconds``, default 300, for clock skew) cannot be the
+        shard's and are skipped.
+        """
+        since = shard.journaled_at - float(self.options.get("find_skew_seconds", 300))
+        found: tuple[int, str] | None = None
+        with self._call("list batches") as client:
+            for batch in client.batches.list(limit=_LIST_PAGE):
+                if batch.created_at < since or batch.id in shard.taken:
+                    continue
+                if (batch.metadata or {}).get("batchkit_key") == shard.key and (
+                        found is None or batch.created_at > found[0]):
+                    found = (batch.created_at, batch.id)
+        return None if found is None else found[1]
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _file_stream(self, client: OpenAI, file_id: str) -> AbstractContextManager[Any]:
+        return client.files.with_streaming_response.content(file_id)
+
+    def _make_client(self, sdk: ModuleType) -> OpenAI:
+        endpoint = (sandbox_url(self.name) or self.options.get("endpoint")
+                    or os.environ.get("AZURE_OPENAI_ENDPOINT"))
+        if not endpoint:
+            raise ConfigError("no Azure OpenAI endpoint: set AZURE_OPENAI_ENDPOINT (e.g. "
+                              "https://my-resource.openai.azure.com) or the azure option endpoint")
+        version = self.options.get("api_version") or os.environ.get("OPENAI_API_VERSION") or "v1"
+        self._api_key = key = api_key(self.name, "AZURE_OPENAI_API_KEY", "Azure OpenAI")
+        endpoint = str(endpoint).rstrip("/")
+        if version == "v1":
+            client: OpenAI = sdk.OpenAI(api_key=key, base_url=f"{endpoint}/openai/v1")
+        else:
+            client = sdk.AzureOpenAI(api_key=key, azure_endpoint=endpoint, api_version=version)
+        return client
