@@ -1,0 +1,287 @@
+"""The Vertex AI batch prediction codec: input lines, output rows, ids and job states. No I/O.
+
+The ``GenerateContentRequest`` / ``GenerateContentResponse`` mapping is shared with the Gemini
+API adapter and lives in :mod:`._gemini_format`; this module owns what is Vertex's own:
+
+* **Chat lines** are ``{"request": GenerateContentRequest}``. Vertex keeps no id column for
+  Cloud Storage input, but every output row echoes its ``request``, so the request id travels in
+  the request's ``labels`` (``labels.batchkit_id``), which the echo keeps.
+* **Embedding lines** are text-embedding instances ``{"content", "task_type"?, "batchkit_id"}``.
+  The job names ``batchkit_id`` as ``instanceConfig.keyField``: Vertex strips the key field
+  before the model sees the instance and writes it back as ``key`` in place of the echoed
+  ``instance``. A row that echoes ``instance`` instead is read too.
+* **Output rows**: ``{"status": "", "request", "response"}`` for chat and ``{"status": "",
+  "key" | "instance", "predictions": [{"embeddings": {"values", "statistics"}}]}`` for
+  embeddings. A failed row carries its error as text in ``status``
+  (``'Bad Request: {"error": {...}}'``) and an empty response.
+* **Ids** sent as label values must be lowercase letters, digits, ``_`` or ``-``, at most 63
+  characters (the ``GenerateContentRequest.labels`` rule); :func:`vendor_id` maps any id to one.
+* **States**: ``JOB_STATE_*`` through :func:`._gemini_format.map_job_state`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+
+from .._exceptions import InvalidRequestError, ProviderError
+from .._requests import ChatRequest, EmbedRequest, Request
+from .._results import ErrorInfo, Result, Usage
+from .._state import JobState
+from ._gemini_format import (
+    EMBED_TASK_TYPES,
+    check_chat_request,
+    check_embed_request,
+    decode_generate_content_response,
+    encode_generate_content_request,
+    error_result,
+    map_job_state,
+)
+from .base import LineError, RemoteStatus
+
+__all__ = [
+    "ID_LABEL",
+    "JOB_LABEL",
+    "KEY_FIELD",
+    "KEY_LABEL",
+    "MAX_EMBEDDING_DIMENSIONS",
+    "check_request",
+    "decode_line",
+    "dimensions_of",
+    "encode_request",
+    "group_of",
+    "is_embedding_model",
+    "label_value",
+    "map_status",
+    "vendor_id",
+]
+
+ID_LABEL = "batchkit_id"
+"""The request label (chat) that carries the request's vendor id."""
+KEY_FIELD = "batchkit_id"
+"""The instance field (embeddings) that carries it; named as the job's ``keyField``."""
+KEY_LABEL = "batchkit_key"
+"""The job label that carries the shard's idempotency key."""
+JOB_LABEL = "batchkit_job"
+"""The job label that carries the batchkit job id (to find a job's batches in the console)."""
+
+MAX_EMBEDDING_DIMENSIONS = 768
+"""The largest ``outputDimensionality`` of the text-embedding models (their full size)."""
+
+_LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")
+_ESCAPE = "bk--"
+_SLUG_CHARS = 26
+_HASH_CHARS = 32
+_STATUS_JSON = re.compile(r"\{.*\}", re.DOTALL)
+
+
+def vendor_id(custom_id: str) -> str:
+    """A label value standing for ``custom_id``: deterministic and collision-free.
+
+    An id that already is a valid label value (and does not start with the escape prefix) is
+    sent unchanged; any other becomes ``bk--<slug>-<32 hex of its SHA-256>`` (63 characters at
+    most). The shard's request index maps it back, so results return under the caller's ids.
+    """
+    if _LABEL.match(custom_id) and not custom_id.startswith(_ESCAPE):
+        return custom_id
+    slug = re.sub(r"[^a-z0-9_]", "_", custom_id.lower())[:_SLUG_CHARS]
+    digest = hashlib.sha256(custom_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{_ESCAPE}{slug}-{digest[:_HASH_CHARS]}"
+
+
+label_value = vendor_id
+"""Job labels (the shard key, the job id) follow the same value rules."""
+
+
+def is_embedding_model(model: str) -> bool:
+    """Vertex's embedding models are the ``*embedding*`` ones (``text-embedding-005``,
+    ``text-multilingual-embedding-002``); every other model takes ``GenerateContentRequest``."""
+    return "embedding" in model.rsplit("/", 1)[-1]
+
+
+def group_of(request: Request) -> str:
+    """Chat, or embeddings by output dimension: a job has one ``modelParameters``, so
+    embeddings asking for different dimensions cannot share a job."""
+    if isinstance(request, EmbedRequest) and request.dimensions is not None:
+        return f"embed-{request.dimensions}"
+    return request.kind
+
+
+def dimensions_of(group: str) -> int | None:
+    """The ``outputDimensionality`` a shard of ``group`` asks for, if any."""
+    _, _, dims = group.partition("embed-")
+    return int(dims) if dims.isdigit() else None
+
+
+# -- encode ----------------------------------------------------------------------------------
+
+
+def check_request(request: Request, model: str) -> None:
+    """Refuse, before sending, what the job could not run: a request kind the model does not
+    take, explicit caching (batch does not support it), labels that would clash with the id
+    label, and what :mod:`._gemini_format` refuses."""
+    embedding_model = is_embedding_model(model)
+    if isinstance(request, ChatRequest):
+        if embedding_model:
+            raise InvalidRequestError(
+                f"vertex model {model!r} is an embedding model; chat requests need a "
+                "Gemini model (e.g. vertex:gemini-2.5-flash)", custom_id=request.custom_id)
+        check_chat_request(request, "vertex")
+        if "cachedContent" in request.params:
+            raise InvalidRequestError(
+                "Vertex AI batch prediction does not support explicit context caching "
+                "(params.cachedContent); implicit caching still applies",
+                custom_id=request.custom_id)
+        labels = request.params.get("labels", {})
+        if not isinstance(labels, Mapping) or ID_LABEL in labels:
+            raise InvalidRequestError(
+                f"params.labels must be an object without the key {ID_LABEL!r}, which "
+                "batchkit uses to carry the request id", custom_id=request.custom_id)
+        return
+    if not embedding_model:
+        raise InvalidRequestError(
+            f"vertex model {model!r} does not embed; embedding requests need an embedding "
+            "model (e.g. vertex:text-embedding-005)", custom_id=request.custom_id)
+    if model.rsplit("/", 1)[-1].startswith("gemini-embedding"):
+        raise InvalidRequestError(
+            f"vertex model {model!r} has no batch prediction (Google lists every stable "
+            "text-embedding model except gemini-embedding-001); use text-embedding-005",
+            custom_id=request.custom_id)
+    check_embed_request(request)
+    if request.dimensions is not None and request.dimensions > MAX_EMBEDDING_DIMENSIONS:
+        raise InvalidRequestError(
+            f"dimensions must be at most {MAX_EMBEDDING_DIMENSIONS} for Vertex AI "
+            f"text-embedding models, not {request.dimensions}", custom_id=request.custom_id)
+    if KEY_FIELD in request.params:
+        raise InvalidRequestError(f"params must not set {KEY_FIELD!r}, which batchkit uses to "
+                                  "carry the request id", custom_id=request.custom_id)
+
+
+def encode_request(request: Request, vid: str) -> bytes:
+    """One input line (no newline) for ``request``, carrying ``vid``."""
+    if isinstance(request, ChatRequest):
+        body = encode_generate_content_request(request)
+        body["labels"] = {**body.get("labels", {}), ID_LABEL: vid}
+        return orjson.dumps({"request": body})
+    instance: dict[str, Any] = {"content": request.text}
+    if request.input_type is not None:
+        instance["task_type"] = EMBED_TASK_TYPES[request.input_type]
+    instance.update(request.params)
+    instance[KEY_FIELD] = vid
+    return orjson.dumps(instance)
+
+
+# -- decode ----------------------------------------------------------------------------------
+
+
+def decode_line(line: bytes) -> Result:
+    """One ``predictions.jsonl`` row -> a Result under its vendor id.
+
+    Raises ``ValueError`` for a row that carries no id (the normalizer keeps it as unmatched).
+    """
+    try:
+        row = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not a JSON line: {exc}") from None
+    if not isinstance(row, dict):
+        raise ValueError("not a Vertex AI prediction row (not an object)")
+    status = row.get("status")
+    if "request" in row:
+        vid = _chat_id(row["request"])
+        if status:
+            return error_result(vid, _status_error(str(status)), raw=row)
+        return decode_generate_content_response(vid, row.get("response") or {}, raw=row)
+    vid = _embed_id(row)
+    if status:
+        return error_result(vid, _status_error(str(status)), raw=row)
+    return _embedding_result(vid, row)
+
+
+def _chat_id(request: Any) -> str:
+    labels = request.get("labels") if isinstance(request, dict) else None
+    vid = labels.get(ID_LABEL) if isinstance(labels, dict) else None
+    if not isinstance(vid, str):
+        raise ValueError(f"a Vertex AI prediction row whose request has no labels.{ID_LABEL}")
+    return vid
+
+
+def _embed_id(row: dict[str, Any]) -> str:
+    vid = row.get("key")
+    if vid is None and isinstance(row.get("instance"), dict):
+        vid = row["instance"].get(KEY_FIELD)
+    if not isinstance(vid, str):
+        raise ValueError(f"a Vertex AI prediction row with neither 'request', 'key' nor "
+                         f"'instance.{KEY_FIELD}'")
+    return vid
+
+
+def _status_error(status: str) -> Any:
+    """The ``status`` text of a failed row: usually ``'<reason>: {"error": {...}}'``; the JSON
+    part when it parses, else the text itself (then the code is ``unknown_error``)."""
+    found = _STATUS_JSON.search(status)
+    if found is not None:
+        try:
+            parsed = orjson.loads(found.group(0))
+        except orjson.JSONDecodeError:
+            return status
+        if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+            parsed["error"].setdefault("message", status)
+            return parsed
+    return status
+
+
+def _embedding_result(vid: str, row: dict[str, Any]) -> Result:
+    predictions = row.get("predictions")
+    first = predictions[0] if isinstance(predictions, list) and predictions else None
+    embeddings = first.get("embeddings") if isinstance(first, dict) else None
+    values = embeddings.get("values") if isinstance(embeddings, dict) else None
+    if not isinstance(values, list) or not values:
+        return Result(vid, "errored", raw=row, error=ErrorInfo(
+            "no_embedding", "the prediction has no embedding values"))
+    statistics = embeddings.get("statistics") if isinstance(embeddings, dict) else None
+    tokens = statistics.get("token_count") if isinstance(statistics, dict) else None
+    usage = Usage(input_tokens=int(tokens)) if isinstance(tokens, (int, float)) else None
+    return Result(vid, "succeeded", embedding=np.asarray(values, dtype=np.float32),
+                  usage=usage, raw=row)
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+def map_status(job: Mapping[str, Any]) -> RemoteStatus:
+    """A ``BatchPredictionJob`` (REST JSON, enum names) -> RemoteStatus.
+
+    Counts come from ``completionStats`` (int64 fields arrive as strings); ``incompleteCount``
+    rows are counted as failed. A failed job's ``error`` becomes its one batch error. An
+    unknown state raises ``ProviderError``: guessing could collect a job before it is done.
+    """
+    vendor_state = str(job.get("state") or "JOB_STATE_UNSPECIFIED")
+    state = map_job_state(vendor_state)
+    if state is None:
+        raise ProviderError(
+            f"Vertex AI job {job.get('name')!r} is in state {vendor_state!r}, which batchkit "
+            "does not know; please upgrade or report it")
+    stats = job.get("completionStats") or {}
+    succeeded, failed, incomplete = (int(stats.get(k) or 0) for k in (
+        "successfulCount", "failedCount", "incompleteCount"))
+    error = job.get("error") or {}
+    errors: tuple[LineError, ...] = ()
+    if state == JobState.FAILED and error.get("message"):
+        # error_result names a google.rpc code the way row errors are named.
+        info = error_result("", {"code": error.get("code"), "message": error["message"]}).error
+        assert info is not None
+        errors = (LineError(None, info.code, info.message),)
+    return RemoteStatus(
+        state=state,
+        vendor_status=vendor_state,
+        total=succeeded + failed + incomplete if stats else None,
+        succeeded=succeeded if stats else None,
+        failed=failed + incomplete if stats else None,
+        errors=errors,
+        raw=dict(job),
+    )
