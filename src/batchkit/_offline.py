@@ -7,10 +7,14 @@ ResultSet a job would give.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ._exceptions import InvalidRequestError
 from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard, with_costs
 from ._plan import RequestRecord, plan_shards
 from ._registry import make_adapter
@@ -32,11 +36,24 @@ def encode(
     """Write the vendor's batch files for ``requests`` into the folder ``path``.
 
     Returns the payload files, one per shard, split by the provider's limits. Each has a
-    ``.requests.jsonl`` index beside it recording ids and metadata.
+    ``.requests.jsonl`` index beside it recording ids and metadata. The files are written to a
+    staging folder first and moved into ``path`` only when every request was valid, so a bad
+    request leaves no half-written set of files behind.
     """
     adapter = make_adapter(provider, options)
-    plan = plan_shards(requests, adapter, Path(path))
-    return [s.payload_path for s in plan.shards]
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".batchkit-encode-", dir=out))
+    try:
+        plan = plan_shards(requests, adapter, staging)
+        if plan.request_count == 0:
+            raise InvalidRequestError("no requests to encode")
+        for shard in plan.shards:
+            for made in (shard.payload_path, shard.requests_path):
+                os.replace(made, out / made.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / s.payload_path.name for s in plan.shards]
 
 
 def decode(

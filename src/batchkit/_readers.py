@@ -11,6 +11,9 @@ reported as an :class:`InvalidRequestError` naming the line (1-based) and, where
   batchkit has no name for are kept in ``params``.
 * **CSV** — a ``text`` column is required; an optional ``custom_id`` (or ``id``) column names
   the rows (else ``row-N``); every other column becomes metadata.
+
+A UTF-8 byte order mark (what Excel and Notepad write) is skipped. A file with no request at all
+is an error: an empty job is never what was meant.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import IO, Any, Literal
 import orjson
 from pydantic import BaseModel
 
-from ._exceptions import InvalidRequestError
+from ._exceptions import ConfigError, InvalidRequestError
 from ._requests import ChatRequest, EmbedRequest, Request
 
 __all__ = ["read_requests"]
@@ -32,6 +35,7 @@ FileFormat = Literal["jsonl", "openai", "csv"]
 
 # Body fields of an OpenAI chat line that map onto ChatRequest fields.
 _CHAT_FIELDS = {"max_tokens", "temperature", "top_p", "stop", "seed"}
+_BOM = "\ufeff".encode()
 
 
 def read_requests(
@@ -45,20 +49,30 @@ def read_requests(
     """Yield the requests in ``path`` one at a time, in file order.
 
     ``format`` is guessed from the suffix (``.csv``) or the first line (OpenAI lines have
-    ``method``/``url``/``body``). For CSV, ``kind`` chooses embeddings (default) or chat, where
-    each row's text becomes the user message after an optional ``system`` prompt.
-    ``response_model`` is applied to every chat request.
+    ``method``/``url``/``body``). For CSV, ``kind`` chooses embeddings or chat, where each row's
+    text becomes the user message after an optional ``system`` prompt; it defaults to chat when
+    a ``response_model`` or ``system`` prompt is given (they only mean something for chat), else
+    to embeddings. ``response_model`` is applied to every chat request.
+
+    The lines of an OpenAI batch file for one endpoint must name one model: the model is chosen
+    by the provider string, and lines asking for different models cannot all get what they ask
+    for.
     """
     path = Path(path)
     fmt = format or _guess_format(path)
     if fmt == "csv":
-        yield from _read_csv(path, kind or "embed", response_model, system)
-        return
-    for line_no, obj in _iter_json_lines(path):
-        if fmt == "openai":
-            yield _from_openai_line(obj, line_no, response_model)
-        else:
-            yield _from_neutral(obj, line_no, kind, response_model)
+        requests = _read_csv(path, kind, response_model, system)
+    elif fmt == "openai":
+        requests = _read_openai(path, response_model)
+    else:
+        requests = (_from_neutral(obj, line_no, kind, response_model)
+                    for line_no, obj in _iter_json_lines(path))
+    empty = True
+    for req in requests:
+        empty = False
+        yield req
+    if empty:
+        raise InvalidRequestError(f"{path.name!r} holds no requests (it is empty)")
 
 
 def _guess_format(path: Path) -> FileFormat:
@@ -72,18 +86,25 @@ def _guess_format(path: Path) -> FileFormat:
     return "jsonl"
 
 
-def _open(path: Path, mode: str) -> IO[Any]:
+def _open(path: Path, *, text: bool = False) -> IO[Any]:
     try:
-        if mode == "rb":
-            return open(path, "rb")
-        return open(path, encoding="utf-8", newline="")
+        if text:
+            return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        return open(path, "rb")
     except OSError as exc:
         raise InvalidRequestError(f"cannot read {str(path)!r}: {exc.strerror}") from None
 
 
+def _string_id(obj: dict[str, Any]) -> str | None:
+    cid = obj.get("custom_id")
+    return cid if isinstance(cid, str) else None
+
+
 def _iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with _open(path, "rb") as fh:
+    with _open(path) as fh:
         for line_no, raw in enumerate(fh, start=1):
+            if line_no == 1:
+                raw = raw.removeprefix(_BOM)
             if not raw.strip():
                 continue
             try:
@@ -123,11 +144,25 @@ def _from_neutral(
     return _build(ChatRequest, data, line_no)
 
 
+def _read_openai(path: Path, response_model: type[BaseModel] | None) -> Iterator[Request]:
+    first_model: dict[str, tuple[int, Any]] = {}  # kind -> (line, model) of its first line
+    for line_no, obj in _iter_json_lines(path):
+        req = _from_openai_line(obj, line_no, response_model)
+        model = obj["body"].get("model")  # body is an object: _from_openai_line checked it
+        first_line, first = first_model.setdefault(req.kind, (line_no, model))
+        if model != first:
+            raise InvalidRequestError(
+                f"model {model!r} differs from {first!r} on line {first_line}; a file is one "
+                "job on one model per endpoint (choose it in the provider string)",
+                custom_id=req.custom_id, line=line_no,
+            )
+        yield req
+
+
 def _from_openai_line(
     obj: dict[str, Any], line_no: int, response_model: type[BaseModel] | None
 ) -> Request:
-    cid = obj.get("custom_id")
-    cid = cid if isinstance(cid, str) else None
+    cid = _string_id(obj)
     body = obj.get("body")
     if not isinstance(body, dict):
         raise InvalidRequestError("'body' must be a JSON object", custom_id=cid, line=line_no)
@@ -169,31 +204,29 @@ def _from_openai_line(
 
 def _read_csv(
     path: Path,
-    kind: str,
+    kind: str | None,
     response_model: type[BaseModel] | None,
     system: str | None,
 ) -> Iterator[Request]:
-    with _open(path, "r") as fh:
-        reader = csv.DictReader(fh)
+    chat_only = [name for name, given in (("response_model", response_model),
+                                          ("system", system)) if given]
+    if kind == "embed" and chat_only:
+        raise ConfigError(f"{chat_only[0]} applies to chat requests, but kind is 'embed'")
+    kind = kind or ("chat" if chat_only else "embed")
+    with _open(path, text=True) as fh:
+        lines = _CheckedLines(fh)
+        reader = csv.DictReader(lines)
         try:
             header = reader.fieldnames or []
-        except UnicodeDecodeError:
-            raise InvalidRequestError("not valid UTF-8", line=1) from None
+        except csv.Error as exc:
+            raise InvalidRequestError(f"not valid CSV ({exc})", line=lines.number) from None
         if "text" not in header:
             raise InvalidRequestError(
                 f"CSV has no 'text' column (columns: {', '.join(header) or 'none'})", line=1
             )
         id_col = "custom_id" if "custom_id" in header else ("id" if "id" in header else None)
-        row_no = 0
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError:
-                raise InvalidRequestError("not valid UTF-8", line=reader.line_num + 1) from None
-            row_no += 1
-            line_no = reader.line_num
+        for row_no, row in enumerate(_csv_rows(reader, lines), start=1):
+            line_no = lines.number
             text = row.pop("text") or ""
             cid = (row.pop(id_col) if id_col else None) or f"row-{row_no}"
             metadata = {k: v for k, v in row.items() if k is not None}
@@ -208,3 +241,41 @@ def _read_csv(
             if response_model is not None:
                 data["response_model"] = response_model
             yield _build(ChatRequest, data, line_no)
+
+
+class _CheckedLines:
+    """A text file's lines, each checked to be UTF-8 as it is read, counted as they go.
+
+    The file is decoded with ``surrogateescape``, so a bad byte does not stop the decoder on
+    whatever chunk it was buffering; it shows up as a lone surrogate in its own line, which is
+    then reported with that line's number.
+    """
+
+    def __init__(self, fh: IO[str]) -> None:
+        self._fh = fh
+        self.number = 0
+
+    def __iter__(self) -> _CheckedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._fh)
+        self.number += 1
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequestError("not valid UTF-8", line=self.number) from None
+        return line
+
+
+def _csv_rows(reader: csv.DictReader[str], lines: _CheckedLines) -> Iterator[dict[str | Any, Any]]:
+    """The rows, with the csv module's errors (a field over its size limit, a stray newline)
+    as batchkit's, naming the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InvalidRequestError(f"not valid CSV ({exc})", line=lines.number) from None
+        yield row

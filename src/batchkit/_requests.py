@@ -8,6 +8,7 @@ multi-line pydantic dump, because these errors are read in terminals over thousa
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Annotated, Any, ClassVar, Literal
 
 import orjson
@@ -34,17 +35,63 @@ __all__ = [
 ]
 
 MAX_CUSTOM_ID_LENGTH = 512
+_IMAGE_URL = re.compile(r"^(https?://\S+|data:image/[\w.+-]+;base64,\S+)$", re.IGNORECASE)
+"""What a vendor can fetch or decode: a web address, or base64 image data inline."""
 
 
-class TextPart(BaseModel):
+def _first_error(exc: ValidationError) -> str:
+    """The most specific error, on one line.
+
+    For a union (``str | list[part]``) pydantic reports every branch; the deepest location is
+    the branch the caller meant, and type tags like ``list[...]`` are dropped from the path.
+    """
+    err = max(exc.errors(), key=lambda e: len(e["loc"]))
+    where = ".".join(str(p) for p in err["loc"] if "[" not in str(p))
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+def _not_a_bool(value: Any) -> Any:
+    """pydantic reads ``True`` as 1 for a number field; in a request that is always a mistake."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {value}")
+    return value
+
+
+class _OneLineModel(BaseModel):
+    """Raises :class:`InvalidRequestError` (one line, naming the custom_id when there is one)
+    instead of pydantic's multi-line ``ValidationError``, for the parts built on their own too."""
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            cid = data.get("custom_id")
+            raise InvalidRequestError(
+                _first_error(exc), custom_id=cid if isinstance(cid, str) else None
+            ) from None
+
+    # Marked as pydantic's own __init__ so that pydantic does not call it for a part nested in a
+    # request: the request's error then keeps the full location (messages.0.role) and its id.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+class TextPart(_OneLineModel):
     """A piece of text inside a message."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     type: Literal["text"] = "text"
     text: str
 
+    @field_validator("text")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value:
+            raise ValueError("a text part must not be empty")
+        return value
 
-class ImagePart(BaseModel):
+
+class ImagePart(_OneLineModel):
     """An image inside a message: a URL (``https:`` or ``data:``) or base64 ``data``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -60,6 +107,13 @@ class ImagePart(BaseModel):
             raise ValueError("an image part needs exactly one of 'url' or 'data'")
         if self.data is not None and not self.media_type:
             raise ValueError("an image part with 'data' needs 'media_type' (e.g. 'image/png')")
+        if self.url is not None and not _IMAGE_URL.match(self.url):
+            raise ValueError(
+                "an image 'url' must be an http(s) address or a 'data:image/...;base64,' URL"
+            )
+        if self.media_type is not None and not self.media_type.startswith("image/"):
+            raise ValueError(f"media_type must be an image type such as 'image/png', "
+                             f"not {self.media_type!r}")
         return self
 
 
@@ -76,7 +130,7 @@ def _openai_part_to_neutral(part: Any) -> Any:
     return part
 
 
-class Message(BaseModel):
+class Message(_OneLineModel):
     """One chat message. ``developer`` is accepted as an alias of ``system``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -99,6 +153,8 @@ class Message(BaseModel):
     def _not_empty(cls, value: str | list[Any]) -> str | list[Any]:
         if isinstance(value, list) and not value:
             raise ValueError("message content must not be an empty list")
+        if not value:
+            raise ValueError("message content must not be empty")
         return value
 
     @property
@@ -109,19 +165,7 @@ class Message(BaseModel):
         return "\n".join(p.text for p in self.content if isinstance(p, TextPart))
 
 
-def _first_error(exc: ValidationError) -> str:
-    """The most specific error, on one line.
-
-    For a union (``str | list[part]``) pydantic reports every branch; the deepest location is
-    the branch the caller meant, and type tags like ``list[...]`` are dropped from the path.
-    """
-    err = max(exc.errors(), key=lambda e: len(e["loc"]))
-    where = ".".join(str(p) for p in err["loc"] if "[" not in str(p))
-    msg = err["msg"].removeprefix("Value error, ")
-    return f"{where}: {msg}" if where else msg
-
-
-class _RequestBase(BaseModel):
+class _RequestBase(_OneLineModel):
     """Fields and checks shared by every request kind."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -133,15 +177,6 @@ class _RequestBase(BaseModel):
     """Vendor-specific fields merged into the vendor's request body as they are."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Kept beside the result; never sent to the vendor unless the vendor keeps fields."""
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            cid = data.get("custom_id")
-            raise InvalidRequestError(
-                _first_error(exc), custom_id=cid if isinstance(cid, str) else None
-            ) from None
 
     @field_validator("custom_id")
     @classmethod
@@ -174,6 +209,10 @@ class ChatRequest(_RequestBase):
     top_p: float | None = Field(default=None, gt=0, le=1)
     stop: list[str] | None = None
     seed: int | None = None
+
+    _numbers_not_bools = field_validator(
+        "max_tokens", "temperature", "top_p", "seed", mode="before"
+    )(_not_a_bool)
 
     @field_validator("messages")
     @classmethod
@@ -208,6 +247,8 @@ class EmbedRequest(_RequestBase):
         Literal["search_document", "search_query", "classification", "clustering"] | None
     ) = None
     dimensions: int | None = Field(default=None, gt=0)
+
+    _numbers_not_bools = field_validator("dimensions", mode="before")(_not_a_bool)
 
     @field_validator("text")
     @classmethod

@@ -110,6 +110,10 @@ def check_request(request: Request) -> None:
     for m in request.messages:
         if m.role != "user" and any(isinstance(p, ImagePart) for p in _parts(m)):
             fail(f"images are only allowed in user messages, not {m.role!r} ones")
+        texts = [m.content] if isinstance(m.content, str) else [
+            p.text for p in m.content if not isinstance(p, ImagePart)]
+        if any(not text.strip() for text in texts):
+            fail(f"anthropic refuses text that is only whitespace (a {m.role!r} message)")
     if request.response_model is not None and "output_config" in request.params:
         fail("params 'output_config' would replace the response_model's output format")
 

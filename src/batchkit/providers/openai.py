@@ -187,6 +187,9 @@ class OpenAIAdapter(Adapter):
         """The emulator answers at once; OpenAI itself takes minutes at the very least."""
         return 0.05 if sandbox_url(self.name) else super().poll_interval()
 
+    def prepare(self) -> None:
+        self._sdk()
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -257,4 +260,6 @@ class OpenAIAdapter(Adapter):
                 transient=True,
             ) from None
         except openai.OpenAIError as exc:
+            raise ProviderError(f"OpenAI could not {action}: {self._redact(str(exc))}") from None
+        except ValueError as exc:  # the SDK will not put an id like '..' or '' into a URL
             raise ProviderError(f"OpenAI could not {action}: {self._redact(str(exc))}") from None
