@@ -25,8 +25,26 @@ ROOT_SCHEMAS: dict[str, tuple[str, ...]] = {
         "CreateChatCompletionRequest", "CreateEmbeddingRequest", "CreateResponse",
         "CreateBatchRequest",
     ),
+    "cohere": ("Batch", "CreateEmbedJobRequest"),
+    "mistral": (
+        "ChatCompletionRequest", "EmbeddingRequest", "CreateBatchJobRequest", "BatchJob",
+        "ListBatchJobsResponse",
+    ),
 }
-SPEC_FILES: dict[str, str] = {"openai": "openai-openapi.yaml"}
+SPEC_FILES: dict[str, str] = {
+    "openai": "openai-openapi.yaml", "cohere": "cohere-openapi.yaml",
+    "mistral": "mistral-openapi.yaml",
+}
+# Request schemas a spec writes inline in an operation instead of under components, extracted
+# under a name of our own: name -> (path, method, "body" | "query"). A "query" schema is an
+# object whose properties are the operation's query parameters (Cohere's dataset upload takes
+# its options there, not in the body).
+INLINE_SCHEMAS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "cohere": {
+        "CreateDatasetQuery": ("/v1/datasets", "post", "query"),
+        "V2ChatRequest": ("/v2/chat", "post", "body"),
+    },
+}
 
 COMPONENT_PREFIX = "#/components/schemas/"
 DEFS_PREFIX = "#/$defs/"
@@ -97,9 +115,34 @@ def _refs(schema: Any) -> Iterable[str]:
             yield from _refs(item)
 
 
-def extract(spec: dict[str, Any], roots: Iterable[str]) -> dict[str, Any]:
-    """Return ``{"$defs": {...}}`` holding ``roots`` and every component they reach."""
-    components: dict[str, Any] = spec["components"]["schemas"]
+def inline_schema(spec: dict[str, Any], path: str, method: str, where: str) -> dict[str, Any]:
+    """The request body schema of an operation, or an object schema of its query parameters."""
+    operation = spec["paths"][path][method]
+    if where == "body":
+        schema: dict[str, Any] = operation["requestBody"]["content"]["application/json"]["schema"]
+        return schema
+    query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+    return {
+        "type": "object",
+        "properties": {p["name"]: p["schema"] for p in query},
+        "required": [p["name"] for p in query if p.get("required")],
+    }
+
+
+def extract(
+    spec: dict[str, Any], roots: Iterable[str], inline: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return ``{"$defs": {...}}`` holding ``roots`` and every component they reach.
+
+    ``inline`` adds named schemas that are not components (see ``INLINE_SCHEMAS``); their names
+    are roots too.
+    """
+    components: dict[str, Any] = dict(spec["components"]["schemas"])
+    for name, schema in (inline or {}).items():
+        if name in components:
+            raise ValueError(f"inline schema name {name!r} shadows a component")
+        components[name] = schema
+    roots = [*roots, *(inline or {})]
     wanted: list[str] = list(roots)
     seen: set[str] = set()
     while wanted:
@@ -118,13 +161,19 @@ def extract_vendor(vendor: str, specs_dir: Path) -> dict[str, Any]:
     """Parse the vendor's OpenAPI file and return the compact document for it."""
     with (specs_dir / SPEC_FILES[vendor]).open(encoding="utf-8") as handle:
         spec = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    document = extract(spec, ROOT_SCHEMAS[vendor])
+    wanted = INLINE_SCHEMAS.get(vendor, {})
+    inline = {name: inline_schema(spec, *where) for name, where in wanted.items()}
+    document = extract(spec, ROOT_SCHEMAS[vendor], inline)
     document["x-batchkit-source"] = {
         "file": SPEC_FILES[vendor],
         "openapi": spec.get("openapi"),
         "version": spec.get("info", {}).get("version"),
         "roots": list(ROOT_SCHEMAS[vendor]),
     }
+    if wanted:
+        document["x-batchkit-source"]["inline"] = {
+            name: " ".join(where) for name, where in wanted.items()
+        }
     return document
 
 

@@ -21,15 +21,17 @@ SUBMIT_SCRIPT = textwrap.dedent(
     import batchkit as bk
     requests = [bk.ChatRequest(custom_id=f"r{i}", messages=[{"role": "user", "content": str(i)}])
                 for i in range(50)]
-    bk.submit(requests, "fake:m", options={"max_requests": 10})
+    bk.submit(requests, "fake:m", options={"max_requests": 10}, concurrency=CONCURRENCY)
     print("finished without being killed")
     """
 )
 
 
-def _submit_and_kill(kill_at: str) -> str:
+def _submit_and_kill(kill_at: str, concurrency: int = 1) -> str:
+    """Kill at ``kill_at``; one create at a time unless asked, so the step counts are exact."""
     env = {**os.environ, "BATCHKIT_FAKE_KILL_AT": kill_at}
-    proc = subprocess.run([sys.executable, "-c", SUBMIT_SCRIPT], env=env, capture_output=True,
+    script = SUBMIT_SCRIPT.replace("CONCURRENCY", str(concurrency))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert "finished" not in proc.stdout
@@ -74,4 +76,14 @@ def test_cli_wait_finishes_a_killed_job(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["wait", job_id, "--json"])
     assert result.exit_code == 0, result.output
     assert '"state": "completed"' in result.output
+    _assert_exactly_once(job_id)
+
+
+def test_resume_after_sigkill_among_parallel_creates() -> None:
+    """Four creates in flight when one of them kills the process: whatever the others got to,
+    resuming still gives one vendor batch per shard."""
+    job_id = _submit_and_kill("after_submit:3", concurrency=4)
+    from batchkit._clock import Backoff
+
+    bk.resume(job_id).wait(backoff=Backoff(initial=0.001, maximum=0.001))
     _assert_exactly_once(job_id)

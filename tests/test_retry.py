@@ -149,3 +149,10 @@ def test_cli_retry_option(tmp_path: Path) -> None:
     assert '"succeeded": 6' in result.output
     bad = runner.invoke(cli, ["submit", str(src), "-p", "fake:m", "--retry", "-1"])
     assert bad.exit_code != 0 and "-1" in bad.output
+
+
+def test_a_retry_round_below_the_vendors_minimum_batch_is_not_sent() -> None:
+    options = {**FLAKY, "min_requests": 5}
+    job = bk.submit(chats(20), "fake:m", options=options, retry=2).wait(backoff=FAST)
+    assert [s.attempt for s in job.shards] == [1, 1]  # 4 retryable < 5: no round
+    assert job.results().counts() == {"succeeded": 15, "errored": 4, "expired": 1}

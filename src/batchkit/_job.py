@@ -79,12 +79,15 @@ def _job_lock(folder: Path) -> Iterator[None]:
     if fcntl is None:  # pragma: no cover
         yield
         return
-    with open(folder / ".lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 class Job:
@@ -329,8 +332,8 @@ class Job:
         if not planned.shards:
             return False
         detail = (f"attempt {planned.attempt}: {planned.request_count} request(s) sent again"
-                  + (f", {planned.dropped_for_budget} left out to stay within max_cost_usd"
-                     if planned.dropped_for_budget else ""))
+                  + (f", {planned.dropped} left out (budget or the vendor's minimum batch)"
+                     if planned.dropped else ""))
         self._store.add_shards(self.id, [
             ShardRecord(job_id=self.id, index=p.index, key=f"{self.id}-{p.index:04d}",
                         group=p.group, request_count=p.request_count,
@@ -383,6 +386,9 @@ class Job:
             return self._adapter.fetch_results(remote_id, status, partial)
 
         paths = self._patiently(download)
+        strays = [p for p in paths if p.resolve().parent != partial.resolve()]
+        if strays:  # defence in depth: vendor text must never steer where files go
+            raise ProviderError(f"job {self.id}: result files outside the job folder: {strays}")
         shutil.rmtree(final, ignore_errors=True)
         os.replace(partial, final)
         kept = [str(final / p.name) for p in paths]

@@ -27,9 +27,9 @@ import orjson
 from pydantic import BaseModel
 
 from ._cache import ResultCache
-from ._exceptions import InvalidRequestError
+from ._exceptions import ConfigError, InvalidRequestError
 from ._requests import ChatRequest, EmbedRequest, Request, response_model_path
-from .providers.base import Adapter, Limits
+from .providers.base import Adapter, Limits, open_private
 
 __all__ = ["Plan", "PlannedShard", "RequestRecord", "plan_shards", "read_request_records"]
 
@@ -81,8 +81,8 @@ class _OpenShard:
         self.shard = shard
         self.limits = limits
         # Held open across many add() calls and closed by close(): not a with-block's shape.
-        self.payload: IO[bytes] = open(shard.payload_path, "wb")  # noqa: SIM115
-        self.index: IO[bytes] = open(shard.requests_path, "wb")  # noqa: SIM115
+        self.payload: IO[bytes] = open_private(shard.payload_path)
+        self.index: IO[bytes] = open_private(shard.requests_path)
 
     def fits(self, line_bytes: int, inputs: int) -> bool:
         s, lim = self.shard, self.limits
@@ -131,8 +131,14 @@ def plan_shards(
     are not sent.
 
     Raises :class:`InvalidRequestError` at the first bad request (by its position, 1-based,
-    and custom_id); the caller removes the partial folder.
+    and custom_id), or when a shard would send fewer requests than the provider's
+    ``Limits.min_requests``; the caller removes the partial folder. A ``shard_size`` below 1 is a
+    :class:`ConfigError` (it would otherwise make one vendor batch per request).
     """
+    if shard_size is not None and (
+        isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1
+    ):
+        raise ConfigError(f"shard_size must be a whole number of requests >= 1, not {shard_size!r}")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     planner = _Planner(adapter, folder, shard_size, dedupe, observe, cache, cache_scope)
     try:
@@ -141,6 +147,7 @@ def plan_shards(
     finally:
         for open_shard in planner.open_by_group.values():
             open_shard.close()
+    planner.check_minimum()
     return Plan(shards=planner.shards, request_count=planner.count,
                 response_models=planner.models, duplicates=planner.duplicates,
                 cached=planner.cached)
@@ -249,6 +256,27 @@ class _Planner:
             current = self._open(group, limits)
         return current
 
+    def check_minimum(self) -> None:
+        """Refuse shards below the provider's per-batch minimum, naming a way to avoid them.
+
+        Shards are cut greedily while the requests stream past, so the last shard of a group
+        can come out small; rather than re-balance files already written, the error names an
+        even ``shard_size`` (or says to send more requests).
+        """
+        for group in dict.fromkeys(s.group for s in self.shards):
+            limits = self.adapter.limits(group)
+            minimum = limits.min_requests or 0
+            sent = [s for s in self.shards if s.group == group and s.request_count]
+            small = next((s for s in sent if s.request_count < minimum), None)
+            if small is None:
+                continue
+            total = sum(s.request_count for s in sent)
+            raise InvalidRequestError(
+                f"shard {small.index} would send {small.request_count} {group} request(s), "
+                f"below the provider's minimum of {minimum:,} per batch; "
+                + _minimum_hint(group, total, minimum, limits.max_requests)
+            )
+
     def _open(self, group: str, limits: Limits) -> _OpenShard:
         index = len(self.shards)
         shard = PlannedShard(
@@ -260,6 +288,18 @@ class _Planner:
         self.shards.append(shard)
         opened = self.open_by_group[group] = _OpenShard(shard, limits)
         return opened
+
+
+def _minimum_hint(group: str, total: int, minimum: int, cap: int) -> str:
+    """How to meet a per-batch minimum: more requests, or the even split into the fewest
+    shards the provider's maximum allows."""
+    if total < minimum:
+        return f"the job sends only {total} {group} request(s): send at least {minimum:,}"
+    count = -(-total // cap)
+    size = -(-total // count)
+    if min(size, total - size * (count - 1)) >= minimum:
+        return f"pass shard_size={size} to split the {total:,} requests evenly"
+    return f"send more requests, or a shard_size that leaves every shard {minimum:,} or more"
 
 
 def _identity(req: Request, model_path: str | None) -> bytes | None:

@@ -45,8 +45,22 @@ _BUILTIN: dict[str, ProviderSpec] = {
     "anthropic": ProviderSpec(
         "batchkit.providers.anthropic:AnthropicAdapter", "anthropic", "anthropic"
     ),
+    "azure": ProviderSpec("batchkit.providers.azure:AzureAdapter", "openai", "openai"),
+    "bedrock": ProviderSpec("batchkit.providers.bedrock:BedrockAdapter", "aws", "boto3"),
+    "cohere": ProviderSpec("batchkit.providers.cohere:CohereAdapter", "cohere", "cohere"),
     "fake": ProviderSpec("batchkit.testing._fake:FakeAdapter", None, None),
+    "gemini": ProviderSpec("batchkit.providers.gemini:GeminiAdapter", "google", "google.genai"),
+    "groq": ProviderSpec("batchkit.providers.groq:GroqAdapter", "groq", "groq"),
+    "mistral": ProviderSpec(
+        "batchkit.providers.mistral:MistralAdapter", "mistral", "mistralai"
+    ),
     "openai": ProviderSpec("batchkit.providers.openai:OpenAIAdapter", "openai", "openai"),
+    "together": ProviderSpec(
+        "batchkit.providers.together:TogetherAdapter", "together", "together"
+    ),
+    "vertex": ProviderSpec(
+        "batchkit.providers.vertex:VertexAdapter", "google", "google.cloud.aiplatform_v1"
+    ),
 }
 
 _registered: dict[str, type[Adapter] | str] = {}

@@ -41,8 +41,9 @@ class RetryRound:
     attempt: int
     shards: list[PlannedShard]
     request_count: int
-    dropped_for_budget: int
-    """Retryable requests left out because retrying them could break ``max_cost_usd``."""
+    dropped: int
+    """Retryable requests left out: retrying them could break ``max_cost_usd``, or they are
+    too few for the vendor's smallest batch."""
 
 
 def retry_allowance(estimate: dict[str, Any] | None, already_retried: int) -> int | None:
@@ -118,4 +119,16 @@ def write_retry_shards(
     finally:
         for open_shard in open_by_group.values():
             open_shard.close()
-    return RetryRound(attempt, shards, taken, dropped)
+    # A vendor with a per-batch minimum (Bedrock) would reject a small retry shard outright:
+    # those requests keep their first result instead.
+    kept = []
+    for planned in shards:
+        minimum = adapter.limits(planned.group).min_requests
+        if minimum is not None and planned.request_count < minimum:
+            taken -= planned.request_count
+            dropped += planned.request_count
+            planned.payload_path.unlink()
+            planned.requests_path.unlink()
+        else:
+            kept.append(planned)
+    return RetryRound(attempt, kept, taken, dropped)

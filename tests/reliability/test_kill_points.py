@@ -38,7 +38,7 @@ UPLOAD_CALL = {
 
 CHILD = textwrap.dedent(
     """
-    import importlib, os, signal, sys
+    import importlib, os, signal, sys, threading
     import batchkit as bk
     from batchkit._registry import get_adapter_class
 
@@ -51,13 +51,15 @@ CHILD = textwrap.dedent(
 
     def wrap(owner, name, *, before=False, nth=1):
         original = getattr(owner, name)
-        calls = [0]
+        calls, lock = [0], threading.Lock()
         def wrapped(*args, **kwargs):
-            calls[0] += 1
-            if before and calls[0] == nth:
+            with lock:  # shards are sent and polled from several threads at once
+                calls[0] += 1
+                mine = calls[0]
+            if before and mine == nth:
                 die()
             out = original(*args, **kwargs)
-            if not before and calls[0] == nth:
+            if not before and mine == nth:
                 die()
             return out
         setattr(owner, name, wrapped)

@@ -107,6 +107,9 @@ class FileBatchAdapter(Adapter, Generic[ClientT]):
         """The emulator answers at once; a real batch takes minutes at the very least."""
         return 0.05 if sandbox_url(self.name) else super().poll_interval()
 
+    def prepare(self) -> None:
+        self._sdk()
+
     def close(self) -> None:
         client = self._client
         self._client = None

@@ -186,6 +186,9 @@ class AnthropicAdapter(Adapter):
         """The emulator answers at once; Anthropic itself takes minutes at the very least."""
         return 0.05 if sandbox_url(self.name) else super().poll_interval()
 
+    def prepare(self) -> None:
+        self._sdk()
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

@@ -18,17 +18,27 @@ Apart from ``__init__``, an adapter's methods are private or are the ones define
 from __future__ import annotations
 
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from .._requests import Request
 from .._results import Result
 from .._state import JobState
 
-__all__ = ["Adapter", "Limits", "LineError", "RemoteStatus", "ShardInput", "sandbox_url"]
+__all__ = [
+    "Adapter",
+    "Limits",
+    "LineError",
+    "RemoteStatus",
+    "ShardInput",
+    "open_private",
+    "result_file",
+    "sandbox_url",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,9 @@ class Limits:
     max_bytes: int
     max_embedding_inputs: int | None = None
     max_line_bytes: int | None = None
+    min_requests: int | None = None
+    """The fewest requests the vendor takes in one batch (Bedrock's per-model quota); the
+    planner refuses a job whose shards would fall below it, before anything is sent."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,25 @@ def sandbox_url(provider: str) -> str | None:
     return f"{base.rstrip('/')}/{provider}"
 
 
+def result_file(dest: Path, remote_id: str, suffix: str) -> Path:
+    """Where a result file of vendor batch ``remote_id`` goes in ``dest``.
+
+    The id is the vendor's text, never a path: anything but letters, digits, ``_`` and ``-``
+    becomes ``_`` (so no ``/``, ``..`` or absolute path) and a long id is cut, so the file always
+    lands directly in ``dest``.
+    """
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", remote_id)[:100] or "batch"
+    return dest / f"{stem}{suffix}"
+
+
+def open_private(path: Path) -> BinaryIO:
+    """``path`` opened for writing from the start, readable by its owner only (0600).
+
+    Job files hold prompts and replies; a default umask would let other users read them.
+    """
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
 class Adapter(ABC):
     """Base class of every provider adapter."""
 
@@ -100,6 +132,9 @@ class Adapter(ABC):
     """The provider name in ``name:model`` strings. Stored in the job store: never rename."""
     credential_env: ClassVar[tuple[str, ...]] = ()
     """Environment variables that hold credentials (shown by ``batchkit providers``)."""
+    parallel_submit: ClassVar[bool] = True
+    """Whether shards may be created at the same time. False for a vendor whose batches carry
+    no key, where re-attaching after a crash tells shards apart by the order they were made."""
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
         self.model = model
@@ -174,6 +209,10 @@ class Adapter(ABC):
         provider answer at once and say so.
         """
         return 5.0
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Build the SDK client now: ``submit`` calls this before it records anything, so a
+        missing SDK, key or setting fails at once instead of leaving a job that cannot be sent."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections."""

@@ -253,6 +253,9 @@ class MistralAdapter(Adapter):
         """The emulator answers at once; Mistral itself takes minutes at the very least."""
         return 0.05 if sandbox_url(self.name) else super().poll_interval()
 
+    def prepare(self) -> None:
+        self._sdk()
+
     def close(self) -> None:
         if self._http is not None:
             self._http.close()

@@ -239,6 +239,9 @@ class VertexAdapter(Adapter):
         """The emulator answers at once; Vertex jobs take minutes at the very least."""
         return 0.05 if sandbox_url(self.name) else super().poll_interval()
 
+    def prepare(self) -> None:
+        self._clients()
+
     def close(self) -> None:
         if self._jobs is not None:
             self._jobs.transport.close()  # type: ignore[no-untyped-call]

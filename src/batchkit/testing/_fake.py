@@ -13,7 +13,8 @@ Options (all JSON, stored with the job):
 * ``errors``: ``{custom_id: code}`` — those requests fail with that error code;
 * ``missing``: ``[custom_id, ...]`` — no result line at all for those;
 * ``expired``: ``[custom_id, ...]`` — those are reported as not run before expiry;
-* ``max_requests`` / ``max_bytes``: shard limits (defaults 1,000 / 1 MB);
+* ``max_requests`` / ``max_bytes`` / ``min_requests``: shard limits (defaults 1,000 / 1 MB /
+  none);
 * ``reject``: ``{line: message}`` — the batch fails validation with those 1-based lines;
 * ``heal``: true — ``errors``, ``missing`` and ``expired`` hit a request only the first time it
   is sent, so a retry of it succeeds (how item-retry tests get a flaky vendor).
@@ -87,6 +88,7 @@ class FakeAdapter(Adapter):
             max_requests=int(self.options.get("max_requests", 1000)),
             max_bytes=int(self.options.get("max_bytes", 1_000_000)),
             max_embedding_inputs=int(self.options.get("max_requests", 1000)),
+            min_requests=self.options.get("min_requests"),
         )
 
     def poll_interval(self) -> float:

@@ -60,7 +60,8 @@ def test_encode_and_decode_lines() -> None:
             adapter.decode(bad)
 
 
-def test_check_names_the_request() -> None:
+def test_check_names_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key")  # submit builds the client first
     adapter = GeminiAdapter("gemini-2.5-flash")
     with pytest.raises(bk.InvalidRequestError, match=r"custom_id 'x'.*stop sequences"):
         adapter.check(bk.ChatRequest(custom_id="x", stop=list("abcdef"),
