@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from .._exceptions import MissingCredentialsError, MissingDependencyError, ProviderError
 from ._credentials import redact
-from .base import Adapter, RemoteStatus, sandbox_url
+from .base import Adapter, RemoteStatus, open_private, result_file, sandbox_url
 
 __all__ = ["FileBatchAdapter", "error_detail"]
 
@@ -80,7 +80,8 @@ class FileBatchAdapter(Adapter, Generic[ClientT]):
         to ``dest``. An absent or null id means that file does not exist; an existing empty file
         (Azure writes one when nothing failed) is downloaded like any other and decodes to no
         results. Each file goes to ``*.part`` first and is renamed when complete, so a crash
-        never leaves a truncated file that looks finished."""
+        never leaves a truncated file that looks finished. Files are private to the user, and
+        named after the batch id made safe (the vendor's text is never a path)."""
         raw = status.raw
         if "output_file_id" not in raw and "error_file_id" not in raw:
             raw = self.poll(remote_id).raw
@@ -90,12 +91,12 @@ class FileBatchAdapter(Adapter, Generic[ClientT]):
             file_id = raw.get(f"{kind}_file_id")
             if not file_id:
                 continue
-            path = dest / f"{remote_id}_{kind}.jsonl"
+            path = result_file(dest, remote_id, f"_{kind}.jsonl")
             part = path.with_name(path.name + ".part")
             with (
                 self._call(f"download the {kind} file") as client,
                 self._file_stream(client, str(file_id)) as response,
-                part.open("wb") as fh,
+                open_private(part) as fh,
             ):
                 for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
                     fh.write(chunk)

@@ -49,7 +49,15 @@ from ._bedrock_format import (
     vendor_id,
 )
 from ._credentials import SANDBOX_KEY, redact
-from .base import Adapter, Limits, RemoteStatus, ShardInput, sandbox_url
+from .base import (
+    Adapter,
+    Limits,
+    RemoteStatus,
+    ShardInput,
+    open_private,
+    result_file,
+    sandbox_url,
+)
 
 __all__ = ["BedrockAdapter"]
 
@@ -165,7 +173,10 @@ class BedrockAdapter(Adapter):
 
         Each file is written to ``*.part`` and renamed when complete, so a crash mid-download
         never leaves a truncated file that looks finished. A job that wrote nothing (failed at
-        validation, expired) has no files: every request then gets its stand-in result.
+        validation, expired) has no files: every request then gets its stand-in result. Files
+        are private to the user and named after the job id and object name made safe (the
+        vendor's text is never a path); boto3 streams into the file opened here rather than
+        creating one itself with the default permissions.
         """
         raw = status.raw if "outputDataConfig" in status.raw else self.poll(remote_id).raw
         uri = raw["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"]
@@ -183,9 +194,11 @@ class BedrockAdapter(Adapter):
                 if item["Key"].endswith(_OUTPUT_SUFFIX)
             )
             for number, key in enumerate(keys):
-                path = dest / f"{job_id}-{number}-{Path(key).name.removesuffix('.out')}"
+                stem = Path(key).name.removesuffix(_OUTPUT_SUFFIX)
+                path = result_file(dest, f"{job_id}-{number}-{stem}", ".jsonl")
                 part = path.with_name(path.name + ".part")
-                s3.download_file(bucket, key, str(part))
+                with open_private(part) as fh:
+                    s3.download_fileobj(bucket, key, fh)
                 part.replace(path)
                 paths.append(path)
         return paths

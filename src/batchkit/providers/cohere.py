@@ -53,7 +53,15 @@ from ._cohere_format import (
     map_embed_job,
 )
 from ._credentials import api_key, redact
-from .base import Adapter, Limits, RemoteStatus, ShardInput, sandbox_url
+from .base import (
+    Adapter,
+    Limits,
+    RemoteStatus,
+    ShardInput,
+    open_private,
+    result_file,
+    sandbox_url,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -234,7 +242,8 @@ class CohereAdapter(Adapter):
 
         No output dataset (a failed or cancelled job: Cohere keeps no partial results of a
         cancelled embed job) means no file; the normalizer accounts for every request then.
-        The file is written to ``*.part`` and renamed when complete.
+        The file is written to ``*.part`` and renamed when complete. It is private to the user,
+        and named after the job id made safe (the vendor's text is never a path).
         """
         raw = status.raw if "output_dataset_id" in status.raw else self.poll(remote_id).raw
         output_id = raw.get("output_dataset_id")
@@ -243,9 +252,9 @@ class CohereAdapter(Adapter):
         with self._call("read the output dataset") as client:
             dataset = client.datasets.get(output_id).dataset
         dest.mkdir(parents=True, exist_ok=True)
-        path = dest / f"{_split(remote_id)[1]}_output.jsonl"
+        path = result_file(dest, _split(remote_id)[1], "_output.jsonl")
         part_path = path.with_name(path.name + ".part")
-        with part_path.open("wb") as out:
+        with open_private(part_path) as out:
             for part in sorted(dataset.dataset_parts or [], key=lambda p: p.index or 0):
                 _copy_part(output_id, part, out)
         part_path.replace(path)

@@ -14,6 +14,7 @@ default 50,000), ``base_url`` (another endpoint), ``find_skew_seconds`` (see
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import warnings
@@ -21,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import orjson
 
@@ -46,7 +47,16 @@ from ._gemini_format import (
 )
 from ._lines import load_line
 from ._transport import TRANSPORT_ERRORS
-from .base import Adapter, Limits, LineError, RemoteStatus, ShardInput, sandbox_url
+from .base import (
+    Adapter,
+    Limits,
+    LineError,
+    RemoteStatus,
+    ShardInput,
+    open_private,
+    result_file,
+    sandbox_url,
+)
 
 if TYPE_CHECKING:
     from google.genai import Client
@@ -174,7 +184,8 @@ class GeminiAdapter(Adapter):
         without a key is written without one: the normalizer keeps it in ``unmatched``, and
         the request it belonged to gets ``missing_result``, so a count mismatch never shifts
         one request's answer onto another. Files go to ``*.part`` first and are renamed when
-        complete, so a crash never leaves a truncated file that looks finished.
+        complete, so a crash never leaves a truncated file that looks finished. Files are private
+        to the user, and named after the batch id made safe (the vendor's text is never a path).
         """
         with self._call("read the batch") as client:
             batch = client.batches.get(name=remote_id)
@@ -182,14 +193,15 @@ class GeminiAdapter(Adapter):
         if out is None:
             return []
         dest.mkdir(parents=True, exist_ok=True)
-        path = dest / f"{remote_id.rsplit('/', 1)[-1]}_results.jsonl"
+        path = result_file(dest, remote_id.rsplit("/", 1)[-1], "_results.jsonl")
         part = path.with_name(path.name + ".part")
         if out.file_name:
-            with self._call("download the results file") as client, part.open("wb") as fh:
-                client.files.download(file=out.file_name, destination=fh)
+            with self._call("download the results file") as client, open_private(part) as fh:
+                # open_private returns a real io.BufferedWriter; the SDK's overload asks for IOBase.
+                client.files.download(file=out.file_name, destination=cast(io.IOBase, fh))
         elif out.inlined_responses is not None or out.inlined_embed_content_responses is not None:
             items = [*(out.inlined_responses or []), *(out.inlined_embed_content_responses or [])]
-            with part.open("wb") as fh:
+            with open_private(part) as fh:
                 for position, item in enumerate(items):
                     fh.write(_inline_line(item, position))
                     fh.write(b"\n")

@@ -46,7 +46,15 @@ from ._mistral_format import (
     map_status,
 )
 from ._transport import TRANSPORT_ERRORS
-from .base import Adapter, Limits, RemoteStatus, ShardInput, sandbox_url
+from .base import (
+    Adapter,
+    Limits,
+    RemoteStatus,
+    ShardInput,
+    open_private,
+    result_file,
+    sandbox_url,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -182,7 +190,8 @@ class MistralAdapter(Adapter):
         never leaves a truncated file that looks finished. A job that ran requests but names no
         file has its results only inline (``get(inline=True)``, as the SDK's inline-batching
         example reads them): those are written out as one JSONL file. That answer arrives as
-        one JSON body, so it is the one path that holds results in memory.
+        one JSON body, so it is the one path that holds results in memory. Files are private to
+        the user, and named after the job id made safe (the vendor's text is never a path).
         """
         raw = status.raw if "output_file" in status.raw else self.poll(remote_id).raw
         dest.mkdir(parents=True, exist_ok=True)
@@ -190,11 +199,13 @@ class MistralAdapter(Adapter):
         for kind in ("output", "error"):
             file_id = raw.get(f"{kind}_file")
             if file_id:
-                paths.append(self._download(str(file_id), dest / f"{remote_id}_{kind}.jsonl"))
+                path = result_file(dest, remote_id, f"_{kind}.jsonl")
+                paths.append(self._download(str(file_id), path))
         ran = raw.get("completed_requests") or raw.get("succeeded_requests") or raw.get(
             "failed_requests")
         if not paths and ran:
-            paths.append(self._inline_outputs(remote_id, dest / f"{remote_id}_inline.jsonl"))
+            path = result_file(dest, remote_id, "_inline.jsonl")
+            paths.append(self._inline_outputs(remote_id, path))
         return paths
 
     def _download(self, file_id: str, path: Path) -> Path:
@@ -202,7 +213,7 @@ class MistralAdapter(Adapter):
         with self._call("download a result file") as client:
             response = client.files.download(file_id=file_id)
             try:
-                with part.open("wb") as fh:
+                with open_private(part) as fh:
                     for chunk in response.iter_bytes(_DOWNLOAD_CHUNK):
                         fh.write(chunk)
             finally:
@@ -214,7 +225,7 @@ class MistralAdapter(Adapter):
         part = path.with_name(path.name + ".part")
         with self._call("read the inline results") as client:
             job = client.batch.jobs.get(job_id=remote_id, inline=True)
-        with part.open("wb") as fh:
+        with open_private(part) as fh:
             for row in job.outputs or []:
                 fh.write(orjson.dumps(row) + b"\n")
         part.replace(path)

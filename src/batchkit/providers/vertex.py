@@ -52,7 +52,15 @@ from ._vertex_format import (
     map_status,
     vendor_id,
 )
-from .base import Adapter, Limits, RemoteStatus, ShardInput, sandbox_url
+from .base import (
+    Adapter,
+    Limits,
+    RemoteStatus,
+    ShardInput,
+    open_private,
+    result_file,
+    sandbox_url,
+)
 
 if TYPE_CHECKING:
     from google.cloud.aiplatform_v1 import BatchPredictionJob, JobServiceClient
@@ -199,7 +207,9 @@ class VertexAdapter(Adapter):
     def fetch_results(self, remote_id: str, status: RemoteStatus, dest: Path) -> list[Path]:
         """Stream every ``*.jsonl`` under the job's ``gcsOutputDirectory`` to ``dest``, in
         1 MiB ranged chunks, each to ``*.part`` first and renamed when complete. A job that
-        never ran has no output directory, and so no files."""
+        never ran has no output directory, and so no files. Files are private to the user and
+        named after the object name made safe (the vendor's text is never a path); the SDK
+        streams into the file opened here rather than creating one with default permissions."""
         directory = (status.raw.get("outputInfo") or {}).get("gcsOutputDirectory")
         if not directory:
             directory = (self.poll(remote_id).raw.get("outputInfo") or {}).get(
@@ -213,10 +223,12 @@ class VertexAdapter(Adapter):
             blobs = sorted(storage.list_blobs(bucket, prefix=prefix.rstrip("/") + "/",
                                               timeout=self._timeout), key=lambda b: b.name)
             for index, blob in enumerate(b for b in blobs if b.name.endswith(".jsonl")):
-                path = dest / f"{index:03d}-{blob.name.rsplit('/', 1)[-1]}"
+                stem = blob.name.rsplit("/", 1)[-1].removesuffix(".jsonl")
+                path = result_file(dest, f"{index:03d}-{stem}", ".jsonl")
                 part = path.with_name(path.name + ".part")
                 blob.chunk_size = _DOWNLOAD_CHUNK
-                blob.download_to_filename(str(part), timeout=self._timeout)
+                with open_private(part) as fh:
+                    blob.download_to_file(fh, timeout=self._timeout)
                 part.replace(path)
                 paths.append(path)
         return paths
