@@ -47,7 +47,9 @@ def test_300_structured_chats_with_failed_rows_and_an_expired_batch(
     app.arm()                      # shard 0: runs to the end
     app.arm(expire_after=60)       # shard 1: expires after 60 of its 100 rows
     options = {"inline_max_bytes": 0} if path == "file" else {}
-    job = bk.submit(requests, "gemini:gemini-2.5-flash", shard_size=100, options=options)
+    # arm() applies to batches in the order they are created: create one at a time.
+    job = bk.submit(requests, "gemini:gemini-2.5-flash", shard_size=100, options=options,
+                    concurrency=1)
     results = job.wait().results()
 
     assert app.creates == 3
