@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from .._exceptions import MissingCredentialsError, MissingDependencyError, ProviderError
 from ._credentials import redact
-from .base import Adapter, RemoteStatus, open_private, result_file, sandbox_url
+from .base import Adapter, RemoteStatus, open_private, result_file
 
 __all__ = ["FileBatchAdapter", "error_detail"]
 
@@ -103,10 +103,6 @@ class FileBatchAdapter(Adapter, Generic[ClientT]):
             part.replace(path)
             paths.append(path)
         return paths
-
-    def poll_interval(self) -> float:
-        """The emulator answers at once; a real batch takes minutes at the very least."""
-        return 0.05 if sandbox_url(self.name) else super().poll_interval()
 
     def prepare(self) -> None:
         self._sdk()

@@ -182,10 +182,6 @@ class AnthropicAdapter(Adapter):
             )
         return candidates[0] if candidates else None
 
-    def poll_interval(self) -> float:
-        """The emulator answers at once; Anthropic itself takes minutes at the very least."""
-        return 0.05 if sandbox_url(self.name) else super().poll_interval()
-
     def prepare(self) -> None:
         self._sdk()
 

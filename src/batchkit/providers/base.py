@@ -205,10 +205,10 @@ class Adapter(ABC):
     def poll_interval(self) -> float:
         """Seconds before the first poll; later polls back off from here.
 
-        Real batches take minutes to hours, so the default is unhurried; emulators and the fake
-        provider answer at once and say so.
+        Real batches take minutes to hours, so the default is unhurried; the emulators (sandbox
+        mode) answer at once, and the fake provider says so itself.
         """
-        return 5.0
+        return 0.05 if sandbox_url(self.name) else 5.0
 
     def prepare(self) -> None:  # noqa: B027 - optional hook
         """Build the SDK client now: ``submit`` calls this before it records anything, so a

@@ -227,10 +227,6 @@ class BedrockAdapter(Adapter):
                         return str(job["jobArn"])
         return None
 
-    def poll_interval(self) -> float:
-        """The emulator answers at once; Bedrock jobs take minutes to hours."""
-        return 0.05 if sandbox_url(self.name) else super().poll_interval()
-
     def close(self) -> None:
         if self._clients is not None:
             for client in self._clients:

@@ -300,10 +300,6 @@ class CohereAdapter(Adapter):
                     return None
                 offset += len(page)
 
-    def poll_interval(self) -> float:
-        """The emulator answers at once; Cohere itself takes minutes at the very least."""
-        return 0.05 if sandbox_url(self.name) else super().poll_interval()
-
     def prepare(self) -> None:
         self._sdk()
 

@@ -231,10 +231,6 @@ class GeminiAdapter(Adapter):
                 return _name(batch)
         return None
 
-    def poll_interval(self) -> float:
-        """The emulator answers at once; a real batch takes minutes at the very least."""
-        return 0.05 if sandbox_url(self.name) else super().poll_interval()
-
     def prepare(self) -> None:
         self._sdk()
 

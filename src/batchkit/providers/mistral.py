@@ -260,10 +260,6 @@ class MistralAdapter(Adapter):
                 if not listing.data or page * _LIST_PAGE >= listing.total:
                     return None
 
-    def poll_interval(self) -> float:
-        """The emulator answers at once; Mistral itself takes minutes at the very least."""
-        return 0.05 if sandbox_url(self.name) else super().poll_interval()
-
     def prepare(self) -> None:
         self._sdk()
 

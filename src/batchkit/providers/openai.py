@@ -183,10 +183,6 @@ class OpenAIAdapter(Adapter):
                     return None
         return None
 
-    def poll_interval(self) -> float:
-        """The emulator answers at once; OpenAI itself takes minutes at the very least."""
-        return 0.05 if sandbox_url(self.name) else super().poll_interval()
-
     def prepare(self) -> None:
         self._sdk()
 

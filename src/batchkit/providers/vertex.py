@@ -247,10 +247,6 @@ class VertexAdapter(Adapter):
             return None
         return str(max(found, key=lambda j: j.create_time).name)
 
-    def poll_interval(self) -> float:
-        """The emulator answers at once; Vertex jobs take minutes at the very least."""
-        return 0.05 if sandbox_url(self.name) else super().poll_interval()
-
     def prepare(self) -> None:
         self._clients()
 
