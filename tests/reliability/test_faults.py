@@ -40,6 +40,9 @@ VENDOR_PATHS = {
                        download="/v1/messages/batches/", download_suffix="/results"),
     "mistral": Paths(create="/v1/batch/jobs", reads="/v1/batch/jobs", download="/v1/files/",
                      download_suffix="/content"),
+    # Groq stands for the three adapters on the shared Stainless-SDK base (Azure, Together).
+    "groq": Paths(create="/openai/v1/batches", reads="/openai/v1/batches",
+                  download="/openai/v1/files/", download_suffix="/content"),
 }
 CASES = [t for t in TARGETS if t.name in VENDOR_PATHS]
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from .._exceptions import MissingCredentialsError, MissingDependencyError, ProviderError
 from ._credentials import redact
+from ._transport import TRANSPORT_ERRORS
 from .base import Adapter, RemoteStatus, open_private, result_file
 
 __all__ = ["FileBatchAdapter", "error_detail"]
@@ -105,7 +106,9 @@ class FileBatchAdapter(Adapter, Generic[ClientT]):
         return paths
 
     def prepare(self) -> None:
-        self._sdk()
+        """Import the SDK and build the client, so a missing key fails before a job is recorded."""
+        with self._call("set up the client"):
+            pass
 
     def close(self) -> None:
         client = self._client
@@ -153,7 +156,13 @@ class FileBatchAdapter(Adapter, Generic[ClientT]):
             ) from None
         except sdk.APIConnectionError as exc:
             raise ProviderError(
-                f"{vendor} could not {action}: {type(exc).__name__}: {self._redact(exc.message)}"
+                f"{vendor} could not {action}: {type(exc).__name__}: {self._redact(exc.message)}",
+                transient=True,
+            ) from None
+        except TRANSPORT_ERRORS as exc:  # a body cut off while streaming it
+            raise ProviderError(
+                f"{vendor} could not {action}: connection lost: {self._redact(str(exc))}",
+                transient=True,
             ) from None
         except getattr(sdk, self.sdk_error) as exc:
             raise ProviderError(f"{vendor} could not {action}: {self._redact(str(exc))}") from None

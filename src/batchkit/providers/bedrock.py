@@ -330,8 +330,10 @@ class BedrockAdapter(Adapter):
                     f"no AWS credentials to {action}: set AWS_ACCESS_KEY_ID and "
                     "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or configure ~/.aws"
                 ) from None
+            # A lost connection, a timeout or a body cut off may work on a later try.
+            lost = (aws.ConnectionError, aws.HTTPClientError, aws.IncompleteReadError)
             raise ProviderError(f"Bedrock could not {action}: {type(exc).__name__}: "
-                                f"{_clean(str(exc))}") from None
+                                f"{_clean(str(exc))}", transient=isinstance(exc, lost)) from None
 
 
 def _client_error(exc: Any, action: str) -> BaseException:

@@ -167,3 +167,12 @@ def test_mixed_models_in_one_file_are_accepted(emu: EmulatorHandle) -> None:
         batch = client.batches.retrieve(batch.id)
     assert batch.status == "completed" and batch.request_counts is not None
     assert batch.request_counts.completed == 2
+
+
+def test_a_missing_key_fails_before_a_job_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BATCHKIT_SANDBOX", raising=False)
+    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    request = bk.ChatRequest(custom_id="a", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(bk.MissingCredentialsError, match="GROQ_API_KEY"):
+        bk.submit([request], "groq:llama-3.1-8b-instant")
+    assert bk.list_jobs() == []
