@@ -77,6 +77,16 @@ class RequestRecord:
 class _OpenShard:
     """A shard being written: its files and running totals."""
 
+    @classmethod
+    def new(cls, folder: Path, index: int, group: str, limits: Limits) -> _OpenShard:
+        """Shard ``index`` of ``group``, its two files created (empty) in ``folder``."""
+        return cls(PlannedShard(
+            index=index,
+            group=group,
+            payload_path=folder / f"shard-{index:04d}.payload.jsonl",
+            requests_path=folder / f"shard-{index:04d}.requests.jsonl",
+        ), limits)
+
     def __init__(self, shard: PlannedShard, limits: Limits) -> None:
         self.shard = shard
         self.limits = limits
@@ -278,15 +288,9 @@ class _Planner:
             )
 
     def _open(self, group: str, limits: Limits) -> _OpenShard:
-        index = len(self.shards)
-        shard = PlannedShard(
-            index=index,
-            group=group,
-            payload_path=self.folder / f"shard-{index:04d}.payload.jsonl",
-            requests_path=self.folder / f"shard-{index:04d}.requests.jsonl",
-        )
-        self.shards.append(shard)
-        opened = self.open_by_group[group] = _OpenShard(shard, limits)
+        opened = self.open_by_group[group] = _OpenShard.new(
+            self.folder, len(self.shards), group, limits)
+        self.shards.append(opened.shard)
         return opened
 
 

@@ -105,21 +105,16 @@ def write_retry_shards(
                     if current is None or not current.fits(len(body) + 1, 1):
                         if current is not None:
                             current.close()
-                        index_no = first_index + len(shards)
-                        planned = PlannedShard(
-                            index=index_no, group=shard.group,
-                            payload_path=folder / f"shard-{index_no:04d}.payload.jsonl",
-                            requests_path=folder / f"shard-{index_no:04d}.requests.jsonl",
-                        )
-                        shards.append(planned)
-                        current = open_by_group[shard.group] = _OpenShard(planned, limits)
+                        current = open_by_group[shard.group] = _OpenShard.new(
+                            folder, first_index + len(shards), shard.group, limits)
+                        shards.append(current.shard)
                     record = orjson.dumps({**rec, "ln": current.shard.request_count + 1})
                     current.add(body, record, 1)
                     taken += 1
     finally:
         for open_shard in open_by_group.values():
             open_shard.close()
-    # A vendor with a per-batch minimum (Bedrock) would reject a small retry shard outright:
+    # A vendor with a per-batch minimum would reject a small retry shard outright:
     # those requests keep their first result instead.
     kept = []
     for planned in shards:
