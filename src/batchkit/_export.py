@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from ._exceptions import MissingDependencyError
-from ._results import Result
+from ._results import Result, fill_matrix
 
 __all__ = ["write_npy", "write_parquet"]
 
@@ -78,33 +78,18 @@ def write_parquet(results: Iterable[Result], path: str | Path) -> int:
 def write_npy(results: Iterable[Result], path: str | Path, count: int, kind: str = "float") -> int:
     """The ``(count, d)`` matrix of every result's ``kind`` vector, in order, as a ``.npy`` file.
 
-    Refuses (``ValueError`` naming the request) a result without a vector or with a vector of
-    another length, like :meth:`ResultSet.embeddings`: a matrix with a hole shifts every row.
+    Refuses (``ValueError`` naming the request) a result without a vector, with a vector of
+    another length, or more or fewer results than ``count`` (see ``fill_matrix``).
     """
-    matrix: np.memmap[Any, Any] | None = None
-    written = 0
-    for i, r in enumerate(results):
-        vec = r.embedding if kind == "float" else (r.embeddings_by_type or {}).get(kind)
-        if vec is None:
-            why = r.error.code if r.error else r.status
-            raise ValueError(f"custom_id {r.custom_id!r} has no {kind!r} embedding ({why})")
-        if matrix is None:
-            dtype = np.float32 if kind == "float" else vec.dtype
-            matrix = np.lib.format.open_memmap(str(path), mode="w+", dtype=dtype,
-                                               shape=(count, *vec.shape))
-        if vec.shape != matrix.shape[1:]:
-            raise ValueError(
-                f"custom_id {r.custom_id!r} has a {kind!r} embedding of shape {vec.shape}, "
-                f"but the first one has {matrix.shape[1:]}"
-            )
-        if i >= count:
-            raise ValueError(f"more than the {count} results announced for {path}")
-        matrix[i] = vec
-        written += 1
+    matrix, written = fill_matrix(
+        results, kind,
+        lambda dtype, row: np.lib.format.open_memmap(str(path), mode="w+", dtype=dtype,
+                                                     shape=(count, *row)),
+    )
     if matrix is None:
         np.save(str(path), np.zeros((0, 0), dtype=np.float32))
     else:
-        matrix.flush()
+        matrix.flush()  # type: ignore[attr-defined]  # a memmap
     if written != count:
         raise ValueError(f"{written} results for a matrix of {count} rows in {path}")
     return written

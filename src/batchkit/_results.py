@@ -7,7 +7,7 @@ them, and they carry numpy vectors.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, overload
@@ -16,7 +16,9 @@ import numpy as np
 import orjson
 from pydantic import BaseModel
 
-__all__ = ["ErrorInfo", "Result", "ResultSet", "ResultStatus", "Usage", "write_jsonl"]
+__all__ = [
+    "ErrorInfo", "Result", "ResultSet", "ResultStatus", "Usage", "fill_matrix", "write_jsonl",
+]
 
 ResultStatus = Literal["succeeded", "errored", "expired", "cancelled"]
 RESULT_STATUSES: tuple[ResultStatus, ...] = ("succeeded", "errored", "expired", "cancelled")
@@ -210,29 +212,10 @@ class ResultSet(Sequence[Result]):
         The matrix is allocated once at the first vector and filled row by row: for millions
         of rows that is one pass and no list of row references for ``np.vstack`` to walk.
         """
-        matrix: np.ndarray | None = None
-        for i, r in enumerate(self._results):
-            vec = r.embedding if kind == "float" else (r.embeddings_by_type or {}).get(kind)
-            if vec is None and r.embeddings_by_type:
-                vec = r.embeddings_by_type.get(kind)
-            if vec is None:
-                why = r.error.code if r.error else r.status
-                raise ValueError(
-                    f"custom_id {r.custom_id!r} has no {kind!r} embedding ({why}); "
-                    "filter with [r for r in results if r.ok] first"
-                )
-            if matrix is None:
-                dtype = np.float32 if kind == "float" else vec.dtype
-                matrix = np.empty((len(self._results), *vec.shape), dtype=dtype)
-            if vec.shape != matrix.shape[1:]:
-                raise ValueError(
-                    f"custom_id {r.custom_id!r} has a {kind!r} embedding of shape {vec.shape}, "
-                    f"but the first one has {matrix.shape[1:]}"
-                )
-            matrix[i] = vec
-        if matrix is None:
-            return np.zeros((0, 0), dtype=np.float32)
-        return matrix
+        size = len(self._results)
+        matrix, _ = fill_matrix(
+            self._results, kind, lambda dtype, row: np.empty((size, *row), dtype=dtype))
+        return np.zeros((0, 0), dtype=np.float32) if matrix is None else matrix
 
     def to_parquet(self, path: str | Path) -> int:
         """Write one row per result to a Parquet file (needs pyarrow); returns the row count."""
@@ -249,6 +232,45 @@ class ResultSet(Sequence[Result]):
     def to_jsonl(self, path_or_file: str | Path | IO[bytes], *, include_raw: bool = False) -> int:
         """Write one JSON object per result; returns how many were written."""
         return write_jsonl(self._results, path_or_file, include_raw=include_raw)
+
+
+def fill_matrix(
+    results: Iterable[Result],
+    kind: str,
+    allocate: Callable[[np.dtype[Any], tuple[int, ...]], np.ndarray],
+) -> tuple[np.ndarray | None, int]:
+    """Fill a matrix with each result's ``kind`` vector, row by row; returns it (None when there
+    are no results) and the rows filled.
+
+    ``allocate(dtype, row shape)`` makes the matrix at the first vector: in memory for
+    :meth:`ResultSet.embeddings`, a memory-mapped file for ``.npy`` output. Raises
+    ``ValueError`` naming the first request without a vector, or with a vector of another
+    length, or past the matrix's last row: a matrix with a hole shifts every row after it.
+    """
+    matrix: np.ndarray | None = None
+    filled = 0
+    for i, r in enumerate(results):
+        vec = r.embedding if kind == "float" else None
+        if vec is None and r.embeddings_by_type:
+            vec = r.embeddings_by_type.get(kind)
+        if vec is None:
+            why = r.error.code if r.error else r.status
+            raise ValueError(
+                f"custom_id {r.custom_id!r} has no {kind!r} embedding ({why}); "
+                "filter with [r for r in results if r.ok] first"
+            )
+        if matrix is None:
+            matrix = allocate(np.dtype(np.float32) if kind == "float" else vec.dtype, vec.shape)
+        if vec.shape != matrix.shape[1:]:
+            raise ValueError(
+                f"custom_id {r.custom_id!r} has a {kind!r} embedding of shape {vec.shape}, "
+                f"but the first one has {matrix.shape[1:]}"
+            )
+        if i >= len(matrix):
+            raise ValueError(f"custom_id {r.custom_id!r} is past the matrix's {len(matrix)} rows")
+        matrix[i] = vec
+        filled += 1
+    return matrix, filled
 
 
 def write_jsonl(
