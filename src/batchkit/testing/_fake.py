@@ -58,12 +58,15 @@ def _vendor_dir(options: dict[str, Any]) -> Path:
 
 
 def fake_submissions(vendor_dir: str | Path | None = None) -> dict[str, int]:
-    """How many batches the fake vendor created per idempotency key (across processes)."""
-    log = _vendor_dir({"vendor_dir": vendor_dir}) / "submissions.log"
+    """How many batches the fake vendor created per idempotency key (across processes).
+
+    Counted from the batch files themselves, each written in one atomic rename: a process
+    killed mid-create either made the batch (and ``find_by_key`` sees it) or did not.
+    """
     counts: dict[str, int] = {}
-    if log.exists():
-        for key in log.read_text().split():
-            counts[key] = counts.get(key, 0) + 1
+    for path in (_vendor_dir({"vendor_dir": vendor_dir}) / "batches").glob("*.json"):
+        key = str(orjson.loads(path.read_bytes())["key"])
+        counts[key] = counts.get(key, 0) + 1
     return counts
 
 
@@ -147,8 +150,6 @@ class FakeAdapter(Adapter):
         shutil.copyfile(shard.payload_path, vendor / f"{remote_id}.input.jsonl")
         self._save({"id": remote_id, "key": shard.key, "step": -1, "cancelled": False,
                     "resent": self._note_sent(shard.payload_path)})
-        with open(vendor / "submissions.log", "a") as log:
-            log.write(shard.key + "\n")
         _kill_if_asked("after_submit", shard.index)
         return remote_id
 
