@@ -5,9 +5,11 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel
 
 import batchkit as bk
+from batchkit._cache import ResultCache
 from batchkit.testing import fake_submissions
 
 
@@ -65,3 +67,17 @@ def test_cache_off_by_default_and_keyed_by_model(clock: object) -> None:
     assert _sent(bk.submit(requests, "fake:m", clock=clock)) == 5  # cache not asked for
     assert _sent(bk.submit(requests, "fake:other-model", cache=True, clock=clock)) == 5
     assert _sent(bk.submit(requests, "fake:m", cache=True, clock=clock)) == 0
+
+
+def test_typed_vectors_come_back_with_their_dtype(tmp_path: Path) -> None:
+    """int8 and bit-packed uint8 vectors (Cohere's embedding types) keep their numpy type."""
+    cache = ResultCache(tmp_path / "cache.db")
+    typed = {"int8": np.array([-128, 0, 127], np.int8), "ubinary": np.array([255, 1], np.uint8),
+             "float": np.array([0.5, -0.25], np.float32)}
+    cache.put("k", bk.Result("a", "succeeded", embeddings_by_type=typed))
+    cache.flush()
+    back = cache.get("k")
+    assert back is not None and back.embeddings_by_type is not None
+    for kind, vector in typed.items():
+        assert back.embeddings_by_type[kind].dtype == vector.dtype
+        assert np.array_equal(back.embeddings_by_type[kind], vector)

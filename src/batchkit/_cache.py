@@ -27,15 +27,21 @@ _FLUSH_EVERY = 1000
 
 
 def result_from_dict(data: dict[str, Any]) -> Result:
-    """Rebuild a Result from :meth:`Result.to_dict` (the caller re-parses ``parsed``)."""
+    """Rebuild a Result from :meth:`Result.to_dict` (the caller re-parses ``parsed``).
+
+    JSON keeps no numpy type, so the cache stores each typed vector's dtype beside it
+    (``dtypes``): an int8 or bit-packed uint8 vector must come back as it was sent out.
+    """
     vectors = data.get("embeddings_by_type")
+    dtypes = data.get("dtypes") or {}
     return Result(
         custom_id=data["custom_id"],
         status=data["status"],
         text=data.get("text"),
         embedding=None if data.get("embedding") is None
         else np.asarray(data["embedding"], dtype=np.float32),
-        embeddings_by_type={k: np.asarray(v) for k, v in vectors.items()} if vectors else None,
+        embeddings_by_type={k: np.asarray(v, dtype=dtypes.get(k)) for k, v in vectors.items()}
+        if vectors else None,
         finish_reason=data.get("finish_reason"),
         usage=Usage(**data["usage"]) if data.get("usage") else None,
         error=ErrorInfo(**data["error"]) if data.get("error") else None,
@@ -76,7 +82,10 @@ class ResultCache:
         """Remember a succeeded result (others are ignored); call :meth:`flush` at the end."""
         if result.status != "succeeded":
             return
-        data = orjson.dumps(result.to_dict(include_raw=True), option=orjson.OPT_SERIALIZE_NUMPY)
+        record = result.to_dict(include_raw=True)
+        if result.embeddings_by_type:
+            record["dtypes"] = {k: v.dtype.str for k, v in result.embeddings_by_type.items()}
+        data = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
         self._pending.append((key, data, time.time()))
         if len(self._pending) >= _FLUSH_EVERY:
             self.flush()
