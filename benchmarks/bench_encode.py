@@ -8,6 +8,8 @@ cookbook user would. batchkit is timed twice: the line codec alone (``OpenAIAdap
 and a write, the like-for-like comparison) and ``bk.encode`` (the whole planner: validation,
 duplicate-id checks, sharding and the request index beside each payload file). Both start from
 requests already in memory; what building the ``ChatRequest`` objects costs is its own row.
+The target is set on the codec row, the like-for-like one: the planner row does the same
+encoding plus per-request validation and a second (index) line, work the cookbook skips.
 """
 
 from __future__ import annotations
@@ -77,8 +79,8 @@ def run(n: int, repeat: int = 3) -> list[Row]:
     return [
         Row("a encode", f"codec {n:,} lines{'' if same else ' (LINES DIFFER)'}",
             rate(n, line), cook, f"{base / line:.1f}x", f">= {TARGET:.0f}x", base / line >= TARGET),
-        Row("a encode", "bk.encode (plan+index)", rate(n, plan), cook, f"{base / plan:.1f}x",
-            f">= {TARGET:.0f}x", base / plan >= TARGET),
+        Row("a encode", "bk.encode (validate+plan+index)", rate(n, plan), cook,
+            f"{base / plan:.1f}x"),
         Row("a encode", "ChatRequest(...) build", rate(n, build), cook, f"{base / build:.1f}x"),
     ]
 

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ValidationError
 from ._cache import ResultCache
 from ._plan import RequestRecord
 from ._requests import import_response_model
-from ._results import ErrorInfo, Result, Usage
+from ._results import ErrorInfo, Result, Usage, gc_paused
 from ._state import JobState
 
 __all__ = ["ModelResolver", "ShardOutcome", "merge_in_order", "normalize_shard", "with_costs"]
@@ -92,7 +92,7 @@ def _decode_file(
     path: Path, decode: Callable[[bytes], Result], by_vid: dict[str, list[Result]],
     unmatched: list[Any],
 ) -> None:
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh, gc_paused():  # a shard's worth of Results, all kept
         for line_no, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue

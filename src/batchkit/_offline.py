@@ -88,5 +88,6 @@ def decode(
         ShardOutcome(JobState.COMPLETED, {}), ModelResolver(models), unmatched,
     )
     priced = with_costs(merge_in_order([("all", stream)]), usage_pricer(provider))
-    results = list(priced)
-    return ResultSet(results, unmatched=unmatched)
+    results = ResultSet(priced)
+    results.unmatched = unmatched  # complete now that every line has been read
+    return results

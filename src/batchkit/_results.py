@@ -6,6 +6,9 @@ them, and they carry numpy vectors.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +20,8 @@ import orjson
 from pydantic import BaseModel
 
 __all__ = [
-    "ErrorInfo", "Result", "ResultSet", "ResultStatus", "Usage", "fill_matrix", "write_jsonl",
+    "ErrorInfo", "Result", "ResultSet", "ResultStatus", "Usage", "fill_matrix", "gc_paused",
+    "write_jsonl",
 ]
 
 ResultStatus = Literal["succeeded", "errored", "expired", "cancelled"]
@@ -146,41 +150,79 @@ class Result:
 
 
 class ResultSet(Sequence[Result]):
-    """The results of a job, one per request, in input order."""
+    """The results of a job, one per request, in input order.
+
+    Either held in memory (``ResultSet(results)``) or streamed from a finished job's files on
+    disk each time it is walked (:meth:`streamed`, what ``job.results(lazy=True)`` returns):
+    a ten-million-row job's matrix, counts or Parquet file then never need every Result in
+    memory at once. Every method below works on both.
+    """
 
     def __init__(self, results: Iterable[Result], *, unmatched: Sequence[Any] = ()) -> None:
-        self._results = list(results)
+        with gc_paused():
+            self._results: list[Result] | None = list(results)
+        self._source: Callable[[], Iterator[Result]] | None = None
+        self._count = len(self._results)
         self.unmatched: list[Any] = list(unmatched)
-        """Vendor lines whose id matched no request (kept, never silently dropped)."""
+        """Vendor lines whose id matched no request (kept, never silently dropped); for a
+        streamed set, filled in by each full walk."""
+
+    @classmethod
+    def streamed(cls, source: Callable[[], Iterator[Result]], count: int) -> ResultSet:
+        """A set of ``count`` results that calls ``source()`` for a fresh stream on every walk.
+
+        Nothing is kept between walks. ``len`` is known up front; ``rs[i]`` walks to ``i``
+        (memory stays flat, time grows with ``i``) and ``rs[a:b]`` keeps only that slice.
+        """
+        made = cls(())
+        made._results, made._source, made._count = None, source, count
+        return made
+
+    @property
+    def lazy(self) -> bool:
+        """True when results are read from disk on each walk instead of held in memory."""
+        return self._results is None
 
     @overload
     def __getitem__(self, index: int) -> Result: ...
     @overload
     def __getitem__(self, index: slice) -> ResultSet: ...
     def __getitem__(self, index: int | slice) -> Result | ResultSet:
+        if self._results is not None:
+            if isinstance(index, slice):
+                return ResultSet(self._results[index])
+            return self._results[index]
         if isinstance(index, slice):
-            return ResultSet(self._results[index])
-        return self._results[index]
+            return ResultSet(itertools.islice(iter(self), *index.indices(self._count)))
+        position = index + self._count if index < 0 else index
+        if not 0 <= position < self._count:
+            raise IndexError(f"result index {index} out of range for {self._count} results")
+        return next(itertools.islice(iter(self), position, None))
 
     def __len__(self) -> int:
-        return len(self._results)
+        return self._count
 
     def __iter__(self) -> Iterator[Result]:
-        return iter(self._results)
+        if self._results is not None:
+            return iter(self._results)
+        assert self._source is not None
+        return self._source()
 
     def __repr__(self) -> str:
+        if self.lazy:
+            return f"<ResultSet {self._count} results, streamed from disk>"
         counts = ", ".join(f"{k}={v}" for k, v in sorted(self.counts().items()))
         return f"<ResultSet {len(self)} results: {counts or 'empty'}>"
 
     def counts(self) -> dict[str, int]:
         """How many results have each status."""
-        return dict(Counter(r.status for r in self._results))
+        return dict(Counter(r.status for r in self))
 
     @property
     def usage(self) -> Usage:
         """Token usage summed over every result."""
         total = Usage()
-        for r in self._results:
+        for r in self:
             if r.usage is not None:
                 total = total + r.usage
         return total
@@ -188,21 +230,21 @@ class ResultSet(Sequence[Result]):
     @property
     def cost_usd(self) -> float | None:
         """What the job cost: the sum over results with a known price (None if none is known)."""
-        known = [r.cost_usd for r in self._results if r.cost_usd is not None]
+        known = [r.cost_usd for r in self if r.cost_usd is not None]
         return sum(known) if known else None
 
     def split(self) -> tuple[list[BaseModel], list[Result]]:
         """``(parsed objects, results that have none)`` like instructor's ``parse_from_file``."""
-        parsed = [r.parsed for r in self._results if r.parsed is not None]
-        unparsed = [r for r in self._results if r.parsed is None]
+        parsed = [r.parsed for r in self if r.parsed is not None]
+        unparsed = [r for r in self if r.parsed is None]
         return parsed, unparsed
 
     def errors(self) -> list[Result]:
         """Every result that is not ``succeeded``."""
-        return [r for r in self._results if r.status != "succeeded"]
+        return [r for r in self if r.status != "succeeded"]
 
     def texts(self) -> list[str | None]:
-        return [r.text for r in self._results]
+        return [r.text for r in self]
 
     def embeddings(self, kind: str = "float") -> np.ndarray:
         """An ``(n, d)`` matrix of every result's vector, in input order.
@@ -212,26 +254,26 @@ class ResultSet(Sequence[Result]):
         The matrix is allocated once at the first vector and filled row by row: for millions
         of rows that is one pass and no list of row references for ``np.vstack`` to walk.
         """
-        size = len(self._results)
+        size = len(self)
         matrix, _ = fill_matrix(
-            self._results, kind, lambda dtype, row: np.empty((size, *row), dtype=dtype))
+            self, kind, lambda dtype, row: np.empty((size, *row), dtype=dtype))
         return np.zeros((0, 0), dtype=np.float32) if matrix is None else matrix
 
     def to_parquet(self, path: str | Path) -> int:
         """Write one row per result to a Parquet file (needs pyarrow); returns the row count."""
         from ._export import write_parquet
 
-        return write_parquet(self._results, path)
+        return write_parquet(self, path)
 
     def to_npy(self, path: str | Path, kind: str = "float") -> int:
         """Save :meth:`embeddings` of ``kind`` as a ``.npy`` file; returns the row count."""
         from ._export import write_npy
 
-        return write_npy(self._results, path, len(self._results), kind)
+        return write_npy(self, path, len(self), kind)
 
     def to_jsonl(self, path_or_file: str | Path | IO[bytes], *, include_raw: bool = False) -> int:
         """Write one JSON object per result; returns how many were written."""
-        return write_jsonl(self._results, path_or_file, include_raw=include_raw)
+        return write_jsonl(self, path_or_file, include_raw=include_raw)
 
 
 def fill_matrix(
@@ -288,3 +330,22 @@ def write_jsonl(
         path_or_file.write(b"\n")
         written += 1
     return written
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector while many results are built and kept.
+
+    Every few hundred allocations the collector walks the objects made since its last pass,
+    and now and then all of them: building a million Results that all stay alive makes those
+    walks the larger part of decoding (measured: ``benchmarks/bench_decode.py``), and they find
+    nothing, since results hold no cycles. Reference counting still frees everything else. The
+    collector is restored afterwards, and left alone if the caller had turned it off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -15,8 +15,9 @@ Facts come from the OpenAI OpenAPI spec (``CreateChatCompletionRequest``, ``Crea
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal, NoReturn
 
 import numpy as np
@@ -85,7 +86,10 @@ class LineFormat:
     non-gpt-oss models, Together). ``method_and_url=False`` writes ``{custom_id, body}`` lines
     (Together). The URLs are the vendor's spelling of each endpoint (Azure's
     ``/chat/completions``); ``embeddings_url=None`` marks a vendor whose batches take no
-    embeddings, which :meth:`check` refuses naming ``vendor``.
+    embeddings, which :meth:`check` refuses naming ``vendor``. ``embeddings_base64`` asks for
+    ``encoding_format: "base64"`` (as the ``openai`` SDK does by default): the same float32
+    bits in a file 2.6x smaller that decodes without parsing 1,536 float texts per line;
+    ``params={"encoding_format": "float"}`` asks for the text form instead.
     """
 
     model: str | None
@@ -97,6 +101,7 @@ class LineFormat:
     chat_url: str = CHAT_URL
     responses_url: str = RESPONSES_URL
     embeddings_url: str | None = EMBEDDINGS_URL
+    embeddings_base64: bool = True
     vendor: str = "OpenAI"
 
     def url(self, request: Request) -> str:
@@ -113,12 +118,17 @@ class LineFormat:
                 "whose batch API has them")
 
     def encode(self, request: Request, custom_id: str) -> bytes:
-        """One JSONL line (no newline) for ``request``, sent under ``custom_id``."""
+        """One JSONL line (no newline) for ``request``, sent under ``custom_id``.
+
+        The response schema goes in as bytes serialized once per model class
+        (``orjson.Fragment``): re-serializing the same schema on every line was most of the
+        cost of encoding a structured job.
+        """
         line: dict[str, Any] = {"custom_id": custom_id}
         if self.method_and_url:
             line["method"] = "POST"
             line["url"] = self.url(request)
-        line["body"] = self.body(request)
+        line["body"] = self._body(request, _format_fragment)
         return orjson.dumps(line)
 
     def body(self, request: Request) -> dict[str, Any]:
@@ -126,45 +136,57 @@ class LineFormat:
 
         ``metadata`` is never sent, and ``EmbedRequest.input_type`` is left out: OpenAI's
         embeddings are symmetric, and refusing the hint would break moving a job between vendors.
-        A strict schema is computed once per model class and shared by every line's body, so
+        The response format is computed once per model class and shared by every body, so
         treat the returned body as read-only.
         """
+        return self._body(request, _format_dict)
+
+    def _body(self, request: Request, response_format: _FormatMaker) -> dict[str, Any]:
         body: dict[str, Any] = {} if self.model is None else {"model": self.model}
         if isinstance(request, EmbedRequest):
             body["input"] = request.text
             if request.dimensions is not None:
                 body["dimensions"] = request.dimensions
+            if self.embeddings_base64:
+                body["encoding_format"] = "base64"
         elif self.chat_endpoint == "responses":
-            self._responses_body(request, body)
+            self._responses_body(request, body, response_format)
         else:
-            self._chat_body(request, body)
-        body.update(request.params)
+            self._chat_body(request, body, response_format)
+        if request.params:
+            body.update(request.params)
         return body
 
-    def _chat_body(self, req: ChatRequest, body: dict[str, Any]) -> None:
-        body["messages"] = [_chat_message(m) for m in req.messages]
-        _put(body, self.max_tokens_field, req.max_tokens)
-        _put(body, "temperature", req.temperature)
-        _put(body, "top_p", req.top_p)
-        _put(body, "stop", req.stop)
-        _put(body, "seed", req.seed)
+    def _chat_body(self, req: ChatRequest, body: dict[str, Any],
+                   response_format: _FormatMaker) -> None:
+        body["messages"] = [
+            {"role": m.role, "content": m.content} if isinstance(m.content, str)
+            else _chat_message(m)
+            for m in req.messages
+        ]
+        # Spelled out rather than looped: this runs once per request of a million-row job.
+        if req.max_tokens is not None:
+            body[self.max_tokens_field] = req.max_tokens
+        if req.temperature is not None:
+            body["temperature"] = req.temperature
+        if req.top_p is not None:
+            body["top_p"] = req.top_p
+        if req.stop is not None:
+            body["stop"] = req.stop
+        if req.seed is not None:
+            body["seed"] = req.seed
         if req.response_model is not None:
-            body["response_format"] = {"type": "json_schema",
-                                       "json_schema": self._schema_format(req.response_model)}
+            body["response_format"] = response_format(req.response_model, self.strict, False)
 
-    def _responses_body(self, req: ChatRequest, body: dict[str, Any]) -> None:
+    def _responses_body(self, req: ChatRequest, body: dict[str, Any],
+                        response_format: _FormatMaker) -> None:
         body["input"] = [_responses_message(m) for m in req.messages if m.role != "system"]
         _put(body, "instructions", req.system)
         _put(body, "max_output_tokens", req.max_tokens)
         _put(body, "temperature", req.temperature)
         _put(body, "top_p", req.top_p)
         if req.response_model is not None:
-            body["text"] = {"format": {"type": "json_schema",
-                                       **self._schema_format(req.response_model)}}
-
-    def _schema_format(self, model: type[BaseModel]) -> dict[str, Any]:
-        schema = strict_schema_cached(model) if self.strict else model.model_json_schema()
-        return {"name": schema_name(model), "schema": schema, "strict": self.strict}
+            body["text"] = response_format(req.response_model, self.strict, True)
 
     def check(self, request: Request) -> None:
         """Raise ``InvalidRequestError`` for what the vendor would reject or batchkit would lose."""
@@ -173,16 +195,18 @@ class LineFormat:
         def fail(rule: str) -> NoReturn:
             raise InvalidRequestError(rule, custom_id=cid)
 
-        refused = ["model", "stream", "input" if isinstance(request, EmbedRequest) else "n"]
-        for key in refused:
-            if key in request.params and not (key == "n" and request.params[key] == 1):
-                fail(_PARAM_RULES[key])
+        if request.params:
+            refused = ["model", "stream", "input" if isinstance(request, EmbedRequest) else "n"]
+            for key in refused:
+                if key in request.params and not (key == "n" and request.params[key] == 1):
+                    fail(_PARAM_RULES[key])
         if isinstance(request, EmbedRequest):
             if self.embeddings_url is None:
                 fail(self._no_embeddings_rule())
             return
         for m in request.messages:
-            if m.role != "user" and any(isinstance(p, ImagePart) for p in _parts(m)):
+            if (m.role != "user" and not isinstance(m.content, str)
+                    and any(isinstance(p, ImagePart) for p in m.content)):
                 fail(f"images are only allowed in user messages, not {m.role!r} ones")
         if self.max_stop_sequences and request.stop and len(request.stop) > self.max_stop_sequences:
             fail(f"at most {self.max_stop_sequences} stop sequences are allowed")
@@ -206,13 +230,29 @@ _PARAM_RULES = {
 }
 
 
+_FormatMaker = Callable[[type[BaseModel], bool, bool], Any]
+"""``(model, strict, responses_endpoint)`` -> the body's response format value."""
+
+
+@cache
+def _format_dict(model: type[BaseModel], strict: bool, responses: bool) -> dict[str, Any]:
+    """``response_format`` (chat) or ``text`` (responses) for ``model``, once per class."""
+    schema = strict_schema_cached(model) if strict else model.model_json_schema()
+    fmt = {"name": schema_name(model), "schema": schema, "strict": strict}
+    if responses:
+        return {"format": {"type": "json_schema", **fmt}}
+    return {"type": "json_schema", "json_schema": fmt}
+
+
+@cache
+def _format_fragment(model: type[BaseModel], strict: bool, responses: bool) -> orjson.Fragment:
+    """:func:`_format_dict` already serialized, for :meth:`LineFormat.encode`."""
+    return orjson.Fragment(orjson.dumps(_format_dict(model, strict, responses)))
+
+
 def _put(body: dict[str, Any], key: str, value: Any) -> None:
     if value is not None:
         body[key] = value
-
-
-def _parts(message: Message) -> list[Any]:
-    return [] if isinstance(message.content, str) else list(message.content)
 
 
 def _image_url(part: ImagePart) -> str:
