@@ -43,6 +43,7 @@ INLINE_SCHEMAS: dict[str, dict[str, tuple[str, str, str]]] = {
     "cohere": {
         "CreateDatasetQuery": ("/v1/datasets", "post", "query"),
         "V2ChatRequest": ("/v2/chat", "post", "body"),
+        "TokenizeRequest": ("/v1/tokenize", "post", "body"),
     },
 }
 

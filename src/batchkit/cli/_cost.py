@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +21,17 @@ from rich.table import Table
 
 from .._exceptions import BatchkitError
 from .._readers import read_requests
-from ..cost import Comparison, Estimate, compare, estimate, load_catalog
+from ..cost import (
+    DEFAULT_EXACT_SAMPLE,
+    Comparison,
+    Estimate,
+    clear_refresh,
+    compare,
+    estimate,
+    load_catalog,
+    plan_refresh,
+    write_refresh,
+)
 
 __all__ = ["register"]
 
@@ -76,6 +88,18 @@ def _plot(comparison: Comparison, path: Path) -> None:
     plt.close(fig)
 
 
+def _exact_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--exact`` and ``--exact-sample``, shared by estimate and compare."""
+    command = click.option(
+        "--exact-sample", type=click.IntRange(min=1), default=DEFAULT_EXACT_SAMPLE,
+        show_default=True, help="with --exact: requests counted by the vendor at most; a larger "
+        "file scales the approximation by their ratio")(command)
+    return click.option(
+        "--exact", is_flag=True, help="count input tokens with the vendor's count-tokens "
+        "endpoint where there is one and a key is set (else the approximation, with a note)",
+    )(command)
+
+
 @click.command("estimate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-p", "--provider", required=True, help="provider:model, e.g. openai:gpt-4o-mini")
@@ -83,18 +107,22 @@ def _plot(comparison: Comparison, path: Path) -> None:
     "--expected-output", type=click.IntRange(min=0), help="expected output tokens/request"
 )
 @click.option("--kind", type=_KIND, help="for CSV files: embed (default) or chat rows")
+@_exact_options
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def estimate_cmd(
     file: Path,
     provider: str,
     expected_output: int | None,
     kind: Literal["chat", "embed"] | None,
+    exact: bool,
+    exact_sample: int,
     as_json: bool,
 ) -> None:
     """Count the tokens of FILE and price it on one provider, batch vs real time."""
     try:
         result = estimate(
-            read_requests(file, kind=kind), provider, expected_output_tokens=expected_output
+            read_requests(file, kind=kind), provider, expected_output_tokens=expected_output,
+            exact=exact, exact_sample=exact_sample,
         )
     except BatchkitError as exc:
         raise click.ClickException(str(exc)) from None
@@ -118,6 +146,7 @@ def estimate_cmd(
 )
 @click.option("--kind", type=_KIND, help="for CSV files: embed (default) or chat rows")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="write a PNG chart")
+@_exact_options
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def compare_cmd(
     file: Path,
@@ -125,6 +154,8 @@ def compare_cmd(
     expected_output: int | None,
     kind: Literal["chat", "embed"] | None,
     plot: Path | None,
+    exact: bool,
+    exact_sample: int,
     as_json: bool,
 ) -> None:
     """Price FILE on several providers at once, cheapest first."""
@@ -135,7 +166,8 @@ def compare_cmd(
             raise click.ClickException(_PLOT_HINT) from None
     try:
         result = compare(
-            read_requests(file, kind=kind), list(providers), expected_output_tokens=expected_output
+            read_requests(file, kind=kind), list(providers), expected_output_tokens=expected_output,
+            exact=exact, exact_sample=exact_sample,
         )
     except BatchkitError as exc:
         raise click.ClickException(str(exc)) from None
@@ -148,6 +180,10 @@ def compare_cmd(
     count = result.estimates[0].requests
     console.print(_table(list(result.estimates), f"{file.name}: {count:,} requests"))
     _print_notes(console, "What differs", result.notes)
+    if exact:
+        _print_notes(console, "Exact counts", tuple(
+            f"{e.provider}: {e.exact_summary or f'counted offline ({e.token_method})'}"
+            for e in result.estimates))
     for e in result.estimates:
         _print_notes(console, f"Conflicts for {e.provider}", e.conflicts)
     if plot is not None:
@@ -156,10 +192,32 @@ def compare_cmd(
 
 @click.command("prices")
 @click.option("--provider", help="only this provider (openai, anthropic, ...)")
+@click.option("--refresh", "refresh_source", metavar="SOURCE",
+              help="path or URL of LiteLLM's model_prices_and_context_window.json or "
+              "genai-prices' data.json: write its prices to an override file in BATCHKIT_HOME")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="with --refresh: the date the file's prices were checked (default: its date)")
+@click.option("--add-new", is_flag=True,
+              help="with --refresh: also add models the catalog does not list")
+@click.option("--clear-refresh", is_flag=True, help="delete the override file (back to the "
+              "shipped snapshot and batchkit.toml)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
-def prices_cmd(provider: str | None, as_json: bool) -> None:
+def prices_cmd(
+    provider: str | None,
+    refresh_source: str | None,
+    as_of: datetime | None,
+    add_new: bool,
+    clear_refresh: bool,
+    as_json: bool,
+) -> None:
     """List the price catalog (USD per 1M tokens) with each row's source and date."""
-    catalog = load_catalog()
+    if refresh_source is not None or clear_refresh:
+        _refresh(refresh_source, as_of, add_new, clear_refresh, as_json)
+        return
+    try:
+        catalog = load_catalog()
+    except BatchkitError as exc:
+        raise click.ClickException(str(exc)) from None
     if provider is not None and provider not in catalog.rules:
         raise click.ClickException(
             f"unknown provider {provider!r}; known: {', '.join(sorted(catalog.rules))}"
@@ -178,6 +236,7 @@ def prices_cmd(provider: str | None, as_json: bool) -> None:
     for name in ("provider:model", "input", "output", "cached", "batch in", "batch out"):
         table.add_column(name, justify="left" if name == "provider:model" else "right")
     table.add_column("as of")
+    table.add_column("from")
     for row in rows:
         batch = row.rates(catalog.rule(row.provider), batch=True)
         table.add_row(
@@ -188,6 +247,7 @@ def prices_cmd(provider: str | None, as_json: bool) -> None:
             _price(batch.input if batch else None),
             _price(batch.output if batch and row.kind == "chat" else None),
             row.as_of,
+            row.origin,
         )
     console = Console()
     console.print(table)
@@ -198,6 +258,48 @@ def prices_cmd(provider: str | None, as_json: bool) -> None:
                 f"batch: {rule.cached_input_in_batch} — {escape(rule.source)}",
                 highlight=False,
             )
+
+
+def _refresh(
+    source: str | None, as_of: datetime | None, add_new: bool, clear: bool, as_json: bool
+) -> None:
+    """``prices --refresh`` / ``--clear-refresh``: write or delete the override file, then
+    say what changed (the shipped snapshot is never edited)."""
+    if clear:
+        gone = clear_refresh()
+        if source is None:
+            click.echo("refresh file deleted" if gone else "no refresh file to delete")
+            return
+    assert source is not None
+    try:
+        plan = plan_refresh(source, as_of=as_of.date().isoformat() if as_of else None,
+                            add_new=add_new)
+    except BatchkitError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = write_refresh(plan)
+    if as_json:
+        _echo_json({"file": str(path), "source": plan.source, "format": plan.format,
+                    "as_of": plan.as_of, "summary": plan.summary(),
+                    "changed": {k: {f: list(v) for f, v in d.items()}
+                                for k, d in plan.changed.items()},
+                    "unchanged": plan.unchanged, "added": plan.added,
+                    "not_added": plan.not_added, "skipped": plan.skipped})
+        return
+    console = Console()
+    console.print(f"{plan.format} file {plan.source} (as of {plan.as_of}): {plan.summary()}",
+                  markup=False, highlight=False)
+    if plan.changed:
+        table = Table(title="changed rows (USD per 1M tokens)")
+        for name in ("provider:model", "field", "was", "now"):
+            table.add_column(name, justify="right" if name in ("was", "now") else "left")
+        for key, diff in sorted(plan.changed.items()):
+            for name, (old, new) in diff.items():
+                table.add_row(escape(key), name, _price(old), _price(new))
+        console.print(table)
+    for key in plan.added:
+        console.print(f"  added {key}", markup=False, highlight=False)
+    console.print(f"written to {path}; `batchkit prices` marks these rows 'refresh'",
+                  markup=False, highlight=False)
 
 
 def _price(value: float | None) -> str:

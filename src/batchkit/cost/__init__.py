@@ -1,7 +1,8 @@
 """What a job costs: token counts, a dated price catalog with sources, estimates and comparisons.
 
 This package holds vendor *knowledge* (prices, batch rules, tokenizers) as data and plain
-functions; it imports no vendor SDK. tiktoken is optional and imported lazily: without it, or
+functions; it imports no vendor SDK (exact counts, asked for with ``exact=True``, go through the
+adapters' ``count_input_tokens``). tiktoken is optional and imported lazily: without it, or
 without its cached encoding files, counts fall back to a documented approximation, flagged.
 
     >>> from batchkit.cost import estimate, compare
@@ -9,6 +10,7 @@ without its cached encoding files, counts fall back to a documented approximatio
     >>> compare(requests, ["openai:gpt-4o-mini", "gemini:gemini-2.5-flash"])  # doctest: +SKIP
 """
 
+from ._billing import check_budget, cost_of_usage, usage_pricer
 from ._catalog import PROVIDERS, BatchRule, Catalog, PriceRow, Rates, load_catalog
 from ._estimate import (
     DEFAULT_EXPECTED_OUTPUT_TOKENS,
@@ -16,12 +18,11 @@ from ._estimate import (
     Comparison,
     Estimate,
     RunningEstimate,
-    check_budget,
     compare,
-    cost_of_usage,
     estimate,
-    usage_pricer,
 )
+from ._exact import DEFAULT_EXACT_SAMPLE
+from ._refresh import RefreshPlan, clear_refresh, plan_refresh, write_refresh
 from ._tokens import (
     TokenCount,
     TokenCounter,
@@ -32,6 +33,7 @@ from ._tokens import (
 )
 
 __all__ = [
+    "DEFAULT_EXACT_SAMPLE",
     "DEFAULT_EXPECTED_OUTPUT_TOKENS",
     "DEFAULT_MAX_TOKENS",
     "PROVIDERS",
@@ -41,10 +43,12 @@ __all__ = [
     "Estimate",
     "PriceRow",
     "Rates",
+    "RefreshPlan",
     "RunningEstimate",
     "TokenCount",
     "TokenCounter",
     "check_budget",
+    "clear_refresh",
     "compare",
     "cost_of_usage",
     "count_chat_tokens",
@@ -53,5 +57,7 @@ __all__ = [
     "estimate",
     "load_catalog",
     "openai_encoding_for_model",
+    "plan_refresh",
     "usage_pricer",
+    "write_refresh",
 ]

@@ -113,6 +113,9 @@ class PriceRow:
     max_output_tokens: int | None = None
     notes: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    origin: str = "snapshot"
+    """Where the row's prices were last set: ``snapshot`` (shipped), ``refresh`` (``batchkit
+    prices --refresh``) or ``batchkit.toml``. Set by the loader, never by a file."""
 
     def __post_init__(self) -> None:
         """Reject rows that would price silently wrong (a typo in batchkit.toml, say)."""
@@ -229,7 +232,7 @@ class Catalog:
         return [r for r in self.rows.values() if provider is None or r.provider == provider]
 
 
-_ROW_FIELDS = {f.name for f in fields(PriceRow)} - {"key"}
+_ROW_FIELDS = {f.name for f in fields(PriceRow)} - {"key", "origin"}
 _RULE_FIELDS = {f.name for f in fields(BatchRule)} - {"provider"}
 _TUPLE_FIELDS = {"notes", "conflicts"}
 
@@ -287,8 +290,9 @@ def _builtin() -> Catalog:
 def load_catalog(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Catalog:
     """The built-in catalog with ``overrides`` applied (the ``[prices]`` table of batchkit.toml).
 
-    With ``overrides=None`` the ``[prices]`` table of the user's batchkit.toml is used, so every
-    estimate and cost honours it; pass ``{}`` for the shipped snapshot alone.
+    With ``overrides=None`` the user's environment applies, so every estimate and cost honours
+    it: first the rows of ``batchkit prices --refresh`` (an override file in ``BATCHKIT_HOME``),
+    then the ``[prices]`` table of batchkit.toml. Pass ``{}`` for the shipped snapshot alone.
 
     A key with a colon overrides or adds a model row (``"openai:gpt-4o-mini"``); a bare provider
     name overrides that provider's batch rule (``"groq"``). Unknown fields raise
@@ -296,6 +300,9 @@ def load_catalog(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Ca
     """
     catalog = _builtin()
     if overrides is None:
+        from ._refresh import refreshed_rows
+
+        catalog = _with_rows(catalog, refreshed_rows())
         overrides = load_config().get("prices")
     if not overrides:
         return catalog
@@ -314,10 +321,25 @@ def load_catalog(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Ca
             clean.setdefault("source", f"batchkit.toml (other fields: {rows[key].source})")
             clean.setdefault("as_of", date.today().isoformat())
             clean.setdefault("as_of_basis", "source")
-            rows[key] = replace(rows[key], **clean)
+            rows[key] = replace(rows[key], **clean, origin="batchkit.toml")
         else:
-            rows[key] = _new_row(key, clean)
+            rows[key] = replace(_new_row(key, clean), origin="batchkit.toml")
     return Catalog(rows=MappingProxyType(rows), rules=MappingProxyType(rules), about=catalog.about)
+
+
+def _with_rows(catalog: Catalog, refreshed: Mapping[str, Mapping[str, Any]]) -> Catalog:
+    """``catalog`` with the refresh file's rows laid over it (fields it names replace the
+    row's; unknown models become new rows). A row for a provider batchkit lacks is skipped."""
+    if not refreshed:
+        return catalog
+    rows = dict(catalog.rows)
+    for key, values in refreshed.items():
+        if key.partition(":")[0] not in PROVIDERS:
+            continue
+        clean = _clean(values, _ROW_FIELDS, f'"{key}" (refresh file)')
+        row = replace(rows[key], **clean) if key in rows else _new_row(key, clean)
+        rows[key] = replace(row, origin="refresh")
+    return Catalog(rows=MappingProxyType(rows), rules=catalog.rules, about=catalog.about)
 
 
 def per_million(tokens: int, price: float) -> float:

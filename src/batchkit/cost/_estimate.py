@@ -2,7 +2,8 @@
 
 An estimate has two output figures because nobody knows the output length in advance: an
 *upper bound* from each request's ``max_tokens`` (the vendor cannot bill more), and an *expected*
-figure from the caller or a stated default. Budgets are checked against the upper bound.
+figure from the caller or a stated default. Budgets are checked against the upper bound
+(:mod:`._billing`, beside the cost of finished requests).
 
 Requests are read once, as a stream: :func:`compare` counts every request with each distinct
 tokenizer among the targets in the same pass, so a file of millions never sits in memory and is
@@ -12,14 +13,14 @@ never read twice.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._exceptions import BudgetExceededError, ConfigError, InvalidRequestError
+from .._exceptions import InvalidRequestError
 from .._requests import EmbedRequest, Request
-from .._results import Usage
 from ._catalog import BatchRule, Catalog, PriceRow, Rates, load_catalog, per_million
+from ._exact import DEFAULT_EXACT_SAMPLE, ExactInput, Reservoir, measure
 from ._tokens import TokenCount, counter_for
 
 __all__ = [
@@ -27,9 +28,7 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "Comparison",
     "Estimate",
-    "check_budget",
     "compare",
-    "cost_of_usage",
     "estimate",
 ]
 
@@ -61,6 +60,12 @@ class Estimate:
     price_as_of: str
     notes: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    exact_counted: int = 0
+    """Requests whose input the vendor's count-tokens endpoint counted (``exact=True``)."""
+    exact_ratio: float | None = None
+    """Vendor count / approximation on that sample, when it scaled a larger job's figure."""
+    exact_summary: str = ""
+    """What ``exact=True`` did for this target (counted, scaled, or why not); also in notes."""
 
     @property
     def batch_available(self) -> bool:
@@ -103,6 +108,9 @@ class Estimate:
             "price_as_of": self.price_as_of,
             "notes": list(self.notes),
             "conflicts": list(self.conflicts),
+            "exact_counted": self.exact_counted,
+            "exact_ratio": self.exact_ratio,
+            "exact_summary": self.exact_summary,
         }
 
 
@@ -161,6 +169,9 @@ class _Tally:
         self.without_max = self.over_limit = self.tool_or_schema = 0
         self.exact = True
         self.method = ""
+        self.exact_counted = 0
+        self.exact_ratio: float | None = None
+        self.exact_notes: list[str] = []
 
     def add(self, request: Request, count: TokenCount, plain_exact: bool) -> None:
         """Add one request's ``count``; ``plain_exact`` says if its tokenizer is exact for text."""
@@ -189,6 +200,27 @@ class _Tally:
         self.out_max += bound
         self.out_expected += min(self.expected_each, bound)
 
+    def apply_exact(self, measured: ExactInput | None, why: str | None) -> None:
+        """Replace the approximate input figure with the vendor's count (the whole job was
+        counted) or with the approximation scaled by the vendor's ratio on a sample."""
+        if measured is None or measured.approx_tokens == 0:
+            self.exact_notes.extend([why] if why else [])
+            return
+        self.exact_counted = measured.counted
+        if measured.counted >= self.requests:
+            self.input, self.exact, self.tool_or_schema = measured.vendor_tokens, True, 0
+            self.method = measured.source
+            self.exact_notes.append(f"input tokens: all {self.requests:,} requests counted by "
+                                    f"the {measured.source}")
+            return
+        self.exact_ratio = measured.ratio
+        self.input = round(self.input * measured.ratio)
+        self.exact_notes.append(
+            f"input tokens: a random sample of {measured.counted:,} of {self.requests:,} "
+            f"requests counted by the {measured.source}; the approximation ({self.method}) "
+            f"scaled by their ratio {measured.ratio:.3f}")
+        self.method = f"{self.method} x {measured.ratio:.3f}, sampled"
+
     def _cost(self, rates: Rates | None, output: int) -> float | None:
         if rates is None:
             return None
@@ -199,6 +231,7 @@ class _Tally:
         batch = row.rates(rule, batch=True)
         realtime = row.rates(rule, batch=False)
         notes = ["no prompt caching assumed (all input billed at the plain input rate)"]
+        notes += self.exact_notes
         if not self.exact:
             notes.append(f"input tokens are approximate ({self.method})")
         if self.tool_or_schema:
@@ -245,6 +278,9 @@ class _Tally:
             price_as_of=row.as_of,
             notes=tuple(notes),
             conflicts=row.conflicts + rule.conflicts,
+            exact_counted=self.exact_counted,
+            exact_ratio=self.exact_ratio,
+            exact_summary=" ".join(self.exact_notes),
         )
 
 
@@ -252,13 +288,16 @@ def _catalog(prices: Prices) -> Catalog:
     return prices if isinstance(prices, Catalog) else load_catalog(prices)
 
 
-def _run(requests: Iterable[Request], tallies: list[_Tally]) -> None:
-    """One pass over the requests; each is tokenized once per distinct tokenizer."""
+def _run(requests: Iterable[Request], tallies: list[_Tally], sample: Reservoir | None) -> None:
+    """One pass over the requests; each is tokenized once per distinct tokenizer (and offered
+    to ``sample``, for exact counts afterwards)."""
     counters = {t.row.tokenizer: counter_for(t.row.tokenizer) for t in tallies}
     groups = [
         (counters[spec], [t for t in tallies if t.row.tokenizer == spec]) for spec in counters
     ]
     for request in requests:
+        if sample is not None:
+            sample.offer(request)
         for counter, group in groups:
             count = counter.count(request)
             for tally in group:
@@ -300,12 +339,19 @@ def estimate(
     expected_output_tokens: int | None = None,
     prices: Prices = None,
     default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    exact: bool = False,
+    exact_sample: int = DEFAULT_EXACT_SAMPLE,
 ) -> Estimate:
     """Tokens and batch vs real-time cost of ``requests`` on ``provider`` (``name:model``).
 
     ``expected_output_tokens`` is per request; ``prices`` is a :class:`Catalog` or a dict of
     overrides as in batchkit.toml's ``[prices]``. Unknown targets raise
     :class:`~batchkit.UnknownProviderError` naming close matches.
+
+    ``exact=True`` asks the vendor's count-tokens endpoint (where the adapter has one and a key
+    is set) for the input tokens of up to ``exact_sample`` requests: a job that small is counted
+    whole and marked exact; a larger one scales the approximation by the measured ratio. See
+    :mod:`batchkit.cost._exact`.
     """
     return compare(
         requests,
@@ -313,6 +359,8 @@ def estimate(
         expected_output_tokens=expected_output_tokens,
         prices=prices,
         default_max_tokens=default_max_tokens,
+        exact=exact,
+        exact_sample=exact_sample,
     ).estimates[0]
 
 
@@ -323,8 +371,14 @@ def compare(
     expected_output_tokens: int | None = None,
     prices: Prices = None,
     default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    exact: bool = False,
+    exact_sample: int = DEFAULT_EXACT_SAMPLE,
 ) -> Comparison:
-    """Estimate the same job on every target in one pass; cheapest expected cost first."""
+    """Estimate the same job on every target in one pass; cheapest expected cost first.
+
+    ``exact`` and ``exact_sample`` as in :func:`estimate`, for every target whose offline count
+    is approximate (the same sample of requests for all of them).
+    """
     if not providers:
         raise ValueError("compare() needs at least one 'provider:model'")
     catalog = _catalog(prices)
@@ -333,7 +387,12 @@ def compare(
         _Tally(row, catalog.rule(row.provider), default_max_tokens, expected_output_tokens)
         for row in rows
     ]
-    _run(requests, tallies)
+    sample = Reservoir(exact_sample) if exact else None
+    _run(requests, tallies, sample)
+    if sample is not None:
+        for tally in tallies:
+            if not tally.exact:
+                tally.apply_exact(*measure(tally.row.key, tally.row.tokenizer, sample.items))
     estimates = sorted((t.result() for t in tallies), key=_sort_key)
     return Comparison(tuple(estimates), tuple(_differences(tallies, estimates)))
 
@@ -383,67 +442,3 @@ def _differences(tallies: list[_Tally], estimates: list[Estimate]) -> list[str]:
             limit = t.rule.max_requests_per_batch
             notes.append(f"{t.row.key}: more than {limit:,} requests, so several batches")
     return notes
-
-
-def check_budget(estimate: Estimate, max_cost_usd: float, *, batch: bool = True) -> float:
-    """Refuse a job whose upper-bound cost is over ``max_cost_usd``; return that bound.
-
-    An unknown price also refuses: a cap that cannot be checked is not a cap.
-    """
-    bound = estimate.batch_cost_max if batch else estimate.realtime_cost_max
-    mode = "batch" if batch else "real-time"
-    if bound is None:
-        priced = estimate.realtime_cost_max is not None
-        why = "has no batch route" if batch and priced else "has no known price"
-        raise BudgetExceededError(
-            f"cannot check the ${max_cost_usd:,.2f} budget: {estimate.provider} {why} "
-            f'(add a price under [prices."{estimate.provider}"] in batchkit.toml)'
-        )
-    if bound > max_cost_usd:
-        expected = estimate.batch_cost_expected if batch else estimate.realtime_cost_expected
-        raise BudgetExceededError(
-            f"{estimate.provider}: {mode} cost could reach ${bound:,.4f} for "
-            f"{estimate.requests:,} requests (upper bound from max_tokens; expected "
-            f"{_money(expected)}), "
-            f"over the ${max_cost_usd:,.2f} budget. Lower max_tokens, pick a cheaper model, "
-            "or raise the budget."
-        )
-    return bound
-
-
-def usage_pricer(provider: str, *, batch: bool = True) -> Callable[[Usage], float | None]:
-    """``usage -> USD`` for ``provider`` (``name:model``), catalog loaded once.
-
-    Always None for a target the catalog has no price for, so pricing never fails a job.
-    """
-    name, _, model = provider.partition(":")
-    try:
-        catalog = load_catalog()
-        catalog.get(provider)
-    except ConfigError:
-        return lambda usage: None
-    return lambda usage: cost_of_usage(name, model, usage, batch=batch, prices=catalog)
-
-
-def cost_of_usage(
-    provider: str, model: str, usage: Usage, *, batch: bool = True, prices: Prices = None
-) -> float | None:
-    """USD actually billed for ``usage``; None when the price is unknown.
-
-    ``cached_input_tokens`` and ``cache_creation_input_tokens`` are taken as parts of
-    ``input_tokens`` (as :class:`~batchkit.Usage` documents for cached tokens); each part is
-    billed at its own rate under the vendor's batch rule.
-    """
-    catalog = _catalog(prices)
-    row = catalog.get(f"{provider}:{model}")
-    rates = row.rates(catalog.rule(row.provider), batch=batch)
-    if rates is None:
-        return None
-    cached, written = usage.cached_input_tokens, usage.cache_creation_input_tokens
-    plain = max(0, usage.input_tokens - cached - written)
-    return (
-        per_million(plain, rates.input)
-        + per_million(cached, rates.cached_input)
-        + per_million(written, rates.cache_write)
-        + per_million(usage.output_tokens, rates.output)
-    )
