@@ -38,7 +38,7 @@ def _params(req: bk.ChatRequest, **options: Any) -> dict[str, Any]:
 
 def test_golden_params_for_every_option() -> None:
     req = bk.ChatRequest(
-        custom_id="a", max_tokens=77, temperature=0.5, top_p=0.9, stop=["END"],
+        custom_id="a", max_tokens=77, stop=["END"],
         messages=[
             {"role": "system", "content": "Be brief."},
             {"role": "system", "content": "Be kind."},
@@ -69,8 +69,6 @@ def test_golden_params_for_every_option() -> None:
             {"role": "assistant", "content": "a cat"},
             {"role": "user", "content": "sure?"},
         ],
-        "temperature": 0.5,
-        "top_p": 0.9,
         "stop_sequences": ["END"],
         "top_k": 5,
         "metadata": {"user_id": "u1"},
@@ -99,7 +97,8 @@ def test_response_model_uses_native_structured_output() -> None:
 @pytest.mark.parametrize(("kwargs", "rule"), [
     ({"params": {"stream": True}}, "stream"),
     ({"params": {"model": "x"}}, "provider string"),
-    ({"temperature": 1.5}, "between 0 and 1"),
+    ({"temperature": 0}, "takes no temperature"),
+    ({"temperature": 0.5, "top_p": 0.9}, "takes no temperature or top_p"),
     ({"seed": 3}, "seed"),
     ({"response_model": Label, "params": {"output_config": {}}}, "output_config"),
 ])
@@ -107,6 +106,16 @@ def test_check_names_the_rule(kwargs: dict[str, Any], rule: str) -> None:
     req = bk.ChatRequest(custom_id="r", messages=[{"role": "user", "content": "x"}], **kwargs)
     with pytest.raises(bk.InvalidRequestError, match=rule):
         AnthropicAdapter("claude-haiku-4-5").check(req)
+
+
+def test_drop_sampling_sends_the_request_without_it() -> None:
+    """SDK 2.11's MessageCreateParams has no sampling fields; the option drops them, on request."""
+    req = bk.ChatRequest(custom_id="r", temperature=0, top_p=0.5,
+                         messages=[{"role": "user", "content": "x"}])
+    adapter = AnthropicAdapter("claude-haiku-4-5", {"drop_sampling": True})
+    adapter.check(req)
+    params = orjson.loads(adapter.encode(req, "r"))["params"]
+    assert not params.keys() & {"temperature", "top_p", "top_k"}
 
 
 def test_embeddings_are_refused() -> None:

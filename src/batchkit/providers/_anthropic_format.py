@@ -91,8 +91,14 @@ def _schema_cached(model: type[BaseModel]) -> dict[str, Any]:
     return transform_schema(model)
 
 
-def check_request(request: Request) -> None:
-    """Raise ``InvalidRequestError`` for what Anthropic would reject or batchkit would lose."""
+def check_request(request: Request, options: Mapping[str, Any]) -> None:
+    """Raise ``InvalidRequestError`` for what Anthropic would reject or batchkit would lose.
+
+    The Messages API as the ``anthropic`` SDK (2.11) describes it has no sampling parameters:
+    ``MessageCreateParams`` has no ``temperature``, ``top_p`` or ``top_k``, and the vendor
+    rejects unknown fields. A request that sets one is refused here rather than failing line
+    by line after a paid upload; ``options["drop_sampling"]`` sends it without them instead.
+    """
     cid = request.custom_id
 
     def fail(rule: str) -> NoReturn:
@@ -103,8 +109,10 @@ def check_request(request: Request) -> None:
     for key, rule in _PARAM_RULES.items():
         if key in request.params:
             fail(rule)
-    if request.temperature is not None and request.temperature > 1:
-        fail("anthropic takes temperature between 0 and 1")
+    sampling = [k for k in ("temperature", "top_p") if getattr(request, k) is not None]
+    if sampling and not options.get("drop_sampling"):
+        fail(f"anthropic's Messages API takes no {' or '.join(sampling)} (no sampling "
+             "parameters); remove it, or pass the option drop_sampling=true to send without it")
     if request.seed is not None:
         fail("anthropic has no 'seed'; remove it for this provider")
     for m in request.messages:
@@ -142,8 +150,6 @@ def encode_request(
                                  "cache_control": {"type": "ephemeral"}}]
         else:
             params["system"] = system
-    _put(params, "temperature", request.temperature)
-    _put(params, "top_p", request.top_p)
     _put(params, "stop_sequences", request.stop)
     if request.response_model is not None:
         params["output_config"] = {
