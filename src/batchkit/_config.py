@@ -11,6 +11,12 @@ The file is looked up in the working directory, then in ``BATCHKIT_HOME``. A tab
     provider = "gemini:gemini-2.5-flash"
     options = { completion_window = "24h" }
 
+    [limits."openai:gpt-4o-mini"]      # the account's limits for one provider:model
+    enqueued_tokens = 2_000_000
+
+A ``[limits."provider:model"]`` table applies to every job on that provider and model; its
+values reach the job as options, which a profile's or the call's options override.
+
 Credentials never live here: adapters read the vendors' usual environment variables.
 """
 
@@ -32,6 +38,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 __all__ = ["ResolvedProvider", "batchkit_home", "load_config", "resolve_provider"]
 
 CONFIG_NAME = "batchkit.toml"
+_LIMIT_KEYS = frozenset({"enqueued_tokens"})
+"""What a ``[limits]`` table may set (see ``_queue``)."""
 
 
 def batchkit_home() -> Path:
@@ -91,5 +99,16 @@ def resolve_provider(
             "no provider given: pass provider='name:model', set BATCHKIT_PROVIDER, "
             f"or add [default] provider = ... to {CONFIG_NAME}"
         )
-    merged = {**table.get("options", {}), **(options or {})}
+    merged = {**_limits(config, str(chosen)), **table.get("options", {}), **(options or {})}
     return ResolvedProvider(str(chosen), merged)
+
+
+def _limits(config: dict[str, Any], provider: str) -> dict[str, Any]:
+    """The ``[limits."provider:model"]`` table for ``provider``; a misspelt key is an error
+    rather than a limit silently not applied."""
+    table = config.get("limits", {}).get(provider, {})
+    unknown = sorted(set(table) - _LIMIT_KEYS)
+    if unknown:
+        raise ConfigError(f'[limits."{provider}"] in {CONFIG_NAME}: unknown key(s) '
+                          f"{', '.join(unknown)}; allowed: {', '.join(sorted(_LIMIT_KEYS))}")
+    return dict(table)

@@ -34,6 +34,7 @@ from ._exceptions import (
     ProviderError,
 )
 from ._normalize import ModelResolver, with_costs
+from ._queue import admit, token_limit
 from ._results import Result, ResultSet
 from ._retry import is_retryable, retry_allowance, write_retry_shards
 from ._state import JobState
@@ -108,6 +109,8 @@ class Job:
         self._adapter = adapter
         self._models = ModelResolver(response_models)
         self._clock = clock or SystemClock()
+        self._listing_refused = False
+        """The vendor refused the list call (e.g. no permission): poll shard by shard."""
         self.unmatched: list[Any] = []
         """Vendor lines that matched no request, from the last read of the results."""
 
@@ -169,6 +172,10 @@ class Job:
                     self._store.update_shard(self.id, shard.index, state=JobState.CANCELLED)
                     continue
                 pending.append(shard)
+            limit = token_limit(job.options)
+            if limit is not None:  # only what the enqueued-token limit has room for goes now
+                admitted = {s.index for s in admit(shards, limit)[0]}
+                pending = [s for s in pending if s.index in admitted]
             if not self._adapter.parallel_submit or self._concurrency < 2:
                 for shard in pending:
                     recorded = self._submit_one(_shard_input(job, shard, frozenset(taken)),
@@ -179,6 +186,14 @@ class Job:
             self._in_parallel(
                 lambda shard: self._submit_one(_shard_input(job, shard), look_up_first), pending
             )
+
+    def held(self) -> dict[int, str]:
+        """Unsent shards that wait for room under the enqueued-token limit, with the reason,
+        by shard index (empty without a limit). :meth:`wait` sends them as room frees up."""
+        limit = token_limit(self._record.options)
+        if limit is None or self._store.get_job(self.id).cancel_requested:
+            return {}
+        return admit(self.shards, limit)[1]
 
     def _in_parallel(
         self, work: Callable[[ShardRecord], object], shards: list[ShardRecord]
@@ -246,17 +261,39 @@ class Job:
     # -- polling ------------------------------------------------------------------------------
 
     def refresh(self) -> JobState:
-        """Poll every unfinished shard once (``concurrency`` at a time) and record the answers."""
+        """Poll every unfinished shard once and record the answers.
+
+        With several shards out, one list call (``Adapter.poll_many``) answers for all the
+        shards it shows; the rest are polled one by one, ``concurrency`` at a time.
+        """
         live = [s for s in self._store.get_shards(self.id)
                 if s.remote_id is not None and not s.state.is_terminal]
+        listed = self._list_statuses(live)
+        for shard in live:
+            if shard.remote_id in listed:
+                self._record_status(shard, listed[shard.remote_id])
 
         def poll(shard: ShardRecord) -> None:
             assert shard.remote_id is not None
             status = self._patiently(functools.partial(self._adapter.poll, shard.remote_id))
             self._record_status(shard, status)
 
-        self._in_parallel(poll, live)
+        self._in_parallel(poll, [s for s in live if s.remote_id not in listed])
         return self.state
+
+    def _list_statuses(self, live: list[ShardRecord]) -> dict[str, RemoteStatus]:
+        """What one listing says about ``live`` shards ({} for a single shard: a poll is as
+        cheap). A listing that fails costs nothing but the try: every shard is then polled,
+        and a refusal (not a passing failure) makes this handle stop asking."""
+        if len(live) < 2 or self._listing_refused:
+            return {}
+        ids = [s.remote_id for s in live if s.remote_id is not None]
+        try:
+            return self._patiently(lambda: self._adapter.poll_many(
+                ids, job_id=self.id, since=self._record.created_at))
+        except ProviderError as exc:
+            self._listing_refused = not exc.transient
+            return {}
 
     def _record_status(self, shard: ShardRecord, status: RemoteStatus) -> None:
         counts = {
@@ -325,9 +362,10 @@ class Job:
         if not sources:
             return False
         already = sum(s.request_count for s in shards if s.attempt > 1)
+        limit = token_limit(job.options)
         planned = write_retry_shards(
             sources, self._adapter, self.folder, first_index=len(shards), attempt=attempt + 1,
-            allowance=retry_allowance(job.estimate, already),
+            allowance=retry_allowance(job.estimate, already), max_tokens=limit,
         )
         if not planned.shards:
             return False
@@ -338,7 +376,8 @@ class Job:
             ShardRecord(job_id=self.id, index=p.index, key=f"{self.id}-{p.index:04d}",
                         group=p.group, request_count=p.request_count,
                         payload_path=str(p.payload_path), requests_path=str(p.requests_path),
-                        attempt=planned.attempt)
+                        attempt=planned.attempt,
+                        input_tokens=None if limit is None else p.input_tokens)
             for p in planned.shards
         ], detail)
         self._submit_pending(look_up_first=True)
@@ -399,12 +438,7 @@ class Job:
         self, response_models: dict[str, type[BaseModel]] | None = None
     ) -> Iterator[Result]:
         """Stream one Result per request, in input order. The job must be finished."""
-        shards = self.shards
-        unfinished = [s.index for s in shards if not s.state.is_terminal]
-        if unfinished:
-            raise BatchkitError(
-                f"job {self.id} is {self.state.value}; call wait() before results()"
-            )
+        shards = self._finished_shards()
         collector = ResultCollector(
             shards, self._fetch, self._adapter.decode,
             ModelResolver(response_models) if response_models else self._models,
@@ -417,11 +451,35 @@ class Job:
             yield result
         self._store.set_actual_cost(self.id, total)  # read to the end: the whole job's cost
 
-    def results(self, response_models: dict[str, type[BaseModel]] | None = None) -> ResultSet:
-        """Every request's Result, in input order (see :meth:`iter_results`)."""
-        results = ResultSet(self.iter_results(response_models), unmatched=())
-        results.unmatched = self.unmatched
-        return results
+    def results(
+        self, response_models: dict[str, type[BaseModel]] | None = None, *, lazy: bool = False
+    ) -> ResultSet:
+        """Every request's Result, in input order (see :meth:`iter_results`).
+
+        ``lazy=True`` keeps none of them in memory: each walk of the returned set (a loop,
+        ``counts()``, ``embeddings()``, ``to_parquet()``...) decodes the result files again
+        from the job folder, where they were downloaded once.
+        """
+        self._finished_shards()  # refuse now, not at the first walk
+        if not lazy:
+            results = ResultSet(self.iter_results(response_models))
+            results.unmatched = self.unmatched
+            return results
+
+        def walk() -> Iterator[Result]:
+            yield from self.iter_results(response_models)
+            streamed.unmatched = self.unmatched
+
+        streamed = ResultSet.streamed(walk, self.request_count)
+        return streamed
+
+    def _finished_shards(self) -> list[ShardRecord]:
+        shards = self.shards
+        if any(not s.state.is_terminal for s in shards):
+            raise BatchkitError(
+                f"job {self.id} is {self.state.value}; call wait() before results()"
+            )
+        return shards
 
 
 @contextlib.contextmanager

@@ -12,6 +12,9 @@ Identical requests whose reply is meant to be the same — embeddings, and chat 
 ``temperature=0`` — are sent once: later copies get an index record (with no payload line)
 that points at the first copy's vendor id, and share its result.
 
+With an enqueued-token limit (``_queue``), each request's input tokens are counted too, and a
+shard is closed before it would hold more than the limit: a bigger one could never be queued.
+
 Nothing is sent here. A bad request stops planning with an error naming it.
 """
 
@@ -21,7 +24,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel
@@ -30,6 +33,9 @@ from ._cache import ResultCache
 from ._exceptions import ConfigError, InvalidRequestError
 from ._requests import ChatRequest, EmbedRequest, Request, response_model_path
 from .providers.base import Adapter, Limits, open_private
+
+if TYPE_CHECKING:
+    from ._queue import QueueLimit
 
 __all__ = ["Plan", "PlannedShard", "RequestRecord", "plan_shards", "read_request_records"]
 
@@ -45,6 +51,8 @@ class PlannedShard:
     request_count: int = 0
     byte_count: int = 0
     embedding_inputs: int = 0
+    input_tokens: int = 0
+    """Counted only for a job with an enqueued-token limit (0 otherwise)."""
 
 
 @dataclass
@@ -78,42 +86,46 @@ class _OpenShard:
     """A shard being written: its files and running totals."""
 
     @classmethod
-    def new(cls, folder: Path, index: int, group: str, limits: Limits) -> _OpenShard:
+    def new(cls, folder: Path, index: int, group: str, limits: Limits,
+            max_tokens: int | None = None) -> _OpenShard:
         """Shard ``index`` of ``group``, its two files created (empty) in ``folder``."""
         return cls(PlannedShard(
             index=index,
             group=group,
             payload_path=folder / f"shard-{index:04d}.payload.jsonl",
             requests_path=folder / f"shard-{index:04d}.requests.jsonl",
-        ), limits)
+        ), limits, max_tokens)
 
-    def __init__(self, shard: PlannedShard, limits: Limits) -> None:
+    def __init__(self, shard: PlannedShard, limits: Limits,
+                 max_tokens: int | None = None) -> None:
         self.shard = shard
         self.limits = limits
+        self.max_tokens = max_tokens
+        """The enqueued-token limit, when the job has one: no shard may hold more."""
         # Held open across many add() calls and closed by close(): not a with-block's shape.
         self.payload: IO[bytes] = open_private(shard.payload_path)
         self.index: IO[bytes] = open_private(shard.requests_path)
 
-    def fits(self, line_bytes: int, inputs: int) -> bool:
+    def fits(self, line_bytes: int, inputs: int, tokens: int = 0) -> bool:
         s, lim = self.shard, self.limits
         if s.request_count + 1 > lim.max_requests or s.byte_count + line_bytes > lim.max_bytes:
+            return False
+        if self.max_tokens is not None and s.input_tokens + tokens > self.max_tokens:
             return False
         cap = lim.max_embedding_inputs
         return cap is None or s.embedding_inputs + inputs <= cap
 
     def add_index_only(self, record: bytes) -> None:
         """A request that is not sent (a copy, or cached): indexed here, no payload line."""
-        self.index.write(record)
-        self.index.write(b"\n")
+        self.index.write(record + b"\n")
 
-    def add(self, line: bytes, record: bytes, inputs: int) -> None:
-        self.payload.write(line)
-        self.payload.write(b"\n")
-        self.index.write(record)
-        self.index.write(b"\n")
+    def add(self, line: bytes, record: bytes, inputs: int, tokens: int = 0) -> None:
+        self.payload.write(line + b"\n")
+        self.index.write(record + b"\n")
         self.shard.request_count += 1
         self.shard.byte_count += len(line) + 1
         self.shard.embedding_inputs += inputs
+        self.shard.input_tokens += tokens
 
     def close(self) -> None:
         self.payload.close()
@@ -130,6 +142,7 @@ def plan_shards(
     observe: Callable[[Request], None] | None = None,
     cache: ResultCache | None = None,
     cache_scope: str = "",
+    queue: QueueLimit | None = None,
 ) -> Plan:
     """Validate every request and write shard files under ``folder``.
 
@@ -138,7 +151,8 @@ def plan_shards(
     separately. ``observe`` sees every request that will be sent (not the de-duplicated or
     cached ones), e.g. to tally a cost estimate in the same pass. With a ``cache``, requests
     whose exact vendor line (under ``cache_scope``, the provider string) has a cached result
-    are not sent.
+    are not sent. With a ``queue`` limit, every sent request's input tokens are counted
+    (``PlannedShard.input_tokens`` and ``"tk"`` in the index) and no shard holds more than it.
 
     Raises :class:`InvalidRequestError` at the first bad request (by its position, 1-based,
     and custom_id), or when a shard would send fewer requests than the provider's
@@ -150,7 +164,7 @@ def plan_shards(
     ):
         raise ConfigError(f"shard_size must be a whole number of requests >= 1, not {shard_size!r}")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    planner = _Planner(adapter, folder, shard_size, dedupe, observe, cache, cache_scope)
+    planner = _Planner(adapter, folder, shard_size, dedupe, observe, cache, cache_scope, queue)
     try:
         for position, req in enumerate(requests):
             planner.add(position, req)
@@ -169,9 +183,10 @@ class _Planner:
     def __init__(
         self, adapter: Adapter, folder: Path, shard_size: int | None, dedupe: bool,
         observe: Callable[[Request], None] | None, cache: ResultCache | None, cache_scope: str,
+        queue: QueueLimit | None = None,
     ) -> None:
         self.adapter, self.folder, self.shard_size = adapter, folder, shard_size
-        self.dedupe, self.observe = dedupe, observe
+        self.dedupe, self.observe, self.queue = dedupe, observe, queue
         self.cache, self.cache_scope = cache, cache_scope
         self.seen: dict[str, int] = {}
         # Only ids the adapter rewrote are tracked: an id sent as itself is unique already.
@@ -179,6 +194,10 @@ class _Planner:
         self.shards: list[PlannedShard] = []
         self.open_by_group: dict[str, _OpenShard] = {}
         self.models: dict[str, type[BaseModel]] = {}
+        # Per-class and per-group answers that do not change within a job, looked up instead of
+        # recomputed for every one of millions of requests.
+        self.model_paths: dict[type[BaseModel], str] = {}
+        self.limits_by_group: dict[str, Limits] = {}
         # group -> identity -> vendor id of the first copy (per group: a bare string value is
         # half the memory of a (group, id) tuple at a million requests)
         self.first_copy: dict[str, dict[bytes, str]] = {}
@@ -214,17 +233,17 @@ class _Planner:
         group = self.adapter.group(req)
         model_path = None
         if isinstance(req, ChatRequest) and req.response_model is not None:
-            model_path = response_model_path(req.response_model)
-            self.models[model_path] = req.response_model
+            model_path = self._model_path(req.response_model)
         record: dict[str, Any] = {"i": position, "id": cid, "vid": vid, "ln": None,
                                   "md": req.metadata, "rm": model_path}
         identity = _identity(req, model_path) if self.dedupe else None
-        copies = self.first_copy.setdefault(group, {})
-        if identity is not None and identity in copies:
-            record["vid"] = copies[identity]
-            self.open_by_group[group].add_index_only(orjson.dumps(record))
-            self.duplicates += 1
-            return
+        if identity is not None:
+            copies = self.first_copy.setdefault(group, {})
+            if identity in copies:
+                record["vid"] = copies[identity]
+                self.open_by_group[group].add_index_only(orjson.dumps(record))
+                self.duplicates += 1
+                return
         if self.cache is not None:
             record["ck"] = key = self.cache.key(self.cache_scope, self.adapter.encode(req, ""))
             if key in self.cache:
@@ -233,34 +252,48 @@ class _Planner:
                 return
         if self.observe is not None:
             self.observe(req)
+        tokens = 0
+        if self.queue is not None:
+            record["tk"] = tokens = self.queue.tokens_of(req)
         line = self.adapter.encode(req, vid)
         inputs = 1 if isinstance(req, EmbedRequest) else 0
-        current = self._shard_for(group, (len(line) + 1, inputs, cid))
+        current = self._shard_for(group, (len(line) + 1, inputs, cid, tokens))
         record["ln"] = current.shard.request_count + 1
-        current.add(line, orjson.dumps(record), inputs)
+        current.add(line, orjson.dumps(record), inputs, tokens)
         if identity is not None:
             copies[identity] = vid
 
-    def _shard_for(self, group: str, line: tuple[int, int, str] | None) -> _OpenShard:
-        """The open shard of ``group`` that fits ``(bytes, embedding inputs, custom_id)``.
+    def _model_path(self, model: type[BaseModel]) -> str:
+        path = self.model_paths.get(model)
+        if path is None:
+            path = self.model_paths[model] = response_model_path(model)
+            self.models[path] = model
+        return path
+
+    def _shard_for(self, group: str, line: tuple[int, int, str, int] | None) -> _OpenShard:
+        """The open shard of ``group`` that fits ``(bytes, embedding inputs, custom_id, input
+        tokens)``.
 
         ``line=None`` asks for any shard of the group, for index-only records (cached results),
         opening an empty one if the group has none yet.
         """
-        limits = self.adapter.limits(group)
-        if self.shard_size is not None:
-            limits = replace(limits, max_requests=min(limits.max_requests, self.shard_size))
+        limits = self.limits_by_group.get(group)
+        if limits is None:
+            limits = self.adapter.limits(group)
+            if self.shard_size is not None:
+                limits = replace(limits, max_requests=min(limits.max_requests, self.shard_size))
+            self.limits_by_group[group] = limits
         current = self.open_by_group.get(group)
         if line is None:
             return current if current is not None else self._open(group, limits)
-        line_bytes, inputs, cid = line
+        line_bytes, inputs, cid, tokens = line
         too_big = min(limits.max_bytes, limits.max_line_bytes or limits.max_bytes)
         if line_bytes > too_big:
             raise InvalidRequestError(
                 f"encodes to {line_bytes:,} bytes, over the provider's limit of {too_big:,} "
                 "bytes for one batch line", custom_id=cid,
             )
-        if current is None or not current.fits(line_bytes, inputs):
+        if current is None or not current.fits(line_bytes, inputs, tokens):
             if current is not None:
                 current.close()
             current = self._open(group, limits)
@@ -289,7 +322,8 @@ class _Planner:
 
     def _open(self, group: str, limits: Limits) -> _OpenShard:
         opened = self.open_by_group[group] = _OpenShard.new(
-            self.folder, len(self.shards), group, limits)
+            self.folder, len(self.shards), group, limits,
+            self.queue.tokens if self.queue is not None else None)
         self.shards.append(opened.shard)
         return opened
 

@@ -71,12 +71,14 @@ def write_retry_shards(
     first_index: int,
     attempt: int,
     allowance: int | None,
+    max_tokens: int | None = None,
 ) -> RetryRound:
     """Copy the payload lines of the chosen requests into new shard files.
 
     ``sources`` pairs each finished shard with the input positions to retry from it. Lines are
     copied byte for byte, so the vendor sees the same request under the same id; the request
-    index records are copied too, with their new line numbers.
+    index records are copied too, with their new line numbers. With an enqueued-token limit
+    (``max_tokens``) the token counts journaled at planning come along and cut shards as there.
     """
     shards: list[PlannedShard] = []
     open_by_group: dict[str, _OpenShard] = {}
@@ -101,15 +103,16 @@ def write_retry_shards(
                         dropped += 1
                         continue
                     body = line.rstrip(b"\n")
+                    tokens = int(rec.get("tk", 0))
                     current = open_by_group.get(shard.group)
-                    if current is None or not current.fits(len(body) + 1, 1):
+                    if current is None or not current.fits(len(body) + 1, 1, tokens):
                         if current is not None:
                             current.close()
                         current = open_by_group[shard.group] = _OpenShard.new(
-                            folder, first_index + len(shards), shard.group, limits)
+                            folder, first_index + len(shards), shard.group, limits, max_tokens)
                         shards.append(current.shard)
                     record = orjson.dumps({**rec, "ln": current.shard.request_count + 1})
-                    current.add(body, record, 1)
+                    current.add(body, record, 1, tokens)
                     taken += 1
     finally:
         for open_shard in open_by_group.values():

@@ -20,6 +20,7 @@ from ._config import batchkit_home, resolve_provider
 from ._exceptions import ConfigError, InvalidRequestError
 from ._job import DEFAULT_CONCURRENCY, Job
 from ._plan import plan_shards
+from ._queue import queue_limit
 from ._registry import make_adapter
 from ._requests import Request
 from ._results import ResultSet
@@ -69,7 +70,10 @@ def submit(
     cache where it can (nothing is sent for them) and keeps this job's results there.
     ``retry=N`` sends requests that failed for a passing reason (rate limit, server error,
     expiry) again, in up to N follow-up rounds, within ``max_cost_usd`` (see ``_retry``).
-    ``concurrency`` caps the vendor calls (uploads and creates, polls) made at once.
+    ``concurrency`` caps the vendor calls (uploads and creates, polls) made at once. The
+    option ``enqueued_tokens`` (or ``[limits."provider:model"]`` in batchkit.toml) caps the
+    input tokens the job has queued at the vendor at once: shards beyond it are held and sent
+    as earlier ones finish, during :meth:`Job.wait` (see ``_queue``).
     """
     if retry < 0:
         raise ConfigError(f"retry must be 0 or more rounds, got {retry}")
@@ -82,10 +86,11 @@ def submit(
     (folder.parent).mkdir(mode=0o700, parents=True, exist_ok=True)
     running = RunningEstimate(resolved.provider) if max_cost_usd is not None else None
     result_cache = ResultCache() if cache else None
+    queue = queue_limit(resolved.provider, resolved.options)
     try:
         plan = plan_shards(requests, adapter, folder, shard_size=shard_size, dedupe=dedupe,
                            observe=running.add if running else None, cache=result_cache,
-                           cache_scope=resolved.provider)
+                           cache_scope=resolved.provider, queue=queue)
         if plan.request_count == 0:
             raise InvalidRequestError("no requests to submit")
         estimate = None
@@ -114,6 +119,7 @@ def submit(
             job_id=job_id, index=s.index, key=f"{job_id}-{s.index:04d}", group=s.group,
             request_count=s.request_count, payload_path=str(s.payload_path),
             requests_path=str(s.requests_path),
+            input_tokens=s.input_tokens if queue is not None else None,
             # A shard of cached results only has nothing to send: it is done already.
             state=JobState.PENDING if s.request_count else JobState.COMPLETED,
         )

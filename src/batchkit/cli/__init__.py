@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from . import _cost, _jobs, _providers, _tools
@@ -13,6 +16,11 @@ __all__ = ["cli", "main"]
 @click.version_option(package_name="batchkit")
 def cli() -> None:
     """Run large LLM jobs through the vendors' batch APIs."""
+    # Let response models in the working directory be imported, by `submit` and by every later
+    # command that parses results (console scripts leave it off sys.path). Appended, not put
+    # first as `python -m` does: a stray openai.py in the folder must not shadow the real SDK.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
 
 
 for _module in (_jobs, _cost, _providers, _tools):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -58,6 +56,7 @@ def _when(ts: float) -> str:
 
 
 def _job_dict(job: Job) -> dict[str, Any]:
+    held = job.held()
     return {
         "id": job.id,
         "provider": job.provider,
@@ -70,7 +69,7 @@ def _job_dict(job: Job) -> dict[str, Any]:
             {
                 "index": s.index, "state": s.state.value, "vendor_status": s.vendor_status,
                 "remote_id": s.remote_id, "requests": s.request_count, "counts": s.counts,
-                "errors": s.errors,
+                "errors": s.errors, "held": held.get(s.index),
             }
             for s in job.shards
         ],
@@ -90,7 +89,8 @@ def _print_job(job: Job) -> None:
     if data["actual_cost_usd"] is not None:
         console.print(f"actual cost: ${data['actual_cost_usd']:.4f}")
     table("shards", ["#", "state", "vendor status", "vendor id", "requests", "counts"], [
-        (s["index"], s["state"], s["vendor_status"], s["remote_id"], f"{s['requests']:,}",
+        (s["index"], s["state"], s["vendor_status"] or s["held"], s["remote_id"],
+         f"{s['requests']:,}",
          " ".join(f"{k}={v}" for k, v in s["counts"].items()))
         for s in data["shards"]
     ])
@@ -123,10 +123,6 @@ def submit_cmd(
     """Validate FILE, split it into vendor batches and submit them."""
     model = None
     if response_model:
-        # Like `python -m`, let models in the working directory be found (console scripts do
-        # not put it on sys.path).
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
         model = import_response_model(response_model)
         if model is None:
             raise ConfigError(f"cannot import response model {response_model!r} (module:Class)")
@@ -147,10 +143,8 @@ def submit_cmd(
         emit_json(summary)
         return
     _print_job(job)
-    if wait_:
+    if wait_:  # the job summary above already shows the actual cost
         console.print("results: " + ", ".join(f"{k}={v}" for k, v in summary["results"].items()))
-        if summary["cost_usd"] is not None:
-            console.print(f"actual cost: ${summary['cost_usd']:.4f}")
     else:
         console.print(f"follow it with: batchkit wait {job.id}")
 

@@ -13,10 +13,12 @@ without either batchkit sends
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from .._exceptions import (
     InvalidRequestError,
@@ -43,6 +45,7 @@ from .base import (
     open_private,
     result_file,
     sandbox_url,
+    scan_listing,
 )
 
 if TYPE_CHECKING:
@@ -80,7 +83,7 @@ class AnthropicAdapter(Adapter):
         return Limits(max_requests=_MAX_REQUESTS, max_bytes=_MAX_BYTES)
 
     def check(self, request: Request) -> None:
-        check_request(request)
+        check_request(request, self.options)
 
     def vendor_id(self, custom_id: str) -> str:
         return vendor_id(custom_id)
@@ -119,6 +122,22 @@ class AnthropicAdapter(Adapter):
         with self._call("read the batch") as client:
             batch = client.messages.batches.retrieve(remote_id)
         return map_status(batch.to_dict(mode="json"))
+
+    def poll_many(
+        self, remote_ids: Sequence[str], *, job_id: str, since: float
+    ) -> dict[str, RemoteStatus]:
+        """``messages.batches.list`` (most recent first, up to 1,000 a page) instead of one
+        retrieve per shard: a listed batch is the same MessageBatch ``retrieve`` returns.
+        Paging stops at the first batch created before the job."""
+        cutoff = self._listing_cutoff(since)
+        with self._call("list batches") as client:
+            first = client.messages.batches.list(limit=_LIST_PAGE)
+            return scan_listing(
+                (page.data for page in first.iter_pages()), remote_ids,
+                batch_id=lambda batch: batch.id,
+                status=lambda batch: map_status(batch.to_dict(mode="json")),
+                too_old=lambda batch: batch.created_at.timestamp() < cutoff,
+            )
 
     def cancel(self, remote_id: str) -> None:
         with self._call("cancel the batch") as client:
@@ -181,6 +200,26 @@ class AnthropicAdapter(Adapter):
                 "guess; cancel the batches that are not this job's, or start the job again"
             )
         return candidates[0] if candidates else None
+
+    def count_input_tokens(self, requests: Sequence[Request]) -> list[int] | None:
+        """``POST /v1/messages/count_tokens`` per request, with the ``params`` ``encode`` would
+        batch, less the fields the count endpoint does not take (``max_tokens``, sampling).
+
+        Anthropic documents the figure as an estimate that may include a few system tokens it
+        does not bill; it is the closest count there is (there is no offline Claude tokenizer).
+        """
+        self._sdk()  # a missing SDK or key fails here, as batchkit's exception
+        from anthropic.types.message_count_tokens_params import MessageCountTokensParams
+
+        accepted = set(MessageCountTokensParams.__annotations__)
+        counts = []
+        for request in requests:
+            self.check(request)
+            line = orjson.loads(self.encode(request, self.vendor_id(request.custom_id)))
+            params = {k: v for k, v in line["params"].items() if k in accepted}
+            with self._call("count tokens") as client:
+                counts.append(client.messages.count_tokens(**params).input_tokens)
+        return counts
 
     def prepare(self) -> None:
         self._sdk()

@@ -20,10 +20,10 @@ from __future__ import annotations
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
 from .._requests import Request
 from .._results import Result
@@ -38,7 +38,10 @@ __all__ = [
     "open_private",
     "result_file",
     "sandbox_url",
+    "scan_listing",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,17 @@ class ShardInput:
 def sandbox_url(provider: str) -> str | None:
     """The emulator base URL for ``provider`` when sandbox mode is on, else None.
 
-    ``BATCHKIT_SANDBOX`` holds the address of a running ``batchkit emulator``; every vendor is
-    served under its own path prefix there.
+    ``BATCHKIT_SANDBOX`` holds the address of a running ``batchkit emulator`` (every vendor is
+    served under its own path prefix there), or ``1`` to start the emulators inside this
+    process on first use.
     """
     base = os.environ.get("BATCHKIT_SANDBOX", "")
-    if not base or base == "1":
+    if not base or base == "0":
         return None
+    if base == "1":
+        from ..testing._emulate import process_sandbox_url
+
+        base = process_sandbox_url()
     return f"{base.rstrip('/')}/{provider}"
 
 
@@ -202,6 +210,26 @@ class Adapter(ABC):
         so that a crash between "vendor created it" and "we wrote it down" never pays twice.
         """
 
+    def poll_many(
+        self, remote_ids: Sequence[str], *, job_id: str, since: float
+    ) -> dict[str, RemoteStatus]:
+        """The statuses of as many of ``remote_ids`` as the vendor's list call shows at once.
+
+        Why: a job of hundreds of shards would otherwise cost hundreds of calls per refresh,
+        against the vendor's rate limit. ``job_id`` is batchkit's job (a vendor that filters a
+        listing by label or name can narrow it to the job's batches) and ``since`` is when the
+        job was journaled (none of its batches is older, so a listing newest first can stop
+        there). An id missing from the answer is polled with :meth:`poll` by the caller, so an
+        adapter returns what it saw and never guesses; the default, for vendors without a list
+        call that carries every status field, lists nothing.
+        """
+        return {}
+
+    def _listing_cutoff(self, since: float) -> float:
+        """``since`` less ``find_skew_seconds`` (default 300): the vendor's clock may run behind
+        the local one, so a batch may look a little older than the job that made it."""
+        return since - float(self.options.get("find_skew_seconds", 300))
+
     def poll_interval(self) -> float:
         """Seconds before the first poll; later polls back off from here.
 
@@ -210,9 +238,49 @@ class Adapter(ABC):
         """
         return 0.05 if sandbox_url(self.name) else 5.0
 
+    def count_input_tokens(self, requests: Sequence[Request]) -> list[int] | None:
+        """Input tokens of each request as the vendor counts them, or None if it cannot.
+
+        An optional hook for vendors with a count-tokens endpoint (``batchkit estimate
+        --exact``): one figure per request, in order, from the same body ``encode`` would send.
+        Counting talks to the vendor, so it needs the SDK and a key, and raises batchkit's
+        exceptions like the rest of the I/O half. None (the default) means the vendor, or this
+        kind of request, has no exact count; the estimate then keeps its approximation.
+        """
+        return None
+
     def prepare(self) -> None:  # noqa: B027 - optional hook
         """Build the SDK client now: ``submit`` calls this before it records anything, so a
         missing SDK, key or setting fails at once instead of leaving a job that cannot be sent."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections."""
+
+
+def scan_listing(
+    pages: Iterable[Iterable[T]],
+    wanted: Collection[str],
+    *,
+    batch_id: Callable[[T], str],
+    status: Callable[[T], RemoteStatus],
+    too_old: Callable[[T], bool] | None = None,
+) -> dict[str, RemoteStatus]:
+    """Pick the ``wanted`` batches out of a vendor listing read page by page (``pages`` must be
+    lazy: pages not asked for are never fetched), stopping as early as possible.
+
+    Reading stops once every wanted id is found; once a page reaches a batch ``too_old`` to be
+    one of them (for listings that go newest first); or after as many pages as there are wanted
+    ids, since beyond that polling each id would cost fewer calls than reading on.
+    """
+    targets = frozenset(wanted)
+    found: dict[str, RemoteStatus] = {}
+    for number, page in enumerate(pages, start=1):
+        oldest_reached = False
+        for item in page:
+            ident = batch_id(item)
+            if ident in targets:
+                found[ident] = status(item)
+            oldest_reached = oldest_reached or (too_old is not None and too_old(item))
+        if len(found) == len(targets) or oldest_reached or number >= len(targets):
+            break
+    return found

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,6 +57,7 @@ from .base import (
     open_private,
     result_file,
     sandbox_url,
+    scan_listing,
 )
 
 __all__ = ["BedrockAdapter"]
@@ -71,6 +72,8 @@ _MAX_BYTES = 1_000_000_000
 _SANDBOX_ROLE = "arn:aws:iam::123456789012:role/batchkit-sandbox"
 SANDBOX_BUCKET = "batchkit-sandbox"
 _OUTPUT_SUFFIX = ".jsonl.out"
+_LIST_PAGE = 1000
+"""The largest ``maxResults`` ListModelInvocationJobs takes."""
 """Result files; ``manifest.json.out`` (counts only) sits beside them and is not a result."""
 _ACCESS_KEY = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 _BAD_CREDENTIALS = frozenset({
@@ -156,6 +159,23 @@ class BedrockAdapter(Adapter):
         with self._call("read the batch job") as (_, bedrock):
             job = bedrock.get_model_invocation_job(jobIdentifier=remote_id)
         return map_status(_jsonable(job))
+
+    def poll_many(
+        self, remote_ids: Sequence[str], *, job_id: str, since: float
+    ) -> dict[str, RemoteStatus]:
+        """``ListModelInvocationJobs`` narrowed on the server to jobs submitted since the job
+        was journaled, newest first, up to 1,000 a page, instead of one get per shard: a
+        summary carries every field GetModelInvocationJob does (botocore's model)."""
+        query = {"submitTimeAfter": datetime.fromtimestamp(self._listing_cutoff(since),
+                                                           timezone.utc),
+                 "sortOrder": "Descending", "maxResults": _LIST_PAGE}
+        with self._call("list batch jobs") as (_, bedrock):
+            pages = bedrock.get_paginator("list_model_invocation_jobs").paginate(**query)
+            return scan_listing(
+                (page.get("invocationJobSummaries", []) for page in pages), remote_ids,
+                batch_id=lambda job: str(job["jobArn"]),
+                status=lambda job: map_status(_jsonable(job)),
+            )
 
     def cancel(self, remote_id: str) -> None:
         """Stop the job. A job that already ended (or is stopping) cannot be stopped; that is

@@ -23,7 +23,7 @@ import base64
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -61,11 +61,13 @@ from .base import (
     open_private,
     result_file,
     sandbox_url,
+    scan_listing,
 )
 
 if TYPE_CHECKING:
     import httpx
     from cohere import ClientV2
+    from cohere.batches.types import Batch
     from cohere.types import DatasetPart
 
 __all__ = ["CohereAdapter"]
@@ -229,6 +231,28 @@ class CohereAdapter(Adapter):
             job = client.embed_jobs.get(vendor_id)
         return map_embed_job(job.model_dump(mode="json"))
 
+    def poll_many(
+        self, remote_ids: Sequence[str], *, job_id: str, since: float
+    ) -> dict[str, RemoteStatus]:
+        """Chat batches from ``batches.list`` (1,000 a page) and embed jobs from
+        ``embed_jobs.list`` (one unpaged call), instead of one get per shard: the listed items
+        are the same Batch and EmbedJob objects. No list order is documented, so batch pages
+        are read until every shard is found (or to :func:`.base.scan_listing`'s page cap)."""
+        batches = [i for i in remote_ids if i.startswith(_BATCH)]
+        embed_jobs = [i for i in remote_ids if i.startswith(_EMBED_JOB)]
+        found: dict[str, RemoteStatus] = {}
+        with self._call("list jobs") as client:
+            if batches:
+                found.update(scan_listing(
+                    _batch_pages(client), batches, batch_id=lambda b: _BATCH + str(b.id),
+                    status=lambda b: map_batch(b.model_dump(mode="json"))))
+            if embed_jobs:
+                found.update(scan_listing(
+                    [client.embed_jobs.list().embed_jobs or []], embed_jobs,
+                    batch_id=lambda j: _EMBED_JOB + j.job_id,
+                    status=lambda j: map_embed_job(j.model_dump(mode="json"))))
+        return found
+
     def cancel(self, remote_id: str) -> None:
         kind, vendor_id = _split(remote_id)
         with self._call("cancel the job") as client:
@@ -299,6 +323,16 @@ class CohereAdapter(Adapter):
                 if len(page) < _LIST_PAGE:
                     return None
                 offset += len(page)
+
+    def count_input_tokens(self, requests: Sequence[Request]) -> list[int] | None:
+        """Embedding texts through ``/v1/tokenize`` (``offline=False``: not the SDK's download
+        of the tokenizer file). Chat is None: tokenize sees no chat template, so no better."""
+        texts = [r.text for r in requests if isinstance(r, EmbedRequest)]
+        if len(texts) != len(requests):
+            return None
+        with self._call("count tokens") as client:
+            return [len(client.tokenize(text=t, model=self.model, offline=False).tokens)
+                    for t in texts]
 
     def prepare(self) -> None:
         self._sdk()
@@ -406,15 +440,22 @@ def _rows(payload: Path) -> Iterator[dict[str, Any]]:
 
 
 def _find_batch(client: ClientV2, key: str) -> str | None:
+    for page in _batch_pages(client):
+        for batch in page:
+            if batch.name == key:
+                return _BATCH + str(batch.id)
+    return None
+
+
+def _batch_pages(client: ClientV2) -> Iterator[list[Batch]]:
+    """Every chat batch, a page at a time, fetched as the caller reads on."""
     token: str | None = None
     while True:
         page = client.batches.list(page_size=_LIST_PAGE, page_token=token)
-        for batch in page.batches or []:
-            if batch.name == key:
-                return _BATCH + str(batch.id)
+        yield page.batches or []
         token = page.next_page_token
         if not token:
-            return None
+            return
 
 
 def _copy_part(dataset_id: str, part: DatasetPart, out: IO[bytes]) -> None:

@@ -18,7 +18,7 @@ import io
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +56,7 @@ from .base import (
     open_private,
     result_file,
     sandbox_url,
+    scan_listing,
 )
 
 if TYPE_CHECKING:
@@ -172,6 +173,26 @@ class GeminiAdapter(Adapter):
             batch = client.batches.get(name=remote_id)
         return _status(batch)
 
+    def poll_many(
+        self, remote_ids: Sequence[str], *, job_id: str, since: float
+    ) -> dict[str, RemoteStatus]:
+        """``batches.list`` (100 a page) instead of one ``get`` per shard: a listed batch is the
+        same BatchJob. The API documents no list order, so paging stops only once every shard
+        is found (or at :func:`.base.scan_listing`'s page cap)."""
+        with self._call("list batches") as client:
+
+            def pages() -> Iterator[list[BatchJob]]:
+                pager = client.batches.list(config={"page_size": _LIST_PAGE})
+                while True:
+                    yield pager.page
+                    try:
+                        pager.next_page()
+                    except IndexError:  # the SDK's answer when there is no next page
+                        return
+
+            return scan_listing(pages(), remote_ids, batch_id=lambda b: str(b.name),
+                                status=_status)
+
     def cancel(self, remote_id: str) -> None:
         with self._call("cancel the batch") as client:
             client.batches.cancel(name=remote_id)
@@ -230,6 +251,39 @@ class GeminiAdapter(Adapter):
                     continue
                 return _name(batch)
         return None
+
+    def count_input_tokens(self, requests: Sequence[Request]) -> list[int] | None:
+        """``models.countTokens`` per request, on the body ``encode`` would send.
+
+        google-genai's ``count_tokens`` takes only ``contents`` in Developer-API mode (it
+        refuses ``system_instruction``, ``tools`` and ``generation_config`` there), while the
+        REST method also takes a whole ``generateContentRequest``, whose ``contents`` then win
+        ("contents ... is ignored when generateContentRequest is set"). So a request with
+        anything beyond its contents goes as that field, through the SDK's ``extra_body``.
+        """
+        client = self._sdk()
+        from google.genai import types
+
+        model = self.model if self.model.startswith("models/") else f"models/{self.model}"
+        counts = []
+        for request in requests:
+            self.check(request)
+            if isinstance(request, ChatRequest):
+                body = encode_generate_content_request(request)
+                contents = body["contents"]
+            else:
+                body = encode_embed_content_request(request, None)
+                contents = [body["content"]]
+            config = types.CountTokensConfig()
+            if isinstance(request, ChatRequest) and set(body) != {"contents"}:
+                whole = {"generateContentRequest": {"model": model, **body}}
+                config = types.CountTokensConfig(http_options=types.HttpOptions(extra_body=whole))
+            parsed = [types.Content.model_validate_json(orjson.dumps(c)) for c in contents]
+            with self._call("count tokens"):
+                answer = client.models.count_tokens(model=self.model, contents=parsed,
+                                                    config=config)
+            counts.append(int(answer.total_tokens or 0))
+        return counts
 
     def prepare(self) -> None:
         self._sdk()

@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +34,7 @@ from .._state import JobState
 from ._credentials import api_key
 from ._file_batches import FileBatchAdapter
 from ._openai_format import LineFormat, decode_line, map_status
-from .base import Limits, RemoteStatus, ShardInput, sandbox_url
+from .base import Limits, RemoteStatus, ShardInput, sandbox_url, scan_listing
 
 if TYPE_CHECKING:
     from together import Together
@@ -149,6 +149,18 @@ class TogetherAdapter(FileBatchAdapter["Together"]):
         with self._call("read the batch") as client:
             job = client.batches.retrieve(remote_id)
         return map_status(job.to_dict(mode="json"), TOGETHER_STATUSES)
+
+    def poll_many(
+        self, remote_ids: Sequence[str], *, job_id: str, since: float
+    ) -> dict[str, RemoteStatus]:
+        """``batches.list``: Together answers with every batch in one unpaged call, each the
+        same BatchJob ``retrieve`` returns."""
+        with self._call("list batches") as client:
+            jobs = client.batches.list()
+        return scan_listing(
+            [[j for j in jobs if j.id]], remote_ids, batch_id=lambda j: str(j.id),
+            status=lambda j: map_status(j.to_dict(mode="json"), TOGETHER_STATUSES),
+        )
 
     def cancel(self, remote_id: str) -> None:
         with self._call("cancel the batch") as client:

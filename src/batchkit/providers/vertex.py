@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +60,7 @@ from .base import (
     open_private,
     result_file,
     sandbox_url,
+    scan_listing,
 )
 
 if TYPE_CHECKING:
@@ -190,6 +191,24 @@ class VertexAdapter(Adapter):
             job = jobs.get_batch_prediction_job(name=remote_id, retry=self._read_retry(),
                                                 timeout=self._timeout)
         return map_status(_as_dict(job))
+
+    def poll_many(
+        self, remote_ids: Sequence[str], *, job_id: str, since: float
+    ) -> dict[str, RemoteStatus]:
+        """``list`` filtered on the server by the job's label (``labels.batchkit_job``, set on
+        every shard's job by :meth:`submit`), instead of one ``get`` per shard: the listed
+        items are the same BatchPredictionJob resources."""
+        settings = self._resolve()
+        wanted = f'labels.{JOB_LABEL}="{label_value(job_id)}"'
+        with self._call("list batch prediction jobs") as (jobs, _):
+            pager = jobs.list_batch_prediction_jobs(
+                request={"parent": settings.parent, "filter": wanted},
+                retry=self._read_retry(), timeout=self._timeout)
+            return scan_listing(
+                (page.batch_prediction_jobs for page in pager.pages), remote_ids,
+                batch_id=lambda job: str(job.name),
+                status=lambda job: map_status(_as_dict(job)),
+            )
 
     def cancel(self, remote_id: str) -> None:
         """Ask for a cancel; a job that ended first answers FAILED_PRECONDITION, which is

@@ -56,6 +56,8 @@ class ShardRecord:
     updated_at: float = 0.0
     attempt: int = 1
     """1 for the shards planned at submission; n for the shards of retry round n - 1."""
+    input_tokens: int | None = None
+    """Input tokens counted at planning, for the enqueued-token limit (None: no limit set)."""
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ _MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE shards ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1
         """,
     ),
+    ("005_shard_input_tokens", "ALTER TABLE shards ADD COLUMN input_tokens INTEGER"),
 ]
 
 
@@ -291,10 +292,11 @@ class SQLiteStore:
 def _insert_shards(db: sqlite3.Connection, shards: list[ShardRecord], now: float) -> None:
     db.executemany(
         "INSERT INTO shards (job_id, idx, key, grp, request_count, payload_path,"
-        " requests_path, state, updated_at, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " requests_path, state, updated_at, attempt, input_tokens)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (s.job_id, s.index, s.key, s.group, s.request_count, s.payload_path,
-             s.requests_path, s.state.value, now, s.attempt)
+             s.requests_path, s.state.value, now, s.attempt, s.input_tokens)
             for s in shards
         ],
     )
@@ -338,5 +340,5 @@ def _shard_from_row(row: tuple[Any, ...]) -> ShardRecord:
         payload_path=row[5], requests_path=row[6], state=JobState(row[7]), remote_id=row[8],
         vendor_status=row[9], counts=orjson.loads(row[10]), errors=orjson.loads(row[11]),
         result_paths=orjson.loads(row[12]) if row[12] is not None else None,
-        updated_at=row[13], attempt=row[14],
+        updated_at=row[13], attempt=row[14], input_tokens=row[15],
     )

@@ -8,8 +8,10 @@ real. The app answers as Anthropic does: ``x-api-key`` auth (SDK 2.11 sends the 
 a bad batch envelope (custom_id pattern, duplicates, more than 100,000 requests), and the vendor's
 *asynchronous* per-request validation: ``params`` are checked with the SDK's own
 ``MessageCreateParamsNonStreaming`` (plus unknown top-level keys) and a bad one ends ``errored``
-with ``invalid_request_error``, as the batch-processing guide describes. Tests arm faults and read
-counters on the app object (``handle.apps["anthropic"]``).
+with ``invalid_request_error``, as the batch-processing guide describes. ``POST
+/v1/messages/count_tokens`` checks its body with the SDK's ``MessageCountTokensParams`` and
+answers a deterministic count (:func:`count_tokens`). Tests arm faults and read counters on the
+app object (``handle.apps["anthropic"]``).
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ from batchkit.testing._server import (
     bytes_response,
     json_response,
 )
+from batchkit.testing._text import collect_text, estimate_tokens
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_REQUESTS = 100_000
 MAX_BYTES = 256 * 1024 * 1024
 BATCHES_PATH = ["v1", "messages", "batches"]
+COUNT_PATH = ["v1", "messages", "count_tokens"]
 _ERROR_STATUS = {400: "invalid_request_error", 401: "authentication_error",
                  404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
                  529: "overloaded_error"}
@@ -64,7 +68,8 @@ class ApiError(Exception):
 
 
 class ParamsChecker:
-    """Validates one request's ``params`` with the SDK's ``MessageCreateParamsNonStreaming``.
+    """Validates one request's ``params`` with the SDK's ``MessageCreateParamsNonStreaming``
+    (or, with ``counting=True``, a count-tokens body with ``MessageCountTokensParams``).
 
     The SDK's TypedDicts ignore unknown keys and declare lists as lazy ``Iterable`` s, so the
     checker also refuses unknown top-level keys (as the API does) and drains every lazy iterable
@@ -72,13 +77,15 @@ class ParamsChecker:
     them with ``Required[...]`` under ``total=False``, which pydantic does not enforce here.
     """
 
-    REQUIRED = ("max_tokens", "messages", "model")
-
-    def __init__(self) -> None:
+    def __init__(self, *, counting: bool = False) -> None:
+        from anthropic.types.message_count_tokens_params import MessageCountTokensParams
         from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
-        self._adapter: TypeAdapter[Any] = TypeAdapter(MessageCreateParamsNonStreaming)
-        self._known = set(MessageCreateParamsNonStreaming.__annotations__)
+        params_type: Any = MessageCountTokensParams if counting else \
+            MessageCreateParamsNonStreaming
+        self.required = ("messages", "model") if counting else ("max_tokens", "messages", "model")
+        self._adapter: TypeAdapter[Any] = TypeAdapter(params_type)
+        self._known = set(params_type.__annotations__)
 
     def problem(self, params: Any) -> str | None:
         """None if ``params`` are valid, else the vendor-style message."""
@@ -87,7 +94,7 @@ class ParamsChecker:
         unknown = sorted(set(params) - self._known)
         if unknown:
             return f"{unknown[0]}: Extra inputs are not permitted"
-        for name in self.REQUIRED:
+        for name in self.required:
             if name not in params:
                 return f"{name}: Field required"
         if params.get("stream") is True:
@@ -131,6 +138,9 @@ class AnthropicEmulator:
         self.creates = 0
         self._creates_by_first_id: Counter[str] = Counter()
         self._checker = ParamsChecker()
+        self._count_checker = ParamsChecker(counting=True)
+        self.counted: list[int] = []
+        """Every figure ``count_tokens`` answered, in order, so tests can follow them."""
         self._lock = threading.RLock()
 
     # ---- fault and counter API for tests -------------------------------------------------
@@ -177,6 +187,8 @@ class AnthropicEmulator:
     def _route(self, request: Request) -> Response:
         parts = request.path.strip("/").split("/")
         method = request.method
+        if parts == COUNT_PATH and method == "POST":
+            return self._count_tokens(request)
         if parts[:3] == BATCHES_PATH:
             rest = parts[3:]
             if not rest and method == "POST":
@@ -192,6 +204,22 @@ class AnthropicEmulator:
             if len(rest) == 2 and rest[1] == "results" and method == "GET":
                 return self._results(rest[0])
         raise ApiError(404, f"Not found: {method} {request.path}")
+
+    # ---- token counting ----------------------------------------------------------------------
+
+    def _count_tokens(self, request: Request) -> Response:
+        """``POST /v1/messages/count_tokens``: a synchronous 400 for a bad body (this endpoint
+        answers at once, unlike a batch), else ``{"input_tokens": n}`` from :func:`count_tokens`."""
+        try:
+            body = request.json()
+        except ValueError:
+            raise ApiError(400, "There was an issue with your request body: invalid JSON") from None
+        problem = self._count_checker.problem(body)
+        if problem is not None:
+            raise ApiError(400, problem)
+        tokens = count_tokens(body)
+        self.counted.append(tokens)
+        return json_response({"input_tokens": tokens})
 
     # ---- batches -----------------------------------------------------------------------------
 
@@ -287,8 +315,8 @@ class AnthropicEmulator:
         else:
             pool = newest_first
             page = pool[:limit]
-        for batch in page:
-            self._sync(batch, polled=False)
+        for batch in page:  # a listing polls what it shows: auto mode moves each one step
+            self._sync(batch, polled=True)
         return json_response({
             "data": [b.as_json() for b in page],
             "has_more": len(pool) > len(page),
@@ -317,6 +345,16 @@ class AnthropicEmulator:
                            "available once processing_status is 'ended'.")
         data = "".join(json.dumps(row) + "\n" for row in batch.result_rows()).encode("utf-8")
         return bytes_response(data, "application/binary")
+
+
+def count_tokens(params: Mapping[str, Any]) -> int:
+    """The emulator's deterministic stand-in for Claude's tokenizer: about four characters per
+    token over system, messages and tools, plus 3 per message (the turn markers)."""
+    text = " ".join(filter(None, (collect_text(params.get("system") or ""),
+                                  collect_text(list(params.get("messages") or [])))))
+    tools = params.get("tools")
+    tool_tokens = estimate_tokens(json.dumps(tools)) if tools else 0
+    return estimate_tokens(text) + 3 * len(list(params.get("messages") or [])) + tool_tokens
 
 
 def create_app(clock: EmulatorClock) -> AnthropicEmulator:

@@ -219,6 +219,11 @@ class BedrockEmulator:
             if params.get("nextToken") else 0
         limit = int(params.get("maxResults") or 1000)
         page = jobs[start:start + limit]
+        for job in page:  # a listing polls what it shows: auto mode moves each one step
+            due = job.next_due()
+            if due is not None:
+                self.clock.reach(due)
+            job.advance(self.clock.now(), self.s3, self.responder)
         body: dict[str, Any] = {"invocationJobSummaries": [j.describe() for j in page]}
         if start + limit < len(jobs):
             body["nextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()

@@ -5,8 +5,9 @@ this app (``base_url=f"{url}/cohere"``) and everything between the adapter and t
 The app answers as Cohere does: bearer auth, ``{"message"}`` error bodies, dataset uploads as
 multipart ``data`` with the options in the query string (checked against the spec's
 ``/v1/datasets`` parameters), asynchronous validation, embed jobs and batches whose create bodies
-are checked against the spec's ``CreateEmbedJobRequest`` and ``Batch``, and output datasets whose
-parts download as Avro from signed-looking storage URLs (no API key, as with Cohere's storage).
+are checked against the spec's ``CreateEmbedJobRequest`` and ``Batch``, output datasets whose
+parts download as Avro from signed-looking storage URLs (no API key, as with Cohere's storage),
+and ``/v1/tokenize`` (body checked against the spec's ``TokenizeRequest``).
 Tests arm faults and read counters on the app object (``handle.apps["cohere"]``).
 """
 
@@ -16,6 +17,7 @@ import re
 import secrets
 import threading
 import uuid
+import zlib
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -91,6 +93,8 @@ class CohereEmulator:
         self._validation_faults: list[str] = []
         self._job_faults: list[str] = []
         self._creates: Counter[str] = Counter()
+        self.tokenized: list[int] = []
+        """Token counts ``/v1/tokenize`` answered, in order, so tests can follow them."""
         self._lock = threading.RLock()
 
     # ---- fault and counter API for tests -------------------------------------------------
@@ -158,8 +162,9 @@ class CohereEmulator:
                 return json_response({})
         if head == ["v1", "embed-jobs"]:
             if not rest:
+                # A listing polls what it shows: in auto mode each job moves one step.
                 return self._create_embed_job(request) if method == "POST" else json_response(
-                    {"embed_jobs": [self._sync_job(j, False).as_json()
+                    {"embed_jobs": [self._sync_job(j, True).as_json()
                                     for j in self.embed_jobs.values()]})
             job = self._sync_job(self._embed_job(rest[0]), method == "GET")
             if len(rest) == 1 and method == "GET":
@@ -167,6 +172,8 @@ class CohereEmulator:
             if rest[1:] == ["cancel"] and method == "POST":
                 job.cancel(self.clock.now())
                 return json_response({})
+        if head == ["v1", "tokenize"] and not rest and method == "POST":
+            return self._tokenize(request)
         if head == ["v2", "batches"]:
             if not rest:
                 return self._create_batch(request) if method == "POST" else \
@@ -277,6 +284,21 @@ class CohereEmulator:
 
     # ---- embed jobs --------------------------------------------------------------------------
 
+    def _tokenize(self, request: Request) -> Response:
+        """``POST /v1/tokenize``, checked against the spec's body. The tokenizer is a stand-in:
+        four-character pieces, the same figure the embed jobs bill (``estimate_tokens``)."""
+        body = _json_object(request)
+        problems = _spec.validate("cohere", "TokenizeRequest", body)
+        unknown = sorted(set(body) - _spec.property_names("cohere", "TokenizeRequest"))
+        if problems or unknown:
+            raise ApiError(400, f"invalid request: {problems[0] if problems else unknown[0]}"
+                           + ("" if problems else ": unknown field"))
+        text = body["text"]
+        pieces = [text[i:i + 4] for i in range(0, len(text), 4)]
+        self.tokenized.append(len(pieces))
+        return json_response({"tokens": [zlib.crc32(p.encode()) % 100_000 for p in pieces],
+                              "token_strings": pieces, "meta": {"api_version": {"version": "1"}}})
+
     def _create_embed_job(self, request: Request) -> Response:
         body = _json_object(request)
         problems = _spec.validate("cohere", "CreateEmbedJobRequest", body)
@@ -367,6 +389,8 @@ class CohereEmulator:
                      reverse=True)
         start = int(token)
         page = batches[start:start + size]
+        for batch in page:  # a listing polls what it shows: auto mode moves each one step
+            self._sync_batch(batch, True)
         out: dict[str, Any] = {"batches": [b.as_json() for b in page]}
         if start + size < len(batches):
             out["next_page_token"] = str(start + size)

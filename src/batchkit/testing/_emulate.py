@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,6 +100,25 @@ def emulate(
                 os.environ.pop(SANDBOX_ENV, None)
             else:
                 os.environ[SANDBOX_ENV] = previous
+
+
+_process_server: EmulatorServer | None = None
+_process_lock = threading.Lock()
+
+
+def process_sandbox_url() -> str:
+    """The address of emulators started once for this whole process (``BATCHKIT_SANDBOX=1``).
+
+    For a script or an example run with no keys: no ``with emulate()`` block to write, no
+    server to start beside it. The emulators live as long as the process (their thread is a
+    daemon), so a job they ran cannot be resumed from another process; point both processes at
+    a ``batchkit emulator`` for that.
+    """
+    global _process_server
+    with _process_lock:
+        if _process_server is None:
+            _process_server = EmulatorServer(load_apps(EmulatorClock(auto=True))).start()
+        return _process_server.url
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, *, auto: bool = True) -> None:

@@ -43,7 +43,7 @@ from .._state import JobState
 from ..providers.base import Adapter, Limits, LineError, RemoteStatus, ShardInput
 from ._schema_fill import fill_schema
 
-__all__ = ["FakeAdapter", "fake_submissions"]
+__all__ = ["FakeAdapter", "fake_peak_active", "fake_submissions"]
 
 DEFAULT_STATES = ["validating", "running", "finalizing", "completed"]
 EMBED_DIMENSIONS = 8
@@ -68,6 +68,26 @@ def fake_submissions(vendor_dir: str | Path | None = None) -> dict[str, int]:
         key = str(orjson.loads(path.read_bytes())["key"])
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def fake_peak_active(vendor_dir: str | Path | None = None) -> int:
+    """The most batches the fake vendor had out at once (created and not yet ended), across
+    processes: how a test shows that a cap on a job's batches in flight held.
+
+    Read from the vendor's activity log, one ``+id`` line per create and one ``-id`` line when
+    a poll first sees the batch ended, each appended in a single write.
+    """
+    log = _vendor_dir({"vendor_dir": vendor_dir}) / "activity.log"
+    peak = out = 0
+    for entry in log.read_text().split() if log.exists() else []:
+        out += 1 if entry.startswith("+") else -1
+        peak = max(peak, out)
+    return peak
+
+
+def _log_activity(options: dict[str, Any], entry: str) -> None:
+    with open(_vendor_dir(options) / "activity.log", "a") as log:
+        log.write(entry + "\n")
 
 
 def _kill_if_asked(point: str, index: int) -> None:
@@ -150,6 +170,7 @@ class FakeAdapter(Adapter):
         shutil.copyfile(shard.payload_path, vendor / f"{remote_id}.input.jsonl")
         self._save({"id": remote_id, "key": shard.key, "step": -1, "cancelled": False,
                     "resent": self._note_sent(shard.payload_path)})
+        _log_activity(self.options, f"+{remote_id}")
         _kill_if_asked("after_submit", shard.index)
         return remote_id
 
@@ -181,6 +202,10 @@ class FakeAdapter(Adapter):
             batch["step"] = min(batch["step"] + 1, len(states) - 1)
             self._save(batch)
             status = states[batch["step"]]
+        if JobState(status).is_terminal and not batch.get("ended"):
+            batch["ended"] = True
+            self._save(batch)
+            _log_activity(self.options, f"-{remote_id}")
         errors = tuple(
             LineError(int(line), "invalid_request", msg)
             for line, msg in self.options.get("reject", {}).items()

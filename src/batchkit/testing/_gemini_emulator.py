@@ -7,6 +7,7 @@ the wire is real. The app speaks the endpoints the SDK calls:
 * ``POST v1beta/models/{model}:batchGenerateContent`` and ``:asyncBatchEmbedContent`` (inline
   ``inputConfig.requests.requests[]`` or ``inputConfig.fileName``; google-genai 2.34 spells the
   embedding file source ``file_name``, which proto JSON also accepts);
+* ``POST v1beta/models/{model}:countTokens`` (``contents`` or ``generateContentRequest``);
 * ``GET v1beta/batches`` (``pageSize``/``pageToken``, newest first), ``GET|DELETE
   v1beta/batches/{id}``, ``POST v1beta/batches/{id}:cancel``;
 * the Files API's resumable upload (``POST upload/v1beta/files`` with ``X-Goog-Upload-Protocol:
@@ -38,11 +39,14 @@ from batchkit.testing._gemini_rows import (
     embed_reply,
     generate_problem,
     generate_reply,
+    prompt_text,
     row_error,
 )
 from batchkit.testing._server import EmulatorClock, EndpointFaults, Request, Response, json_response
+from batchkit.testing._text import estimate_tokens
 
 MAX_INLINE_BYTES = 20 * 1024 * 1024
+_COUNT_FIELDS = {"contents", "generateContentRequest", "generate_content_request"}
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
            404: "NOT_FOUND", 409: "ALREADY_EXISTS", 413: "INVALID_ARGUMENT",
@@ -114,6 +118,8 @@ class GeminiEmulator:
         self._armed: list[BatchFaults] = []
         self._display_names: Counter[str] = Counter()
         self._uploads: dict[str, UploadSession] = {}
+        self.counted: list[int] = []
+        """Every figure ``countTokens`` answered, in order, so tests can follow them."""
         self._lock = threading.RLock()
 
     # ---- fault and counter API for tests -----------------------------------------------------
@@ -180,6 +186,8 @@ class GeminiEmulator:
                 return self._create(request, f"models/{model}", "generate")
             if verb == "asyncBatchEmbedContent":
                 return self._create(request, f"models/{model}", "embed")
+            if verb == "countTokens":
+                return self._count_tokens(request)
         if parts[1] == "batches":
             if len(parts) == 2 and method == "GET":
                 return self._list(request)
@@ -273,6 +281,31 @@ class GeminiEmulator:
             raise ApiError(403, f"You do not have permission to access the File {file_id} or "
                            "it may not exist.")
         return stored
+
+    # ---- token counting ----------------------------------------------------------------------
+
+    def _count_tokens(self, request: Request) -> Response:
+        """``models.countTokens``: ``contents``, or a whole ``generateContentRequest`` (whose
+        contents then win), checked like a batch row but answered at once: HTTP 400 for a bad
+        body, else ``{"totalTokens"}`` from :func:`count_tokens`."""
+        try:
+            body = request.json()
+        except ValueError:
+            raise ApiError(400, "Invalid JSON payload received.") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "Invalid JSON payload received. Expected an object.")
+        for name in body:
+            if name not in _COUNT_FIELDS:
+                raise ApiError(400, f'Invalid JSON payload received. Unknown name "{name}": '
+                               "Cannot find field.")
+        whole = body.get("generateContentRequest", body.get("generate_content_request"))
+        checked, problem = generate_problem(whole if whole is not None else
+                                            {"contents": body.get("contents")})
+        if problem is not None:
+            raise ApiError(400, problem)
+        tokens = count_tokens(checked)
+        self.counted.append(tokens)
+        return json_response({"totalTokens": tokens})
 
     # ---- batches -----------------------------------------------------------------------------
 
@@ -383,7 +416,8 @@ class GeminiEmulator:
         newest_first = list(reversed(self.batches.values()))
         start = int(token) if token and token.isdigit() else 0
         page = newest_first[start:start + size]
-        body: dict[str, Any] = {"operations": [self._sync(b, polled=False).as_operation()
+        # A listing polls what it shows: in auto mode each batch moves one step.
+        body: dict[str, Any] = {"operations": [self._sync(b, polled=True).as_operation()
                                                for b in page]}
         if start + size < len(newest_first):
             body["nextPageToken"] = str(start + size)
@@ -399,6 +433,14 @@ class GeminiEmulator:
         self._batch(batch_id)
         del self.batches[batch_id]
         return json_response({})
+
+
+def count_tokens(request: dict[str, Any]) -> int:
+    """The emulator's deterministic stand-in for Gemini's tokenizer: about four characters per
+    token of the system instruction and contents (Google's rule of thumb), plus the tools."""
+    tools = request.get("tools")
+    return estimate_tokens(prompt_text(request)) + (estimate_tokens(json.dumps(tools))
+                                                    if tools else 0)
 
 
 def create_app(clock: EmulatorClock) -> GeminiEmulator:

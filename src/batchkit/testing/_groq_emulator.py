@@ -111,7 +111,7 @@ class GroqEmulator(OpenAIEmulator):
                 raise ApiError(400, f"at most {MAX_IDS} batch ids per request", param="id")
             found = [b for b in newest_first if b.id in set(wanted)]
             return json_response({"object": "list",
-                                  "data": [self._batch_json(self._sync(b, polled=False))
+                                  "data": [self._batch_json(self._sync(b, polled=True))
                                            for b in found]})
         start = 0
         cursor = request.query_value("cursor")
@@ -126,7 +126,8 @@ class GroqEmulator(OpenAIEmulator):
         paging = {"next_cursor": _encode_cursor(page[-1].id)} if more and page else {}
         return json_response({
             "object": "list",
-            "data": [self._batch_json(self._sync(b, polled=False)) for b in page],
+            # A listing polls what it shows: in auto mode each batch moves one step.
+            "data": [self._batch_json(self._sync(b, polled=True)) for b in page],
             "paging": paging,
         })
 

@@ -327,6 +327,8 @@ class MistralEmulator:
         if request.query_value("order_by") != "created":  # "-created" is the default
             found.reverse()  # the dict keeps creation order
         chosen = found[page * size:(page + 1) * size]
+        for job in chosen:  # a listing polls what it shows: auto mode moves each one step
+            self._sync(job, polled=True)
         return json_response({"data": [j.as_json() for j in chosen], "object": "list",
                               "total": len(found)})
 

@@ -128,6 +128,10 @@ class OpenAIEmulator:
         self.batches: dict[str, EmulatedBatch] = {}
         self.uploads = 0
         self.creates = 0
+        self.peak_active = 0
+        """The most batches out at once (created, not yet seen ended), e.g. to check that a
+        client's cap on its batches in flight held."""
+        self._active: set[str] = set()
         self._fail_next_validation: list[ValidationError] = []
         self._creates_by_metadata: Counter[tuple[str, str]] = Counter()
         self._lock = threading.RLock()
@@ -312,6 +316,8 @@ class OpenAIEmulator:
         )
         self.batches[batch.id] = batch
         self.creates += 1
+        self._active.add(batch.id)
+        self.peak_active = max(self.peak_active, len(self._active))
         for key, value in (metadata or {}).items():
             self._creates_by_metadata[(key, value)] += 1
         return self._created(batch)
@@ -360,6 +366,7 @@ class OpenAIEmulator:
         batch.advance(self.clock.now(), self._respond)
         if batch.status in TERMINAL and not batch.results_written:
             self._write_results(batch)
+            self._active.discard(batch.id)
         return batch
 
     def _write_results(self, batch: EmulatedBatch) -> None:
@@ -393,7 +400,8 @@ class OpenAIEmulator:
             if after not in ids:
                 raise ApiError(400, f"No batch found with id '{after}'.", param="after")
             newest_first = newest_first[ids.index(after) + 1:]
-        page = [self._sync(b, polled=False) for b in newest_first[: int(raw_limit)]]
+        # A listing is a poll of every batch it shows: in auto mode each moves one step.
+        page = [self._sync(b, polled=True) for b in newest_first[: int(raw_limit)]]
         return json_response({
             "object": "list",
             "data": [self._batch_json(b) for b in page],

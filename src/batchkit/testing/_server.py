@@ -16,6 +16,7 @@ import json
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -205,6 +206,9 @@ class EndpointFaults:
         self._lock = threading.Lock()
         self.hits = 0
         """How many requests a fault was applied to (so a test can show faults really fired)."""
+        self.calls: Counter[tuple[str, str]] = Counter()
+        """Every request that reached the app, by (method, path below the mount point), so a
+        test can count what a client really sent (e.g. one list call instead of N retrieves)."""
 
     def add(
         self,
@@ -235,6 +239,11 @@ class EndpointFaults:
     def clear(self) -> None:
         with self._lock:
             self._armed.clear()
+
+    def note(self, request: Request) -> None:
+        """Count ``request`` in :attr:`calls` (the server calls this for every request)."""
+        with self._lock:
+            self.calls[(request.method, request.path)] += 1
 
     def take(self, request: Request) -> EndpointFault | None:
         """Consume and return the first armed fault matching ``request``, if any."""
@@ -300,6 +309,7 @@ def dispatch(apps: dict[str, EmulatorApp], request: Request) -> Response:
     if app is None:
         return json_response({"error": {"message": f"no emulator mounted at /{mount}"}}, 404)
     request.path = slash + inner if slash else "/"
+    app.endpoint_faults.note(request)
     fault = app.endpoint_faults.take(request)
     if fault is not None:
         if fault.delay:

@@ -122,7 +122,8 @@ class TogetherEmulator(OpenAIEmulator):
             return json_response(_file_json(self._file(parts[1])))
         if parts == ["batches"] and method == "GET":
             newest_first = reversed(list(self.batches.values()))
-            return json_response([self._batch_json(self._sync(b, polled=False))
+            # A listing polls what it shows: in auto mode each batch moves one step.
+            return json_response([self._batch_json(self._sync(b, polled=True))
                                   for b in newest_first])
         return super()._route(request)
 

@@ -261,8 +261,11 @@ class VertexEmulator:
                 continue
             self._sync(job, polled=False)
             if match(job.resource()):
-                found.append(job.resource())
-        body: dict[str, Any] = {"batchPredictionJobs": found[start:start + size]}
+                found.append(job)
+        page = found[start:start + size]
+        for job in page:  # a listing polls what it shows: auto mode moves each one step
+            self._sync(job, polled=True)
+        body: dict[str, Any] = {"batchPredictionJobs": [job.resource() for job in page]}
         if len(found) > start + size:
             body["nextPageToken"] = str(start + size)
         return body

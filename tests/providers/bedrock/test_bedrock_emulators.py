@@ -162,6 +162,7 @@ def test_list_filters_sorts_and_pages(handle: Any, clients: Any) -> None:
         arns.append(create(bedrock, uri, name=f"batch-{i}"))
         handle.clock.advance(10)
     run_to_end(bedrock, arns[0])
+    handle.clock.auto = False  # a listing is a poll in auto mode: hold still to test filters
     pages = list(bedrock.get_paginator("list_model_invocation_jobs").paginate(
         PaginationConfig={"PageSize": 2}, sortOrder="Ascending"))
     assert [len(p["invocationJobSummaries"]) for p in pages] == [2, 2, 1]

@@ -144,6 +144,7 @@ def test_list_filters_on_labels_display_name_and_state(
     for i in range(5):
         jobs.create_batch_prediction_job(parent=PARENT, batch_prediction_job=_job(
             uri, labels={"batchkit_key": f"k{i % 2}"}, display_name=f"job-{i}"))
+    handle.clock.auto = False  # a listing is a poll in auto mode: hold still to test filters
 
     def names(flt: str, **kw: Any) -> list[str]:
         pager = jobs.list_batch_prediction_jobs(request={"parent": PARENT, "filter": flt, **kw})
