@@ -10,17 +10,25 @@ round streams one shard per group at a time.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ._cache import ResultCache
+from ._exceptions import ProviderError
 from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard
 from ._plan import read_request_records
 from ._results import Result
+from .providers.base import Adapter
 from .store import ShardRecord
 
-__all__ = ["ResultCollector", "rejection_lines"]
+__all__ = ["ResultCollector", "download_shard", "rejection_lines"]
+
+_Download = tuple[Path, list[Path]]
+"""A try's own folder and the files the adapter wrote there."""
 
 
 class ResultCollector:
@@ -103,3 +111,40 @@ def rejection_lines(failed: list[ShardRecord]) -> list[str]:
             who = f"custom_id {ids[line]!r}" if line in ids else f"shard {shard.index}"
             lines.append(f"{who}: {err['code']}: {err['message']}")
     return lines
+
+
+def download_shard(
+    adapter: Adapter, folder: Path, index: int, remote_id: str,
+    patiently: Callable[[Callable[[], _Download]], _Download],
+) -> list[Path]:
+    """Download a finished shard's result files into ``folder``; returns where they are.
+
+    Each try downloads into a folder of its own that is renamed into place whole, so a cut
+    download leaves nothing trusted behind and two readers of one job (a notebook and
+    ``batchkit results``) never cut each other's files: the second rename finds the first
+    one's complete files there and uses them. ``patiently`` retries passing failures.
+    """
+    final = folder / f"shard-{index:04d}.results"
+
+    def download() -> _Download:
+        partial = Path(tempfile.mkdtemp(prefix=f"{final.name}.partial-", dir=folder))
+        try:
+            return partial, adapter.fetch_results(remote_id, adapter.poll(remote_id), partial)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+
+    partial, paths = patiently(download)
+    strays = [p for p in paths if p.resolve().parent != partial.resolve()]
+    if strays:  # defence in depth: vendor text must never steer where files go
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ProviderError(f"shard {index}: result files outside the job folder: {strays}")
+    try:
+        os.rename(partial, final)
+    except OSError:  # another reader renamed the same batch's files into place first
+        shutil.rmtree(partial, ignore_errors=True)
+    kept = [final / p.name for p in paths]
+    if not all(p.exists() for p in kept):
+        raise ProviderError(f"shard {index}: result files incomplete in {final}; remove that "
+                            "folder and read the results again")
+    return kept

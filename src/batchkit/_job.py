@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from ._clock import Backoff, Clock, SystemClock
-from ._collect import ResultCollector, rejection_lines
+from ._collect import ResultCollector, download_shard, rejection_lines
 from ._exceptions import (
     BatchFailedError,
     BatchkitError,
@@ -35,7 +34,7 @@ from ._exceptions import (
 )
 from ._normalize import ModelResolver, with_costs
 from ._queue import admit, token_limit
-from ._results import Result, ResultSet
+from ._results import Result, ResultSet, gc_paused
 from ._retry import is_retryable, retry_allowance, write_retry_shards
 from ._state import JobState
 from .cost import usage_pricer
@@ -154,38 +153,37 @@ class Job:
 
     # -- submitting ---------------------------------------------------------------------------
 
-    def _submit_pending(self, *, look_up_first: bool) -> None:
-        """Submit every journaled shard that has no vendor id yet.
+    def _submit_pending(self) -> None:
+        """Submit every journaled shard that has no vendor id yet, under the job lock.
 
-        ``look_up_first`` asks the vendor for a batch with the shard's key before creating one;
-        it is skipped only right after planning, when no earlier process can have submitted.
+        A shard whose create was started before (``send_started``: a crash or a failed create
+        may have left a batch at the vendor) is looked up by its key first; one never sent goes
+        straight to the vendor, so a loose look-up can never adopt someone else's batch.
         """
         with _job_lock(self.folder):
             job = self._store.get_job(self.id)
             shards = self._store.get_shards(self.id)
             taken = {s.remote_id for s in shards if s.remote_id is not None}
-            pending = []
-            for shard in shards:
-                if shard.remote_id is not None or shard.state.is_terminal:
-                    continue
-                if job.cancel_requested:
-                    self._store.update_shard(self.id, shard.index, state=JobState.CANCELLED)
-                    continue
-                pending.append(shard)
+            pending = [s for s in shards if s.remote_id is None and not s.state.is_terminal]
             limit = token_limit(job.options)
-            if limit is not None:  # only what the enqueued-token limit has room for goes now
+            if limit is not None and not job.cancel_requested:  # what the limit has room for
                 admitted = {s.index for s in admit(shards, limit)[0]}
                 pending = [s for s in pending if s.index in admitted]
-            if not self._adapter.parallel_submit or self._concurrency < 2:
+
+            def send(shard: ShardRecord) -> None:
+                if self._store.get_job(self.id).cancel_requested:  # checked shard by shard
+                    self._store.update_shard(self.id, shard.index, state=JobState.CANCELLED)
+                    return
+                recorded = self._submit_one(_shard_input(job, shard, frozenset(taken)),
+                                            shard.send_started is not None)
+                if recorded is not None:
+                    taken.add(recorded)
+
+            if not self._adapter.parallel_submit:
                 for shard in pending:
-                    recorded = self._submit_one(_shard_input(job, shard, frozenset(taken)),
-                                                look_up_first)
-                    if recorded is not None:
-                        taken.add(recorded)
-                return
-            self._in_parallel(
-                lambda shard: self._submit_one(_shard_input(job, shard), look_up_first), pending
-            )
+                    send(shard)
+            else:
+                self._in_parallel(send, pending)
 
     def held(self) -> dict[int, str]:
         """Unsent shards that wait for room under the enqueued-token limit, with the reason,
@@ -219,6 +217,8 @@ class Job:
         """
         remote_id = self._patiently(lambda: self._adapter.find_by_key(shard_in)) \
             if look_up_first else None
+        if remote_id is None:
+            self._store.mark_send_started(self.id, shard_in.index)
         backoff = Backoff(initial=self._adapter.poll_interval())
         tries = 0
         while remote_id is None:
@@ -330,7 +330,7 @@ class Job:
         with _progress(progress, self) as update:
             while True:
                 if any(s.remote_id is None and not s.state.is_terminal for s in self.shards):
-                    self._submit_pending(look_up_first=True)
+                    self._submit_pending()
                 state = self.refresh()
                 update(self)
                 if state.is_terminal:
@@ -345,7 +345,20 @@ class Job:
         return self
 
     def _start_retry_round(self) -> bool:
-        """Journal and send the next retry round, if one is due; True if one was started."""
+        """Journal and send the next retry round, if one is due; True if the job goes on.
+
+        Planned under the job lock, from the shards as they are then: if another process has
+        started a round meanwhile, its shards are not finished and this one plans nothing.
+        """
+        with _job_lock(self.folder):
+            if any(not s.state.is_terminal for s in self._store.get_shards(self.id)):
+                return True
+            started = self._journal_retry_round()
+        if started:
+            self._submit_pending()
+        return started
+
+    def _journal_retry_round(self) -> bool:
         job = self._store.get_job(self.id)
         shards = self._store.get_shards(self.id)
         attempt = max(s.attempt for s in shards)
@@ -380,7 +393,6 @@ class Job:
                         input_tokens=None if limit is None else p.input_tokens)
             for p in planned.shards
         ], detail)
-        self._submit_pending(look_up_first=True)
         return True
 
     def _raise_if_rejected(self) -> None:
@@ -395,8 +407,16 @@ class Job:
         )
 
     def cancel(self) -> None:
-        """Cancel: unsent shards are never sent, running ones are cancelled at the vendor."""
+        """Cancel: unsent shards are never sent, running ones are cancelled at the vendor.
+
+        Under the job lock, so a shard another process is sending right now gets its vendor
+        id recorded first, and is then cancelled at the vendor instead of left running.
+        """
         self._store.request_cancel(self.id)
+        with _job_lock(self.folder):
+            self._cancel_shards()
+
+    def _cancel_shards(self) -> None:
         for shard in self.shards:
             if shard.state.is_terminal:
                 continue
@@ -409,30 +429,17 @@ class Job:
     # -- results ------------------------------------------------------------------------------
 
     def _fetch(self, shard: ShardRecord) -> list[Path]:
+        """The shard's result files, downloaded into the job folder the first time."""
         if shard.result_paths is not None:
             return [Path(p) for p in shard.result_paths]
         if shard.remote_id is None:
             return []
-        final = self.folder / f"shard-{shard.index:04d}.results"
-        partial = final.with_suffix(".partial")
-        remote_id = shard.remote_id
-
-        def download() -> list[Path]:
-            """Start over on each try: a cut download leaves nothing trustworthy behind."""
-            shutil.rmtree(partial, ignore_errors=True)
-            partial.mkdir(mode=0o700)
-            status = self._adapter.poll(remote_id)
-            return self._adapter.fetch_results(remote_id, status, partial)
-
-        paths = self._patiently(download)
-        strays = [p for p in paths if p.resolve().parent != partial.resolve()]
-        if strays:  # defence in depth: vendor text must never steer where files go
-            raise ProviderError(f"job {self.id}: result files outside the job folder: {strays}")
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(partial, final)
-        kept = [str(final / p.name) for p in paths]
-        self._store.update_shard(self.id, shard.index, result_paths=kept)
-        return [Path(p) for p in kept]
+        if not shard.state.is_terminal:
+            raise BatchkitError(f"job {self.id}: shard {shard.index} has not finished")
+        kept = download_shard(self._adapter, self.folder, shard.index, shard.remote_id,
+                              self._patiently)
+        self._store.update_shard(self.id, shard.index, result_paths=[str(p) for p in kept])
+        return kept
 
     def iter_results(
         self, response_models: dict[str, type[BaseModel]] | None = None
@@ -460,9 +467,12 @@ class Job:
         ``counts()``, ``embeddings()``, ``to_parquet()``...) decodes the result files again
         from the job folder, where they were downloaded once.
         """
-        self._finished_shards()  # refuse now, not at the first walk
+        shards = self._finished_shards()  # refuse now, not at the first walk
         if not lazy:
-            results = ResultSet(self.iter_results(response_models))
+            for shard in shards:  # downloads first: the collector stays on during network I/O
+                self._fetch(shard)
+            with gc_paused():
+                results = ResultSet(self.iter_results(response_models))
             results.unmatched = self.unmatched
             return results
 

@@ -19,7 +19,7 @@ from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_s
 from ._plan import RequestRecord, plan_shards
 from ._registry import make_adapter
 from ._requests import ChatRequest, Request, response_model_path
-from ._results import ResultSet
+from ._results import ResultSet, gc_paused
 from ._state import JobState
 from .cost import usage_pricer
 
@@ -88,6 +88,7 @@ def decode(
         ShardOutcome(JobState.COMPLETED, {}), ModelResolver(models), unmatched,
     )
     priced = with_costs(merge_in_order([("all", stream)]), usage_pricer(provider))
-    results = ResultSet(priced)
+    with gc_paused():  # no network here: just decoding, with every Result kept
+        results = ResultSet(priced)
     results.unmatched = unmatched  # complete now that every line has been read
     return results

@@ -159,8 +159,7 @@ class ResultSet(Sequence[Result]):
     """
 
     def __init__(self, results: Iterable[Result], *, unmatched: Sequence[Any] = ()) -> None:
-        with gc_paused():
-            self._results: list[Result] | None = list(results)
+        self._results: list[Result] | None = list(results)
         self._source: Callable[[], Iterator[Result]] | None = None
         self._count = len(self._results)
         self.unmatched: list[Any] = list(unmatched)
@@ -172,7 +171,7 @@ class ResultSet(Sequence[Result]):
         """A set of ``count`` results that calls ``source()`` for a fresh stream on every walk.
 
         Nothing is kept between walks. ``len`` is known up front; ``rs[i]`` walks to ``i``
-        (memory stays flat, time grows with ``i``) and ``rs[a:b]`` keeps only that slice.
+        (memory stays flat, time grows with ``i``) and ``rs[a:b:c]`` keeps only that slice.
         """
         made = cls(())
         made._results, made._source, made._count = None, source, count
@@ -192,8 +191,10 @@ class ResultSet(Sequence[Result]):
             if isinstance(index, slice):
                 return ResultSet(self._results[index])
             return self._results[index]
-        if isinstance(index, slice):
-            return ResultSet(itertools.islice(iter(self), *index.indices(self._count)))
+        if isinstance(index, slice):  # one walk, keeping only the positions asked for
+            wanted = range(*index.indices(self._count))
+            picked = dict(r for r in enumerate(self) if r[0] in wanted)
+            return ResultSet(picked[i] for i in wanted)
         position = index + self._count if index < 0 else index
         if not 0 <= position < self._count:
             raise IndexError(f"result index {index} out of range for {self._count} results")

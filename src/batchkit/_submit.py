@@ -126,7 +126,7 @@ def submit(
         for s in plan.shards
     ])
     job = Job(record, db, adapter, plan.response_models, clock, concurrency)
-    job._submit_pending(look_up_first=False)
+    job._submit_pending()
     return job
 
 
@@ -140,11 +140,12 @@ def get_job(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) 
 def resume(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) -> Job:
     """Re-attach to a job after a crash: submit what was journaled but not accepted.
 
-    Each such shard is first looked up at the vendor by its idempotency key, so a shard the
-    vendor accepted just before the crash is attached, not paid for again.
+    Each such shard whose create had been started is first looked up at the vendor by its
+    idempotency key, so a shard the vendor accepted just before the crash is attached, not
+    paid for again.
     """
     job = get_job(job_id, store=store, clock=clock)
-    job._submit_pending(look_up_first=True)
+    job._submit_pending()
     return job
 
 

@@ -58,6 +58,10 @@ class ShardRecord:
     """1 for the shards planned at submission; n for the shards of retry round n - 1."""
     input_tokens: int | None = None
     """Input tokens counted at planning, for the enqueued-token limit (None: no limit set)."""
+    send_started: float | None = None
+    """When a create was first attempted; None means the vendor cannot have this shard, so it
+    is sent without first being looked up by its key (a look-up that matches loosely, as
+    Anthropic's by request count, could otherwise adopt another job's batch)."""
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,15 @@ _MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("005_shard_input_tokens", "ALTER TABLE shards ADD COLUMN input_tokens INTEGER"),
+    (
+        # Shards journaled before this column existed may have had a create sent: they keep
+        # being looked up by key before a new create, as they always were.
+        "006_shard_send_started",
+        """
+        ALTER TABLE shards ADD COLUMN send_started REAL;
+        UPDATE shards SET send_started = updated_at WHERE remote_id IS NULL
+        """,
+    ),
 ]
 
 
@@ -204,6 +213,14 @@ class SQLiteStore:
                 "SELECT * FROM shards WHERE job_id = ? ORDER BY idx", (job_id,)
             ).fetchall()
         return [_shard_from_row(r) for r in rows]
+
+    def mark_send_started(self, job_id: str, index: int) -> None:
+        """Record, before the vendor's create is called, that a create may now exist."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE shards SET send_started = ? WHERE job_id = ? AND idx = ?"
+                " AND send_started IS NULL", (time.time(), job_id, index),
+            )
 
     def set_remote_id(self, job_id: str, index: int, remote_id: str) -> str:
         """Record the vendor id of a shard, unless one is already recorded; returns the kept id."""
@@ -340,5 +357,5 @@ def _shard_from_row(row: tuple[Any, ...]) -> ShardRecord:
         payload_path=row[5], requests_path=row[6], state=JobState(row[7]), remote_id=row[8],
         vendor_status=row[9], counts=orjson.loads(row[10]), errors=orjson.loads(row[11]),
         result_paths=orjson.loads(row[12]) if row[12] is not None else None,
-        updated_at=row[13], attempt=row[14], input_tokens=row[15],
+        updated_at=row[13], attempt=row[14], input_tokens=row[15], send_started=row[16],
     )
