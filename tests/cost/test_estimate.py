@@ -193,3 +193,14 @@ def test_cost_of_usage_unknown() -> None:
     assert cost_of_usage("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo", usage) is None
     assert cost_of_usage("cohere", "embed-v4.0", usage) is None  # no batch route for v4
     assert cost_of_usage("cohere", "embed-v4.0", usage, batch=False) == pytest.approx(1.2e-6)
+
+
+def test_a_job_below_a_vendors_minimum_batch_is_flagged() -> None:
+    """Bedrock refuses batch jobs of fewer than 100 records: a cheap row that cannot run says so."""
+    small = [_chat(f"q{i}", "classify this") for i in range(20)]
+    target = "bedrock:amazon.nova-micro-v1:0"
+    assert any("100 requests or more" in n for n in estimate(small, target).notes)
+    comparison = compare(small, [target, "openai:gpt-4o-mini"])
+    assert any(n.startswith(f"{target}: needs 100") for n in comparison.notes)
+    big = [_chat(f"q{i}", "classify this") for i in range(100)]
+    assert not any("or more" in n for n in estimate(big, target).notes)

@@ -74,6 +74,8 @@ class BatchRule:
     as_of: str
     as_of_basis: str = "research"
     max_requests_per_batch: int | None = None
+    min_requests_per_batch: int | None = None
+    """A vendor that refuses smaller batches (Bedrock: 100 records per job)."""
     notes: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
 

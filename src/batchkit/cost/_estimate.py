@@ -256,6 +256,9 @@ class _Tally:
             notes.append(f"price unknown for {row.key}")
         elif not row.batch:
             notes.append(f"{row.key} has no batch route: only the real-time price applies")
+        if rule.min_requests_per_batch and self.requests < rule.min_requests_per_batch:
+            notes.append(f"{row.key} takes batches of {rule.min_requests_per_batch:,} requests "
+                         f"or more: a job of {self.requests:,} would be refused")
         if rule.max_requests_per_batch and self.requests > rule.max_requests_per_batch:
             shards = math.ceil(self.requests / rule.max_requests_per_batch)
             notes.append(
@@ -438,6 +441,9 @@ def _differences(tallies: list[_Tally], estimates: list[Estimate]) -> list[str]:
     if len(bounds) > 1:
         notes.append("output upper bounds differ because models have different output limits")
     for t in tallies:
+        if t.rule.min_requests_per_batch and t.requests < t.rule.min_requests_per_batch:
+            notes.append(f"{t.row.key}: needs {t.rule.min_requests_per_batch:,} requests or "
+                         "more per batch; this job would be refused")
         if t.rule.max_requests_per_batch and t.requests > t.rule.max_requests_per_batch:
             limit = t.rule.max_requests_per_batch
             notes.append(f"{t.row.key}: more than {limit:,} requests, so several batches")
