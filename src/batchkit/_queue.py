@@ -1,12 +1,12 @@
 """The per-model enqueued-token limit: how many input tokens a job may have queued at a vendor.
 
-Vendors cap the prompt tokens of the batches an account has in flight per model (OpenAI's
-"enqueued tokens" per model and tier, Azure's batch quota per deployment, Mistral's per model);
-a batch created beyond the cap is refused or fails. The limit depends on the account, so the
-user sets it, as the adapter option ``enqueued_tokens`` (``submit(options=...)``, ``-o`` on the
-command line, a profile's options) or in ``batchkit.toml``::
+Vendors cap the prompt tokens of the batches an account has in flight per model or
+deployment; a batch created beyond the cap is refused or fails. The figure depends on the
+vendor and the account's tier, so the user sets it, as the adapter option ``enqueued_tokens``
+(``submit(options=...)``, ``-o`` on the command line, a profile's options) or in
+``batchkit.toml``::
 
-    [limits."openai:gpt-4o-mini"]
+    [limits."provider:model"]
     enqueued_tokens = 2_000_000
 
 With a limit, each shard's input tokens are counted when it is planned (with the tokenizer the
