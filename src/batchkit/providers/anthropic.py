@@ -180,7 +180,7 @@ class AnthropicAdapter(Adapter):
         """
         if shard.request_count == 0:
             return None
-        since = shard.journaled_at - float(self.options.get("find_skew_seconds", 300))
+        since = self._listing_cutoff(shard.journaled_at)
         candidates: list[str] = []
         with self._call("list batches") as client:
             for batch in client.messages.batches.list(limit=_LIST_PAGE):  # newest first

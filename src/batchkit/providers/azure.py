@@ -147,7 +147,7 @@ class AzureAdapter(FileBatchAdapter["OpenAI"]):
         journaled (less ``find_skew_seconds``, default 300, for clock skew) cannot be the
         shard's and are skipped.
         """
-        since = shard.journaled_at - float(self.options.get("find_skew_seconds", 300))
+        since = self._listing_cutoff(shard.journaled_at)
         found: tuple[int, str] | None = None
         with self._call("list batches") as client:
             for batch in client.batches.list(limit=_LIST_PAGE):

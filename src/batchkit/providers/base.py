@@ -227,7 +227,8 @@ class Adapter(ABC):
 
     def _listing_cutoff(self, since: float) -> float:
         """``since`` less ``find_skew_seconds`` (default 300): the vendor's clock may run behind
-        the local one, so a batch may look a little older than the job that made it."""
+        the local one, so a batch may look a little older than the job that made it. Every
+        listing that stops at a job's journal time (``find_by_key``, ``poll_many``) uses this."""
         return since - float(self.options.get("find_skew_seconds", 300))
 
     def poll_interval(self) -> float:

@@ -232,7 +232,7 @@ class BedrockAdapter(Adapter):
         """
         since = None
         if shard.journaled_at:
-            since = shard.journaled_at - float(self.options.get("find_skew_seconds", 300))
+            since = self._listing_cutoff(shard.journaled_at)
         return self._find_job(job_name(shard.key), since, shard.taken)
 
     def _find_job(self, name: str, since: float | None, taken: frozenset[str]) -> str | None:

@@ -310,8 +310,7 @@ class CohereAdapter(Adapter):
         kind = _CHAT_DATASET if shard.group == "chat" else _EMBED_DATASET
         after = None
         if shard.journaled_at:
-            skew = float(self.options.get("find_skew_seconds", 300))
-            after = datetime.fromtimestamp(shard.journaled_at - skew, timezone.utc)
+            after = datetime.fromtimestamp(self._listing_cutoff(shard.journaled_at), timezone.utc)
         offset = 0
         with self._call("list datasets") as client:
             while True:

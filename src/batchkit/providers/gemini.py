@@ -240,7 +240,7 @@ class GeminiAdapter(Adapter):
         shard's. The API does not document the list's order, so the whole list is read.
         """
         wanted = _DISPLAY_PREFIX + shard.key
-        since = shard.journaled_at - float(self.options.get("find_skew_seconds", 300))
+        since = self._listing_cutoff(shard.journaled_at)
         with self._call("list batches") as client:
             for batch in client.batches.list(config={"page_size": _LIST_PAGE}):
                 if batch.display_name != wanted or batch.name in shard.taken:

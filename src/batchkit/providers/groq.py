@@ -148,7 +148,7 @@ class GroqAdapter(FileBatchAdapter["Groq"]):
         every page is read (Groq keeps batches for 30 days, which bounds that); batches created
         before the job was journaled (less ``find_skew_seconds``, default 300) are skipped.
         """
-        since = shard.journaled_at - float(self.options.get("find_skew_seconds", 300))
+        since = self._listing_cutoff(shard.journaled_at)
         found: tuple[int, str] | None = None
         for batch in self._all_batches():
             created = int(batch.get("created_at") or 0)

@@ -269,8 +269,8 @@ class MistralAdapter(Adapter):
         """
         created_after = None
         if shard.journaled_at:
-            skew = float(self.options.get("find_skew_seconds", 300))
-            created_after = datetime.fromtimestamp(shard.journaled_at - skew, tz=timezone.utc)
+            created_after = datetime.fromtimestamp(self._listing_cutoff(shard.journaled_at),
+                                                   tz=timezone.utc)
         page = 0
         with self._call("list batch jobs") as client:
             while True:
