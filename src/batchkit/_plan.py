@@ -173,7 +173,8 @@ def plan_shards(
             open_shard.close()
     planner.check_minimum()
     return Plan(shards=planner.shards, request_count=planner.count,
-                response_models=planner.models, duplicates=planner.duplicates,
+                response_models={path: model for model, path in planner.model_paths.items()},
+                duplicates=planner.duplicates,
                 cached=planner.cached)
 
 
@@ -193,9 +194,9 @@ class _Planner:
         self.rewritten_ids: set[str] = set()
         self.shards: list[PlannedShard] = []
         self.open_by_group: dict[str, _OpenShard] = {}
-        self.models: dict[str, type[BaseModel]] = {}
         # Per-class and per-group answers that do not change within a job, looked up instead of
-        # recomputed for every one of millions of requests.
+        # recomputed for every one of millions of requests (model_paths also gives the plan's
+        # response models).
         self.model_paths: dict[type[BaseModel], str] = {}
         self.limits_by_group: dict[str, Limits] = {}
         # group -> identity -> vendor id of the first copy (per group: a bare string value is
@@ -267,7 +268,6 @@ class _Planner:
         path = self.model_paths.get(model)
         if path is None:
             path = self.model_paths[model] = response_model_path(model)
-            self.models[path] = model
         return path
 
     def _shard_for(self, group: str, line: tuple[int, int, str, int] | None) -> _OpenShard:
