@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -10,12 +9,11 @@ from pathlib import Path
 
 import orjson
 
+from tests._subprocess import keyless_env
+
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.endswith("_API_KEY") and k != "BATCHKIT_SANDBOX"}
-    env.update(BATCHKIT_HOME=str(home), COLUMNS="200", **extra)
-    return env
+    return keyless_env(home, COLUMNS="200", **extra)
 
 
 # The installed console script, not `python -m batchkit`: `-m` puts the working directory on

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+
+from tests._subprocess import keyless_env
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DATA = EXAMPLES / "data"
@@ -27,9 +28,7 @@ TESTED = {"spam_classification.py", "synthetic_data.py", "embeddings_to_vectors.
 
 
 def run_example(tmp_path: Path, script: str, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items()
-           if not k.endswith(("_API_KEY", "_API_TOKEN")) and k != "BATCHKIT_SANDBOX"}
-    env.update(BATCHKIT_HOME=str(tmp_path / "home"), MPLBACKEND="Agg")
+    env = keyless_env(tmp_path / "home", MPLBACKEND="Agg")
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / script), "--sandbox", *args],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
