@@ -7,19 +7,14 @@ reader compares two numbers taken under the same load instead of trusting an abs
 
 from __future__ import annotations
 
-import os
 import resource
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import BaseModel
 
-REPO = Path(__file__).resolve().parent.parent
-os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(REPO.parent / "shared" / "tiktoken-cache"))
-
-import batchkit as bk  # noqa: E402  (after the cache directory is set)
+import batchkit as bk
 
 SYSTEM = "Classify the email as spam or ham and say why."
 

@@ -3,13 +3,11 @@
     python benchmarks/bench_compare.py [N_REQUESTS]
 
 The time includes reading and validating the file, since that is what ``batchkit compare`` does;
-the best of three runs is printed to damp noise. tiktoken's encodings are taken from
-``../shared/tiktoken-cache`` when ``TIKTOKEN_CACHE_DIR`` is not set.
+the best of three runs is printed to damp noise.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -17,11 +15,8 @@ from pathlib import Path
 
 import orjson
 
-REPO = Path(__file__).resolve().parent.parent
-os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(REPO.parent / "shared" / "tiktoken-cache"))
-
-from batchkit import read_requests  # noqa: E402  (after the cache directory is set)
-from batchkit.cost import compare  # noqa: E402
+from batchkit import read_requests
+from batchkit.cost import compare
 
 TARGETS = [
     "openai:gpt-4o-mini",

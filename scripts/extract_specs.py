@@ -6,12 +6,15 @@ script copies exactly that closure into ``src/batchkit/testing/specs/<vendor>.js
 documentation-only keywords and translating OpenAPI-isms (``nullable``) into plain JSON Schema
 2020-12. The output is deterministic, so a test can compare the shipped file with a fresh run.
 
-Usage: python scripts/extract_specs.py [--specs-dir ../shared/specs] [--out DIR]
+Usage: python scripts/extract_specs.py [--specs-dir tests/specs] [--out DIR]
+
+The vendors' specs live gzipped in ``tests/specs/`` (sources and commits in its SOURCES.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -158,10 +161,18 @@ def extract(
     }
 
 
+def _read_spec_text(path: Path) -> str:
+    """The YAML, from ``path`` or, as the repository keeps it, its gzipped sibling."""
+    packed = path.with_name(path.name + ".gz")
+    if packed.is_file():
+        return gzip.decompress(packed.read_bytes()).decode("utf-8")
+    return path.read_text(encoding="utf-8")
+
+
 def extract_vendor(vendor: str, specs_dir: Path) -> dict[str, Any]:
     """Parse the vendor's OpenAPI file and return the compact document for it."""
-    with (specs_dir / SPEC_FILES[vendor]).open(encoding="utf-8") as handle:
-        spec = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    spec = yaml.load(_read_spec_text(specs_dir / SPEC_FILES[vendor]),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     wanted = INLINE_SCHEMAS.get(vendor, {})
     inline = {name: inline_schema(spec, *where) for name, where in wanted.items()}
     document = extract(spec, ROOT_SCHEMAS[vendor], inline)
@@ -186,7 +197,7 @@ def dump(document: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     repo = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--specs-dir", type=Path, default=repo.parent / "shared" / "specs")
+    parser.add_argument("--specs-dir", type=Path, default=repo / "tests" / "specs")
     parser.add_argument("--out", type=Path, default=repo / "src" / "batchkit" / "testing" / "specs")
     args = parser.parse_args(argv)
     for vendor in ROOT_SCHEMAS:

@@ -1,4 +1,4 @@
-"""Fixtures for the cost tests: tiktoken's encodings from the shared cache, and request files."""
+"""Fixtures for the cost tests: request files (tiktoken's encodings ship inside batchkit)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-# ../shared/tiktoken-cache relative to the repository root (tests/cost/ is two levels down).
-TIKTOKEN_CACHE = Path(__file__).resolve().parents[2].parent / "shared" / "tiktoken-cache"
-
-
-@pytest.fixture(autouse=True)
-def _tiktoken_cache(monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(TIKTOKEN_CACHE))
-    return TIKTOKEN_CACHE
 
 
 def chat_line(i: int) -> dict[str, object]:

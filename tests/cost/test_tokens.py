@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 import shutil
 import sys
@@ -11,8 +12,9 @@ import pytest
 from pydantic import BaseModel
 
 from batchkit import ChatRequest, EmbedRequest
-from batchkit.cost import count_chat_tokens, count_text_tokens, counter_for
+from batchkit.cost import _encodings, count_chat_tokens, count_text_tokens, counter_for
 from batchkit.cost import openai_encoding_for_model as enc_for
+from batchkit.cost._encodings import ENCODINGS_DIR
 
 # openai/openai-cookbook examples/How_to_count_tokens_with_tiktoken.ipynb, section 6: the API
 # reported 129 prompt tokens on gpt-3.5-turbo / gpt-4 and 124 on gpt-4o / gpt-4o-mini.
@@ -176,24 +178,46 @@ def test_other_vendors_are_approximate_chars_over_four() -> None:
     assert (count.tokens, count.exact) == (3 + 3 + 1 + 11, False)
 
 
-def _copy_cache(tmp_path: Path, cache: Path) -> Path:
-    target = tmp_path / "tiktoken-copy"
-    shutil.copytree(cache, target)
+def _encodings_copy(tmp_path: Path) -> Path:
+    """A private copy of the shipped encodings folder, safe to damage."""
+    target = tmp_path / "encodings-copy"
+    shutil.copytree(ENCODINGS_DIR, target)
     return target
 
 
-def test_missing_encoding_files_fall_back_without_network(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def no_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any attempt by tiktoken to fetch a file fail the test."""
     import tiktoken.load
 
-    def no_network(*args: object, **kwargs: object) -> bytes:
+    def refuse(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("tiktoken tried to download an encoding")
 
-    monkeypatch.setattr(tiktoken.load, "read_file", no_network)
+    monkeypatch.setattr(tiktoken.load, "read_file", refuse)
+
+
+@pytest.mark.usefixtures("no_download")
+def test_exact_offline_from_the_shipped_files_whatever_tiktokens_cache_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An empty tiktoken cache and no network: the counts are still exact, from the package.
     empty = tmp_path / "empty-cache"
     empty.mkdir()
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(empty))
+    assert (count_chat_tokens(COOKBOOK_MESSAGES, model="gpt-4o").tokens, True) == (124, True)
+    assert count_chat_tokens(COOKBOOK_MESSAGES, model="gpt-4").tokens == 129
+    text = count_text_tokens("tiktoken is great!", model="text-embedding-3-small")
+    assert (text.tokens, text.exact) == (6, True)  # tiktoken's README: 6 tokens on cl100k
+    assert list(empty.iterdir()) == []
+
+
+@pytest.mark.usefixtures("no_download")
+def test_missing_encoding_files_fall_back_without_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "no-encodings"
+    empty.mkdir()
+    monkeypatch.setattr(_encodings, "ENCODINGS_DIR", empty)
     text = "This late pivot means we don't have time to boil the ocean."
     count = count_text_tokens(text, model="text-embedding-3-small")
     assert (count.tokens, count.exact) == (math.ceil(len(text) / 4), False)
@@ -202,29 +226,28 @@ def test_missing_encoding_files_fall_back_without_network(
     assert "not loadable" in chat.method
 
 
-def test_disabled_cache_falls_back_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")  # tiktoken would download on every call
-    assert not count_text_tokens("hello", model="gpt-4o").exact
-
-
 def test_without_tiktoken_installed_counts_are_approximate(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _tiktoken_cache: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A fresh cache directory holding the real files, so only the missing module can fail.
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(_copy_cache(tmp_path, _tiktoken_cache)))
+    # A fresh folder holding the real files, so only the missing module can fail.
+    monkeypatch.setattr(_encodings, "ENCODINGS_DIR", _encodings_copy(tmp_path))
     monkeypatch.setitem(sys.modules, "tiktoken", None)
     count = count_chat_tokens(COOKBOOK_MESSAGES, model="gpt-4o")
     assert not count.exact
     assert count.tokens > 0
 
 
-def test_corrupt_cached_file_is_not_handed_to_tiktoken(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _tiktoken_cache: Path
+@pytest.mark.parametrize("damage", ["truncated", "altered"])
+def test_a_damaged_shipped_file_is_refused_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
-    # tiktoken would delete a file with the wrong hash and download it again, with no timeout.
-    cache = _copy_cache(tmp_path, _tiktoken_cache)
-    for blob in cache.iterdir():
-        blob.write_bytes(b"not an encoding")
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    folder = _encodings_copy(tmp_path)
+    blob = folder / "o200k_base.tiktoken.gz"
+    if damage == "truncated":
+        blob.write_bytes(blob.read_bytes()[:1000])
+    else:  # a valid gzip whose content is not the pinned file: the hash must catch it
+        original = gzip.decompress(blob.read_bytes())
+        blob.write_bytes(gzip.compress(original.replace(b" 1\n", b" 2\n", 1)))
+    monkeypatch.setattr(_encodings, "ENCODINGS_DIR", folder)
     assert not count_text_tokens("hello", model="gpt-4o").exact
-    assert all(blob.read_bytes() == b"not an encoding" for blob in cache.iterdir())
+    assert count_text_tokens("hello", model="text-embedding-3-small").exact  # cl100k intact

@@ -11,17 +11,14 @@
   download), so their counts are ``ceil(characters / 4)`` per text, Google's documented rule of
   thumb ("a token is equivalent to about 4 characters"), plus the same message overhead.
 
-tiktoken downloads its encoding file when the cache misses, with no timeout. batchkit only asks
-tiktoken for an encoding whose file is already in tiktoken's cache directory, and otherwise falls
-back to the approximation, so a machine without network never hangs here.
+tiktoken downloads its encoding files on first use, with no timeout. batchkit never lets it:
+the encodings ship inside the package (``_encodings.py``), so counts are exact offline, and a
+missing tiktoken or an altered file falls back to the approximation, flagged.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +26,8 @@ from typing import Any
 import orjson
 
 from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from . import _encodings
+from ._encodings import load_encoding
 
 __all__ = [
     "IMAGE_TOKENS",
@@ -50,18 +49,6 @@ The real count depends on size, detail and model, so any request with an image i
 LOW_DETAIL_IMAGE_TOKENS = 85
 CHARS_PER_TOKEN = 4.0
 
-# tiktoken_ext/openai_public.py: where each encoding is fetched from, and its sha256. tiktoken
-# deletes a cached file whose hash is wrong and downloads it again, so batchkit checks first.
-_ENCODING_FILES = {
-    "o200k_base": (
-        "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
-        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
-    ),
-    "cl100k_base": (
-        "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
-        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
-    ),
-}
 # tiktoken/model.py: these prefixes use o200k_base; the cl100k list is the older families.
 _O200K_PREFIXES = ("gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3",
                    "o4", "gpt-oss")  # fmt: skip
@@ -94,53 +81,6 @@ def openai_encoding_for_model(model: str) -> str:
     if name.startswith(_CL100K_PREFIXES):
         return "cl100k_base"
     return "o200k_base"
-
-
-def _tiktoken_cache_dir() -> str | None:
-    """The directory tiktoken 0.7-0.14 reads, or None when its cache is disabled (``""``)."""
-    if "TIKTOKEN_CACHE_DIR" in os.environ:
-        path = os.environ["TIKTOKEN_CACHE_DIR"]
-    elif "DATA_GYM_CACHE_DIR" in os.environ:
-        path = os.environ["DATA_GYM_CACHE_DIR"]
-    else:
-        path = os.path.join(tempfile.gettempdir(), "data-gym-cache")
-    return path or None
-
-
-_loaded: dict[tuple[str, str | None], Any] = {}
-
-
-def load_encoding(name: str) -> Any | None:
-    """A tiktoken ``Encoding``, or None if tiktoken or its cached file is missing.
-
-    The answer is remembered per (encoding, cache directory), so pointing
-    ``TIKTOKEN_CACHE_DIR`` elsewhere is honoured without a restart.
-    """
-    cache_dir = _tiktoken_cache_dir()
-    key = (name, cache_dir)
-    if key in _loaded:
-        return _loaded[key]
-    encoding = None
-    if name in _ENCODING_FILES and cache_dir is not None and _cached_file_ok(name, cache_dir):
-        try:
-            import tiktoken
-
-            encoding = tiktoken.get_encoding(name)
-        except Exception:  # ImportError, or tiktoken refusing the file: count approximately
-            encoding = None
-    _loaded[key] = encoding
-    return encoding
-
-
-def _cached_file_ok(name: str, cache_dir: str) -> bool:
-    """True if tiktoken will find the encoding file in its cache and accept its hash."""
-    url, sha256 = _ENCODING_FILES[name]
-    blob = os.path.join(cache_dir, hashlib.sha1(url.encode()).hexdigest())
-    try:
-        with open(blob, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest() == sha256
-    except OSError:
-        return False
 
 
 class TokenCounter:
@@ -291,12 +231,12 @@ def _request_schema(request: ChatRequest) -> Mapping[str, Any] | None:
     return None
 
 
-_counters: dict[tuple[str, str | None], TokenCounter] = {}
+_counters: dict[tuple[str, str], TokenCounter] = {}
 
 
 def counter_for(spec: str) -> TokenCounter:
-    """A shared counter per spec (re-made if the tiktoken cache directory changes)."""
-    key = (spec, _tiktoken_cache_dir())
+    """A shared counter per spec (re-made if the encodings folder is pointed elsewhere)."""
+    key = (spec, str(_encodings.ENCODINGS_DIR))
     counter = _counters.get(key)
     if counter is None:
         counter = _counters[key] = TokenCounter(spec)
