@@ -20,18 +20,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .._exceptions import StoreError
+from ._integrity import backup_before_migrations, check_before_open, refuse_forgotten_jobs
+from ._journaled import JournaledStore
 from ._migrations import MIGRATIONS, statements
-from ._sql import SQLStore
 
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(SQLStore):
-    """The store in one SQLite file. Thread-safe; safe across processes on one machine."""
+class SQLiteStore(JournaledStore):
+    """The store in one SQLite file. Thread-safe; safe across processes on one machine.
 
-    def __init__(self, path: str | Path) -> None:
+    ``verify=False`` skips the checks that refuse a lost or broken store (``_integrity``):
+    only ``batchkit doctor`` opens a store that way, to report on it or rebuild it.
+    """
+
+    def __init__(self, path: str | Path, *, verify: bool = True) -> None:
         self.path = self.location = str(path)
         if self.path != ":memory:":
+            if verify:
+                check_before_open(Path(self.path))
             _create_private(Path(self.path))
         try:
             self._conn = sqlite3.connect(
@@ -43,8 +50,12 @@ class SQLiteStore(SQLStore):
                 self._conn.execute("PRAGMA synchronous = NORMAL")
             self._lock = threading.RLock()
             self._migrate()
+            if verify:
+                has_jobs = self._conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchone()
+                refuse_forgotten_jobs(self.path, has_jobs is not None)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open job store {self.path}: {exc}") from None
+            raise StoreError(f"cannot open job store {self.path}: {exc}; run `batchkit doctor`"
+                             " to check it") from None
 
     def close(self) -> None:
         self._conn.close()
@@ -67,6 +78,8 @@ class SQLiteStore(SQLStore):
             self._conn.execute("COMMIT")
 
     def _migrate(self) -> None:
+        with self._lock:
+            backup_before_migrations(self._conn, self.path, [name for name, _ in MIGRATIONS])
         with self._write() as db:
             db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, at REAL)")
             done = {row[0] for row in db.execute("SELECT name FROM _migrations")}

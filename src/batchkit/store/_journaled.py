@@ -1,0 +1,106 @@
+"""A store that also writes each job's facts into the job folder's journal (see ``_integrity``).
+
+Why a layer over ``SQLStore`` rather than lines inside its queries: the journal is a file in
+the job folder whatever the database is, so one class keeps it for every backend, and the
+queries stay about SQL. Which write goes first matters:
+
+* a new job and a shard's first create attempt are journaled *before* the store commits them
+  (the store may be the thing that gets lost; a journal entry whose commit never happened is
+  only a job or an attempt the vendor may or may not have, which a rebuild looks up by key);
+* what the store decided (a vendor id kept, a retry round won, an end state, a cancel) is
+  journaled *after* it commits, so the journal never records a choice the store refused.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from .._state import JobState, aggregate_state
+from ._integrity import append_journal, job_entry, shard_entry
+from ._records import JobRecord, ShardRecord
+from ._sql import SQLStore
+
+__all__ = ["JournaledStore"]
+
+
+class JournaledStore(SQLStore):
+    """``SQLStore`` whose writes that cannot be asked of the vendor again are also journaled."""
+
+    path: str
+
+    def _folder(self, job_id: str) -> str:
+        folders: dict[str, str] = self.__dict__.setdefault("_job_folders", {})
+        if job_id not in folders:
+            folders[job_id] = self.get_job(job_id).folder
+        return folders[job_id]
+
+    def create_job(self, job: JobRecord, shards: list[ShardRecord]) -> None:
+        job.created_at = time.time()  # the store sets its own, a moment later: never earlier
+        append_journal(job.folder, job_entry(self.path, job, shards))
+        super().create_job(job, shards)
+
+    def add_shards(self, job_id: str, shards: list[ShardRecord], detail: str) -> bool:
+        added = super().add_shards(job_id, shards, detail)
+        if added:
+            append_journal(self._folder(job_id),
+                           {"ev": "shards", "shards": [shard_entry(s) for s in shards]})
+        return added
+
+    def request_cancel(self, job_id: str) -> None:
+        super().request_cancel(job_id)
+        append_journal(self._folder(job_id), {"ev": "cancel"})
+
+    def mark_send_started(self, job_id: str, index: int) -> None:
+        append_journal(self._folder(job_id),
+                       {"ev": "send_started", "idx": index, "at": time.time()})
+        super().mark_send_started(job_id, index)
+
+    def set_remote_id(self, job_id: str, index: int, remote_id: str) -> str:
+        kept = super().set_remote_id(job_id, index, remote_id)
+        append_journal(self._folder(job_id), {"ev": "remote", "idx": index, "remote_id": kept})
+        return kept
+
+    def update_shard(self, job_id: str, index: int, *, state: JobState | None = None,
+                     vendor_status: str | None = None, counts: dict[str, int] | None = None,
+                     errors: list[dict[str, Any]] | None = None,
+                     result_paths: list[str] | None = None) -> bool:
+        applied = super().update_shard(job_id, index, state=state, vendor_status=vendor_status,
+                                       counts=counts, errors=errors, result_paths=result_paths)
+        if applied and state is not None and state.is_terminal:
+            append_journal(self._folder(job_id), {
+                "ev": "end", "idx": index, "state": state.value, "status": vendor_status,
+                "errors": errors or [],
+            })
+        return applied
+
+    def restore_job(self, job: JobRecord, shards: list[ShardRecord]) -> None:
+        """Put a job replayed from its journal back, exactly as replayed (times, vendor ids,
+        end states); only ``batchkit doctor --rebuild`` calls this, on a fresh store."""
+        state = aggregate_state(s.state for s in shards)
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO jobs (id, provider, state, request_count, folder, options,"
+                " created_at, updated_at, estimate, retries, cancel_requested)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job.id, job.provider, state.value, job.request_count, job.folder,
+                 orjson.dumps(job.options).decode(), job.created_at, time.time(),
+                 None if job.estimate is None else orjson.dumps(job.estimate).decode(),
+                 job.retries, int(job.cancel_requested)),
+            )
+            db.executemany(
+                "INSERT INTO shards (job_id, idx, key, grp, request_count, payload_path,"
+                " requests_path, state, remote_id, vendor_status, errors, updated_at, attempt,"
+                " input_tokens, send_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(s.job_id, s.index, s.key, s.group, s.request_count, s.payload_path,
+                  s.requests_path, s.state.value, s.remote_id, s.vendor_status,
+                  orjson.dumps(s.errors).decode(), time.time(), s.attempt, s.input_tokens,
+                  s.send_started) for s in shards],
+            )
+            db.execute(
+                "INSERT INTO events (job_id, shard_idx, old_state, new_state, at, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (job.id, None, None, state.value, time.time(), "rebuilt from the job folder"),
+            )
