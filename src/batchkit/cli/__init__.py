@@ -7,12 +7,13 @@ import sys
 
 import click
 
-from . import _cost, _jobs, _providers, _tools
+from . import _cost, _doctor, _jobs, _providers, _tools
+from ._output import OneLineErrorGroup
 
 __all__ = ["cli", "main"]
 
 
-@click.group()
+@click.group(cls=OneLineErrorGroup)
 @click.version_option(package_name="batchkit")
 def cli() -> None:
     """Run large LLM jobs through the vendors' batch APIs."""
@@ -23,7 +24,7 @@ def cli() -> None:
         sys.path.append(os.getcwd())
 
 
-for _module in (_jobs, _cost, _providers, _tools):
+for _module in (_jobs, _cost, _providers, _tools, _doctor):
     _module.register(cli)
 
 
