@@ -8,12 +8,11 @@ import sys
 import click
 
 from . import _cost, _doctor, _jobs, _providers, _tools
-from ._output import OneLineErrorGroup
 
 __all__ = ["cli", "main"]
 
 
-@click.group(cls=OneLineErrorGroup)
+@click.group()
 @click.version_option(package_name="batchkit")
 def cli() -> None:
     """Run large LLM jobs through the vendors' batch APIs."""
