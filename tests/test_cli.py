@@ -31,7 +31,7 @@ def invoke(*args: str) -> str:
 
 
 def test_submit_wait_status_list_results(requests_file: Path, tmp_path: Path) -> None:
-    out = invoke("submit", str(requests_file), "-p", "fake:m", "-o", "max_requests=5", "--json")
+    out = invoke("submit", str(requests_file), "-p", "fake:m", "-s", "max_requests=5", "--json")
     data = json.loads(out)
     job_id = data["id"]
     assert data["request_count"] == 12 and len(data["shards"]) == 3
@@ -69,7 +69,7 @@ def test_submit_with_wait_writes_results(requests_file: Path, tmp_path: Path) ->
 
 def test_cancel(requests_file: Path) -> None:
     states = 'states=["running","running","running"]'
-    job_id = json.loads(invoke("submit", str(requests_file), "-p", "fake:m", "-o", states,
+    job_id = json.loads(invoke("submit", str(requests_file), "-p", "fake:m", "-s", states,
                                "--json"))["id"]
     assert "cancelling" in invoke("cancel", job_id)
     assert json.loads(invoke("cancel", job_id, "--json"))["state"] == "cancelling"

@@ -142,8 +142,8 @@ def test_cli_retry_option(tmp_path: Path) -> None:
         f'{{"custom_id": "r{i}", "messages": [{{"role": "user", "content": "q{i}"}}]}}\n'
         for i in range(6)))
     runner = CliRunner()
-    args = ["submit", str(src), "-p", "fake:m", "-o", 'errors={"r2": "server_error"}',
-            "-o", "heal=true", "--retry", "1", "--wait", "--json"]
+    args = ["submit", str(src), "-p", "fake:m", "-s", 'errors={"r2": "server_error"}',
+            "-s", "heal=true", "--retry", "1", "--wait", "--json"]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert '"succeeded": 6' in result.output

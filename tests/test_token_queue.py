@@ -150,7 +150,7 @@ def test_cli_option_and_status_show_held_shards() -> None:
     path.write_text("".join(r.model_dump_json() + "\n" for r in requests))
     runner = CliRunner()
     submitted = runner.invoke(cli, ["submit", str(path), "-p", "fake:m", "--shard-size", "4",
-                                    "-o", f"enqueued_tokens={limit}", "--json"])
+                                    "-s", f"enqueued_tokens={limit}", "--json"])
     assert submitted.exit_code == 0, submitted.output
     (record,) = bk.list_jobs()
     shown = runner.invoke(cli, ["status", record.id])

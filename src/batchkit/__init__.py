@@ -75,3 +75,17 @@ for _name in __all__:
     _obj = globals()[_name]
     if hasattr(_obj, "__module__") and isinstance(_obj, type):
         _obj.__module__ = "batchkit"
+
+# Subpackages reached as attributes (``batchkit.testing.emulate()`` after ``import batchkit``)
+# but imported only on first use: the emulators pull in servers and vendor schemas that a job
+# never needs, and ``import batchkit`` must stay fast.
+_LAZY_SUBMODULES = frozenset({"testing"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

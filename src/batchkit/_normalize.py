@@ -75,8 +75,8 @@ def _parse(
     model = resolve(model_path)
     if model is None:
         result.parse_error = (
-            f"response_model {model_path} cannot be imported in this process; "
-            "pass response_models= to results()"
+            f"response model {model_path} cannot be imported here (run from the folder that "
+            "holds its module, or give it to results(response_models=...))"
         )
         return
     if result.text is None:

@@ -135,6 +135,8 @@ def _from_neutral(
 ) -> Request:
     data = dict(obj)
     line_kind = data.pop("kind", None) or kind or ("embed" if "text" in data else "chat")
+    if line_kind == "embed" and "custom_id" not in data:
+        data = _document_row(data, line_no)
     if line_kind == "embed":
         return _build(EmbedRequest, data, line_no)
     if line_kind != "chat":
@@ -142,6 +144,16 @@ def _from_neutral(
     if response_model is not None:
         data["response_model"] = response_model
     return _build(ChatRequest, data, line_no)
+
+
+def _document_row(row: dict[str, Any], line_no: int) -> dict[str, Any]:
+    """A corpus line (``{"id": 7, "text": ..., "title": ...}``) read as a CSV row is: ``id``
+    becomes the custom_id (``row-N`` without one), every other field the request's metadata."""
+    row = dict(row)
+    text = row.pop("text", None)
+    ident = row.pop("id", None)
+    return {"custom_id": f"row-{line_no}" if ident is None else str(ident), "text": text,
+            "metadata": row}
 
 
 def _read_openai(path: Path, response_model: type[BaseModel] | None) -> Iterator[Request]:

@@ -26,15 +26,15 @@ from ._requests import Request
 from ._results import ResultSet
 from ._state import JobState
 from .cost import RunningEstimate, check_budget
-from .store import JobRecord, ShardRecord, SQLiteStore, default_store, open_store
+from .store import JobRecord, ShardRecord, SQLStore, default_store, open_store
 
 __all__ = ["get_job", "list_jobs", "resume", "run", "submit"]
 
-StoreArg = SQLiteStore | str | Path | None
+StoreArg = SQLStore | str | Path | None
 
 
-def _store(store: StoreArg) -> SQLiteStore:
-    if isinstance(store, SQLiteStore):
+def _store(store: StoreArg) -> SQLStore:
+    if isinstance(store, SQLStore):
         return store
     return default_store() if store is None else open_store(store)
 
@@ -79,7 +79,6 @@ def submit(
         raise ConfigError(f"retry must be 0 or more rounds, got {retry}")
     resolved = resolve_provider(provider, profile, options)
     adapter = make_adapter(resolved.provider, resolved.options)
-    adapter.prepare()
     db = _store(store)
     job_id = _new_job_id()
     folder = batchkit_home() / "jobs" / job_id
@@ -93,6 +92,9 @@ def submit(
                            cache_scope=resolved.provider, queue=queue)
         if plan.request_count == 0:
             raise InvalidRequestError("no requests to submit")
+        # Credentials and the SDK client only now: a wrong line must be named before a
+        # missing key is, and neither leaves anything recorded.
+        adapter.prepare()
         estimate = None
         if running is not None and max_cost_usd is not None:
             estimate = running.result()

@@ -97,7 +97,7 @@ def _missing_key(ctx: Ctx) -> object:
 def _over_limit(provider: str, module: str) -> Callable[[Ctx], object]:
     """One request bigger than a whole batch may be (the limit lowered from hundreds of MB)."""
     def call(ctx: Ctx) -> object:
-        adapter_module = importlib.import_module(f"batchkit.providers.{module}")
+        adapter_module = importlib.import_module(f"batchkit.providers.{module}.adapter")
         ctx.monkeypatch.setattr(adapter_module, "_MAX_BYTES", 2_000)
         return bk.submit([chat("small"), chat("big", messages=user("x" * 5_000))], provider)
     return call
@@ -388,7 +388,7 @@ CLI_CASES = [
     cli_case("cli-submit-response-model-not-found", OK_LINE,
              (*_SUBMIT, "--response-model", "no_such_module:Model"),
              ("cannot import response model 'no_such_module:Model'",)),
-    cli_case("cli-submit-option-without-value", OK_LINE, (*_SUBMIT, "-o", "endpoint"),
+    cli_case("cli-submit-option-without-value", OK_LINE, (*_SUBMIT, "-s", "endpoint"),
              ("option 'endpoint' must look like key=value",)),
     cli_case("cli-submit-csv-embed-with-response-model", b"text\nhello\n",
              (*_SUBMIT, "--kind", "embed", "--response-model", f"{__name__}:Label"),

@@ -8,11 +8,12 @@ import sys
 import click
 
 from . import _cost, _doctor, _jobs, _providers, _tools
+from ._output import OneLineErrorGroup
 
 __all__ = ["cli", "main"]
 
 
-@click.group()
+@click.group(cls=OneLineErrorGroup, name="batchkit")
 @click.version_option(package_name="batchkit")
 def cli() -> None:
     """Run large LLM jobs through the vendors' batch APIs."""

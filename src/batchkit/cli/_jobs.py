@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -13,13 +14,13 @@ import click
 import orjson
 
 from .._exceptions import ConfigError
-from .._export import write_npy, write_parquet
 from .._job import Job
 from .._readers import read_requests
 from .._requests import import_response_model
-from .._results import Result, write_jsonl
+from .._results import Result
 from .._submit import get_job, list_jobs, submit
 from ..store import JobRecord
+from ._formats import output_writer, write_results
 from ._output import console, emit_json, handle_errors, json_option, table
 
 __all__ = ["register"]
@@ -96,16 +97,34 @@ def _print_job(job: Job) -> None:
     ])
 
 
+def _check_submit_flags(sandbox: bool, wait_: bool, results_path: Path | None) -> None:
+    """Refuse flag mixes that would leave a job no later command can follow."""
+    if (sandbox or os.environ.get("BATCHKIT_SANDBOX") == "1") and not wait_:
+        raise ConfigError(
+            "--sandbox starts the emulators inside this command, so its job would end with it: "
+            "add --wait, or run `batchkit emulator` and export BATCHKIT_SANDBOX=<its URL> to "
+            "follow a sandbox job from later commands")
+    if results_path is not None:
+        if "=" in results_path.name and not results_path.suffix:
+            raise ConfigError(f"-o/--output is where results go, not {results_path.name!r}: "
+                              "adapter options are -s KEY=VALUE")
+        if not wait_:
+            raise ConfigError("-o/--output needs --wait (or write results later with "
+                              "`batchkit results JOB -o FILE`)")
+        output_writer(results_path)  # an unknown format is refused before anything is sent
+
+
 @click.command("submit")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-p", "--provider", help="name:model, e.g. openai:gpt-4o-mini.")
 @click.option("--profile", help="A [profiles.NAME] table of batchkit.toml.")
-@click.option("-o", "--option", "options", multiple=True, help="Adapter option key=value.")
+@click.option("-s", "--set", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Adapter option, e.g. -s enqueued_tokens=2000000 (repeatable).")
 @click.option("--response-model", help="module:Class of a pydantic model for chat replies.")
 @click.option("--kind", type=click.Choice(["chat", "embed"]), help="For CSV: what each row is.")
 @click.option("--wait", "wait_", is_flag=True, help="Wait for the job and print its summary.")
-@click.option("--results", "results_path", type=click.Path(path_type=Path),
-              help="With --wait: write results JSONL here.")
+@click.option("-o", "--output", "--results", "results_path", type=click.Path(path_type=Path),
+              help="With --wait: write the results here (.jsonl, .parquet or .npy).")
 @click.option("--max-cost", type=float, help="Refuse the job if it could cost more (USD).")
 @click.option("--shard-size", type=int, help="At most this many requests per vendor batch.")
 @click.option("--cache", is_flag=True, help="Reuse (and keep) results in the local result cache.")
@@ -121,6 +140,7 @@ def submit_cmd(
     as_json: bool,
 ) -> None:
     """Validate FILE, split it into vendor batches and submit them."""
+    _check_submit_flags(sandbox, wait_, results_path)
     model = None
     if response_model:
         model = import_response_model(response_model)
@@ -135,7 +155,7 @@ def submit_cmd(
             job.wait(progress=not as_json, raise_on_failure=False)
             results = job.results()
             if results_path is not None:
-                results.to_jsonl(results_path)
+                write_results(iter(results), results_path, job.request_count)
             summary = _job_dict(job)
             summary["results"] = results.counts()
             summary["cost_usd"] = results.cost_usd
@@ -233,13 +253,9 @@ def results_cmd(job_id: str, output: Path, raw: bool, embedding_kind: str, as_js
             counts[result.status] += 1
             yield result
 
-    suffix = output.suffix.lower()
-    if suffix == ".parquet":
-        written = write_parquet(tallied(), output)
-    elif suffix == ".npy":
-        written = write_npy(tallied(), output, job.request_count, embedding_kind)
-    else:
-        written = write_jsonl(tallied(), output, include_raw=raw)
+    output_writer(output)  # refuse an unknown format before downloading anything
+    written = write_results(tallied(), output, job.request_count,
+                            embedding_kind=embedding_kind, raw=raw)
     if as_json:
         emit_json({"job": job_id, "written": written, "path": str(output),
                    "counts": dict(counts), "unmatched": len(job.unmatched)})

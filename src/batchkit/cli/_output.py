@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .._exceptions import BatchkitError
 
-__all__ = ["console", "emit_json", "handle_errors", "json_option", "table"]
+__all__ = ["OneLineErrorGroup", "console", "emit_json", "handle_errors", "json_option", "table"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,3 +47,38 @@ def handle_errors(func: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+class OneLineErrorGroup(click.Group):
+    """A command group whose usage errors look like every other batchkit error.
+
+    click prints its own errors as ``Error: ...`` under a usage block and exits 2; batchkit's
+    are ``error: ...`` on one line with exit 1. One style lets a script match one pattern, so a
+    usage error becomes ``error: <what> (see 'batchkit CMD --help')``.
+    """
+
+    def main(
+        self, args: Sequence[str] | None = None, prog_name: str | None = None,
+        complete_var: str | None = None, standalone_mode: bool = True, **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "batchkit"
+            click.echo(f"error: {_first_line(exc.format_message())} "
+                       f"(see '{where} --help')", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            click.echo(f"error: {_first_line(exc.format_message())}", err=True)
+            sys.exit(1)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _first_line(message: str) -> str:
+    """click's messages may span lines (choices, hints); an error stays one line."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())

@@ -251,8 +251,9 @@ class Adapter(ABC):
         return None
 
     def prepare(self) -> None:  # noqa: B027 - optional hook
-        """Build the SDK client now: ``submit`` calls this before it records anything, so a
-        missing SDK, key or setting fails at once instead of leaving a job that cannot be sent."""
+        """Build the SDK client now: ``submit`` calls this once the requests are validated and
+        before it records anything, so a wrong line is named first, and a missing SDK, key or
+        setting fails at once instead of leaving a job that cannot be sent."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections."""
