@@ -1,0 +1,242 @@
+"""``bk.index``: a corpus into a vector store, through the batch API, embedding only what changed.
+
+One run:
+
+1. read the corpus and chunk it (:mod:`._corpus`); each chunk's content hash (its text under
+   this provider, model and dimensions) is compared with the hash the sink stores for its id:
+   equal means unchanged, and nothing is bought for it. The chunks to embed are spooled to disk.
+2. if an earlier run was killed while its job's results were owed to the sink
+   (:mod:`._index_state`), re-attach to that job and upsert what the corpus still needs from it.
+3. embed the rest as one batch job (``input_type=search_document``), journaled like any job, and
+   upsert its results in batches as they are decoded (``job.results(lazy=True)``): the vectors
+   are never all in memory, only one batch of them.
+4. delete the chunks whose ids are no longer in the corpus.
+
+Memory holds the ids and hashes (a few dozen bytes per chunk), never the texts or vectors of the
+whole corpus. ``dry_run=True`` stops after step 1 and prices what would be bought.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._config import resolve_provider
+from ._corpus import Chunker, chunk_text, content_hash, iter_chunks, read_documents
+from ._exceptions import JobNotFoundError, StoreError
+from ._index_state import IndexState, SpooledChunk, read_spool
+from ._requests import EmbedRequest
+from ._results import Result
+from ._submit import get_job, submit
+from .cost import Estimate, estimate
+from .sinks import ChunkRows, Sink, open_sink
+
+__all__ = ["DEFAULT_SINK", "IndexReport", "index"]
+
+DEFAULT_SINK = "lancedb://./index"
+UPSERT_BATCH = 1000
+_FAILED_SHOWN = 20
+
+
+@dataclass
+class IndexReport:
+    """What an index run found and did (or, with ``dry_run``, would do)."""
+
+    sink: str
+    chunks: int = 0
+    """Chunks in the corpus now."""
+    unchanged: int = 0
+    new: int = 0
+    changed: int = 0
+    deleted: int = 0
+    """Stored chunks whose ids left the corpus (deleted, or to delete on a dry run)."""
+    recovered: int = 0
+    """Chunks taken from the finished job of an interrupted earlier run (not bought again)."""
+    to_embed: int = 0
+    """Chunks sent to the vendor in this run's job (0: nothing bought)."""
+    upserted: int = 0
+    failed: int = 0
+    """Chunks the vendor returned no vector for; a later run tries them again."""
+    failed_ids: list[str] = field(default_factory=list)
+    job_id: str | None = None
+    estimate: Estimate | None = None
+    """The batch cost of ``to_embed`` (None when nothing is to be embedded)."""
+    dry_run: bool = False
+
+
+def index(
+    corpus: str | Path | Iterable[dict[str, Any]],
+    sink: str | Sink = DEFAULT_SINK,
+    provider: str | None = None,
+    *,
+    dimensions: int | None = None,
+    chunk_tokens: int = 512,
+    overlap_tokens: int = 64,
+    chunker: Chunker | None = None,
+    id_field: str = "id",
+    text_field: str = "text",
+    dry_run: bool = False,
+    batch_size: int = UPSERT_BATCH,
+    timeout: float | None = None,
+    progress: bool = False,
+    **submit_kwargs: Any,
+) -> IndexReport:
+    """Embed ``corpus`` into ``sink`` (a URL, see :mod:`batchkit.sinks`, or an open Sink).
+
+    Chunk ids are ``<document id>#<chunk number>``; each chunk's metadata is its document's
+    other fields. Re-running on an edited corpus embeds only new and changed chunks and deletes
+    vanished ones. ``chunker`` replaces the default token-window chunker (``chunk_tokens`` with
+    ``overlap_tokens`` of overlap, see :mod:`._corpus`); a document's own ``chunks`` list is
+    always used as it is. Other keyword arguments (``options``, ``profile``, ``store``,
+    ``cache``, ``shard_size``, ``max_cost_usd``, ...) go to :func:`batchkit.submit`.
+    """
+    resolved = resolve_provider(provider, submit_kwargs.get("profile"),
+                                submit_kwargs.get("options"))
+    scope = f"{resolved.provider}|dimensions={dimensions}|search_document"
+    cut = chunker or (lambda text: chunk_text(text, chunk_tokens, overlap_tokens))
+    opened = open_sink(sink)
+    try:
+        state = IndexState(opened.url)
+        report = IndexReport(sink=opened.url, dry_run=dry_run)
+        stored = opened.stored_hashes()
+        pending = state.new_spool("pending")
+        needed, current = _diff(iter_chunks(read_documents(corpus), cut, id_field=id_field,
+                                            text_field=text_field),
+                                scope, stored, pending, report)
+        try:
+            vanished = [chunk_id for chunk_id in stored if chunk_id not in current]
+            report.deleted = len(vanished)
+            del current
+            flight = state.job_in_flight()
+            state.remove_stale_spools({pending} | ({flight[1]} if flight else set()))
+            if dry_run:
+                _plan_only(report, flight, needed, pending, resolved.provider, dimensions)
+                return report
+            writer = _Upserter(opened, batch_size, report)
+            if flight is not None:
+                _recover(flight, needed, writer, submit_kwargs.get("store"), timeout, progress)
+                writer.flush()
+                state.clear_job_in_flight()
+            _embed_remaining(state, pending, needed, writer, resolved.provider, dimensions,
+                             timeout, progress, submit_kwargs)
+            opened.delete(vanished)
+            return report
+        finally:
+            pending.unlink(missing_ok=True)
+    finally:
+        if isinstance(sink, str):
+            opened.close()
+
+
+def _diff(chunks: Iterator[Any], scope: str, stored: dict[str, str], pending: Path,
+          report: IndexReport) -> tuple[dict[str, str], set[str]]:
+    """Spool the chunks to embed; returns their ``id -> hash`` and every current chunk id."""
+    needed: dict[str, str] = {}
+    current: set[str] = set()
+    with pending.open("wb") as spool:
+        for chunk in chunks:
+            current.add(chunk.id)
+            digest = content_hash(chunk.text, scope)
+            before = stored.get(chunk.id)
+            if before == digest:
+                report.unchanged += 1
+                continue
+            report.new += before is None
+            report.changed += before is not None
+            needed[chunk.id] = digest
+            spool.write(SpooledChunk(chunk.id, chunk.doc_id, chunk.number, chunk.text, digest,
+                                     chunk.metadata).line())
+    report.chunks = len(current)
+    return needed, current
+
+
+def _requests(spool: Path, dimensions: int | None) -> Iterator[EmbedRequest]:
+    """One request per spooled chunk; ``custom_id`` is the line number (ids of any length and
+    character set then fit every vendor's custom-id rules), the chunk id rides in metadata."""
+    for position, chunk in enumerate(read_spool(spool)):
+        yield EmbedRequest(custom_id=f"c{position}", text=chunk.text,
+                           input_type="search_document", dimensions=dimensions,
+                           metadata={"chunk_id": chunk.id})
+
+
+def _plan_only(report: IndexReport, flight: tuple[str, Path] | None, needed: dict[str, str],
+               pending: Path, provider: str, dimensions: int | None) -> None:
+    owed = ({c.id for c in read_spool(flight[1]) if needed.get(c.id) == c.hash}
+            if flight is not None else set())
+    report.recovered = len(owed)
+    report.to_embed = len(needed) - len(owed)
+    if report.to_embed:
+        report.estimate = estimate(
+            (r for r in _requests(pending, dimensions) if r.metadata["chunk_id"] not in owed),
+            provider)
+
+
+class _Upserter:
+    """Buffers decoded results into batches of ``size`` rows and upserts each when full."""
+
+    def __init__(self, sink: Sink, size: int, report: IndexReport) -> None:
+        self.sink, self.size, self.report = sink, size, report
+        self.rows = ChunkRows()
+
+    def add(self, chunk: SpooledChunk, result: Result) -> bool:
+        """Queue the chunk's row; False (and counted as failed) when it has no vector."""
+        if result.metadata.get("chunk_id") != chunk.id:
+            raise StoreError(f"result {result.custom_id} of the index job is not chunk "
+                             f"{chunk.id!r}: its spool file does not match the job")
+        if not result.ok or result.embedding is None:
+            self.report.failed += 1
+            if len(self.report.failed_ids) < _FAILED_SHOWN:
+                self.report.failed_ids.append(chunk.id)
+            return False
+        self.rows.add(chunk.id, chunk.doc_id, chunk.number, chunk.text, chunk.hash,
+                      chunk.metadata, result.embedding)
+        if len(self.rows) >= self.size:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        if len(self.rows):
+            self.sink.upsert(self.rows)
+            self.report.upserted += len(self.rows)
+            self.rows = ChunkRows()
+
+
+def _recover(flight: tuple[str, Path], needed: dict[str, str], writer: _Upserter,
+             store: Any, timeout: float | None, progress: bool) -> None:
+    """Upsert what the corpus still needs from an interrupted run's job, then forget it."""
+    job_id, spool = flight
+    try:
+        job = get_job(job_id, store=store)
+    except JobNotFoundError:
+        return  # the store was cleared: nothing to take, the chunks are embedded anew
+    job.wait(timeout=timeout, progress=progress, raise_on_failure=False)
+    for chunk, result in zip(read_spool(spool), job.results(lazy=True), strict=True):
+        if needed.get(chunk.id) == chunk.hash and writer.add(chunk, result):
+            writer.report.recovered += 1
+            del needed[chunk.id]
+
+
+def _embed_remaining(state: IndexState, pending: Path, needed: dict[str, str],
+                     writer: _Upserter, provider: str, dimensions: int | None,
+                     timeout: float | None, progress: bool, submit_kwargs: dict[str, Any],
+                     ) -> None:
+    """Submit one job for the chunks still needed and upsert its results as they decode."""
+    spool = state.new_spool("job")
+    with spool.open("wb") as out:
+        for chunk in read_spool(pending):
+            if needed.get(chunk.id) == chunk.hash:
+                out.write(chunk.line())
+                writer.report.to_embed += 1
+    if not writer.report.to_embed:
+        spool.unlink()
+        return
+    job = submit(_requests(spool, dimensions), provider, **submit_kwargs)
+    state.set_job_in_flight(job.id, spool)
+    writer.report.job_id = job.id
+    job.wait(timeout=timeout, progress=progress, raise_on_failure=False)
+    for chunk, result in zip(read_spool(spool), job.results(lazy=True), strict=True):
+        writer.add(chunk, result)
+    writer.flush()
+    state.clear_job_in_flight()

@@ -1,0 +1,96 @@
+"""What :func:`batchkit.index` keeps between runs so a crash never costs a second embedding.
+
+For each sink, a folder ``$BATCHKIT_HOME/indexes/<digest of the sink URL>/`` holds:
+
+* ``job-<token>.jsonl`` — the chunks of the embedding job in flight, one line per request, in
+  request order (the job's results come back in that order, so line ``i`` is result ``i``);
+* ``job.json`` — which job that is, written once the job is journaled.
+
+While ``job.json`` exists, the job's results are still owed to the sink. A re-run after a kill
+(during the wait, the download or the upserts) re-attaches to that job and upserts whatever of
+it the corpus still needs, instead of submitting those chunks again; the files are removed once
+every result is in the sink.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._config import batchkit_home
+
+__all__ = ["IndexState", "SpooledChunk", "read_spool"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledChunk:
+    """A chunk waiting for its vector: everything the sink row needs except the vector."""
+
+    id: str
+    doc_id: str
+    number: int
+    text: str
+    hash: str
+    metadata: dict[str, Any]
+
+    def line(self) -> bytes:
+        return orjson.dumps([self.id, self.doc_id, self.number, self.text, self.hash,
+                             self.metadata]) + b"\n"
+
+    @classmethod
+    def parse(cls, line: bytes) -> SpooledChunk:
+        chunk_id, doc_id, number, text, content_hash, metadata = orjson.loads(line)
+        return cls(chunk_id, doc_id, number, text, content_hash, metadata)
+
+
+def read_spool(path: Path) -> Iterator[SpooledChunk]:
+    with path.open("rb") as fh:
+        for line in fh:
+            yield SpooledChunk.parse(line)
+
+
+class IndexState:
+    """The spool files and the in-flight job pointer of one sink (see the module docstring)."""
+
+    def __init__(self, sink_url: str) -> None:
+        digest = hashlib.blake2b(sink_url.encode(), digest_size=10).hexdigest()
+        self.folder = batchkit_home() / "indexes" / digest
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._pointer = self.folder / "job.json"
+
+    def new_spool(self, kind: str) -> Path:
+        """A fresh spool file name (not yet created)."""
+        return self.folder / f"{kind}-{secrets.token_hex(6)}.jsonl"
+
+    def job_in_flight(self) -> tuple[str, Path] | None:
+        """``(job id, its spool)`` of the job whose results are still owed to the sink."""
+        if not self._pointer.exists():
+            return None
+        data = orjson.loads(self._pointer.read_bytes())
+        spool = self.folder / data["spool"]
+        return (data["job_id"], spool) if spool.exists() else None
+
+    def set_job_in_flight(self, job_id: str, spool: Path) -> None:
+        temporary = self._pointer.with_suffix(".tmp")
+        temporary.write_bytes(orjson.dumps({"job_id": job_id, "spool": spool.name}))
+        os.replace(temporary, self._pointer)
+
+    def clear_job_in_flight(self) -> None:
+        """Every result of the job is in the sink: forget it and its spool."""
+        flight = self.job_in_flight()
+        self._pointer.unlink(missing_ok=True)
+        if flight is not None:
+            flight[1].unlink(missing_ok=True)
+
+    def remove_stale_spools(self, keep: set[Path]) -> None:
+        """Spools left by runs killed before their job was journaled hold nothing owed."""
+        for path in self.folder.glob("*.jsonl"):
+            if path not in keep:
+                path.unlink(missing_ok=True)
