@@ -31,8 +31,8 @@ from _bench import (
 )
 
 import batchkit as bk
-from batchkit.providers._openai_format import strict_json_schema
-from batchkit.providers.openai import OpenAIAdapter
+from batchkit.providers.openai.adapter import OpenAIAdapter
+from batchkit.providers.openai.codec import strict_json_schema
 
 MODEL = "gpt-4o-mini"
 TARGET = 3.0

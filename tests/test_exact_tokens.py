@@ -27,7 +27,7 @@ import batchkit as bk
 from batchkit.cli._cost import register
 from batchkit.cost import load_catalog
 from batchkit.cost._exact import MAX_COUNT_WORKERS
-from batchkit.providers.anthropic import AnthropicAdapter
+from batchkit.providers.anthropic.adapter import AnthropicAdapter
 from batchkit.testing import emulate
 
 HAIKU = "anthropic:claude-haiku-4-5"

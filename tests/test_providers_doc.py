@@ -20,26 +20,24 @@ import pytest
 from batchkit._exceptions import ProviderError
 from batchkit._registry import _BUILTIN, get_adapter_class, make_adapter
 from batchkit._state import JobState
-from batchkit.providers import (
-    _anthropic_format,
-    _bedrock_format,
-    _cohere_format,
-    _gemini_format,
-    _mistral_format,
-    _openai_format,
-    _vertex_format,
-    anthropic,
-    azure,
-    bedrock,
-    cohere,
-    gemini,
-    groq,
-    mistral,
-    openai,
-    together,
-    vertex,
-)
+from batchkit.providers.anthropic import adapter as anthropic
+from batchkit.providers.anthropic import codec as _anthropic_format
+from batchkit.providers.azure import adapter as azure
 from batchkit.providers.base import ShardInput
+from batchkit.providers.bedrock import adapter as bedrock
+from batchkit.providers.bedrock import codec as _bedrock_format
+from batchkit.providers.cohere import adapter as cohere
+from batchkit.providers.cohere import codec as _cohere_format
+from batchkit.providers.gemini import adapter as gemini
+from batchkit.providers.gemini import codec as _gemini_format
+from batchkit.providers.groq import adapter as groq
+from batchkit.providers.mistral import adapter as mistral
+from batchkit.providers.mistral import codec as _mistral_format
+from batchkit.providers.openai import adapter as openai
+from batchkit.providers.openai import codec as _openai_format
+from batchkit.providers.together import adapter as together
+from batchkit.providers.vertex import adapter as vertex
+from batchkit.providers.vertex import codec as _vertex_format
 from batchkit.testing._fake import FakeAdapter
 from tests.conformance.targets import TARGETS
 

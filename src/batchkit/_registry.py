@@ -43,23 +43,25 @@ class ProviderSpec:
 # Alphabetical; a test keeps it so. Only providers whose adapter exists are listed.
 _BUILTIN: dict[str, ProviderSpec] = {
     "anthropic": ProviderSpec(
-        "batchkit.providers.anthropic:AnthropicAdapter", "anthropic", "anthropic"
+        "batchkit.providers.anthropic.adapter:AnthropicAdapter", "anthropic", "anthropic"
     ),
-    "azure": ProviderSpec("batchkit.providers.azure:AzureAdapter", "openai", "openai"),
-    "bedrock": ProviderSpec("batchkit.providers.bedrock:BedrockAdapter", "aws", "boto3"),
-    "cohere": ProviderSpec("batchkit.providers.cohere:CohereAdapter", "cohere", "cohere"),
+    "azure": ProviderSpec("batchkit.providers.azure.adapter:AzureAdapter", "openai", "openai"),
+    "bedrock": ProviderSpec("batchkit.providers.bedrock.adapter:BedrockAdapter", "aws", "boto3"),
+    "cohere": ProviderSpec("batchkit.providers.cohere.adapter:CohereAdapter", "cohere", "cohere"),
     "fake": ProviderSpec("batchkit.testing._fake:FakeAdapter", None, None),
-    "gemini": ProviderSpec("batchkit.providers.gemini:GeminiAdapter", "google", "google.genai"),
-    "groq": ProviderSpec("batchkit.providers.groq:GroqAdapter", "groq", "groq"),
-    "mistral": ProviderSpec(
-        "batchkit.providers.mistral:MistralAdapter", "mistral", "mistralai"
+    "gemini": ProviderSpec(
+        "batchkit.providers.gemini.adapter:GeminiAdapter", "google", "google.genai"
     ),
-    "openai": ProviderSpec("batchkit.providers.openai:OpenAIAdapter", "openai", "openai"),
+    "groq": ProviderSpec("batchkit.providers.groq.adapter:GroqAdapter", "groq", "groq"),
+    "mistral": ProviderSpec(
+        "batchkit.providers.mistral.adapter:MistralAdapter", "mistral", "mistralai"
+    ),
+    "openai": ProviderSpec("batchkit.providers.openai.adapter:OpenAIAdapter", "openai", "openai"),
     "together": ProviderSpec(
-        "batchkit.providers.together:TogetherAdapter", "together", "together"
+        "batchkit.providers.together.adapter:TogetherAdapter", "together", "together"
     ),
     "vertex": ProviderSpec(
-        "batchkit.providers.vertex:VertexAdapter", "google", "google.cloud.aiplatform_v1"
+        "batchkit.providers.vertex.adapter:VertexAdapter", "google", "google.cloud.aiplatform_v1"
     ),
 }
 

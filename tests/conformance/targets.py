@@ -70,7 +70,7 @@ def _azure_created(handle: Any, key: str) -> int:
 
 def _bedrock_created(handle: Any, key: str) -> int:
     """Bedrock jobs carry the shard key (as batchkit's job name) in ``jobName``."""
-    from batchkit.providers._bedrock_format import job_name
+    from batchkit.providers.bedrock.codec import job_name
 
     return int(handle.apps["bedrock"].jobs_named(job_name(key)))
 
@@ -98,13 +98,13 @@ def _mistral_created(handle: Any, key: str) -> int:
 def _together_created(handle: Any, key: str) -> int:
     """Together batches carry no metadata: count the creates whose input file bears the name
     the adapter uploads the shard under."""
-    from batchkit.providers.together import upload_name
+    from batchkit.providers.together.adapter import upload_name
 
     return int(handle.apps["together"].batches_created_from(upload_name(key)))
 
 
 def _vertex_created(handle: Any, key: str) -> int:
-    from batchkit.providers._vertex_format import KEY_LABEL, label_value
+    from batchkit.providers.vertex.codec import KEY_LABEL, label_value
 
     return int(handle.apps["vertex"].jobs_with_label(KEY_LABEL, label_value(key)))
 

@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 import batchkit as bk
 from batchkit._state import JobState
-from batchkit.providers._anthropic_format import (
+from batchkit.providers.anthropic.adapter import AnthropicAdapter
+from batchkit.providers.anthropic.codec import (
     DEFAULT_MAX_TOKENS,
     ID_PATTERN,
     decode_line,
@@ -21,7 +22,6 @@ from batchkit.providers._anthropic_format import (
     map_status,
     vendor_id,
 )
-from batchkit.providers.anthropic import AnthropicAdapter
 
 
 class Label(BaseModel):

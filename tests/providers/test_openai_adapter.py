@@ -22,9 +22,9 @@ from batchkit._exceptions import (
 from batchkit._requests import ChatRequest, EmbedRequest, Request
 from batchkit._results import Result
 from batchkit._state import JobState
-from batchkit.providers import openai as openai_adapter
 from batchkit.providers.base import RemoteStatus, ShardInput
-from batchkit.providers.openai import OpenAIAdapter
+from batchkit.providers.openai import adapter as openai_adapter
+from batchkit.providers.openai.adapter import OpenAIAdapter
 from batchkit.testing._emulate import EmulatorHandle, emulate
 
 

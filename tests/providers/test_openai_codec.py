@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from batchkit._exceptions import InvalidRequestError, ProviderError
 from batchkit._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest
 from batchkit._state import JobState
-from batchkit.providers._openai_format import (
+from batchkit.providers.openai.codec import (
     OPENAI_STATUSES,
     LineFormat,
     StrictSchemaError,

@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from batchkit._requests import ChatRequest, EmbedRequest, Request
-from batchkit.providers.openai import OpenAIAdapter
+from batchkit.providers.openai.adapter import OpenAIAdapter
 from batchkit.testing import _spec
 
 BODY_SCHEMA = {

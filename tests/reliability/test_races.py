@@ -20,7 +20,7 @@ import batchkit as bk
 from batchkit._clock import Backoff
 from batchkit._config import batchkit_home
 from batchkit._queue import queue_limit
-from batchkit.providers._anthropic_format import vendor_id
+from batchkit.providers.anthropic.codec import vendor_id
 from batchkit.testing import emulate
 from batchkit.testing._fake import FakeAdapter
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 import batchkit as bk
 from batchkit._exceptions import ConfigError, InvalidRequestError, MissingCredentialsError
 from batchkit._registry import make_adapter
-from batchkit.providers.azure import AzureAdapter
+from batchkit.providers.azure.adapter import AzureAdapter
 from batchkit.providers.base import ShardInput
 from batchkit.testing import _spec
 

@@ -9,12 +9,13 @@ import botocore.session
 import numpy as np
 import orjson
 import pytest
+from batchkit.testing._bedrock_models import default_responder, input_problem
 from pydantic import BaseModel
 
 import batchkit as bk
 from batchkit._exceptions import InvalidRequestError, ProviderError
 from batchkit._registry import make_adapter, parse_provider
-from batchkit.providers._bedrock_format import (
+from batchkit.providers.bedrock.codec import (
     CLAUDE,
     NOVA,
     STATUS_MAP,
@@ -27,7 +28,6 @@ from batchkit.providers._bedrock_format import (
     map_status,
     vendor_id,
 )
-from batchkit.testing._bedrock_models import default_responder, input_problem
 
 from .conftest import CLAUDE as CLAUDE_PROVIDER
 

@@ -23,7 +23,7 @@ from batchkit._exceptions import (
     ProviderError,
 )
 from batchkit._registry import make_adapter
-from batchkit.providers._bedrock_format import job_name, vendor_id
+from batchkit.providers.bedrock.codec import job_name, vendor_id
 
 from .conftest import CLAUDE, NOVA, TITAN
 
@@ -197,7 +197,7 @@ def test_a_repeated_token_answers_the_first_job(handle: Any) -> None:
 KILL_AFTER_CREATE = textwrap.dedent("""
     import os, signal
     import batchkit as bk
-    from batchkit.providers.bedrock import BedrockAdapter
+    from batchkit.providers.bedrock.adapter import BedrockAdapter
 
     real_submit = BedrockAdapter.submit
 

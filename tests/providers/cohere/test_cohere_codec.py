@@ -15,7 +15,7 @@ from batchkit._exceptions import InvalidRequestError, ProviderError
 from batchkit._registry import make_adapter
 from batchkit._results import Result, ResultSet
 from batchkit._state import JobState
-from batchkit.providers._cohere_format import (
+from batchkit.providers.cohere.codec import (
     BATCH_STATUSES,
     EMBED_JOB_STATUSES,
     ID_FIELD,

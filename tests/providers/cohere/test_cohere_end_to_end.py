@@ -14,7 +14,7 @@ from pydantic import BaseModel
 import batchkit as bk
 from batchkit._exceptions import BatchFailedError, InvalidRequestError, MissingCredentialsError
 from batchkit._registry import make_adapter
-from batchkit.providers._cohere_format import ID_FIELD
+from batchkit.providers.cohere.codec import ID_FIELD
 from batchkit.testing import emulate
 
 EMBED = "cohere:embed-english-v3.0"

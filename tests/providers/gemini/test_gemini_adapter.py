@@ -15,7 +15,7 @@ from google.genai import types
 import batchkit as bk
 from batchkit._registry import make_adapter
 from batchkit.providers.base import ShardInput
-from batchkit.providers.gemini import INLINE_MAX_BYTES, GeminiAdapter, _status
+from batchkit.providers.gemini.adapter import INLINE_MAX_BYTES, GeminiAdapter, _status
 from batchkit.testing import emulate
 
 # Shaped like a Google API key, made at run time so no key-like literal sits in the repo.

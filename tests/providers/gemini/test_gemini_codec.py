@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 import batchkit as bk
 from batchkit._state import JobState
-from batchkit.providers._gemini_format import (
+from batchkit.providers.gemini.codec import (
     EMBED_TASK_TYPES,
     check_chat_request,
     check_embed_request,

@@ -11,7 +11,7 @@ import pytest
 
 import batchkit as bk
 from batchkit.providers.base import ShardInput
-from batchkit.providers.gemini import GeminiAdapter
+from batchkit.providers.gemini.adapter import GeminiAdapter
 from batchkit.testing import emulate
 from batchkit.testing._server import Request, Response
 

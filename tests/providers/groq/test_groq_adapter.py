@@ -11,15 +11,15 @@ from pathlib import Path
 
 import groq
 import pytest
+from batchkit.testing._groq_emulator import GroqEmulator
 from pydantic import BaseModel
 
 import batchkit as bk
 from batchkit._exceptions import ConfigError, InvalidRequestError, ProviderError
 from batchkit._registry import make_adapter
 from batchkit.providers.base import ShardInput
-from batchkit.providers.groq import GroqAdapter
+from batchkit.providers.groq.adapter import GroqAdapter
 from batchkit.testing._emulate import EmulatorHandle, emulate
-from batchkit.testing._groq_emulator import GroqEmulator
 from batchkit.testing._server import Request
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import batchkit as bk
 from batchkit.providers.base import ShardInput
-from batchkit.providers.groq import GroqAdapter
+from batchkit.providers.groq.adapter import GroqAdapter
 from batchkit.testing._emulate import EmulatorHandle, emulate
 
 HOSTILE_IDS = ["../../evil", "/tmp/batchkit-evil-absolute", "a/../../../evil", "x" * 400]

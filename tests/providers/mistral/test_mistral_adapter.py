@@ -23,9 +23,9 @@ from batchkit._exceptions import (
 from batchkit._requests import Request
 from batchkit._results import Result
 from batchkit._state import JobState
-from batchkit.providers import mistral as mistral_module
 from batchkit.providers.base import RemoteStatus, ShardInput
-from batchkit.providers.mistral import MistralAdapter
+from batchkit.providers.mistral import adapter as mistral_module
+from batchkit.providers.mistral.adapter import MistralAdapter
 from batchkit.testing import _mistral_emulator
 from batchkit.testing._emulate import EmulatorHandle, emulate
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 import batchkit as bk
 from batchkit._exceptions import InvalidRequestError, ProviderError
 from batchkit._state import JobState
-from batchkit.providers._mistral_format import (
+from batchkit.providers.mistral.codec import (
     CHAT_FIELDS,
     EMBED_FIELDS,
     MISTRAL_STATUSES,

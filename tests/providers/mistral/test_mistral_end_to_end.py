@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 import batchkit as bk
 from batchkit._exceptions import BatchFailedError, InvalidRequestError
-from batchkit.providers import mistral as mistral_module
+from batchkit.providers.mistral import adapter as mistral_module
 from batchkit.testing import emulate
 
 MODEL = "mistral:mistral-small-latest"

@@ -11,7 +11,7 @@ import pytest
 
 import batchkit as bk
 from batchkit.providers.base import RemoteStatus, ShardInput
-from batchkit.providers.mistral import MistralAdapter
+from batchkit.providers.mistral.adapter import MistralAdapter
 from batchkit.testing._emulate import EmulatorHandle, emulate
 
 HOSTILE_IDS = ["../../evil", "/tmp/batchkit-evil-absolute", "a/../../../evil", "x" * 400]

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 import together
+from batchkit.testing._together_emulator import TogetherEmulator
 
 import batchkit as bk
 from batchkit._exceptions import MissingCredentialsError, ProviderError
 from batchkit._state import JobState
 from batchkit.providers.base import ShardInput
-from batchkit.providers.together import TogetherAdapter, upload_name
+from batchkit.providers.together.adapter import TogetherAdapter, upload_name
 from batchkit.testing._emulate import EmulatorHandle, emulate
-from batchkit.testing._together_emulator import TogetherEmulator
 
 MODEL = "openai/gpt-oss-20b"
 

@@ -9,18 +9,18 @@ from typing import Any
 
 import google.auth
 import pytest
+from batchkit.testing._vertex_emulator import project_number
 from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import DefaultCredentialsError
 from google.cloud.storage import blob as storage_blob
 
 import batchkit as bk
-from batchkit.providers import vertex as vertex_module
-from batchkit.providers._vertex_format import KEY_LABEL
 from batchkit.providers.base import RemoteStatus, ShardInput
-from batchkit.providers.vertex import VertexAdapter
+from batchkit.providers.vertex import adapter as vertex_module
+from batchkit.providers.vertex.adapter import VertexAdapter
+from batchkit.providers.vertex.codec import KEY_LABEL
 from batchkit.testing._emulate import EmulatorHandle
 from batchkit.testing._server import json_response
-from batchkit.testing._vertex_emulator import project_number
 
 KIB = 1024
 

@@ -16,14 +16,14 @@ from pydantic import BaseModel
 
 import batchkit as bk
 from batchkit._state import JobState
-from batchkit.providers._vertex_format import (
+from batchkit.providers.vertex.adapter import VertexAdapter
+from batchkit.providers.vertex.codec import (
     ID_LABEL,
     KEY_FIELD,
     decode_line,
     map_status,
     vendor_id,
 )
-from batchkit.providers.vertex import VertexAdapter
 
 LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import batchkit as bk
 from batchkit.providers.base import ShardInput
-from batchkit.providers.vertex import VertexAdapter
+from batchkit.providers.vertex.adapter import VertexAdapter
 from batchkit.testing._emulate import EmulatorHandle
 
 HOSTILE_NAMES = ["..\\..\\evil", "evil name;$(x)", "x" * 400, ".."]

@@ -27,14 +27,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ProviderError
-from .._requests import Request
-from .._results import Result
-from .._state import JobState
-from ._credentials import api_key
-from ._file_batches import FileBatchAdapter
-from ._openai_format import LineFormat, decode_line, map_status
-from .base import Limits, RemoteStatus, ShardInput, sandbox_url, scan_listing
+from ..._exceptions import ProviderError
+from ..._requests import Request
+from ..._results import Result
+from ..._state import JobState
+from .._credentials import api_key
+from .._file_batches import FileBatchAdapter
+from ..base import Limits, RemoteStatus, ShardInput, sandbox_url, scan_listing
+from ..openai.codec import LineFormat, decode_line, map_status
 
 if TYPE_CHECKING:
     from together import Together

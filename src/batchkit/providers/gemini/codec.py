@@ -33,10 +33,10 @@ import numpy as np
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from .._exceptions import InvalidRequestError
-from .._requests import ChatRequest, EmbedRequest, ImagePart, Message
-from .._results import ErrorInfo, Result, Usage
-from .._state import JobState
+from ..._exceptions import InvalidRequestError
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message
+from ..._results import ErrorInfo, Result, Usage
+from ..._state import JobState
 
 __all__ = [
     "EMBED_TASK_TYPES",

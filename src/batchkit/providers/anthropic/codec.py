@@ -21,12 +21,12 @@ from typing import Any, NoReturn
 import orjson
 from pydantic import BaseModel
 
-from .._exceptions import InvalidRequestError, MissingDependencyError, ProviderError
-from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
-from .._results import ErrorInfo, Result, Usage
-from .._state import JobState
-from ._lines import load_line
-from .base import RemoteStatus
+from ..._exceptions import InvalidRequestError, MissingDependencyError, ProviderError
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from ..._results import ErrorInfo, Result, Usage
+from ..._state import JobState
+from .._lines import load_line
+from ..base import RemoteStatus
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",

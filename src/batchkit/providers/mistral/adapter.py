@@ -27,26 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .._exceptions import (
+from ..._exceptions import (
     ConfigError,
     MissingCredentialsError,
     MissingDependencyError,
     ProviderError,
 )
-from .._requests import Request
-from .._results import Result
-from ._credentials import api_key, redact
-from ._mistral_format import (
-    CHAT_URL,
-    EMBEDDINGS_URL,
-    check_request,
-    decode_line,
-    encode_line,
-    error_message,
-    map_status,
-)
-from ._transport import TRANSPORT_ERRORS
-from .base import (
+from ..._requests import Request
+from ..._results import Result
+from .._credentials import api_key, redact
+from .._transport import TRANSPORT_ERRORS
+from ..base import (
     Adapter,
     Limits,
     RemoteStatus,
@@ -55,6 +46,15 @@ from .base import (
     result_file,
     sandbox_url,
     scan_listing,
+)
+from .codec import (
+    CHAT_URL,
+    EMBEDDINGS_URL,
+    check_request,
+    decode_line,
+    encode_line,
+    error_message,
+    map_status,
 )
 
 if TYPE_CHECKING:

@@ -23,12 +23,12 @@ from typing import Any, NoReturn
 import numpy as np
 import orjson
 
-from .._exceptions import InvalidRequestError, ProviderError
-from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
-from .._results import ErrorInfo, Result, ResultStatus, Usage
-from .._state import JobState
-from ._lines import load_line
-from .base import LineError, RemoteStatus
+from ..._exceptions import InvalidRequestError, ProviderError
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from ..._results import ErrorInfo, Result, ResultStatus, Usage
+from ..._state import JobState
+from .._lines import load_line
+from ..base import LineError, RemoteStatus
 
 __all__ = [
     "BATCH_STATUSES",

@@ -26,28 +26,18 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import orjson
 
-from .._exceptions import (
+from ..._exceptions import (
     MissingCredentialsError,
     MissingDependencyError,
     ProviderError,
 )
-from .._requests import ChatRequest, Request
-from .._results import Result
-from .._state import JobState
-from ._credentials import api_key, redact
-from ._gemini_format import (
-    check_chat_request,
-    check_embed_request,
-    decode_embed_content_response,
-    decode_generate_content_response,
-    encode_embed_content_request,
-    encode_generate_content_request,
-    error_result,
-    map_job_state,
-)
-from ._lines import load_line
-from ._transport import TRANSPORT_ERRORS
-from .base import (
+from ..._requests import ChatRequest, Request
+from ..._results import Result
+from ..._state import JobState
+from .._credentials import api_key, redact
+from .._lines import load_line
+from .._transport import TRANSPORT_ERRORS
+from ..base import (
     Adapter,
     Limits,
     LineError,
@@ -57,6 +47,16 @@ from .base import (
     result_file,
     sandbox_url,
     scan_listing,
+)
+from .codec import (
+    check_chat_request,
+    check_embed_request,
+    decode_embed_content_response,
+    decode_generate_content_response,
+    encode_embed_content_request,
+    encode_generate_content_request,
+    error_result,
+    map_job_state,
 )
 
 if TYPE_CHECKING:

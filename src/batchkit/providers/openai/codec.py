@@ -24,19 +24,19 @@ import numpy as np
 import orjson
 from pydantic import BaseModel
 
-from .._exceptions import InvalidRequestError, ProviderError
-from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
-from .._results import ErrorInfo, Result, ResultStatus, Usage
-from .._state import JobState
-from ._lines import load_line
-from ._strict_schema import (
+from ..._exceptions import InvalidRequestError, ProviderError
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from ..._results import ErrorInfo, Result, ResultStatus, Usage
+from ..._state import JobState
+from .._lines import load_line
+from .._strict_schema import (
     StrictSchemaError,
     schema_name,
     strict_json_schema,
     strict_schema_cached,
     to_strict_schema,
 )
-from .base import LineError, RemoteStatus
+from ..base import LineError, RemoteStatus
 
 __all__ = [
     "CHAT_URL",

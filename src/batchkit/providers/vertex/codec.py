@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from .._exceptions import InvalidRequestError, ProviderError
-from .._requests import ChatRequest, EmbedRequest, Request
-from .._results import ErrorInfo, Result, Usage
-from .._state import JobState
-from ._gemini_format import (
+from ..._exceptions import InvalidRequestError, ProviderError
+from ..._requests import ChatRequest, EmbedRequest, Request
+from ..._results import ErrorInfo, Result, Usage
+from ..._state import JobState
+from ..base import LineError, RemoteStatus
+from ..gemini.codec import (
     EMBED_TASK_TYPES,
     check_chat_request,
     check_embed_request,
@@ -42,7 +43,6 @@ from ._gemini_format import (
     error_result,
     map_job_state,
 )
-from .base import LineError, RemoteStatus
 
 __all__ = [
     "ID_LABEL",

@@ -30,16 +30,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import (
+from ..._exceptions import (
     ConfigError,
     MissingCredentialsError,
     MissingDependencyError,
     ProviderError,
 )
-from .._requests import Request
-from .._results import Result
-from ._credentials import redact
-from ._vertex_format import (
+from ..._requests import Request
+from ..._results import Result
+from .._credentials import redact
+from ..base import (
+    Adapter,
+    Limits,
+    RemoteStatus,
+    ShardInput,
+    open_private,
+    result_file,
+    sandbox_url,
+    scan_listing,
+)
+from .codec import (
     JOB_LABEL,
     KEY_FIELD,
     KEY_LABEL,
@@ -51,16 +61,6 @@ from ._vertex_format import (
     label_value,
     map_status,
     vendor_id,
-)
-from .base import (
-    Adapter,
-    Limits,
-    RemoteStatus,
-    ShardInput,
-    open_private,
-    result_file,
-    sandbox_url,
-    scan_listing,
 )
 
 if TYPE_CHECKING:

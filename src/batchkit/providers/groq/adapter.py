@@ -20,13 +20,13 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .._exceptions import ConfigError, ProviderError
-from .._requests import Request
-from .._results import Result
-from ._credentials import api_key
-from ._file_batches import FileBatchAdapter
-from ._openai_format import LineFormat, decode_line, map_status
-from .base import Limits, RemoteStatus, ShardInput, sandbox_url
+from ..._exceptions import ConfigError, ProviderError
+from ..._requests import Request
+from ..._results import Result
+from .._credentials import api_key
+from .._file_batches import FileBatchAdapter
+from ..base import Limits, RemoteStatus, ShardInput, sandbox_url
+from ..openai.codec import LineFormat, decode_line, map_status
 
 if TYPE_CHECKING:
     from groq import Groq

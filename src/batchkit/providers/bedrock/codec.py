@@ -30,13 +30,13 @@ from typing import Any, NoReturn
 import numpy as np
 import orjson
 
-from .._exceptions import InvalidRequestError, ProviderError
-from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
-from .._results import ErrorInfo, Result, Usage
-from .._state import JobState
-from ._anthropic_format import DEFAULT_MAX_TOKENS, _message, _succeeded
-from ._lines import load_line
-from .base import LineError, RemoteStatus
+from ..._exceptions import InvalidRequestError, ProviderError
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
+from ..._results import ErrorInfo, Result, Usage
+from ..._state import JobState
+from .._lines import load_line
+from ..anthropic.codec import DEFAULT_MAX_TOKENS, _message, _succeeded
+from ..base import LineError, RemoteStatus
 
 __all__ = [
     "ANTHROPIC_VERSION",

@@ -29,27 +29,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import (
+from ..._exceptions import (
     ConfigError,
     InvalidRequestError,
     MissingCredentialsError,
     MissingDependencyError,
     ProviderError,
 )
-from .._requests import Request
-from .._results import Result
-from .._state import JobState
-from ._bedrock_format import (
-    check_request,
-    decode_line,
-    encode_record,
-    family_of,
-    job_name,
-    map_status,
-    vendor_id,
-)
-from ._credentials import SANDBOX_KEY, redact
-from .base import (
+from ..._requests import Request
+from ..._results import Result
+from ..._state import JobState
+from .._credentials import SANDBOX_KEY, redact
+from ..base import (
     Adapter,
     Limits,
     RemoteStatus,
@@ -58,6 +49,15 @@ from .base import (
     result_file,
     sandbox_url,
     scan_listing,
+)
+from .codec import (
+    check_request,
+    decode_line,
+    encode_record,
+    family_of,
+    job_name,
+    map_status,
+    vendor_id,
 )
 
 __all__ = ["BedrockAdapter"]

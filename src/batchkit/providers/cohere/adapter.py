@@ -32,28 +32,18 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 import orjson
 
-from .._clock import Backoff
-from .._exceptions import (
+from ..._clock import Backoff
+from ..._exceptions import (
     BatchFailedError,
     ConfigError,
     MissingCredentialsError,
     MissingDependencyError,
     ProviderError,
 )
-from .._requests import EmbedRequest, Request
-from .._results import Result
-from ._cohere_format import (
-    EMBEDDING_DTYPES,
-    check_request,
-    dataset_fields,
-    decode_line,
-    encode_chat,
-    encode_embed,
-    map_batch,
-    map_embed_job,
-)
-from ._credentials import api_key, redact
-from .base import (
+from ..._requests import EmbedRequest, Request
+from ..._results import Result
+from .._credentials import api_key, redact
+from ..base import (
     Adapter,
     Limits,
     RemoteStatus,
@@ -62,6 +52,16 @@ from .base import (
     result_file,
     sandbox_url,
     scan_listing,
+)
+from .codec import (
+    EMBEDDING_DTYPES,
+    check_request,
+    dataset_fields,
+    decode_line,
+    encode_chat,
+    encode_embed,
+    map_batch,
+    map_embed_job,
 )
 
 if TYPE_CHECKING:

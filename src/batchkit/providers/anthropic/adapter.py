@@ -20,24 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .._exceptions import (
+from ..._exceptions import (
     InvalidRequestError,
     MissingCredentialsError,
     MissingDependencyError,
     ProviderError,
 )
-from .._requests import ChatRequest, Request
-from .._results import Result
-from ._anthropic_format import (
-    check_request,
-    decode_line,
-    encode_request,
-    map_status,
-    vendor_id,
-)
-from ._credentials import api_key, redact
-from ._transport import TRANSPORT_ERRORS
-from .base import (
+from ..._requests import ChatRequest, Request
+from ..._results import Result
+from .._credentials import api_key, redact
+from .._transport import TRANSPORT_ERRORS
+from ..base import (
     Adapter,
     Limits,
     RemoteStatus,
@@ -46,6 +39,13 @@ from .base import (
     result_file,
     sandbox_url,
     scan_listing,
+)
+from .codec import (
+    check_request,
+    decode_line,
+    encode_request,
+    map_status,
+    vendor_id,
 )
 
 if TYPE_CHECKING:

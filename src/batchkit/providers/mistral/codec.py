@@ -26,13 +26,13 @@ from typing import Any, Literal, NoReturn
 import orjson
 from pydantic import BaseModel
 
-from .._exceptions import InvalidRequestError, ProviderError
-from .._requests import EmbedRequest, ImagePart, Message, Request
-from .._results import ErrorInfo, Result
-from .._state import JobState
-from ._lines import load_line
-from ._openai_format import decode_line as decode_openai_line
-from .base import LineError, RemoteStatus
+from ..._exceptions import InvalidRequestError, ProviderError
+from ..._requests import EmbedRequest, ImagePart, Message, Request
+from ..._results import ErrorInfo, Result
+from ..._state import JobState
+from .._lines import load_line
+from ..base import LineError, RemoteStatus
+from ..openai.codec import decode_line as decode_openai_line
 
 __all__ = [
     "CHAT_FIELDS",

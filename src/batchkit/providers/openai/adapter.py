@@ -17,18 +17,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._exceptions import (
+from ..._exceptions import (
     ConfigError,
     MissingCredentialsError,
     MissingDependencyError,
     ProviderError,
 )
-from .._requests import Request
-from .._results import Result
-from ._credentials import api_key, redact
-from ._openai_format import LineFormat, decode_line, map_status
-from ._transport import TRANSPORT_ERRORS
-from .base import (
+from ..._requests import Request
+from ..._results import Result
+from .._credentials import api_key, redact
+from .._transport import TRANSPORT_ERRORS
+from ..base import (
     Adapter,
     Limits,
     RemoteStatus,
@@ -38,6 +37,7 @@ from .base import (
     sandbox_url,
     scan_listing,
 )
+from .codec import LineFormat, decode_line, map_status
 
 if TYPE_CHECKING:
     from openai import OpenAI

@@ -1,0 +1,6 @@
+"""Groq's Batch API: ``adapter`` (I/O through the ``groq`` SDK, limits); the lines are
+OpenAI's, so the codec is :mod:`batchkit.providers.openai.codec`."""
+
+from .adapter import GroqAdapter
+
+__all__ = ["GroqAdapter"]
