@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from batchkit.testing._emulate import EmulatorHandle, emulate
-from batchkit.testing._openai_emulator import OpenAIEmulator
+from batchkit.testing.emulators.openai.routes import OpenAIEmulator
 
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 

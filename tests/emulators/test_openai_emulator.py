@@ -16,7 +16,7 @@ from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 from pydantic import BaseModel, Field
 
-from batchkit.testing._openai_replies import ReplyError
+from batchkit.testing.emulators.openai.replies import ReplyError
 from tests.emulators.conftest import (
     chat_line,
     embed_line,

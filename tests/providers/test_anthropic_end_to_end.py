@@ -10,13 +10,13 @@ from typing import Any
 import anthropic
 import pytest
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
-from batchkit.testing._anthropic_batches import message_reply
-from batchkit.testing._openai_replies import chat_completion
 from pydantic import BaseModel
 
 import batchkit as bk
 from batchkit.providers.anthropic.codec import vendor_id
 from batchkit.testing import emulate
+from batchkit.testing.emulators.anthropic.state import message_reply
+from batchkit.testing.emulators.openai.replies import chat_completion
 
 
 class Verdict(BaseModel):

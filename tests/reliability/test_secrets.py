@@ -34,11 +34,11 @@ import batchkit as bk
 from batchkit._registry import available_providers, get_adapter_class, make_adapter
 from batchkit.cli import cli
 from batchkit.providers.base import Adapter
-from batchkit.testing import _anthropic_emulator as anthropic_emulator
-from batchkit.testing import _openai_emulator as openai_emulator
 from batchkit.testing import emulate
 from batchkit.testing._emulate import serve
 from batchkit.testing._server import EmulatorServer, Request, Response, json_response
+from batchkit.testing.emulators.anthropic import routes as anthropic_emulator
+from batchkit.testing.emulators.openai import routes as openai_emulator
 
 SRC = Path(bk.__file__).parent
 

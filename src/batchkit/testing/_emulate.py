@@ -29,16 +29,16 @@ SANDBOX_ENV = "BATCHKIT_SANDBOX"
 # provider name -> "module:factory"; each factory takes the shared clock and returns an app (or
 # the app and the storage service it reads and writes, e.g. Vertex with Cloud Storage).
 EMULATOR_APPS: dict[str, str] = {
-    "anthropic": "batchkit.testing._anthropic_emulator:create_app",
-    "azure": "batchkit.testing._azure_emulator:create_app",
-    "bedrock": "batchkit.testing._bedrock_emulator:create_app",
-    "cohere": "batchkit.testing._cohere_emulator:create_app",
-    "gemini": "batchkit.testing._gemini_emulator:create_app",
-    "groq": "batchkit.testing._groq_emulator:create_app",
-    "mistral": "batchkit.testing._mistral_emulator:create_app",
-    "openai": "batchkit.testing._openai_emulator:create_app",
-    "together": "batchkit.testing._together_emulator:create_app",
-    "vertex": "batchkit.testing._vertex_emulator:create_app",
+    "anthropic": "batchkit.testing.emulators.anthropic.routes:create_app",
+    "azure": "batchkit.testing.emulators.azure.routes:create_app",
+    "bedrock": "batchkit.testing.emulators.bedrock.routes:create_app",
+    "cohere": "batchkit.testing.emulators.cohere.routes:create_app",
+    "gemini": "batchkit.testing.emulators.gemini.routes:create_app",
+    "groq": "batchkit.testing.emulators.groq.routes:create_app",
+    "mistral": "batchkit.testing.emulators.mistral.routes:create_app",
+    "openai": "batchkit.testing.emulators.openai.routes:create_app",
+    "together": "batchkit.testing.emulators.together.routes:create_app",
+    "vertex": "batchkit.testing.emulators.vertex.routes:create_app",
 }
 
 

@@ -16,9 +16,9 @@ import batchkit as bk
 from batchkit._exceptions import MissingCredentialsError, ProviderError
 from batchkit._registry import make_adapter
 from batchkit.providers.base import ShardInput
-from batchkit.testing._azure_emulator import AzureEmulator
 from batchkit.testing._emulate import EmulatorHandle, emulate
 from batchkit.testing._server import Request
+from batchkit.testing.emulators.azure.routes import AzureEmulator
 
 DATED = "2024-10-21"
 

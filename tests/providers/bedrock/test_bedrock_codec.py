@@ -9,7 +9,6 @@ import botocore.session
 import numpy as np
 import orjson
 import pytest
-from batchkit.testing._bedrock_models import default_responder, input_problem
 from pydantic import BaseModel
 
 import batchkit as bk
@@ -28,6 +27,7 @@ from batchkit.providers.bedrock.codec import (
     map_status,
     vendor_id,
 )
+from batchkit.testing.emulators.bedrock.replies import default_responder, input_problem
 
 from .conftest import CLAUDE as CLAUDE_PROVIDER
 

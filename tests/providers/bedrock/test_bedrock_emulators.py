@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from batchkit.testing._aws_shapes import ShapeChecker
+from batchkit.testing.emulators._aws import ShapeChecker
 
 ROLE = "arn:aws:iam::123456789012:role/batch"
 CLAUDE_ID = "anthropic.claude-3-5-haiku-20241022-v1:0"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import groq
 import pytest
-from batchkit.testing._groq_emulator import GroqEmulator
 from pydantic import BaseModel
 
 import batchkit as bk
@@ -21,6 +20,7 @@ from batchkit.providers.base import ShardInput
 from batchkit.providers.groq.adapter import GroqAdapter
 from batchkit.testing._emulate import EmulatorHandle, emulate
 from batchkit.testing._server import Request
+from batchkit.testing.emulators.groq.routes import GroqEmulator
 
 
 class Label(BaseModel):

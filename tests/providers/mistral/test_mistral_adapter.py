@@ -26,8 +26,8 @@ from batchkit._state import JobState
 from batchkit.providers.base import RemoteStatus, ShardInput
 from batchkit.providers.mistral import adapter as mistral_module
 from batchkit.providers.mistral.adapter import MistralAdapter
-from batchkit.testing import _mistral_emulator
 from batchkit.testing._emulate import EmulatorHandle, emulate
+from batchkit.testing.emulators.mistral import routes as mistral_routes
 
 UNKNOWN_JOB = "0b7c3a2e-2f4e-4d47-9a57-1d8e0f2c9a10"
 
@@ -272,8 +272,8 @@ def test_find_by_key(emu: EmulatorHandle, tmp_path: Path) -> None:
 def test_find_by_key_checks_the_key_itself(emu: EmulatorHandle, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """If the server ignored the metadata filter, the newest job would not be taken for ours."""
-    monkeypatch.setattr(_mistral_emulator, "LIST_PARAMETERS",
-                        _mistral_emulator.LIST_PARAMETERS | {"batchkit_key"})
+    monkeypatch.setattr(mistral_routes, "LIST_PARAMETERS",
+                        mistral_routes.LIST_PARAMETERS | {"batchkit_key"})
     adapter = MistralAdapter("mistral-small-latest")
     mine = _shard(adapter, _chats(1), tmp_path, key="job-1-0000")
     first = adapter.submit(mine)
@@ -285,8 +285,8 @@ def test_find_by_key_checks_the_key_itself(emu: EmulatorHandle, tmp_path: Path,
 def test_find_by_key_pages(emu: EmulatorHandle, tmp_path: Path,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mistral_module, "_LIST_PAGE", 2)
-    monkeypatch.setattr(_mistral_emulator, "LIST_PARAMETERS",
-                        _mistral_emulator.LIST_PARAMETERS | {"batchkit_key"})
+    monkeypatch.setattr(mistral_routes, "LIST_PARAMETERS",
+                        mistral_routes.LIST_PARAMETERS | {"batchkit_key"})
     adapter = MistralAdapter("mistral-small-latest")
     mine = _shard(adapter, _chats(1), tmp_path, key="oldest")
     first = adapter.submit(mine)

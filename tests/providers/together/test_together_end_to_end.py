@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import together
-from batchkit.testing._together_emulator import TogetherEmulator
 
 import batchkit as bk
 from batchkit._exceptions import MissingCredentialsError, ProviderError
@@ -19,6 +18,7 @@ from batchkit._state import JobState
 from batchkit.providers.base import ShardInput
 from batchkit.providers.together.adapter import TogetherAdapter, upload_name
 from batchkit.testing._emulate import EmulatorHandle, emulate
+from batchkit.testing.emulators.together.routes import TogetherEmulator
 
 MODEL = "openai/gpt-oss-20b"
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import google.auth
 import pytest
-from batchkit.testing._vertex_emulator import project_number
 from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import DefaultCredentialsError
 from google.cloud.storage import blob as storage_blob
@@ -21,6 +20,7 @@ from batchkit.providers.vertex.adapter import VertexAdapter
 from batchkit.providers.vertex.codec import KEY_LABEL
 from batchkit.testing._emulate import EmulatorHandle
 from batchkit.testing._server import json_response
+from batchkit.testing.emulators.vertex.routes import project_number
 
 KIB = 1024
 

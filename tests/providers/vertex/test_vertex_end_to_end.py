@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from batchkit.testing._vertex_replies import generate_content_response, prompt_text
 from pydantic import BaseModel
 
 import batchkit as bk
 from batchkit.providers.vertex.codec import vendor_id
 from batchkit.testing._emulate import EmulatorHandle
+from batchkit.testing.emulators.vertex.replies import generate_content_response, prompt_text
 
 DIMS = 32
 

@@ -14,8 +14,8 @@ from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 
 from batchkit.testing._emulate import EmulatorHandle
-from batchkit.testing._gcs_emulator import SANDBOX_BUCKET
-from batchkit.testing._vertex_emulator import project_number
+from batchkit.testing.emulators.gcs.routes import SANDBOX_BUCKET
+from batchkit.testing.emulators.vertex.routes import project_number
 
 PARENT = "projects/batchkit-sandbox/locations/us-central1"
 State = aiplatform_v1.JobState

@@ -2,7 +2,7 @@
 
 Groq serves OpenAI's Batch API under ``/openai/v1`` (the ``groq`` SDK's paths) with the same
 statuses, batch object and result lines. What differs, per Groq's batch docs and the ``groq``
-SDK's generated types (``/work/shared/reference/wire-openai-family.md`` section 3):
+SDK's generated types (https://console.groq.com/docs/batch, providers.md):
 
 * ``completion_window`` from ``24h`` to ``7d`` (the batch expires that long after creation);
 * the create body is checked against the SDK's own ``BatchCreateParams`` (endpoint
@@ -20,9 +20,9 @@ import re
 import secrets
 from typing import Any
 
-from batchkit.testing._openai_emulator import ApiError, OpenAIEmulator
-from batchkit.testing._openai_input import InputLimits, InputRules
 from batchkit.testing._server import EmulatorClock, Request, Response, json_response
+from batchkit.testing.emulators.openai.routes import ApiError, OpenAIEmulator
+from batchkit.testing.emulators.openai.validation import InputLimits, InputRules
 
 WINDOW_PATTERN = re.compile(r"^(\d+)([hd])$")
 MIN_WINDOW, MAX_WINDOW = 24 * 3600, 7 * 24 * 3600

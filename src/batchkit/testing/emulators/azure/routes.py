@@ -2,8 +2,9 @@
 
 Why a variant and not a copy: Azure runs OpenAI's Batch API (same statuses, batch object and
 result lines), so everything that is the same stays in :class:`OpenAIEmulator`. What differs, per
-Microsoft's batch how-to and the ``2024-10-21`` authoring spec (see
-``/work/shared/reference/wire-openai-family.md`` section 2):
+Microsoft's batch how-to
+(https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/batch), the ``2024-10-21``
+authoring spec and providers.md:
 
 * two path families on one resource: the dated API ``/openai/batches?api-version=...`` (the
   ``AzureOpenAI`` client) and the v1 API ``/openai/v1/batches`` (the plain ``OpenAI`` client);
@@ -24,10 +25,10 @@ import uuid
 from typing import Any
 
 from batchkit.testing import _spec
-from batchkit.testing._openai_batches import EmulatedBatch
-from batchkit.testing._openai_emulator import ApiError, OpenAIEmulator, _check_metadata
-from batchkit.testing._openai_input import InputLimits, InputRules, ValidationError
 from batchkit.testing._server import EmulatorClock, Request
+from batchkit.testing.emulators.openai.routes import ApiError, OpenAIEmulator, _check_metadata
+from batchkit.testing.emulators.openai.state import EmulatedBatch
+from batchkit.testing.emulators.openai.validation import InputLimits, InputRules, ValidationError
 
 CHAT_SPELLINGS = {"/chat/completions": "/v1/chat/completions",
                   "/v1/chat/completions": "/v1/chat/completions"}

@@ -7,11 +7,11 @@ operations (its coverage lists them unimplemented), hence this app.
 
 The control plane is CreateModelInvocationJob, GetModelInvocationJob, ListModelInvocationJobs
 and StopModelInvocationJob, rest-json as in botocore's ``bedrock`` model: every request is
-checked against the operation's input shape (:mod:`._aws_shapes`) and bad input answers
+checked against the operation's input shape (:mod:`.._aws`) and bad input answers
 ``ValidationException`` (HTTP 400, ``x-amzn-ErrorType`` header, ``{"message"}`` body), which
 boto3 raises as its ``ClientError``. ``clientRequestToken`` is honoured: a repeated token
 answers the first job's ARN and creates nothing. Jobs read their input from, and write their
-output to, the S3 app (:mod:`._bedrock_jobs`).
+output to, the S3 app (:mod:`.state`).
 
 Faults for tests, on the app object (``handle.apps["bedrock"]``): :meth:`fault_record`,
 :meth:`drop_record`, :meth:`fail_next_job`, :meth:`expire_next_job`, :meth:`time_out_next_job`;
@@ -27,17 +27,6 @@ import threading
 from typing import Any
 from urllib.parse import unquote
 
-from batchkit.testing._aws_shapes import AwsError, ShapeChecker, request_id, request_params
-from batchkit.testing._bedrock_jobs import (
-    ACTIVE,
-    EmulatedJob,
-    JobFault,
-    Phases,
-    Quotas,
-    RecordFault,
-)
-from batchkit.testing._bedrock_models import Responder, default_responder, family
-from batchkit.testing._s3_emulator import S3Emulator
 from batchkit.testing._server import (
     EmulatorClock,
     EndpointFaults,
@@ -45,6 +34,17 @@ from batchkit.testing._server import (
     Response,
     json_response,
 )
+from batchkit.testing.emulators._aws import AwsError, ShapeChecker, request_id, request_params
+from batchkit.testing.emulators.bedrock.replies import Responder, default_responder, family
+from batchkit.testing.emulators.bedrock.state import (
+    ACTIVE,
+    EmulatedJob,
+    JobFault,
+    Phases,
+    Quotas,
+    RecordFault,
+)
+from batchkit.testing.emulators.s3.routes import S3Emulator
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

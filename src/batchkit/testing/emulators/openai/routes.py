@@ -22,24 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchkit.testing import _spec
-from batchkit.testing._openai_batches import (
-    TERMINAL,
-    WINDOW_SECONDS,
-    EmulatedBatch,
-    FaultKind,
-    FaultPlan,
-    ItemFault,
-    Phases,
-)
-from batchkit.testing._openai_input import (
-    BODY_SCHEMAS,
-    InputLimits,
-    InputRules,
-    ParsedInput,
-    ValidationError,
-    parse_input,
-)
-from batchkit.testing._openai_replies import Responder, default_responder
 from batchkit.testing._server import (
     EmulatorClock,
     EndpointFaults,
@@ -48,6 +30,24 @@ from batchkit.testing._server import (
     Response,
     bytes_response,
     json_response,
+)
+from batchkit.testing.emulators.openai.replies import Responder, default_responder
+from batchkit.testing.emulators.openai.state import (
+    TERMINAL,
+    WINDOW_SECONDS,
+    EmulatedBatch,
+    FaultKind,
+    FaultPlan,
+    ItemFault,
+    Phases,
+)
+from batchkit.testing.emulators.openai.validation import (
+    BODY_SCHEMAS,
+    InputLimits,
+    InputRules,
+    ParsedInput,
+    ValidationError,
+    parse_input,
 )
 
 FILE_PURPOSES = frozenset({"assistants", "batch", "fine-tune", "vision", "user_data", "evals"})

@@ -2,7 +2,7 @@
 
 Together's batch service runs OpenAI-shaped requests but speaks its own dialect. Per the
 ``together`` SDK's generated types and upload code, Together's docs and a live research capture
-(``/work/shared/reference/wire-openai-family.md`` section 5):
+(https://docs.together.ai/docs/batch-inference, providers.md):
 
 * files upload in three steps, as the SDK does it: ``POST /v1/files`` with the name, purpose and
   SHA-256 answers ``302`` with a ``Location`` to PUT the bytes to (``409`` with the existing
@@ -28,17 +28,6 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-from batchkit.testing._openai_batches import TERMINAL, EmulatedBatch
-from batchkit.testing._openai_emulator import ApiError, OpenAIEmulator, StoredFile
-from batchkit.testing._openai_input import (
-    InputLimits,
-    InputRules,
-    ParsedInput,
-    ValidationError,
-    body_problem,
-    parse_input,
-)
-from batchkit.testing._openai_replies import ReplyError
 from batchkit.testing._server import (
     EmulatorClock,
     MultipartError,
@@ -46,6 +35,17 @@ from batchkit.testing._server import (
     Response,
     bytes_response,
     json_response,
+)
+from batchkit.testing.emulators.openai.replies import ReplyError
+from batchkit.testing.emulators.openai.routes import ApiError, OpenAIEmulator, StoredFile
+from batchkit.testing.emulators.openai.state import TERMINAL, EmulatedBatch
+from batchkit.testing.emulators.openai.validation import (
+    InputLimits,
+    InputRules,
+    ParsedInput,
+    ValidationError,
+    body_problem,
+    parse_input,
 )
 
 TOGETHER_PURPOSES = frozenset({"fine-tune", "calibration", "eval", "batch-api"})

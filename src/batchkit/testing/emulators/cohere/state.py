@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 
 from batchkit.testing import _spec
-from batchkit.testing._cohere_datasets import (
+from batchkit.testing._schema_fill import fill_schema
+from batchkit.testing._text import collect_text, estimate_tokens
+from batchkit.testing.emulators.cohere.datasets import (
     EMBEDDING_TYPES,
     EmulatedDataset,
     rfc3339,
     stored_row,
 )
-from batchkit.testing._schema_fill import fill_schema
-from batchkit.testing._text import collect_text, estimate_tokens
 
 EMBED_DIMENSIONS = {
     "embed-english-v3.0": 1024, "embed-multilingual-v3.0": 1024,

@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
-from batchkit.testing._aws_shapes import AwsError, ShapeChecker, request_id, request_params
 from batchkit.testing._server import EmulatorClock, EndpointFaults, Request, Response
+from batchkit.testing.emulators._aws import AwsError, ShapeChecker, request_id, request_params
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"

@@ -26,23 +26,6 @@ from datetime import datetime
 from typing import Any
 
 from batchkit.testing import _spec
-from batchkit.testing._mistral_jobs import (
-    TERMINAL,
-    EmulatedJob,
-    InputLine,
-    Phases,
-    check_lines,
-    faults_for,
-    parse_file_lines,
-)
-from batchkit.testing._mistral_replies import (
-    BODY_SCHEMAS,
-    Responder,
-    default_responder,
-    error_body,
-    validation_detail,
-)
-from batchkit.testing._openai_batches import FaultKind, FaultPlan, ItemFault
 from batchkit.testing._server import (
     EmulatorClock,
     EndpointFaults,
@@ -52,6 +35,23 @@ from batchkit.testing._server import (
     bytes_response,
     json_response,
 )
+from batchkit.testing.emulators.mistral.replies import (
+    BODY_SCHEMAS,
+    Responder,
+    default_responder,
+    error_body,
+    validation_detail,
+)
+from batchkit.testing.emulators.mistral.state import (
+    TERMINAL,
+    EmulatedJob,
+    InputLine,
+    Phases,
+    check_lines,
+    faults_for,
+    parse_file_lines,
+)
+from batchkit.testing.emulators.openai.state import FaultKind, FaultPlan, ItemFault
 
 FILE_PURPOSES = frozenset({"fine-tune", "batch", "ocr"})
 LIST_PARAMETERS = frozenset({"page", "page_size", "model", "agent_id", "metadata",

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from batchkit.testing._aws_shapes import AwsError, ShapeChecker
 from batchkit.testing._schema_fill import fill_schema
 from batchkit.testing._text import collect_text, estimate_tokens
+from batchkit.testing.emulators._aws import AwsError, ShapeChecker
 
 __all__ = ["ModelInputError", "Responder", "default_responder", "family", "input_problem"]
 
@@ -77,7 +77,7 @@ def input_problem(model_id: str, body: Any) -> str | None:
 
 @cache
 def _claude_checker() -> Any:
-    from batchkit.testing._anthropic_emulator import ParamsChecker
+    from batchkit.testing.emulators.anthropic.routes import ParamsChecker
 
     return ParamsChecker()
 

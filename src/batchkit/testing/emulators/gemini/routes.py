@@ -14,7 +14,7 @@ the wire is real. The app speaks the endpoints the SDK calls:
   resumable``, then ``upload``/``upload, finalize`` chunks at ``x-goog-upload-url``),
   ``GET v1beta/files/{id}`` and ``GET v1beta/files/{id}:download?alt=media``.
 
-Requests are checked with google-genai's own types (see :mod:`._gemini_rows`); errors use
+Requests are checked with google-genai's own types (see :mod:`.replies`); errors use
 Google's body ``{"error": {"code", "message", "status"}}``. Tests arm faults with :meth:`arm`
 (expiry with partial results, a failed batch, inline count mismatches and keyless inline
 responses) and :meth:`fault` (one row's error), and read counters such as
@@ -32,8 +32,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchkit.testing._gemini_batches import BatchFaults, EmulatedBatch, Kind, Phases, Row, rfc3339
-from batchkit.testing._gemini_rows import (
+from batchkit.testing._server import EmulatorClock, EndpointFaults, Request, Response, json_response
+from batchkit.testing._text import estimate_tokens
+from batchkit.testing.emulators.gemini.replies import (
     Responder,
     embed_problem,
     embed_reply,
@@ -42,8 +43,14 @@ from batchkit.testing._gemini_rows import (
     prompt_text,
     row_error,
 )
-from batchkit.testing._server import EmulatorClock, EndpointFaults, Request, Response, json_response
-from batchkit.testing._text import estimate_tokens
+from batchkit.testing.emulators.gemini.state import (
+    BatchFaults,
+    EmulatedBatch,
+    Kind,
+    Phases,
+    Row,
+    rfc3339,
+)
 
 MAX_INLINE_BYTES = 20 * 1024 * 1024
 _COUNT_FIELDS = {"contents", "generateContentRequest", "generate_content_request"}

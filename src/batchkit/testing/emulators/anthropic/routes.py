@@ -27,15 +27,6 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from batchkit.testing._anthropic_batches import (
-    BatchRequest,
-    EmulatedBatch,
-    FaultKind,
-    ItemFault,
-    Phases,
-    Responder,
-    default_responder,
-)
 from batchkit.testing._server import (
     EmulatorClock,
     EndpointFaults,
@@ -45,6 +36,15 @@ from batchkit.testing._server import (
     json_response,
 )
 from batchkit.testing._text import collect_text, estimate_tokens
+from batchkit.testing.emulators.anthropic.state import (
+    BatchRequest,
+    EmulatedBatch,
+    FaultKind,
+    ItemFault,
+    Phases,
+    Responder,
+    default_responder,
+)
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_REQUESTS = 100_000

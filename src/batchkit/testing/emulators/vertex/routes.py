@@ -27,7 +27,6 @@ from typing import Any
 
 import orjson
 
-from batchkit.testing._gcs_emulator import GcsEmulator, GcsError, parse_gs_uri
 from batchkit.testing._server import (
     EmulatorClock,
     EndpointFaults,
@@ -35,16 +34,8 @@ from batchkit.testing._server import (
     Response,
     json_response,
 )
-from batchkit.testing._vertex_jobs import (
-    ENDED,
-    RUNNABLE,
-    EmulatedJob,
-    JobFault,
-    JobFaultKind,
-    Phases,
-    Row,
-)
-from batchkit.testing._vertex_replies import (
+from batchkit.testing.emulators.gcs.routes import GcsEmulator, GcsError, parse_gs_uri
+from batchkit.testing.emulators.vertex.replies import (
     ChatResponder,
     EmbeddingResponder,
     check_chat_row,
@@ -52,6 +43,15 @@ from batchkit.testing._vertex_replies import (
     default_chat_responder,
     default_embedding_responder,
     status_text,
+)
+from batchkit.testing.emulators.vertex.state import (
+    ENDED,
+    RUNNABLE,
+    EmulatedJob,
+    JobFault,
+    JobFaultKind,
+    Phases,
+    Row,
 )
 
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",

@@ -15,8 +15,13 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from batchkit.testing._openai_input import ParsedInput, ValidationError
-from batchkit.testing._openai_replies import ReplyError, Responder, batch_usage_of, break_json
+from batchkit.testing.emulators.openai.replies import (
+    ReplyError,
+    Responder,
+    batch_usage_of,
+    break_json,
+)
+from batchkit.testing.emulators.openai.validation import ParsedInput, ValidationError
 
 FaultKind = Literal["invalid_json", "http_error", "expired", "missing"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("invalid_json", "http_error", "expired", "missing")

@@ -23,7 +23,16 @@ from datetime import datetime
 from typing import Any
 
 from batchkit.testing import _spec
-from batchkit.testing._cohere_datasets import (
+from batchkit.testing._server import (
+    EmulatorClock,
+    EndpointFaults,
+    MultipartError,
+    Request,
+    Response,
+    bytes_response,
+    json_response,
+)
+from batchkit.testing.emulators.cohere.datasets import (
     CHAT_INPUT,
     CHAT_RESULT_SCHEMA,
     EMBED_INPUT,
@@ -40,22 +49,13 @@ from batchkit.testing._cohere_datasets import (
     validate_chat_input,
     validate_embed_input,
 )
-from batchkit.testing._cohere_jobs import (
+from batchkit.testing.emulators.cohere.state import (
     EMBED_DIMENSIONS,
     ChatBatch,
     ChatResponder,
     EmbedJob,
     JobPhases,
     default_chat_responder,
-)
-from batchkit.testing._server import (
-    EmulatorClock,
-    EndpointFaults,
-    MultipartError,
-    Request,
-    Response,
-    bytes_response,
-    json_response,
 )
 
 MAX_NAME = 50

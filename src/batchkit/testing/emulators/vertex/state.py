@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from batchkit.testing._gcs_emulator import GcsStore
-from batchkit.testing._vertex_replies import (
+from batchkit.testing.emulators.gcs.routes import GcsStore
+from batchkit.testing.emulators.vertex.replies import (
     DEFAULT_DIMENSIONS,
     ChatResponder,
     EmbeddingResponder,

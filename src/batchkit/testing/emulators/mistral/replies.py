@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from batchkit.testing import _spec
-from batchkit.testing._openai_replies import unit_vector
 from batchkit.testing._schema_fill import fill_schema
 from batchkit.testing._text import collect_text, estimate_tokens
+from batchkit.testing.emulators.openai.replies import unit_vector
 
 Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
 """``responder(endpoint, body, custom_id) -> response body`` for one batch line."""

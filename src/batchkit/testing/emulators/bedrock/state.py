@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
 
-from batchkit.testing._bedrock_models import ModelInputError, Responder, input_problem
+from batchkit.testing.emulators.bedrock.replies import ModelInputError, Responder, input_problem
 
 RECORD_ID = re.compile(r"^[A-Za-z0-9]+$")
 ACTIVE = ("Submitted", "Validating", "Scheduled", "InProgress")

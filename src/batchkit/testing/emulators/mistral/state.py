@@ -23,14 +23,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchkit.testing._mistral_replies import (
+from batchkit.testing.emulators.mistral.replies import (
     ReplyError,
     Responder,
     break_json,
     check_body,
     injected_error,
 )
-from batchkit.testing._openai_batches import FaultPlan, ItemFault
+from batchkit.testing.emulators.openai.state import FaultPlan, ItemFault
 
 TERMINAL = frozenset({"SUCCESS", "FAILED", "TIMEOUT_EXCEEDED", "CANCELLED"})
 

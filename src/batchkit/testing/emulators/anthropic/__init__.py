@@ -1,0 +1,1 @@
+"""Anthropic Message Batches emulator, mounted at ``/anthropic``."""

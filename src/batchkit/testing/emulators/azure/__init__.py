@@ -1,0 +1,1 @@
+"""Azure OpenAI Global Batch emulator: the OpenAI emulator with Azure's paths, auth and rules."""

@@ -1,0 +1,1 @@
+"""Cohere emulator: datasets, embed jobs and batches, mounted at ``/cohere``."""

@@ -1,0 +1,1 @@
+"""Gemini Developer API batch emulator, mounted at ``/gemini``."""

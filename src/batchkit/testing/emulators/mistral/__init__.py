@@ -1,0 +1,1 @@
+"""Mistral batch emulator: files and batch jobs, checked against Mistral's OpenAPI spec."""

@@ -1,0 +1,1 @@
+"""Together AI batch emulator: the OpenAI emulator's batch engine behind Together's own API."""

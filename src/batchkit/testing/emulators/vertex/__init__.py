@@ -1,0 +1,1 @@
+"""Vertex AI JobService (batch prediction) emulator, mounted at ``/vertex`` beside GCS."""
