@@ -146,3 +146,21 @@ def test_compare_and_submit_read_a_corpus_file_of_id_and_text_rows() -> None:
     assert isinstance(first, bk.EmbedRequest)
     assert (first.custom_id, first.text) == (str(row["id"]), row["text"])
     assert first.metadata["title"] == row["title"]
+
+
+def test_forget_removes_an_ended_job_and_refuses_a_live_one(chat_file: Path) -> None:
+    done = json.loads(run("submit", str(chat_file), "-p", "fake:m", "--wait", "--json").stdout)
+    live = json.loads(run("submit", str(chat_file), "-p", "fake:m", "--json",
+                          "-s", 'states=["running","running","running"]').stdout)
+    refused = one_line_error(run("forget", live["id"]))
+    assert "may still be running and billing" in refused and "cancel" in refused
+    assert {r.id for r in bk.list_jobs()} == {done["id"], live["id"]}
+
+    assert run("rm", done["id"]).exit_code == 0
+    assert not Path(done["folder"]).exists()
+    assert [r.id for r in bk.list_jobs()] == [live["id"]]
+    assert "no job" in one_line_error(run("status", done["id"]))
+
+    assert run("forget", live["id"], "--force").exit_code == 0
+    assert bk.list_jobs() == [] and not Path(live["folder"]).exists()
+    assert run("list").exit_code == 0  # an emptied store over no job folders opens fine

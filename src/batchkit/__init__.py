@@ -27,7 +27,7 @@ from ._registry import register_provider
 from ._requests import ChatRequest, EmbedRequest, ImagePart, Message, TextPart
 from ._results import ErrorInfo, Result, ResultSet, Usage
 from ._state import JobState
-from ._submit import get_job, list_jobs, resume, run, submit
+from ._submit import forget, get_job, list_jobs, resume, run, submit
 from .cost import Comparison, Estimate, compare, estimate
 
 __version__ = "0.1.0"
@@ -62,6 +62,7 @@ __all__ = [
     "decode",
     "encode",
     "estimate",
+    "forget",
     "get_job",
     "list_jobs",
     "read_requests",

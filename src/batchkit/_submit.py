@@ -28,7 +28,7 @@ from ._state import JobState
 from .cost import RunningEstimate, check_budget
 from .store import JobRecord, ShardRecord, SQLStore, default_store, open_store
 
-__all__ = ["get_job", "list_jobs", "resume", "run", "submit"]
+__all__ = ["forget", "get_job", "list_jobs", "resume", "run", "submit"]
 
 StoreArg = SQLStore | str | Path | None
 
@@ -149,6 +149,25 @@ def resume(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) -
     job = get_job(job_id, store=store, clock=clock)
     job._submit_pending()
     return job
+
+
+def forget(job_id: str, *, force: bool = False, store: StoreArg = None) -> JobRecord:
+    """Remove a job from the store and delete its folder; returns what was removed.
+
+    A job that has not ended may still be running, and billed, at the vendor: forgetting it
+    would lose the only handle on that batch, so it is refused unless ``force=True`` (for a
+    job whose vendor side is known gone, such as one left by a sandbox that has stopped).
+    """
+    db = _store(store)
+    record = db.get_job(job_id)
+    if not record.state.is_terminal and not force:
+        raise ConfigError(
+            f"job {job_id} is {record.state.value}: the vendor may still be running and billing "
+            f"it; cancel it first (batchkit cancel {job_id}), or force it if you know the "
+            "vendor side is gone")
+    db.delete_job(job_id)
+    shutil.rmtree(record.folder, ignore_errors=True)
+    return record
 
 
 def list_jobs(*, store: StoreArg = None, limit: int = 50) -> list[JobRecord]:

@@ -18,7 +18,7 @@ from .._job import Job
 from .._readers import read_requests
 from .._requests import import_response_model
 from .._results import Result
-from .._submit import get_job, list_jobs, submit
+from .._submit import forget, get_job, list_jobs, submit
 from ..store import JobRecord
 from ._formats import output_writer, write_results
 from ._output import console, emit_json, handle_errors, json_option, table
@@ -264,6 +264,23 @@ def results_cmd(job_id: str, output: Path, raw: bool, embedding_kind: str, as_js
     console.print(f"wrote {written:,} results to {output} ({shown})")
 
 
+@click.command("forget")
+@click.argument("job_id")
+@click.option("--force", is_flag=True,
+              help="Forget a job that has not ended (its vendor batch is known to be gone).")
+@json_option
+@handle_errors
+def forget_cmd(job_id: str, force: bool, as_json: bool) -> None:
+    """Remove JOB from the store and delete its folder (refused while it may still bill)."""
+    record = forget(job_id, force=force)
+    if as_json:
+        emit_json({"forgotten": job_id, "state": record.state.value, "folder": record.folder})
+    else:
+        console.print(f"forgot {job_id} ({record.state.value}); removed {record.folder}")
+
+
 def register(cli: click.Group) -> None:
-    for command in (submit_cmd, status_cmd, list_cmd, wait_cmd, cancel_cmd, results_cmd):
+    for command in (submit_cmd, status_cmd, list_cmd, wait_cmd, cancel_cmd, results_cmd,
+                    forget_cmd):
         cli.add_command(command)
+    cli.add_command(forget_cmd, "rm")

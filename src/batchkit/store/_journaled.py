@@ -14,12 +14,13 @@ queries stay about SQL. Which write goes first matters:
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .._state import JobState, aggregate_state
-from ._integrity import append_journal, job_entry, shard_entry
+from ._integrity import JOURNAL_NAME, append_journal, job_entry, shard_entry
 from ._records import JobRecord, ShardRecord
 from ._sql import SQLStore
 
@@ -48,6 +49,13 @@ class JournaledStore(SQLStore):
             append_journal(self._folder(job_id),
                            {"ev": "shards", "shards": [shard_entry(s) for s in shards]})
         return added
+
+    def delete_job(self, job_id: str) -> None:
+        """The journal goes first: a folder without one is no longer a job a rebuild would
+        bring back, so a crash half way leaves a row to forget again, never a ghost job."""
+        (Path(self._folder(job_id)) / JOURNAL_NAME).unlink(missing_ok=True)
+        super().delete_job(job_id)
+        self.__dict__.get("_job_folders", {}).pop(job_id, None)
 
     def request_cancel(self, job_id: str) -> None:
         super().request_cancel(job_id)

@@ -138,6 +138,14 @@ class SQLStore(ABC):
         with self._write(job_id) as db:
             db.execute("UPDATE jobs SET actual_cost_usd = ? WHERE id = ?", (cost_usd, job_id))
 
+    def delete_job(self, job_id: str) -> None:
+        """Remove the job, its shards and its events (``batchkit forget``); the caller has
+        checked that no vendor may still be billing it."""
+        with self._write(job_id) as db:
+            for table in ("events", "shards"):
+                db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
     def request_cancel(self, job_id: str) -> None:
         with self._write(job_id) as db:
             db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
@@ -145,17 +153,30 @@ class SQLStore(ABC):
 
     # -- leases -------------------------------------------------------------------------------
 
-    def take_lease(self, job_id: str, owner: str, seconds: float) -> bool:
+    def take_lease(
+        self, job_id: str, owner: str, seconds: float, *, replacing: str | None = None
+    ) -> bool:
         """Lease the job to ``owner`` for ``seconds`` unless someone else holds an unexpired
-        lease; True if ``owner`` holds it now. Taking one's own lease again extends it."""
+        lease (other than ``replacing``, a holder known to be dead); True if ``owner`` holds
+        it now. Taking one's own lease again extends it.
+
+        Expiry is judged by the callers' clocks, which need only agree to well within a
+        lease's length (seconds, not milliseconds)."""
         now = time.time()
         with self._write(job_id) as db:
             rows = db.execute(
                 "UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ? AND"
-                " (lease_owner IS NULL OR lease_owner = ? OR lease_expires < ?) RETURNING id",
-                (owner, now + seconds, job_id, owner, now),
+                " (lease_owner IS NULL OR lease_owner IN (?, ?) OR lease_expires < ?)"
+                " RETURNING id",
+                (owner, now + seconds, job_id, owner, replacing or owner, now),
             ).fetchall()
         return bool(rows)
+
+    def lease_holder(self, job_id: str) -> str | None:
+        """Who holds the job's lease, expired or not (None: nobody)."""
+        with self._read() as db:
+            row = db.execute("SELECT lease_owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def renew_lease(self, job_id: str, owner: str, seconds: float) -> bool:
         """Extend ``owner``'s lease; False if it was lost (expired and taken by another)."""
