@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +31,7 @@ from ._exceptions import (
     BatchkitError,
     ProviderError,
 )
+from ._lease import job_lease
 from ._normalize import ModelResolver, with_costs
 from ._queue import admit, token_limit
 from ._results import Result, ResultSet, gc_paused
@@ -39,12 +39,7 @@ from ._retry import is_retryable, retry_allowance, write_retry_shards
 from ._state import JobState
 from .cost import usage_pricer
 from .providers.base import Adapter, RemoteStatus, ShardInput
-from .store import JobRecord, ShardRecord, SQLiteStore
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: one process per job is the user's job there
-    fcntl = None  # type: ignore[assignment]
+from .store import JobRecord, ShardRecord, SQLStore
 
 __all__ = ["Job"]
 
@@ -70,33 +65,13 @@ def _shard_input(
     )
 
 
-@contextlib.contextmanager
-def _job_lock(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the job while submitting, across processes.
-
-    The kernel drops the lock when a process dies, so a SIGKILL never leaves a job locked.
-    """
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
 class Job:
     """A handle on a job in the store. Cheap to create; every method reads the store afresh."""
 
     def __init__(
         self,
         record: JobRecord,
-        store: SQLiteStore,
+        store: SQLStore,
         adapter: Adapter,
         response_models: dict[str, type[BaseModel]] | None = None,
         clock: Clock | None = None,
@@ -160,7 +135,7 @@ class Job:
         may have left a batch at the vendor) is looked up by its key first; one never sent goes
         straight to the vendor, so a loose look-up can never adopt someone else's batch.
         """
-        with _job_lock(self.folder):
+        with job_lease(self._store, self.id):
             job = self._store.get_job(self.id)
             shards = self._store.get_shards(self.id)
             taken = {s.remote_id for s in shards if s.remote_id is not None}
@@ -350,7 +325,7 @@ class Job:
         Planned under the job lock, from the shards as they are then: if another process has
         started a round meanwhile, its shards are not finished and this one plans nothing.
         """
-        with _job_lock(self.folder):
+        with job_lease(self._store, self.id):
             if any(not s.state.is_terminal for s in self._store.get_shards(self.id)):
                 return True
             started = self._journal_retry_round()
@@ -413,7 +388,7 @@ class Job:
         id recorded first, and is then cancelled at the vendor instead of left running.
         """
         self._store.request_cancel(self.id)
-        with _job_lock(self.folder):
+        with job_lease(self._store, self.id):
             self._cancel_shards()
 
     def _cancel_shards(self) -> None:
