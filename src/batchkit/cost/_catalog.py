@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from .._config import load_config
 from .._exceptions import ConfigError, UnknownProviderError
+from ._refresh_file import refreshed_rows
 
 __all__ = [
     "PROVIDERS",
@@ -302,8 +303,6 @@ def load_catalog(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Ca
     """
     catalog = _builtin()
     if overrides is None:
-        from ._refresh import refreshed_rows
-
         catalog = _with_rows(catalog, refreshed_rows())
         overrides = load_config().get("prices")
     if not overrides:

@@ -31,18 +31,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._config import batchkit_home
 from .._exceptions import ConfigError
+from ._catalog import PriceRow, load_catalog
+from ._refresh_file import REFRESH_FILE, refresh_path
 
-if TYPE_CHECKING:
-    from ._catalog import PriceRow
-
-__all__ = ["REFRESH_FILE", "RefreshPlan", "clear_refresh", "plan_refresh", "refreshed_rows",
+__all__ = ["REFRESH_FILE", "RefreshPlan", "clear_refresh", "plan_refresh",
            "write_refresh"]
 
-REFRESH_FILE = "prices-refresh.json"
 _MAX_BYTES = 64 * 1024 * 1024
 _PRICE_FIELDS = ("input", "output", "cached_input", "cache_write")
 _BATCH_OF = {"input": "batch_input", "output": "batch_output",
@@ -250,8 +247,6 @@ def _genai_row(key: str, model: Mapping[str, Any], as_of: str) -> SourceRow | No
 
 def plan_refresh(source: str, *, as_of: str | None = None, add_new: bool = False) -> RefreshPlan:
     """Read ``source`` and work out the rows to write, against the catalog in use now."""
-    from ._catalog import load_catalog
-
     data, file_date = _read(source)
     fmt = _format_of(data)
     stamp = as_of or file_date
@@ -306,10 +301,6 @@ def _update(plan: RefreshPlan, row: SourceRow, current: PriceRow, stamp: str,
     plan.rows[row.key] = entry
 
 
-def refresh_path() -> Path:
-    return batchkit_home() / REFRESH_FILE
-
-
 def write_refresh(plan: RefreshPlan) -> Path:
     """Write the override file atomically (a crash never leaves half of one)."""
     path = refresh_path()
@@ -328,20 +319,3 @@ def clear_refresh() -> bool:
     except FileNotFoundError:
         return False
     return True
-
-
-def refreshed_rows() -> dict[str, dict[str, Any]]:
-    """The override file's rows, or nothing when there is no refresh."""
-    path = refresh_path()
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    try:
-        models = json.loads(raw)["models"]
-        if not isinstance(models, dict):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError(f"{path} is damaged; run `batchkit prices --clear-refresh` and "
-                          "refresh again") from None
-    return models
