@@ -80,13 +80,18 @@ for _name in __all__:
 # Subpackages reached as attributes (``batchkit.testing.emulate()`` after ``import batchkit``)
 # but imported only on first use: the emulators pull in servers and vendor schemas that a job
 # never needs, and ``import batchkit`` must stay fast.
-_LAZY_SUBMODULES = frozenset({"testing"})
+_LAZY_SUBMODULES = frozenset({"testing", "sinks"})
+# Public functions whose modules load on first use (indexing reaches for the sink registry and
+# the corpus readers, which a plain job never needs); name -> private module.
+_LAZY_ATTRIBUTES = {"IndexReport": "_index", "index": "_index", "search": "_search"}
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY_SUBMODULES:
-        import importlib
+    import importlib
 
+    if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY_ATTRIBUTES[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
