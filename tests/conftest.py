@@ -28,7 +28,7 @@ class FakeClock:
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "bkhome"
     monkeypatch.setenv("BATCHKIT_HOME", str(home))
-    for var in ("BATCHKIT_PROVIDER", "BATCHKIT_SANDBOX", "BATCHKIT_FAKE_KILL_AT",
+    for var in ("BATCHKIT_PROVIDER", "BATCHKIT_SANDBOX", "BATCHKIT_FAKE_KILL_AT", "BATCHKIT_STORE",
                 "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY",
                 "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(var, raising=False)

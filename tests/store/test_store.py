@@ -1,3 +1,5 @@
+"""The store's promises, on every backend (the ``store`` fixture is SQLite, then PostgreSQL)."""
+
 from __future__ import annotations
 
 import os
@@ -10,12 +12,12 @@ from pathlib import Path
 import pytest
 
 import batchkit as bk
-from batchkit.store import JobRecord, ShardRecord, SQLiteStore, open_store
+from batchkit.store import JobRecord, ShardRecord, SQLiteStore, SQLStore, open_store
 
 S = bk.JobState
 
 
-def _job(store: SQLiteStore, job_id: str = "j1", shards: int = 2) -> None:
+def _job(store: SQLStore, job_id: str = "j1", shards: int = 2) -> None:
     store.create_job(
         JobRecord(id=job_id, provider="fake:m", state=S.PENDING, request_count=10, folder="/x"),
         [ShardRecord(job_id=job_id, index=i, key=f"{job_id}-{i}", group="chat", request_count=5,
@@ -23,8 +25,7 @@ def _job(store: SQLiteStore, job_id: str = "j1", shards: int = 2) -> None:
     )
 
 
-def test_round_trip_and_events() -> None:
-    store = open_store(":memory:")
+def test_round_trip_and_events(store: SQLStore) -> None:
     _job(store)
     assert store.get_job("j1").state == S.PENDING
     assert store.set_remote_id("j1", 0, "b0") == "b0"
@@ -43,17 +44,22 @@ def test_round_trip_and_events() -> None:
     assert (0, "running", "completed") in transitions
 
 
-def test_stale_update_cannot_move_a_shard_backwards() -> None:
-    store = open_store(":memory:")
+def test_stale_update_cannot_move_a_shard_backwards(store: SQLStore) -> None:
     _job(store)
     store.update_shard("j1", 0, state=S.COMPLETED)
     assert store.update_shard("j1", 0, state=S.RUNNING) is False
     assert store.get_shards("j1")[0].state == S.COMPLETED
 
 
-def test_unknown_job() -> None:
+def test_unknown_job(store: SQLStore) -> None:
     with pytest.raises(bk.JobNotFoundError, match="no job 'nope'"):
-        open_store(":memory:").get_job("nope")
+        store.get_job("nope")
+
+
+def test_in_memory_store() -> None:
+    store = open_store(":memory:")
+    _job(store)
+    assert store.get_job("j1").request_count == 10
 
 
 def test_files_are_private(tmp_path: Path) -> None:
@@ -66,19 +72,19 @@ def test_files_are_private(tmp_path: Path) -> None:
         assert stat.S_IMODE(extra.stat().st_mode) & 0o077 == 0
 
 
-def test_migrations_run_once(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.db"
-    _job(SQLiteStore(path))
-    again = SQLiteStore(path)  # reopening must not re-apply or lose anything
+def test_migrations_run_once(store: SQLStore, store_target: str) -> None:
+    _job(store)
+    again = open_store(store_target)  # reopening must not re-apply or lose anything
     assert again.get_job("j1").request_count == 10
+    again.close()
 
 
 WRITER = textwrap.dedent(
     """
     import sys
-    from batchkit.store import SQLiteStore
+    from batchkit.store import open_store
     from batchkit import JobState
-    store = SQLiteStore(sys.argv[1])
+    store = open_store(sys.argv[1])
     me = int(sys.argv[2])
     for i in range(200):
         store.update_shard("j1", me, counts={"n": i}, vendor_status=f"p{me}-{i}")
@@ -87,15 +93,16 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_two_processes_writing_the_same_job(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.db"
-    _job(SQLiteStore(path))
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(i)]) for i in (0, 1)]
+def test_two_processes_writing_the_same_job(store: SQLStore, store_target: str) -> None:
+    _job(store)
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, store_target, str(i)])
+             for i in (0, 1)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    store = SQLiteStore(path)
     shards = store.get_shards("j1")
     assert [s.counts for s in shards] == [{"n": 199}, {"n": 199}]
     assert store.get_job("j1").state == S.COMPLETED
-    check = store._conn.execute("PRAGMA integrity_check").fetchone()
-    assert check == ("ok",)
-    assert os.path.exists(path)
+    events = [(e.shard_index, e.new_state) for e in store.events("j1")]
+    assert events.count((None, "completed")) == 1  # the job's state moved exactly once
+    if isinstance(store, SQLiteStore):
+        assert store._conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert os.path.exists(store_target)
