@@ -10,7 +10,7 @@ This script runs the commands you would type, and prints each one before its out
 
     batchkit convert examples/data/openai_batch.jsonl --to anthropic:claude-haiku-4-5 -o DIR
     batchkit submit examples/data/openai_batch.jsonl -p anthropic:claude-haiku-4-5 --wait \\
-        --results DIR/results.jsonl --sandbox
+        -o DIR/results.jsonl --sandbox
 
 and the same for ``gemini:gemini-2.5-flash``. Offline, against batchkit's emulators:
 
@@ -66,7 +66,7 @@ def main() -> None:
 
         # 2. Submit the same OpenAI file to the new vendor, wait, and write every result.
         results = folder / "results.jsonl"
-        batchkit("submit", str(args.file), "-p", target, "--wait", "--results", str(results),
+        batchkit("submit", str(args.file), "-p", target, "--wait", "-o", str(results),
                  *(["--sandbox"] if args.sandbox else []))
         with results.open(encoding="utf-8") as fh:
             rows = [json.loads(line) for line in fh]
