@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from ._cache import ResultCache
 from ._exceptions import ConfigError, InvalidRequestError
 from ._requests import ChatRequest, EmbedRequest, Request, response_model_path
+from ._validate import model_rules
 from .providers.base import Adapter, Limits, open_private
 
 if TYPE_CHECKING:
@@ -203,6 +204,11 @@ class _Planner:
         # half the memory of a (group, id) tuple at a million requests)
         self.first_copy: dict[str, dict[bytes, str]] = {}
         self.duplicates = self.cached = self.count = 0
+        self.model_rules = model_rules(adapter)  # an unknown model stops here, before request 1
+        # Vendor ids by their case-folded form, for a vendor that keys results by file name
+        # (where "A" and "a" are one file on some systems): None for the others.
+        self.folded_ids: dict[str, str] | None = (
+            {} if getattr(adapter, "case_insensitive_ids", False) else None)
 
     def add(self, position: int, req: Request) -> None:
         self.count = position + 1
@@ -218,8 +224,12 @@ class _Planner:
                 "within a job", custom_id=cid,
             )
         self.seen[cid] = position
+        if self.model_rules is not None:
+            self.model_rules.check(req)
         self.adapter.check(req)
         vid = self.adapter.vendor_id(cid)
+        if self.folded_ids is not None:
+            self._check_case(cid, vid, self.folded_ids)
         if vid != cid:
             if vid in self.rewritten_ids or vid in self.seen:
                 raise InvalidRequestError(
@@ -263,6 +273,15 @@ class _Planner:
         current.add(line, orjson.dumps(record), inputs, tokens)
         if identity is not None:
             copies[identity] = vid
+
+    @staticmethod
+    def _check_case(cid: str, vid: str, folded: dict[str, str]) -> None:
+        other = folded.setdefault(vid.casefold(), cid)
+        if other != cid:
+            raise InvalidRequestError(
+                f"differs from custom_id {other!r} only by letter case; this vendor keys "
+                "results by file name, where the two would collide", custom_id=cid,
+            )
 
     def _model_path(self, model: type[BaseModel]) -> str:
         path = self.model_paths.get(model)

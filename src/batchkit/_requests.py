@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from ._exceptions import InvalidRequestError
+from ._validate import lone_surrogate
 
 __all__ = [
     "ChatRequest",
@@ -49,6 +50,14 @@ def _first_error(exc: ValidationError) -> str:
     where = ".".join(str(p) for p in err["loc"] if "[" not in str(p))
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}: {msg}" if where else msg
+
+
+def _valid_text(value: str) -> str:
+    """Refuse text that cannot be written as UTF-8 (see ``_validate.lone_surrogate``)."""
+    problem = lone_surrogate(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 def _not_a_bool(value: Any) -> Any:
@@ -88,7 +97,7 @@ class TextPart(_OneLineModel):
     def _not_empty(cls, value: str) -> str:
         if not value:
             raise ValueError("a text part must not be empty")
-        return value
+        return _valid_text(value)
 
 
 class ImagePart(_OneLineModel):
@@ -111,6 +120,9 @@ class ImagePart(_OneLineModel):
             raise ValueError(
                 "an image 'url' must be an http(s) address or a 'data:image/...;base64,' URL"
             )
+        for value in (self.url, self.data, self.media_type):
+            if value is not None:
+                _valid_text(value)
         if self.media_type is not None and not self.media_type.startswith("image/"):
             raise ValueError(f"media_type must be an image type such as 'image/png', "
                              f"not {self.media_type!r}")
@@ -155,7 +167,7 @@ class Message(_OneLineModel):
             raise ValueError("message content must not be an empty list")
         if not value:
             raise ValueError("message content must not be empty")
-        return value
+        return _valid_text(value) if isinstance(value, str) else value
 
     @property
     def text(self) -> str:
@@ -185,7 +197,7 @@ class _RequestBase(_OneLineModel):
             raise ValueError("must not be empty")
         if len(value) > MAX_CUSTOM_ID_LENGTH:
             raise ValueError(f"longer than {MAX_CUSTOM_ID_LENGTH} characters")
-        return value
+        return _valid_text(value)
 
     @field_validator("metadata", "params")
     @classmethod
@@ -213,6 +225,13 @@ class ChatRequest(_RequestBase):
     _numbers_not_bools = field_validator(
         "max_tokens", "temperature", "top_p", "seed", mode="before"
     )(_not_a_bool)
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_is_text(cls, value: list[str] | None) -> list[str] | None:
+        for stop in value or ():
+            _valid_text(stop)
+        return value
 
     @field_validator("messages")
     @classmethod
@@ -255,7 +274,7 @@ class EmbedRequest(_RequestBase):
     def _has_text(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
-        return value
+        return _valid_text(value)
 
 
 Request = ChatRequest | EmbedRequest

@@ -77,6 +77,9 @@ class BatchRule:
     max_requests_per_batch: int | None = None
     min_requests_per_batch: int | None = None
     """A vendor that refuses smaller batches (Bedrock: 100 records per job)."""
+    user_named_models: bool = False
+    """The model in ``provider:model`` is a name the user chose (a deployment), not one the
+    catalog can list: planning never refuses it as unknown."""
     notes: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
 
@@ -114,6 +117,10 @@ class PriceRow:
     batch: bool = True
     """False where the vendor has no batch route for this model (e.g. Cohere chat)."""
     max_output_tokens: int | None = None
+    """The most a reply may hold; planning refuses a larger ``max_tokens`` (None: unknown)."""
+    max_input_tokens: int | None = None
+    """The model's context window, where the vendor refuses (not truncates) longer input;
+    planning refuses a request whose text cannot fit (see ``_validate``). None: unknown."""
     notes: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
     origin: str = "snapshot"
