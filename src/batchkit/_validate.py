@@ -9,7 +9,8 @@ otherwise refuse the line after a paid upload, or, worse, accept it and fail it.
   mean" for a typo; ``options={"allow_unknown_model": True}`` (``-o allow_unknown_model=true``)
   lets a model newer than the catalog through, and a provider whose models are the user's own
   names (``BatchRule.user_named_models``, deployments) is never judged.
-* ``max_tokens`` may not exceed the model's ``max_output_tokens``.
+* ``max_tokens`` may not exceed the model's ``max_output_tokens`` (or, where that is not
+  known, its context window ``max_input_tokens``).
 * The text of a request may not be larger than the model's context window could hold:
   ``MAX_BYTES_PER_TOKEN`` UTF-8 bytes per token of ``max_input_tokens``, a bound no natural
   text comes near (English averages about 4), so only input that cannot fit is refused.
@@ -64,11 +65,13 @@ class ModelRules:
     def check(self, request: Request) -> None:
         """Raise a one-line :class:`InvalidRequestError` naming the request and the figure."""
         max_tokens = getattr(request, "max_tokens", None)
-        if self.max_output_tokens is not None and max_tokens is not None \
-                and max_tokens > self.max_output_tokens:
+        # A reply never outgrows the context window either, where no output limit is known.
+        cap = self.max_output_tokens or self.max_input_tokens
+        if cap is not None and max_tokens is not None and max_tokens > cap:
+            what = "output tokens" if self.max_output_tokens else "tokens (its context window)"
             raise InvalidRequestError(
-                f"max_tokens={max_tokens:,} is over {self.model}'s limit of "
-                f"{self.max_output_tokens:,} output tokens", custom_id=request.custom_id,
+                f"max_tokens={max_tokens:,} is over {self.model}'s limit of {cap:,} {what}",
+                custom_id=request.custom_id,
             )
         if self.max_input_tokens is None:
             return
@@ -102,13 +105,13 @@ def model_rules(adapter: Adapter) -> ModelRules | None:
 
     catalog = load_catalog()
     name, model = adapter.name, adapter.model
-    if name not in catalog.rules or catalog.rule(name).user_named_models:
+    if name not in catalog.rules:
         return None  # a provider the catalog does not cover (a plug-in, the fake vendor)
     row = catalog.rows.get(f"{name}:{model}") or catalog.rows.get(
         f"{name}:{_SNAPSHOT.sub('', model)}")
-    if row is not None:
+    if row is not None:  # a deployment named after its model is judged as that model
         return ModelRules(f"{name}:{model}", row.max_output_tokens, row.max_input_tokens)
-    if _truthy(adapter.options.get("allow_unknown_model")):
+    if catalog.rule(name).user_named_models or _truthy(adapter.options.get("allow_unknown_model")):
         return None
     known = [r.model for r in catalog.for_provider(name)]
     near = difflib.get_close_matches(model, known, n=3, cutoff=0.6)
