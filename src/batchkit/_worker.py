@@ -101,6 +101,8 @@ class Worker:
             if not held:
                 return "busy"
             record = self._store.get_job(job_id)
+            if record.settled_at is not None:  # settled by another since this pass began
+                return "waiting"
             job = Job(record, self._store, make_adapter(record.provider, record.options),
                       clock=self._clock)
             before = _snapshot(job.shards)

@@ -31,6 +31,8 @@ class JobRecord:
     """What the job cost, once its results were collected (None: not yet, or no price)."""
     retries: int = 0
     """How many follow-up rounds may resubmit the requests that failed retryably."""
+    settled_at: float | None = None
+    """When a worker found the job needing nothing more (see ``_worker``); None: not yet."""
 
 
 @dataclass

@@ -27,7 +27,7 @@ from ._records import Event, JobRecord, ShardRecord
 __all__ = ["SQLStore", "Transaction"]
 
 _JOB_COLUMNS = ("id, provider, state, request_count, folder, options, created_at, updated_at,"
-                " cancel_requested, estimate, actual_cost_usd, retries")
+                " cancel_requested, estimate, actual_cost_usd, retries, settled_at")
 _SHARD_COLUMNS = ("job_id, idx, key, grp, request_count, payload_path, requests_path, state,"
                   " remote_id, vendor_status, counts, errors, result_paths, updated_at, attempt,"
                   " input_tokens, send_started")
@@ -329,7 +329,7 @@ def _job_from_row(row: Sequence[Any]) -> JobRecord:
         id=row[0], provider=row[1], state=JobState(row[2]), request_count=row[3],
         folder=row[4], options=orjson.loads(row[5]), created_at=row[6], updated_at=row[7],
         cancel_requested=bool(row[8]), estimate=orjson.loads(row[9]) if row[9] else None,
-        actual_cost_usd=row[10], retries=row[11],
+        actual_cost_usd=row[10], retries=row[11], settled_at=row[12],
     )
 
 
