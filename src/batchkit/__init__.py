@@ -17,6 +17,7 @@ from ._exceptions import (
     MissingCredentialsError,
     MissingDependencyError,
     ProviderError,
+    RateLimitedError,
     StoreError,
     UnknownProviderError,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "MissingCredentialsError",
     "MissingDependencyError",
     "ProviderError",
+    "RateLimitedError",
     "Result",
     "ResultSet",
     "StoreError",
@@ -83,7 +85,9 @@ for _name in __all__:
 _LAZY_SUBMODULES = frozenset({"testing", "sinks"})
 # Public functions whose modules load on first use (indexing reaches for the sink registry and
 # the corpus readers, which a plain job never needs); name -> private module.
-_LAZY_ATTRIBUTES = {"IndexReport": "_index", "index": "_index", "search": "_search"}
+_LAZY_ATTRIBUTES = {"IndexReport": "_index", "index": "_index", "search": "_search",
+                    "asubmit": "_aio", "arun": "_aio", "aresume": "_aio",
+                    "Batcher": "_batcher"}
 
 
 def __getattr__(name: str) -> object:

@@ -11,13 +11,18 @@ Vendor SDK exceptions are caught at the adapter boundary and re-raised as one of
     ├── InvalidRequestError          a request broke a rule; names custom_id / line and the rule
     ├── BudgetExceededError          the upper-bound estimate is over ``max_cost_usd``
     ├── ProviderError                the vendor answered with an error
-    │   └── BatchFailedError         the vendor rejected a whole batch (validation), lists lines
+    │   ├── BatchFailedError         the vendor rejected a whole batch (validation), lists lines
+    │   └── RateLimitedError         a real-time call was refused by a rate limit (429)
     ├── InvalidTransitionError       a job or shard state change the table forbids
     ├── JobNotFoundError             no such job in the store
     └── StoreError                   the local job store is unusable
 """
 
 from __future__ import annotations
+
+import sys
+
+from ._redact import redact, redact_exception
 
 __all__ = [
     "BatchFailedError",
@@ -30,13 +35,24 @@ __all__ = [
     "MissingCredentialsError",
     "MissingDependencyError",
     "ProviderError",
+    "RateLimitedError",
     "StoreError",
     "UnknownProviderError",
 ]
 
 
 class BatchkitError(Exception):
-    """Base class of every error batchkit raises on purpose."""
+    """Base class of every error batchkit raises on purpose.
+
+    No credential survives into one: the message is redacted as the error is made, and so is
+    the exception being handled at that moment (the vendor's, which ``raise ... from exc``
+    keeps as ``__cause__`` and ``__context__``) with its whole chain, so neither ``str``,
+    ``repr`` nor a printed traceback shows a key (see :mod:`batchkit._redact`).
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
+        redact_exception(sys.exc_info()[1])
 
 
 class ConfigError(BatchkitError):
@@ -65,7 +81,7 @@ class InvalidRequestError(BatchkitError):
     def __init__(
         self, rule: str, *, custom_id: str | None = None, line: int | None = None
     ) -> None:
-        self.rule = rule
+        self.rule = rule = redact(rule)
         self.custom_id = custom_id
         self.line = line
         where = []
@@ -103,6 +119,18 @@ class ProviderError(BatchkitError):
 
 class BatchFailedError(ProviderError):
     """The vendor rejected a whole batch, typically at validation, before running any request."""
+
+
+class RateLimitedError(ProviderError):
+    """A real-time call refused by the vendor's rate limit (HTTP 429); nothing was run.
+
+    ``retry_after`` is the wait the vendor asked for, in seconds (None when it named none).
+    The real-time engine waits it out and sends the row again; it never counts as a try.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status_code=429, transient=True)
 
 
 class InvalidTransitionError(BatchkitError):

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from ._aio import AsyncJobMixin
 from ._clock import Backoff, Clock, SystemClock
 from ._collect import ResultCollector, download_shard, rejection_lines
 from ._exceptions import (
@@ -65,8 +66,11 @@ def _shard_input(
     )
 
 
-class Job:
+class Job(AsyncJobMixin):
     """A handle on a job in the store. Cheap to create; every method reads the store afresh."""
+
+    _billed_as_batch = True
+    """Results are priced at batch rates (a real-time job's at real-time rates)."""
 
     def __init__(
         self,
@@ -427,7 +431,8 @@ class Job:
         )
         self.unmatched = collector.unmatched
         total: float | None = None
-        for result in with_costs(collector.in_input_order(), usage_pricer(self.provider)):
+        pricer = usage_pricer(self.provider, batch=self._billed_as_batch)
+        for result in with_costs(collector.in_input_order(), pricer):
             if result.cost_usd is not None:
                 total = (total or 0.0) + result.cost_usd
             yield result

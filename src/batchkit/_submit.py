@@ -21,6 +21,14 @@ from ._exceptions import ConfigError, InvalidRequestError
 from ._job import DEFAULT_CONCURRENCY, Job
 from ._plan import plan_shards
 from ._queue import queue_limit
+from ._realtime import (
+    MODE_OPTION,
+    RealtimeJob,
+    check_mode,
+    choose_mode,
+    is_realtime,
+    realtime_token_counter,
+)
 from ._registry import make_adapter
 from ._requests import Request
 from ._results import ResultSet
@@ -57,6 +65,8 @@ def submit(
     retry: int = 0,
     concurrency: int = DEFAULT_CONCURRENCY,
     clock: Clock | None = None,
+    mode: str = "batch",
+    deadline_s: float | None = None,
 ) -> Job:
     """Validate, plan, journal and submit a job; returns at once (see :meth:`Job.wait`).
 
@@ -74,11 +84,19 @@ def submit(
     option ``enqueued_tokens`` (or ``[limits."provider:model"]`` in batchkit.toml) caps the
     input tokens the job has queued at the vendor at once: shards beyond it are held and sent
     as earlier ones finish, during :meth:`Job.wait` (see ``_queue``).
+
+    ``mode="realtime"`` plans and journals the job the same way but sends each request to the
+    vendor's synchronous endpoint during :meth:`Job.wait` (or ``await job.await_done()``),
+    within the rate limits (options ``rpm``, ``tpm``, ``concurrency``; see ``_ratelimit``),
+    priced at real-time rates. ``mode="auto"`` picks real time for a job of at most
+    ``realtime_below`` requests (option, default 100) or a ``deadline_s`` shorter than the
+    batch window (option ``batch_window_s``, default 24 h), and batch otherwise.
     """
     if retry < 0:
         raise ConfigError(f"retry must be 0 or more rounds, got {retry}")
     resolved = resolve_provider(provider, profile, options)
     adapter = make_adapter(resolved.provider, resolved.options)
+    check_mode(mode, adapter)
     db = _store(store)
     job_id = _new_job_id()
     folder = batchkit_home() / "jobs" / job_id
@@ -86,6 +104,8 @@ def submit(
     running = RunningEstimate(resolved.provider) if max_cost_usd is not None else None
     result_cache = ResultCache() if cache else None
     queue = queue_limit(resolved.provider, resolved.options)
+    if mode != "batch" and queue is None:  # rows carry their rate-limit token estimate
+        queue = realtime_token_counter(resolved.provider)
     try:
         plan = plan_shards(requests, adapter, folder, shard_size=shard_size, dedupe=dedupe,
                            observe=running.add if running else None, cache=result_cache,
@@ -95,22 +115,29 @@ def submit(
         # Credentials and the SDK client only now: a wrong line must be named before a
         # missing key is, and neither leaves anything recorded.
         adapter.prepare()
+        mode = choose_mode(mode, adapter, plan.request_count, resolved.options, deadline_s)
         estimate = None
         if running is not None and max_cost_usd is not None:
             estimate = running.result()
-            check_budget(estimate, max_cost_usd)
+            check_budget(estimate, max_cost_usd, batch=mode == "batch")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     finally:
         if result_cache is not None:
             result_cache.close()
+    realtime = mode == "realtime"
+    options = {**resolved.options, MODE_OPTION: mode} if realtime else resolved.options
     record = JobRecord(
         id=job_id, provider=resolved.provider, state=JobState.PENDING,
-        request_count=plan.request_count, folder=str(folder), options=resolved.options,
+        request_count=plan.request_count, folder=str(folder), options=options,
         retries=retry, estimate=None if estimate is None else {
-            "batch_cost_max": estimate.batch_cost_max,
-            "batch_cost_expected": estimate.batch_cost_expected,
+            # A real-time job's bound is at real-time prices (retry rounds budget from it).
+            "batch_cost_max": estimate.realtime_cost_max if realtime
+            else estimate.batch_cost_max,
+            "batch_cost_expected": estimate.realtime_cost_expected if realtime
+            else estimate.batch_cost_expected,
+            "mode": mode,
             "max_cost_usd": max_cost_usd,
             "requests_sent": plan.request_count - plan.duplicates - plan.cached,
             "saved_by_dedupe": plan.duplicates, "saved_by_cache": plan.cached,
@@ -121,12 +148,14 @@ def submit(
             job_id=job_id, index=s.index, key=f"{job_id}-{s.index:04d}", group=s.group,
             request_count=s.request_count, payload_path=str(s.payload_path),
             requests_path=str(s.requests_path),
-            input_tokens=s.input_tokens if queue is not None else None,
+            input_tokens=s.input_tokens if queue is not None and not realtime else None,
             # A shard of cached results only has nothing to send: it is done already.
             state=JobState.PENDING if s.request_count else JobState.COMPLETED,
         )
         for s in plan.shards
     ])
+    if realtime:  # its rows are sent by wait() / await_done(), not here
+        return RealtimeJob(record, db, adapter, plan.response_models, clock, concurrency)
     job = Job(record, db, adapter, plan.response_models, clock, concurrency)
     job._submit_pending()
     return job
@@ -136,7 +165,8 @@ def get_job(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) 
     """A handle on a recorded job (from this or any earlier process)."""
     db = _store(store)
     record = db.get_job(job_id)
-    return Job(record, db, make_adapter(record.provider, record.options), clock=clock)
+    kind = RealtimeJob if is_realtime(record.options) else Job
+    return kind(record, db, make_adapter(record.provider, record.options), clock=clock)
 
 
 def resume(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) -> Job:
@@ -144,10 +174,11 @@ def resume(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) -
 
     Each such shard whose create had been started is first looked up at the vendor by its
     idempotency key, so a shard the vendor accepted just before the crash is attached, not
-    paid for again.
+    paid for again. A real-time job sends its unanswered rows when waited for.
     """
     job = get_job(job_id, store=store, clock=clock)
-    job._submit_pending()
+    if not isinstance(job, RealtimeJob):
+        job._submit_pending()
     return job
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "Adapter",
     "Limits",
     "LineError",
+    "RealtimeAnswer",
     "RemoteStatus",
     "ShardInput",
     "open_private",
@@ -95,6 +96,33 @@ class ShardInput:
     """When the job was journaled (unix time): no batch for it can be older."""
     taken: frozenset[str] = frozenset()
     """Vendor ids already recorded for the job's other shards, which cannot be this shard's."""
+
+
+@dataclass(frozen=True)
+class RealtimeAnswer:
+    """A vendor's synchronous answer to one payload line, in the vendor's own batch shape.
+
+    ``line`` is what the vendor's batch output file would hold for that request (no trailing
+    newline), so :meth:`Adapter.decode` reads real-time answers like downloaded batch results;
+    ``headers`` are the HTTP response headers (the rate-limit figures are read from them).
+    """
+
+    line: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+_REALTIME_THREADS: list[Any] = []
+
+
+def _realtime_pool() -> Any:
+    """One thread pool shared by every adapter's default :meth:`Adapter.asend_now`: big enough
+    for the real-time engine's highest concurrency, where asyncio's default pool holds only a
+    few threads on a small machine."""
+    if not _REALTIME_THREADS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _REALTIME_THREADS.append(ThreadPoolExecutor(128, thread_name_prefix="batchkit-rt"))
+    return _REALTIME_THREADS[0]
 
 
 def sandbox_url(provider: str) -> str | None:
@@ -249,6 +277,32 @@ class Adapter(ABC):
         kind of request, has no exact count; the estimate then keeps its approximation.
         """
         return None
+
+    # -- real-time half (optional) -----------------------------------------------------------
+
+    def send_now(self, line: bytes) -> RealtimeAnswer:
+        """Send one payload line (as :meth:`encode` made it) to the vendor's synchronous
+        endpoint; return the answer wrapped as the vendor's batch output line.
+
+        An optional hook: adapters without it cannot run ``mode="realtime"`` jobs. A request
+        the vendor refuses for good (a bad request) is an answer too, an error line in the
+        batch shape; a 429 raises :class:`~batchkit.RateLimitedError` (with the vendor's
+        ``retry-after``) and a passing failure raises a transient ``ProviderError``.
+        """
+        raise NotImplementedError(f"{self.name} has no real-time endpoint in batchkit")
+
+    async def asend_now(self, line: bytes) -> RealtimeAnswer:
+        """:meth:`send_now` for an event loop: on a worker thread unless the adapter overrides
+        it with its SDK's async client."""
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(
+            _realtime_pool(), self.send_now, line)
+
+    @property
+    def supports_realtime(self) -> bool:
+        """Whether this adapter implements :meth:`send_now`."""
+        return type(self).send_now is not Adapter.send_now
 
     def prepare(self) -> None:  # noqa: B027 - optional hook
         """Build the SDK client now: ``submit`` calls this once the requests are validated and

@@ -19,6 +19,28 @@ Options (all JSON, stored with the job):
 * ``heal``: true — ``errors``, ``missing`` and ``expired`` hit a request only the first time it
   is sent, so a retry of it succeeds (how item-retry tests get a flaky vendor).
 
+Real time (``mode="realtime"``: each line answered by ``send_now`` at once):
+
+* ``latency_s``: seconds each call takes (default 0);
+* ``vendor_rpm``: the fake account's requests per minute, enforced over one-second windows;
+  a call beyond it is refused with ``RateLimitedError`` (``retry_after`` until the window
+  frees), and every answer carries an ``x-ratelimit-limit-requests`` header as a vendor's;
+* ``errors`` with a passing code (``server_error``, ``rate_limit_exceeded``) raise a transient
+  ``ProviderError`` instead of answering (with ``heal``, only the first time).
+
+Every real-time call is logged by id (``fake_realtime_calls`` counts them across processes).
+
+Real time (``mode="realtime"``: each line answered by ``send_now`` at once):
+
+* ``latency_s``: seconds each call takes (default 0);
+* ``vendor_rpm``: the fake account's requests per minute, enforced over one-second windows;
+  a call beyond it is refused with ``RateLimitedError`` (``retry_after`` until the window
+  frees), and every answer carries ``x-ratelimit-*`` headers as a vendor's would;
+* ``errors`` with a passing code (``server_error``, ``rate_limit_exceeded``) raise a transient
+  ``ProviderError`` instead of answering (with ``heal``, only the first time).
+
+Every real-time call is logged by id (``fake_realtime_calls`` counts them across processes).
+
 ``BATCHKIT_FAKE_KILL_AT=before_submit:N`` or ``after_submit:N`` makes the process SIGKILL
 itself around the submission of shard N — the hook crash tests use.
 """
@@ -29,7 +51,9 @@ import hashlib
 import os
 import shutil
 import signal
+import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +61,21 @@ import numpy as np
 import orjson
 
 from .._config import batchkit_home
+from .._exceptions import ProviderError, RateLimitedError
 from .._requests import ChatRequest, Request
 from .._results import ErrorInfo, Result, Usage
 from .._state import JobState
-from ..providers.base import Adapter, Limits, LineError, RemoteStatus, ShardInput
+from ..providers.base import (
+    Adapter,
+    Limits,
+    LineError,
+    RealtimeAnswer,
+    RemoteStatus,
+    ShardInput,
+)
 from ._schema_fill import fill_schema
 
-__all__ = ["FakeAdapter", "fake_peak_active", "fake_submissions"]
+__all__ = ["FakeAdapter", "fake_peak_active", "fake_realtime_calls", "fake_submissions"]
 
 DEFAULT_STATES = ["validating", "running", "finalizing", "completed"]
 EMBED_DIMENSIONS = 8
@@ -83,6 +115,40 @@ def fake_peak_active(vendor_dir: str | Path | None = None) -> int:
         out += 1 if entry.startswith("+") else -1
         peak = max(peak, out)
     return peak
+
+
+def fake_realtime_calls(vendor_dir: str | Path | None = None) -> dict[str, int]:
+    """How many real-time calls the fake vendor answered (or refused) per request id, across
+    processes: how crash tests show that no finished row was bought twice."""
+    log = _vendor_dir({"vendor_dir": vendor_dir}) / "realtime-calls.log"
+    counts: dict[str, int] = {}
+    for vid in log.read_text().split() if log.exists() else []:
+        counts[vid] = counts.get(vid, 0) + 1
+    return counts
+
+
+class _Window:
+    """The fake account's request limit: calls in the last second, shared by every adapter
+    of the process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: deque[float] = deque()
+
+    def admit(self, per_minute: float) -> float:
+        """0 if a call may go now (and counts it), else the seconds until one may."""
+        allowed = max(1, int(per_minute / 60))
+        with self.lock:
+            now = time.monotonic()
+            while self.calls and now - self.calls[0] >= 1.0:
+                self.calls.popleft()
+            if len(self.calls) >= allowed:
+                return 1.0 - (now - self.calls[0])
+            self.calls.append(now)
+            return 0.0
+
+
+_WINDOW = _Window()
 
 
 def _log_activity(options: dict[str, Any], entry: str) -> None:
@@ -247,6 +313,32 @@ class FakeAdapter(Adapter):
                     row = self._reply(req)
                 out.write(orjson.dumps(row) + b"\n")
         return [out_path]
+
+    def send_now(self, line: bytes) -> RealtimeAnswer:
+        req = orjson.loads(line)
+        vid = str(req["id"])
+        latency = float(self.options.get("latency_s", 0))
+        if latency:
+            time.sleep(latency)
+        rpm = self.options.get("vendor_rpm")
+        headers: dict[str, str] = {}
+        if rpm is not None:
+            wait = _WINDOW.admit(float(rpm))
+            if wait > 0:
+                raise RateLimitedError("fake: rate limit reached", retry_after=wait)
+            headers = {"x-ratelimit-limit-requests": str(rpm)}
+        log = _vendor_dir(self.options) / "realtime-calls.log"
+        sent_before = self.options.get("heal") and log.exists() and vid in log.read_text().split()
+        with open(log, "a") as out:
+            out.write(vid + "\n")
+        code = dict(self.options.get("errors", {})).get(vid)
+        if code is not None and not sent_before:
+            if code in _TRANSIENT:
+                raise ProviderError(f"fake: {code}", status_code=503)
+            row: dict[str, Any] = {"id": vid, "error": {"code": code, "message": "injected"}}
+        else:
+            row = self._reply(req)
+        return RealtimeAnswer(orjson.dumps(row), headers)
 
     def _reply(self, req: dict[str, Any]) -> dict[str, Any]:
         if req["kind"] == "embed":
