@@ -20,6 +20,10 @@ Vendor SDK exceptions are caught at the adapter boundary and re-raised as one of
 
 from __future__ import annotations
 
+import sys
+
+from ._redact import redact, redact_exception
+
 __all__ = [
     "BatchFailedError",
     "BatchkitError",
@@ -38,7 +42,17 @@ __all__ = [
 
 
 class BatchkitError(Exception):
-    """Base class of every error batchkit raises on purpose."""
+    """Base class of every error batchkit raises on purpose.
+
+    No credential survives into one: the message is redacted as the error is made, and so is
+    the exception being handled at that moment (the vendor's, which ``raise ... from exc``
+    keeps as ``__cause__`` and ``__context__``) with its whole chain, so neither ``str``,
+    ``repr`` nor a printed traceback shows a key (see :mod:`batchkit._redact`).
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
+        redact_exception(sys.exc_info()[1])
 
 
 class ConfigError(BatchkitError):
@@ -67,7 +81,7 @@ class InvalidRequestError(BatchkitError):
     def __init__(
         self, rule: str, *, custom_id: str | None = None, line: int | None = None
     ) -> None:
-        self.rule = rule
+        self.rule = rule = redact(rule)
         self.custom_id = custom_id
         self.line = line
         where = []

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -13,8 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from .._exceptions import BatchkitError
+from .._redact import redact
 
-__all__ = ["OneLineErrorGroup", "console", "emit_json", "handle_errors", "json_option", "table"]
+__all__ = ["OneLineErrorGroup", "RedactingStream", "console", "emit_json", "handle_errors",
+           "json_option", "redacted_output", "table"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,7 +46,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (BatchkitError, TimeoutError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {redact(str(exc))}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -62,9 +65,11 @@ class OneLineErrorGroup(click.Group):
         complete_var: str | None = None, standalone_mode: bool = True, **extra: Any,
     ) -> Any:
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, False, **extra)
+            with redacted_output():
+                return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            code = super().main(args, prog_name, complete_var, False, **extra)
+            with redacted_output():
+                code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "batchkit"
             click.echo(f"error: {_first_line(exc.format_message())} "
@@ -79,6 +84,39 @@ class OneLineErrorGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+class RedactingStream:
+    """A text stream that writes through :func:`batchkit._redact.redact`: the CLI's last line of
+    defence, so no table, progress line or message shows a credential even if a command forgot
+    to clean a value. click and rich write each line (or whole table) in one ``write``."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: Any) -> int:
+        if not isinstance(text, str):  # click probes for a binary stream with b""
+            return int(self._stream.write(text))
+        self._stream.write(redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def redacted_output() -> Iterator[None]:
+    """stdout and stderr through :class:`RedactingStream` while a command runs."""
+    saved = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, RedactingStream):
+        sys.stdout = RedactingStream(sys.stdout)
+    if not isinstance(sys.stderr, RedactingStream):
+        sys.stderr = RedactingStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 def _first_line(message: str) -> str:
-    """click's messages may span lines (choices, hints); an error stays one line."""
-    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+    """click's messages may span lines (choices, hints); an error stays one line, redacted like
+    every other (a value echoed back from the command line may be a key)."""
+    return redact(" ".join(part.strip() for part in message.splitlines() if part.strip()))
