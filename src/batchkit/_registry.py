@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ._exceptions import ConfigError, MissingDependencyError, UnknownProviderError
+from ._redact import register_env
 from .providers.base import Adapter
 
 __all__ = [
@@ -147,7 +148,9 @@ def get_adapter_class(name: str) -> type[Adapter]:
 def make_adapter(provider: str, options: dict[str, Any] | None = None) -> Adapter:
     """Build the adapter for a ``name:model`` string."""
     name, model = parse_provider(provider)
-    return get_adapter_class(name)(model, options)
+    cls = get_adapter_class(name)
+    register_env(cls.credential_env)  # whatever the SDK reads, never shown (batchkit._redact)
+    return cls(model, options)
 
 
 def available_providers() -> list[tuple[str, bool, str | None]]:
