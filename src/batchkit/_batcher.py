@@ -75,10 +75,12 @@ class Batcher:
         self._timer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recovered: dict[str, asyncio.Future[Result]] = {}
+        self._attached: set[str] = set()
         self.jobs: list[str] = []
         """Ids of the jobs this Batcher flushed (in this process), in order."""
 
     async def __aenter__(self) -> Batcher:
+        """Re-attach to the jobs a crashed run of this Batcher left (see :meth:`recover`)."""
         await self.recover()
         return self
 
@@ -171,7 +173,7 @@ class Batcher:
             found = []
             for job_id in self._store.unsettled_jobs():
                 record = self._store.get_job(job_id)
-                if record.options.get(_TAG) != self.name:
+                if record.options.get(_TAG) != self.name or job_id in self._attached:
                     continue
                 job = get_job(job_id, store=self._store)
                 keys = [rec.custom_id for shard in job.shards if shard.attempt == 1
@@ -182,6 +184,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         jobs = []
         for job, keys in await asyncio.to_thread(find):
+            self._attached.add(job.id)
             futures = {key: loop.create_future() for key in keys}
             self._recovered.update(futures)
             self._spawn(self._deliver_recovered(job, futures))

@@ -31,7 +31,14 @@ from typing import Any
 
 from ._exceptions import ConfigError
 
-__all__ = ["DEFAULT_CONCURRENCY", "RateLimiter", "RateStats", "limiter_for", "parse_reset"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "RateLimiter",
+    "RateStats",
+    "check_rate_options",
+    "limiter_for",
+    "parse_reset",
+]
 
 DEFAULT_CONCURRENCY = 64
 """The most real-time calls in flight at once unless ``concurrency`` says otherwise."""
@@ -262,13 +269,19 @@ def _positive(options: Mapping[str, Any], key: str) -> float | None:
     return float(value)
 
 
-def limiter_for(provider: str, options: Mapping[str, Any]) -> RateLimiter:
-    """The process's limiter for ``provider`` (``name:model``), with the job's ``rpm``,
-    ``tpm`` and ``concurrency`` options applied."""
+def check_rate_options(options: Mapping[str, Any]) -> tuple[float | None, float | None, int]:
+    """The job's ``rpm``, ``tpm`` and ``concurrency`` options, or a one-line error."""
     rpm, tpm = _positive(options, "rpm"), _positive(options, "tpm")
     concurrency = options.get("concurrency", DEFAULT_CONCURRENCY)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"option concurrency must be a whole number >= 1, not {concurrency!r}")
+    return rpm, tpm, concurrency
+
+
+def limiter_for(provider: str, options: Mapping[str, Any]) -> RateLimiter:
+    """The process's limiter for ``provider`` (``name:model``), with the job's ``rpm``,
+    ``tpm`` and ``concurrency`` options applied."""
+    rpm, tpm, concurrency = check_rate_options(options)
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(provider)
         if limiter is None:

@@ -32,10 +32,10 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ._exceptions import ProviderError, RateLimitedError
+from ._exceptions import ConfigError, ProviderError, RateLimitedError
 from ._job import Job
 from ._lease import job_lease
-from ._ratelimit import RateLimiter, RateStats, limiter_for
+from ._ratelimit import RateLimiter, RateStats, check_rate_options, limiter_for
 from ._results import Result
 from ._state import JobState
 from .cost import usage_pricer
@@ -337,16 +337,16 @@ DEFAULT_BATCH_WINDOW_S = 86_400.0
 ``batch_window_s``): ``auto`` runs a job with a shorter ``deadline_s`` in real time."""
 
 
-def check_mode(mode: str, adapter: Adapter) -> None:
-    """Refuse an unknown mode, or real time on an adapter without it, before anything is
-    recorded."""
-    from ._exceptions import ConfigError
-
+def check_mode(mode: str, adapter: Adapter, options: dict[str, Any]) -> None:
+    """Refuse an unknown mode, real time on an adapter without it, or a bad rate-limit
+    option, before anything is recorded."""
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if mode == "realtime" and not adapter.supports_realtime:
         raise ConfigError(f"{adapter.name} has no real-time path in batchkit yet; "
                           "use mode='batch' (or 'auto', which falls back to batch)")
+    if mode != "batch":
+        check_rate_options(options)
 
 
 def choose_mode(mode: str, adapter: Adapter, request_count: int, options: dict[str, Any],

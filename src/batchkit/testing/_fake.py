@@ -22,9 +22,9 @@ Options (all JSON, stored with the job):
 Real time (``mode="realtime"``: each line answered by ``send_now`` at once):
 
 * ``latency_s``: seconds each call takes (default 0);
-* ``vendor_rpm``: the fake account's requests per minute, enforced over one-second windows;
-  a call beyond it is refused with ``RateLimitedError`` (``retry_after`` until the window
-  frees), and every answer carries an ``x-ratelimit-limit-requests`` header as a vendor's;
+* ``vendor_rpm``: the fake account's requests per minute, a bucket holding one second's worth;
+  a call beyond it is refused with ``RateLimitedError`` (``retry_after`` until the bucket
+  refills), and every answer carries ``x-ratelimit-limit/remaining-requests`` headers;
 * ``errors`` with a passing code (``server_error``, ``rate_limit_exceeded``) raise a transient
   ``ProviderError`` instead of answering (with ``heal``, only the first time).
 
@@ -53,7 +53,6 @@ import shutil
 import signal
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -128,24 +127,28 @@ def fake_realtime_calls(vendor_dir: str | Path | None = None) -> dict[str, int]:
 
 
 class _Window:
-    """The fake account's request limit: calls in the last second, shared by every adapter
-    of the process."""
+    """The fake account's request limit, shared by every adapter of the process: a token
+    bucket that refills ``per_minute / 60`` a second and holds one second's worth."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.calls: deque[float] = deque()
+        self.level: float | None = None
+        self.stamp = time.monotonic()
 
-    def admit(self, per_minute: float) -> float:
-        """0 if a call may go now (and counts it), else the seconds until one may."""
-        allowed = max(1, int(per_minute / 60))
+    def admit(self, per_minute: float) -> tuple[float, int]:
+        """``(0, left)`` if a call may go now (and counts it), else ``(seconds to wait, 0)``."""
+        rate = per_minute / 60
+        capacity = max(1.0, rate)
         with self.lock:
             now = time.monotonic()
-            while self.calls and now - self.calls[0] >= 1.0:
-                self.calls.popleft()
-            if len(self.calls) >= allowed:
-                return 1.0 - (now - self.calls[0])
-            self.calls.append(now)
-            return 0.0
+            level = capacity if self.level is None else self.level
+            level = min(capacity, level + (now - self.stamp) * rate)
+            self.stamp = now
+            if level < 1:
+                self.level = level
+                return (1 - level) / rate, 0
+            self.level = level - 1
+            return 0.0, int(self.level)
 
 
 _WINDOW = _Window()
@@ -323,10 +326,11 @@ class FakeAdapter(Adapter):
         rpm = self.options.get("vendor_rpm")
         headers: dict[str, str] = {}
         if rpm is not None:
-            wait = _WINDOW.admit(float(rpm))
+            wait, left = _WINDOW.admit(float(rpm))
             if wait > 0:
                 raise RateLimitedError("fake: rate limit reached", retry_after=wait)
-            headers = {"x-ratelimit-limit-requests": str(rpm)}
+            headers = {"x-ratelimit-limit-requests": str(rpm),
+                       "x-ratelimit-remaining-requests": str(left)}
         log = _vendor_dir(self.options) / "realtime-calls.log"
         sent_before = self.options.get("heal") and log.exists() and vid in log.read_text().split()
         with open(log, "a") as out:
