@@ -39,7 +39,7 @@ from ..._exceptions import (
 from ..._requests import Request
 from ..._results import Result
 from ..._state import JobState
-from .._credentials import SANDBOX_KEY, redact
+from .._credentials import SANDBOX_KEY, redact, register_aws_session
 from ..base import (
     Adapter,
     Limits,
@@ -309,6 +309,7 @@ class BedrockAdapter(Adapter):
             else:
                 session = boto3.Session(profile_name=self.options.get("profile"),
                                         region_name=self.options.get("region"))
+                register_aws_session(session)
                 endpoints = (self.options.get("s3_endpoint_url"),
                              self.options.get("endpoint_url"))
             self._clients = (

@@ -38,7 +38,7 @@ from ..._exceptions import (
 )
 from ..._requests import Request
 from ..._results import Result
-from .._credentials import redact
+from .._credentials import redact, register_google_credentials
 from ..base import (
     Adapter,
     Limits,
@@ -310,6 +310,7 @@ class VertexAdapter(Adapter):
         else:
             try:
                 credentials, adc_project = google.auth.default(scopes=_SCOPES)
+                register_google_credentials(credentials)
             except google.auth.exceptions.DefaultCredentialsError:
                 raise MissingCredentialsError(
                     "no Google credentials: run `gcloud auth application-default login` or "
