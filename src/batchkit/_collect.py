@@ -19,6 +19,7 @@ from typing import Any
 
 from ._cache import ResultCache
 from ._exceptions import ProviderError
+from ._inputs import restore_inputs
 from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard
 from ._plan import read_request_records
 from ._results import Result
@@ -54,6 +55,7 @@ class ResultCollector:
         cache: ResultCache | None = None,
     ) -> Iterator[tuple[int, Result]]:
         """One finished shard's ``(input position, Result)`` pairs (see ``normalize_shard``)."""
+        restore_inputs(shard, self.shards, need_payload=False)
         outcome = ShardOutcome(
             state=shard.state,
             line_errors={
@@ -72,6 +74,7 @@ class ResultCollector:
         shared: dict[str, Result | None] = {}
         uses_cache = False
         for shard in first_round:
+            restore_inputs(shard, self.shards, need_payload=False)  # a one-line error if gone
             for rec in read_request_records(shard.requests_path):
                 uses_cache = uses_cache or rec.cache_key is not None
                 if rec.line is None and rec.cache_key is None:
@@ -141,8 +144,15 @@ def download_shard(
         raise ProviderError(f"shard {index}: result files outside the job folder: {strays}")
     try:
         os.rename(partial, final)
-    except OSError:  # another reader renamed the same batch's files into place first
-        shutil.rmtree(partial, ignore_errors=True)
+    except OSError:  # another reader renamed the same batch's files into place first...
+        if all((final / p.name).exists() for p in paths):
+            shutil.rmtree(partial, ignore_errors=True)
+        else:  # ...or a copy that lost files (local files are a cache): this one replaces it
+            shutil.rmtree(final, ignore_errors=True)
+            try:
+                os.replace(partial, final)
+            except OSError:  # a third reader was quicker still: its files are checked below
+                shutil.rmtree(partial, ignore_errors=True)
     kept = [final / p.name for p in paths]
     if not all(p.exists() for p in kept):
         raise ProviderError(f"shard {index}: result files incomplete in {final}; remove that "

@@ -32,6 +32,7 @@ from ._exceptions import (
     BatchkitError,
     ProviderError,
 )
+from ._inputs import restore_inputs
 from ._lease import job_lease
 from ._normalize import ModelResolver, with_costs
 from ._queue import admit, token_limit
@@ -153,6 +154,7 @@ class Job(AsyncJobMixin):
                 if self._store.get_job(self.id).cancel_requested:  # checked shard by shard
                     self._store.update_shard(self.id, shard.index, state=JobState.CANCELLED)
                     return
+                restore_inputs(shard, shards, need_payload=True)  # a retry's, if deleted
                 recorded = self._submit_one(_shard_input(job, shard, frozenset(taken)),
                                             shard.send_started is not None)
                 if recorded is not None:
@@ -349,7 +351,8 @@ class Job(AsyncJobMixin):
             if shard.attempt == attempt and shard.request_count:
                 positions = {pos for pos, result in collector.shard_results(shard)
                              if is_retryable(result)}
-                if positions:
+                if positions:  # its lines are copied: rebuilt first if they were deleted
+                    restore_inputs(shard, shards, need_payload=True)
                     sources.append((shard, positions))
         if not sources:
             return False
@@ -408,8 +411,10 @@ class Job(AsyncJobMixin):
     # -- results ------------------------------------------------------------------------------
 
     def _fetch(self, shard: ShardRecord) -> list[Path]:
-        """The shard's result files, downloaded into the job folder the first time."""
-        if shard.result_paths is not None:
+        """The shard's result files, downloaded into the job folder the first time, and again
+        if any has gone since (they are a cache of the vendor's; real-time answers are not)."""
+        if shard.result_paths is not None and (
+                shard.remote_id is None or all(Path(p).exists() for p in shard.result_paths)):
             return [Path(p) for p in shard.result_paths]
         if shard.remote_id is None:
             return []

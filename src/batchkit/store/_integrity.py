@@ -42,6 +42,7 @@ __all__ = [
     "job_entry",
     "jobs_dir_for",
     "journaled_folders",
+    "journaled_positions",
     "refuse_forgotten_jobs",
     "replay_journal",
     "set_aside",
@@ -221,6 +222,21 @@ def replay_journal(folder: Path) -> Replayed:
         elif entry.get("idx") in shards:
             _apply(shards[entry["idx"]], entry)
     return Replayed(job, [shards[i] for i in sorted(shards)])
+
+
+def journaled_positions(folder: str | Path, index: int) -> list[int] | None:
+    """The input positions a retry shard ``index`` holds, as its journal entry lists them
+    (None: the journal has no such entry, e.g. a job journaled before positions were)."""
+    journal = Path(folder) / JOURNAL_NAME
+    if not journal.exists():
+        return None
+    found = None
+    for entry in _entries(journal):
+        if entry.get("ev") == "shards":
+            for s in entry["shards"]:
+                if s.get("idx") == index and "pos" in s:
+                    found = [int(p) for p in s["pos"]]
+    return found
 
 
 def _apply(shard: ShardRecord, entry: dict[str, Any]) -> None:

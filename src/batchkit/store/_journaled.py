@@ -14,13 +14,14 @@ queries stay about SQL. Which write goes first matters:
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .._state import JobState, aggregate_state
-from ._integrity import JOURNAL_NAME, append_journal, job_entry, shard_entry
+from ._integrity import JOURNAL_NAME, append_journal, job_entry, jobs_dir_for, shard_entry
 from ._records import JobRecord, ShardRecord
 from ._sql import SQLStore
 
@@ -45,10 +46,28 @@ class JournaledStore(SQLStore):
 
     def add_shards(self, job_id: str, shards: list[ShardRecord], detail: str) -> bool:
         added = super().add_shards(job_id, shards, detail)
-        if added:
-            append_journal(self._folder(job_id),
-                           {"ev": "shards", "shards": [shard_entry(s) for s in shards]})
+        if added:  # a retry round: its requests' positions too, to rebuild its files from
+            append_journal(self._folder(job_id), {"ev": "shards", "shards": [
+                {**shard_entry(s), "pos": _positions(s.requests_path)} for s in shards]})
         return added
+
+    def get_job(self, job_id: str) -> JobRecord:
+        job = super().get_job(job_id)
+        moved = _moved_folder(job.folder, self.path, job_id)
+        if moved is not None:
+            job.folder = str(moved)
+        return job
+
+    def get_shards(self, job_id: str) -> list[ShardRecord]:
+        """The shards; with their paths re-rooted if the job folder moved (``BATCHKIT_HOME``
+        moved whole: the rows still name the old place)."""
+        shards = super().get_shards(job_id)
+        if shards:
+            old = Path(shards[0].requests_path).parent
+            moved = _moved_folder(str(old), self.path, job_id)
+            if moved is not None:
+                shards = [_rerooted(s, old, moved) for s in shards]
+        return shards
 
     def delete_job(self, job_id: str) -> None:
         """The journal goes first: a folder without one is no longer a job a rebuild would
@@ -112,3 +131,29 @@ class JournaledStore(SQLStore):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (job.id, None, None, state.value, time.time(), "rebuilt from the job folder"),
             )
+
+
+def _positions(requests_path: str) -> list[int]:
+    with open(requests_path, "rb") as fh:
+        return [int(orjson.loads(raw)["i"]) for raw in fh]
+
+
+def _moved_folder(recorded: str, store_path: str, job_id: str) -> Path | None:
+    """Where the job folder is now, if not where the store recorded it, else None."""
+    if store_path == ":memory:" or Path(recorded).is_dir():
+        return None
+    here = jobs_dir_for(store_path) / job_id
+    return here if here.is_dir() else None
+
+
+def _rerooted(shard: ShardRecord, old: Path, new: Path) -> ShardRecord:
+    def move(path: str) -> str:
+        try:
+            return str(new / Path(path).relative_to(old))
+        except ValueError:  # not under the job folder: left as recorded
+            return path
+
+    return replace(shard, payload_path=move(shard.payload_path),
+                   requests_path=move(shard.requests_path),
+                   result_paths=None if shard.result_paths is None
+                   else [move(p) for p in shard.result_paths])
