@@ -130,12 +130,12 @@ class SQLStore(ABC):
 
     def settle(self, job_id: str) -> None:
         """Record that the job needs nothing more (finished, collected, no retry round due)."""
-        with self._write(job_id) as db:
+        with self._write() as db:  # one UPDATE: it locks the row itself
             db.execute("UPDATE jobs SET settled_at = ? WHERE id = ?", (time.time(), job_id))
 
     def set_actual_cost(self, job_id: str, cost_usd: float | None) -> None:
         """Record what the finished job cost (from its results' usage)."""
-        with self._write(job_id) as db:
+        with self._write() as db:  # one UPDATE: it locks the row itself
             db.execute("UPDATE jobs SET actual_cost_usd = ? WHERE id = ?", (cost_usd, job_id))
 
     def delete_job(self, job_id: str) -> None:
@@ -163,7 +163,7 @@ class SQLStore(ABC):
         Expiry is judged by the callers' clocks, which need only agree to well within a
         lease's length (seconds, not milliseconds)."""
         now = time.time()
-        with self._write(job_id) as db:
+        with self._write() as db:  # one UPDATE: it locks the row itself
             rows = db.execute(
                 "UPDATE jobs SET lease_owner = ?, lease_expires = ? WHERE id = ? AND"
                 " (lease_owner IS NULL OR lease_owner IN (?, ?) OR lease_expires < ?)"
@@ -180,7 +180,7 @@ class SQLStore(ABC):
 
     def renew_lease(self, job_id: str, owner: str, seconds: float) -> bool:
         """Extend ``owner``'s lease; False if it was lost (expired and taken by another)."""
-        with self._write(job_id) as db:
+        with self._write() as db:  # one UPDATE: it locks the row itself
             rows = db.execute(
                 "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ? RETURNING id",
                 (time.time() + seconds, job_id, owner),
@@ -188,7 +188,7 @@ class SQLStore(ABC):
         return bool(rows)
 
     def release_lease(self, job_id: str, owner: str) -> None:
-        with self._write(job_id) as db:
+        with self._write() as db:  # one UPDATE: it locks the row itself
             db.execute(
                 "UPDATE jobs SET lease_owner = NULL, lease_expires = NULL"
                 " WHERE id = ? AND lease_owner = ?", (job_id, owner),
@@ -205,7 +205,7 @@ class SQLStore(ABC):
 
     def mark_send_started(self, job_id: str, index: int) -> None:
         """Record, before the vendor's create is called, that a create may now exist."""
-        with self._write(job_id) as db:
+        with self._write() as db:  # one UPDATE: it locks the row itself
             db.execute(
                 "UPDATE shards SET send_started = ? WHERE job_id = ? AND idx = ?"
                 " AND send_started IS NULL", (time.time(), job_id, index),
