@@ -14,12 +14,18 @@ reported as an :class:`InvalidRequestError` naming the line (1-based) and, where
 
 A UTF-8 byte order mark (what Excel and Notepad write) is skipped. A file with no request at all
 is an error: an empty job is never what was meant.
+
+``path`` may be an fsspec URL (``s3://bucket/requests.jsonl``, ``gs://...``, ``az://...``): the
+object is streamed through a buffered reader, never downloaded whole (see ``_storage``).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -28,6 +34,7 @@ from pydantic import BaseModel
 
 from ._exceptions import ConfigError, InvalidRequestError
 from ._requests import ChatRequest, EmbedRequest, Request
+from ._storage import Target, display_name, is_url, open_target
 
 __all__ = ["read_requests"]
 
@@ -45,8 +52,9 @@ def read_requests(
     kind: Literal["chat", "embed"] | None = None,
     response_model: type[BaseModel] | None = None,
     system: str | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> Iterator[Request]:
-    """Yield the requests in ``path`` one at a time, in file order.
+    """Yield the requests in ``path`` (a path or an fsspec URL) one at a time, in file order.
 
     ``format`` is guessed from the suffix (``.csv``) or the first line (OpenAI lines have
     ``method``/``url``/``body``). For CSV, ``kind`` chooses embeddings or chat, where each row's
@@ -56,29 +64,41 @@ def read_requests(
 
     The lines of an OpenAI batch file for one endpoint must name one model: the model is chosen
     by the provider string, and lines asking for different models cannot all get what they ask
-    for.
+    for. ``storage_options`` go to fsspec for a URL (credentials, endpoint).
     """
-    path = Path(path)
-    fmt = format or _guess_format(path)
+    source = _Source(path if is_url(path) else Path(path), storage_options)
+    fmt = format or _guess_format(source)
     if fmt == "csv":
-        requests = _read_csv(path, kind, response_model, system)
+        requests = _read_csv(source, kind, response_model, system)
     elif fmt == "openai":
-        requests = _read_openai(path, response_model)
+        requests = _read_openai(source, response_model)
     else:
         requests = (_from_neutral(obj, line_no, kind, response_model)
-                    for line_no, obj in _iter_json_lines(path))
+                    for line_no, obj in _iter_json_lines(source))
     empty = True
     for req in requests:
         empty = False
         yield req
     if empty:
-        raise InvalidRequestError(f"{path.name!r} holds no requests (it is empty)")
+        raise InvalidRequestError(f"{source.name!r} holds no requests (it is empty)")
 
 
-def _guess_format(path: Path) -> FileFormat:
-    if path.suffix.lower() == ".csv":
+@dataclass(frozen=True)
+class _Source:
+    """Where requests are read from: a local path or a URL, with fsspec's options for it."""
+
+    target: Target
+    storage_options: dict[str, Any] | None
+
+    @property
+    def name(self) -> str:
+        return display_name(self.target)
+
+
+def _guess_format(source: _Source) -> FileFormat:
+    if source.name.lower().endswith(".csv"):
         return "csv"
-    for line_no, obj in _iter_json_lines(path):
+    for line_no, obj in _iter_json_lines(source):
         del line_no
         if "body" in obj and "url" in obj:
             return "openai"
@@ -86,13 +106,18 @@ def _guess_format(path: Path) -> FileFormat:
     return "jsonl"
 
 
-def _open(path: Path, *, text: bool = False) -> IO[Any]:
+@contextmanager
+def _open(source: _Source, *, text: bool = False) -> Iterator[IO[Any]]:
     try:
-        if text:
-            return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        return open(path, "rb")
+        with open_target(source.target, "rb", source.storage_options) as raw:
+            if text:
+                yield io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape",
+                                       newline="")
+            else:
+                yield raw
     except OSError as exc:
-        raise InvalidRequestError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+        why = exc.strerror or str(exc) or type(exc).__name__
+        raise InvalidRequestError(f"cannot read {str(source.target)!r}: {why}") from None
 
 
 def _string_id(obj: dict[str, Any]) -> str | None:
@@ -100,8 +125,8 @@ def _string_id(obj: dict[str, Any]) -> str | None:
     return cid if isinstance(cid, str) else None
 
 
-def _iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with _open(path) as fh:
+def _iter_json_lines(source: _Source) -> Iterator[tuple[int, dict[str, Any]]]:
+    with _open(source) as fh:
         for line_no, raw in enumerate(fh, start=1):
             if line_no == 1:
                 raw = raw.removeprefix(_BOM)
@@ -156,9 +181,9 @@ def _document_row(row: dict[str, Any], line_no: int) -> dict[str, Any]:
             "metadata": row}
 
 
-def _read_openai(path: Path, response_model: type[BaseModel] | None) -> Iterator[Request]:
+def _read_openai(source: _Source, response_model: type[BaseModel] | None) -> Iterator[Request]:
     first_model: dict[str, tuple[int, Any]] = {}  # kind -> (line, model) of its first line
-    for line_no, obj in _iter_json_lines(path):
+    for line_no, obj in _iter_json_lines(source):
         req = _from_openai_line(obj, line_no, response_model)
         model = obj["body"].get("model")  # body is an object: _from_openai_line checked it
         first_line, first = first_model.setdefault(req.kind, (line_no, model))
@@ -215,7 +240,7 @@ def _from_openai_line(
 
 
 def _read_csv(
-    path: Path,
+    source: _Source,
     kind: str | None,
     response_model: type[BaseModel] | None,
     system: str | None,
@@ -225,7 +250,7 @@ def _read_csv(
     if kind == "embed" and chat_only:
         raise ConfigError(f"{chat_only[0]} applies to chat requests, but kind is 'embed'")
     kind = kind or ("chat" if chat_only else "embed")
-    with _open(path, text=True) as fh:
+    with _open(source, text=True) as fh:
         lines = _CheckedLines(fh)
         reader = csv.DictReader(lines)
         try:

@@ -12,12 +12,24 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, Literal, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
-import orjson
 from pydantic import BaseModel
+
+from ._export import (
+    fill_matrix,
+    to_arrow_reader,
+    to_polars,
+    write_jsonl,
+    write_npy,
+    write_parquet,
+    write_parquet_dataset,
+)
+from ._storage import Target
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "ErrorInfo", "Result", "ResultSet", "ResultStatus", "Usage", "fill_matrix", "gc_paused",
@@ -260,77 +272,42 @@ class ResultSet(Sequence[Result]):
             self, kind, lambda dtype, row: np.empty((size, *row), dtype=dtype))
         return np.zeros((0, 0), dtype=np.float32) if matrix is None else matrix
 
-    def to_parquet(self, path: str | Path) -> int:
-        """Write one row per result to a Parquet file (needs pyarrow); returns the row count."""
-        from ._export import write_parquet
+    def to_arrow(self) -> pa.Table:
+        """A ``pyarrow.Table``, one row per result (columns: ``_arrow.result_schema``;
+        embeddings a fixed-size float32 list). Needs pyarrow."""
+        return self.to_arrow_reader().read_all()
 
-        return write_parquet(self, path)
+    def to_arrow_reader(self, batch_rows: int = 10_000) -> pa.RecordBatchReader:
+        """A stream of Arrow record batches of ``batch_rows`` results: for a lazy set, read from
+        disk as the reader is consumed (DuckDB and Polars scan it without a full table)."""
+        return to_arrow_reader(self, batch_rows)
 
-    def to_npy(self, path: str | Path, kind: str = "float") -> int:
-        """Save :meth:`embeddings` of ``kind`` as a ``.npy`` file; returns the row count."""
-        from ._export import write_npy
+    def to_polars(self) -> Any:
+        """A ``polars.DataFrame`` with the columns of :meth:`to_arrow` (needs polars)."""
+        return to_polars(self)
 
-        return write_npy(self, path, len(self), kind)
+    def to_parquet(self, path: Target, *, storage_options: dict[str, Any] | None = None) -> int:
+        """Write one row per result to a Parquet file or URL (needs pyarrow); returns the row
+        count."""
+        return write_parquet(self, path, storage_options)
 
-    def to_jsonl(self, path_or_file: str | Path | IO[bytes], *, include_raw: bool = False) -> int:
-        """Write one JSON object per result; returns how many were written."""
-        return write_jsonl(self, path_or_file, include_raw=include_raw)
+    def to_parquet_dataset(self, base: Target, *, partition_by: Sequence[str] = ("status",),
+                           storage_options: dict[str, Any] | None = None) -> int:
+        """Write a Hive-partitioned Parquet dataset under a folder or URL (``status=.../``);
+        returns the row count. See :func:`batchkit._export.write_parquet_dataset`."""
+        return write_parquet_dataset(self, base, partition_by=partition_by,
+                                     storage_options=storage_options)
 
+    def to_npy(self, path: Target, kind: str = "float", *,
+               storage_options: dict[str, Any] | None = None) -> int:
+        """Save :meth:`embeddings` of ``kind`` as a ``.npy`` file or URL; returns the row count."""
+        return write_npy(self, path, len(self), kind, storage_options)
 
-def fill_matrix(
-    results: Iterable[Result],
-    kind: str,
-    allocate: Callable[[np.dtype[Any], tuple[int, ...]], np.ndarray],
-) -> tuple[np.ndarray | None, int]:
-    """Fill a matrix with each result's ``kind`` vector, row by row; returns it (None when there
-    are no results) and the rows filled.
-
-    ``allocate(dtype, row shape)`` makes the matrix at the first vector: in memory for
-    :meth:`ResultSet.embeddings`, a memory-mapped file for ``.npy`` output. Raises
-    ``ValueError`` naming the first request without a vector, or with a vector of another
-    length, or past the matrix's last row: a matrix with a hole shifts every row after it.
-    """
-    matrix: np.ndarray | None = None
-    filled = 0
-    for i, r in enumerate(results):
-        vec = r.embedding if kind == "float" else None
-        if vec is None and r.embeddings_by_type:
-            vec = r.embeddings_by_type.get(kind)
-        if vec is None:
-            why = r.error.code if r.error else r.status
-            raise ValueError(
-                f"custom_id {r.custom_id!r} has no {kind!r} embedding ({why}); "
-                "filter with [r for r in results if r.ok] first"
-            )
-        if matrix is None:
-            matrix = allocate(np.dtype(np.float32) if kind == "float" else vec.dtype, vec.shape)
-        if vec.shape != matrix.shape[1:]:
-            raise ValueError(
-                f"custom_id {r.custom_id!r} has a {kind!r} embedding of shape {vec.shape}, "
-                f"but the first one has {matrix.shape[1:]}"
-            )
-        if i >= len(matrix):
-            raise ValueError(f"custom_id {r.custom_id!r} is past the matrix's {len(matrix)} rows")
-        matrix[i] = vec
-        filled += 1
-    return matrix, filled
-
-
-def write_jsonl(
-    results: Iterable[Result], path_or_file: str | Path | IO[bytes], *, include_raw: bool = False
-) -> int:
-    """Write one JSON object per result (streamed: any iterable); returns how many."""
-    if isinstance(path_or_file, (str, Path)):
-        with open(path_or_file, "wb") as fh:
-            return write_jsonl(results, fh, include_raw=include_raw)
-    written = 0
-    for r in results:
-        path_or_file.write(
-            orjson.dumps(r.to_dict(include_raw=include_raw), option=orjson.OPT_SERIALIZE_NUMPY)
-        )
-        path_or_file.write(b"\n")
-        written += 1
-    return written
+    def to_jsonl(self, path_or_file: Target | IO[bytes], *, include_raw: bool = False,
+                 storage_options: dict[str, Any] | None = None) -> int:
+        """Write one JSON object per result to a file, URL or binary stream; returns how many."""
+        return write_jsonl(self, path_or_file, include_raw=include_raw,
+                           storage_options=storage_options)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,125 @@
+"""Results as Arrow record batches: the one columnar form behind Parquet, Polars and DuckDB.
+
+Why Arrow: DuckDB, Polars and Spark read Arrow and Parquet without a copy or a parser of ours,
+so a job's results go to a warehouse or a dataframe in one call. Results are turned into record
+batches of ``BATCH_ROWS`` at a time, so a streamed (lazy) result set of ten million rows becomes
+a stream of batches and never one list of dicts.
+
+Embeddings are a fixed-size list of float32 (``FLOAT[768]`` in DuckDB, ``Array(Float32, 768)``
+in Polars), the type vector indexes and array functions expect. The width is the first vector's
+in the first batch; a job whose first batch has no vector at all (every request in it failed, or
+a chat job) gets a variable-length list, since no width is known yet. A later vector of another
+width is refused (``ValueError`` naming the request), as a matrix with mixed widths would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from ._exceptions import MissingDependencyError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ._results import Result
+
+__all__ = ["BATCH_ROWS", "import_pyarrow", "record_batches", "result_schema"]
+
+BATCH_ROWS = 10_000
+"""Rows per record batch (and per Parquet row group)."""
+
+_SCALAR_COLUMNS = (
+    ("custom_id", "string"), ("status", "string"), ("text", "string"), ("parsed", "string"),
+    ("parse_error", "string"), ("finish_reason", "string"), ("error_code", "string"),
+    ("error_message", "string"), ("input_tokens", "int64"), ("output_tokens", "int64"),
+    ("cost_usd", "float64"), ("attempts", "int32"), ("metadata", "string"),
+)
+
+
+def import_pyarrow() -> Any:
+    """pyarrow, or batchkit's one-line hint to install it."""
+    try:
+        import pyarrow
+    except ImportError:
+        raise MissingDependencyError(
+            'Arrow and Parquet output need pyarrow: pip install "batchkit[parquet]"') from None
+    return pyarrow
+
+
+def result_schema(embedding_width: int | None) -> pa.Schema:
+    """The columns of every Arrow output: one row per result; parsed objects and metadata as
+    JSON text (``json_extract`` in DuckDB, ``str.json_decode`` in Polars reach their fields)."""
+    arrow = import_pyarrow()
+    vector = arrow.float32()
+    embedding = (arrow.list_(vector) if embedding_width is None
+                 else arrow.list_(vector, embedding_width))
+    schema: pa.Schema = arrow.schema(
+        [*((name, getattr(arrow, kind)()) for name, kind in _SCALAR_COLUMNS),
+         ("embedding", embedding)])
+    return schema
+
+
+def record_batches(results: Iterable[Result], batch_rows: int = BATCH_ROWS
+                   ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The schema and a stream of record batches of ``results``, in order.
+
+    The first batch is read before returning (its first vector fixes the embedding width);
+    the rest are made as the stream is consumed.
+    """
+    arrow = import_pyarrow()
+    chunks = _chunks(results, batch_rows)
+    first = next(chunks, [])
+    width = next((len(r.embedding) for r in first if r.embedding is not None), None)
+    schema = result_schema(width)
+
+    def stream() -> Iterator[pa.RecordBatch]:
+        if not first:
+            return
+        for chunk in _prepend(first, chunks):
+            columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+            for r in chunk:
+                for name, value in _row(r, width).items():
+                    columns[name].append(value)
+            yield arrow.RecordBatch.from_pydict(columns, schema=schema)
+
+    return schema, stream()
+
+
+def _prepend(first: list[Result], rest: Iterator[list[Result]]) -> Iterator[list[Result]]:
+    yield first
+    yield from rest
+
+
+def _chunks(results: Iterable[Result], size: int) -> Iterator[list[Result]]:
+    it = iter(results)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _row(r: Result, width: int | None) -> dict[str, Any]:
+    usage = r.usage
+    vector = r.embedding
+    if vector is not None and width is not None and len(vector) != width:
+        raise ValueError(f"custom_id {r.custom_id!r} has an embedding of {len(vector)} "
+                         f"dimensions, but the first one has {width}")
+    return {
+        "custom_id": r.custom_id,
+        "status": r.status,
+        "text": r.text,
+        "parsed": None if r.parsed is None else r.parsed.model_dump_json(),
+        "parse_error": r.parse_error,
+        "finish_reason": r.finish_reason,
+        "error_code": r.error.code if r.error else None,
+        "error_message": r.error.message if r.error else None,
+        "input_tokens": usage.input_tokens if usage else None,
+        "output_tokens": usage.output_tokens if usage else None,
+        "cost_usd": r.cost_usd,
+        "attempts": r.attempts,
+        "metadata": orjson.dumps(r.metadata).decode(),
+        "embedding": None if vector is None else vector.astype(np.float32).tolist(),
+    }
