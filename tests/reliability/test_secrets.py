@@ -343,16 +343,8 @@ def test_the_store_and_job_files_are_private(server: Any, evidence: Evidence) ->
     assert {"jobs.db", "jobs.db-wal", "jobs.db-shm"} <= modes.keys()  # the store is open: WAL
     assert len([p for p in home.rglob("*.jsonl")]) >= 6  # payloads, indexes and result files
     wrong = {name: mode for name, mode in modes.items()
-             if mode != ("0o700" if (home / name).is_dir() else "0o600")
-             and Path(name).name != ".lock"}  # see the test below
+             if mode != ("0o700" if (home / name).is_dir() else "0o600")}
     assert wrong == {}
-
-
-def test_the_job_lock_file_is_private_too(server: Any, evidence: Evidence) -> None:
-    _submit(server, OPENAI)
-    locks = {name: mode for name, mode in _modes(evidence.home).items()
-             if Path(name).name == ".lock"}
-    assert locks and set(locks.values()) == {"0o600"}
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "", "::", "192.168.1.10", "example.com"])
