@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._clock import Backoff, Clock, SystemClock
-from ._exceptions import BatchkitError
+from ._exceptions import BatchkitError, StoreError
 from ._job import Job
 from ._lease import job_lease
 from ._registry import make_adapter
@@ -75,9 +75,13 @@ class Worker:
 
     def run(self) -> None:
         while not self._stopping.is_set():
-            done = self.run_once()
-            if done.advanced or done.settled:
-                self._backoff.reset()
+            try:
+                done = self.run_once()
+            except StoreError as exc:  # the store is unreachable: wait, then try again
+                self._report(str(exc))
+            else:
+                if done.advanced or done.settled:
+                    self._backoff.reset()
             self._stopping.wait(self._backoff.next_delay())
 
     def run_once(self) -> PassReport:

@@ -5,7 +5,9 @@ The queries are ``SQLStore``'s, the same as SQLite's; what differs is only how w
 apart: where SQLite has one database-wide write lock, each write here locks the one job row it
 touches (``SELECT ... FOR UPDATE``), so writers of different jobs never wait on each other.
 Migrations run under a transaction-scoped advisory lock, so two processes starting against a
-fresh database do not both create the tables.
+fresh database do not both create the tables. A connection lost (a server restart, a network
+cut) is a one-line :class:`StoreError` for the call at hand and is opened afresh by the next
+call, so a long-running worker rides out an outage.
 
 psycopg is imported here only, and this module only when a PostgreSQL URL is used.
 """
@@ -60,30 +62,44 @@ class PostgresStore(SQLStore):
 
     def __init__(self, url: str) -> None:
         self.location = safe_label(url)
-        try:
-            self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot open job store {self.location}: "
-                             f"{_first_line(exc)}") from None
+        self._url = url
         self._lock = threading.RLock()
-        self._tx = _Transaction(self._conn)
+        self._conn = self._connect("cannot open job store")
         self._migrate()
+
+    def _connect(self, doing: str) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StoreError(f"{doing} {self.location}: {_first_line(exc)}") from None
 
     def close(self) -> None:
         self._conn.close()
 
     @contextmanager
-    def _read(self) -> Iterator[_Transaction]:
+    def _session(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection (reopened if it was lost), with a lost one reported in one line."""
         with self._lock:
-            yield self._tx
+            if self._conn.closed or self._conn.broken:
+                self._conn = self._connect("cannot reconnect to job store")
+            try:
+                yield self._conn
+            except psycopg.OperationalError as exc:
+                raise StoreError(f"job store {self.location}: {_first_line(exc)}") from None
+
+    @contextmanager
+    def _read(self) -> Iterator[_Transaction]:
+        with self._session() as conn:
+            yield _Transaction(conn)
 
     @contextmanager
     def _write(self, job_id: str | None = None) -> Iterator[_Transaction]:
         """One transaction; with ``job_id``, holding that job's row lock until it commits."""
-        with self._lock, self._conn.transaction():
+        with self._session() as conn, conn.transaction():
+            tx = _Transaction(conn)
             if job_id is not None:
-                self._tx.execute("SELECT 1 FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
-            yield self._tx
+                tx.execute("SELECT 1 FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
+            yield tx
 
     def _migrate(self) -> None:
         with self._write() as db:
