@@ -7,8 +7,13 @@ import os
 import httpx
 import pytest
 
+from batchkit.testing._clock import EmulatorClock
 from batchkit.testing._emulate import SANDBOX_ENV, emulate
-from batchkit.testing._server import EmulatorClock, EmulatorServer, MultipartError, parse_multipart
+from batchkit.testing._server import (
+    EmulatorServer,
+    MultipartError,
+    parse_multipart,
+)
 
 
 def test_refuses_non_loopback_hosts() -> None:

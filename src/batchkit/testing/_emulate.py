@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
+from batchkit.testing._clock import EmulatorClock
 from batchkit.testing._server import (
     LOOPBACK_HOSTS,
     AppFactory,
     EmulatorApp,
-    EmulatorClock,
     EmulatorServer,
 )
 

@@ -1,4 +1,4 @@
-"""The loopback HTTP server that hosts the vendor emulators, and the clock they share.
+"""The loopback HTTP server that hosts the vendor emulators.
 
 Why a real server: the point of an emulator is that the vendor's *official SDK* is the client under
 test, so the SDK must speak real HTTP to something. One ``ThreadingHTTPServer`` on 127.0.0.1 hosts
@@ -6,8 +6,9 @@ every vendor "app"; the first path segment picks the app (``/openai/v1/batches``
 app as ``/v1/batches``), so one base URL serves every vendor and a test can run several at once.
 
 Everything here is vendor-neutral and stdlib-only: request/response objects, JSON helpers,
-multipart/form-data parsing, endpoint fault hooks (HTTP 429/500, delays, dropped connections) and
-the :class:`EmulatorClock`. Vendor knowledge lives in the apps.
+multipart/form-data parsing and endpoint fault hooks (HTTP 429/500, delays, dropped
+connections); the clock the apps share is in :mod:`batchkit.testing._clock`. Vendor knowledge
+lives in the apps.
 """
 
 from __future__ import annotations
@@ -24,42 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from batchkit.testing._clock import EmulatorClock
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
-
-
-class EmulatorClock:
-    """Virtual time shared by the apps of one server, so tests decide when batches progress.
-
-    In manual mode time moves only through :meth:`advance`. In auto mode an app calls
-    :meth:`reach` each time a client polls a job, which jumps time to that job's next due event:
-    every poll moves the job one status step, so a polling client finishes with no test driving
-    the clock. Time never moves backwards. It starts at the real current second so timestamps
-    look like the vendor's.
-    """
-
-    def __init__(self, *, auto: bool = False, start: float | None = None) -> None:
-        self.auto = auto
-        self._now = float(int(time.time()) if start is None else start)
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> float:
-        """Move time forward by ``seconds`` (manual control); return the new time."""
-        if seconds < 0:
-            raise ValueError("the emulator clock cannot go backwards")
-        with self._lock:
-            self._now += seconds
-            return self._now
-
-    def reach(self, due: float) -> None:
-        """Called on a poll: in auto mode, jump to ``due`` if it is still ahead; else nothing."""
-        if not self.auto:
-            return
-        with self._lock:
-            self._now = max(self._now, due)
 
 
 @dataclass

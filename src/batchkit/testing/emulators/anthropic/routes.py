@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -27,15 +26,15 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from batchkit.testing._clock import EmulatorClock
 from batchkit.testing._server import (
-    EmulatorClock,
-    EndpointFaults,
     Request,
     Response,
     bytes_response,
     json_response,
 )
 from batchkit.testing._text import collect_text, estimate_tokens
+from batchkit.testing.emulators._app import VendorApp, VendorError, bearer_token, retry_headers
 from batchkit.testing.emulators.anthropic.state import (
     BatchRequest,
     EmulatedBatch,
@@ -56,15 +55,14 @@ _ERROR_STATUS = {400: "invalid_request_error", 401: "authentication_error",
                  529: "overloaded_error"}
 
 
-class ApiError(Exception):
+class ApiError(VendorError):
     """An HTTP error answered with Anthropic's error body."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = {"type": "error",
-                     "error": {"type": _ERROR_STATUS.get(status, "api_error"), "message": message},
-                     "request_id": "req_" + secrets.token_hex(12)}
+        body = {"type": "error",
+                "error": {"type": _ERROR_STATUS.get(status, "api_error"), "message": message},
+                "request_id": "req_" + secrets.token_hex(12)}
+        super().__init__(status, body, message)
 
 
 class ParamsChecker:
@@ -120,19 +118,17 @@ def _drain(value: Any) -> None:
             _drain(item)
 
 
-class AnthropicEmulator:
+class AnthropicEmulator(VendorApp):
     """The Anthropic app. Knobs: ``phases``, ``responder``, ``api_keys`` (None accepts any key),
     ``max_requests`` (lower it to test the limit without 100,000 lines), faults and counters."""
 
     name = "anthropic"
 
     def __init__(self, clock: EmulatorClock, *, responder: Responder | None = None) -> None:
-        self.clock = clock
+        super().__init__(clock)
         self.responder: Responder = responder or default_responder
         self.phases = Phases()
-        self.api_keys: set[str] | None = None
         self.max_requests = MAX_REQUESTS
-        self.endpoint_faults = EndpointFaults()
         self.item_faults: dict[str, ItemFault] = {}
         self.batches: dict[str, EmulatedBatch] = {}
         self.creates = 0
@@ -141,7 +137,6 @@ class AnthropicEmulator:
         self._count_checker = ParamsChecker(counting=True)
         self.counted: list[int] = []
         """Every figure ``count_tokens`` answered, in order, so tests can follow them."""
-        self._lock = threading.RLock()
 
     # ---- fault and counter API for tests -------------------------------------------------
 
@@ -155,7 +150,7 @@ class AnthropicEmulator:
         return self._creates_by_first_id[first_custom_id]
 
     def fault_response(self, status: int, retry_after: float | None) -> Response:
-        headers = {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
+        headers = retry_headers(retry_after, "retry-after")
         messages = {429: "Number of request tokens has exceeded your rate limit.",
                     529: "Overloaded"}
         failure = ApiError(status, messages.get(status, "Internal server error"))
@@ -163,23 +158,13 @@ class AnthropicEmulator:
 
     # ---- HTTP --------------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:
-        try:
-            self._authenticate(request)
-            with self._lock:
-                return self._route(request)
-        except ApiError as failure:
-            return json_response(failure.body, failure.status)
-
     def _authenticate(self, request: Request) -> None:
-        # The reference notes name ``x-api-key``; SDK 2.11 sends an API key as
+        # Anthropic's API reference names ``x-api-key``; SDK 2.11 sends an API key as
         # ``Authorization: Bearer``. The API takes either, so the emulator does too.
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        bearer = token.strip() if scheme.lower() == "bearer" else ""
-        key = (request.header("x-api-key") or "").strip() or bearer
+        key = (request.header("x-api-key") or "").strip() or bearer_token(request)
         if not key:
             raise ApiError(401, "x-api-key header is required")
-        if self.api_keys is not None and key not in self.api_keys:
+        if self._refuses(key):
             raise ApiError(401, "invalid x-api-key")
         if not request.header("anthropic-version"):
             raise ApiError(400, "anthropic-version: header is required")
@@ -278,9 +263,7 @@ class AnthropicEmulator:
     def _sync(self, batch: EmulatedBatch, *, polled: bool) -> EmulatedBatch:
         """Bring ``batch`` up to the clock (in auto mode a poll first jumps to its next step)."""
         if polled:
-            due = batch.next_due()
-            if due is not None:
-                self.clock.reach(due)
+            self.clock.reach(batch.next_due())
         batch.advance(self.clock.now(), self.responder)
         return batch
 

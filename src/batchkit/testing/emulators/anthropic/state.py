@@ -3,7 +3,7 @@
 Why a timeline: Anthropic batches run on the vendor's schedule (``in_progress`` -> ``ended``, or
 ``canceling`` -> ``ended`` after a cancel, or ``ended`` at the 24 h mark with expired requests), and
 tests must be able to stop the world anywhere on it. Requests finish one by one across the
-``in_progress`` phase on the shared :class:`~batchkit.testing._server.EmulatorClock`, so a cancel
+``in_progress`` phase on the shared :class:`~batchkit.testing._clock.EmulatorClock`, so a cancel
 keeps the finished ones and cancels the rest, as the vendor documents. Request counts stay at
 ``processing`` until the whole batch ends, as the SDK's ``MessageBatchRequestCounts`` says.
 """

@@ -25,7 +25,11 @@ import uuid
 from typing import Any
 
 from batchkit.testing import _spec
-from batchkit.testing._server import EmulatorClock, Request
+from batchkit.testing._clock import EmulatorClock
+from batchkit.testing._server import (
+    Request,
+)
+from batchkit.testing.emulators._app import bearer_token
 from batchkit.testing.emulators.openai.routes import ApiError, OpenAIEmulator, _check_metadata
 from batchkit.testing.emulators.openai.state import EmulatedBatch
 from batchkit.testing.emulators.openai.validation import InputLimits, InputRules, ValidationError
@@ -85,9 +89,8 @@ class AzureEmulator(OpenAIEmulator):
     def _authenticate(self, request: Request) -> None:
         key = (request.header("api-key") or "").strip()
         if not key and request.path.startswith("/openai/v1/"):
-            scheme, _, token = (request.header("Authorization") or "").partition(" ")
-            key = token.strip() if scheme.lower() == "bearer" else ""
-        if not key or (self.api_keys is not None and key not in self.api_keys):
+            key = bearer_token(request)
+        if self._refuses(key):
             raise ApiError(401, ACCESS_DENIED, code="401",
                            body={"error": {"code": "401", "message": ACCESS_DENIED}})
 

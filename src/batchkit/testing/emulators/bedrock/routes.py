@@ -27,8 +27,8 @@ import threading
 from typing import Any
 from urllib.parse import unquote
 
+from batchkit.testing._clock import EmulatorClock
 from batchkit.testing._server import (
-    EmulatorClock,
     EndpointFaults,
     Request,
     Response,
@@ -184,9 +184,7 @@ class BedrockEmulator:
     def _get(self, request: Request, identifier: str) -> EmulatedJob:
         """A poll: in auto mode the clock first jumps to the job's next status step."""
         job = self._job(request, identifier, "GetModelInvocationJob")
-        due = job.next_due()
-        if due is not None:
-            self.clock.reach(due)
+        self.clock.reach(job.next_due())
         job.advance(self.clock.now(), self.s3, self.responder)
         return job
 
@@ -220,9 +218,7 @@ class BedrockEmulator:
         limit = int(params.get("maxResults") or 1000)
         page = jobs[start:start + limit]
         for job in page:  # a listing polls what it shows: auto mode moves each one step
-            due = job.next_due()
-            if due is not None:
-                self.clock.reach(due)
+            self.clock.reach(job.next_due())
             job.advance(self.clock.now(), self.s3, self.responder)
         body: dict[str, Any] = {"invocationJobSummaries": [j.describe() for j in page]}
         if start + limit < len(jobs):

@@ -5,7 +5,7 @@ Why a timeline: a job moves through Bedrock's statuses on the vendor's schedule 
 validation, ``Expired`` when it never starts before its timeout, ``PartiallyCompleted`` when
 the timeout cuts it short, ``Stopping`` -> ``Stopped`` after a stop), and tests must be able to
 stop the world anywhere on it. Times come from the shared
-:class:`~batchkit.testing._server.EmulatorClock`; records finish one by one across
+:class:`~batchkit.testing._clock.EmulatorClock`; records finish one by one across
 ``InProgress``, so a stop keeps the finished ones.
 
 Validation reads the input object from the S3 emulator and checks what Bedrock checks up front:

@@ -2,7 +2,7 @@
 
 Why a separate module: a Cohere dataset is the vendor's unit of both input and output. Inputs are
 validated *after* the upload (``queued`` -> ``processing`` -> ``validated`` | ``failed`` on the
-shared :class:`~batchkit.testing._server.EmulatorClock`) with the rules Cohere documents for
+shared :class:`~batchkit.testing._clock.EmulatorClock`) with the rules Cohere documents for
 ``embed-input``: a ``text`` field on every row, not empty; every ``keep_fields`` field on every
 row; ``optional_fields`` may be missing; other fields are dropped. Outputs (an embed job's
 ``embed-result``, a batch's results) are served as Avro parts at signed-looking URLs, because that

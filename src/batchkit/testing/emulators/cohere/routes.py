@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 import uuid
 import zlib
 from collections import Counter
@@ -23,15 +22,15 @@ from datetime import datetime
 from typing import Any
 
 from batchkit.testing import _spec
+from batchkit.testing._clock import EmulatorClock
 from batchkit.testing._server import (
-    EmulatorClock,
-    EndpointFaults,
     MultipartError,
     Request,
     Response,
     bytes_response,
     json_response,
 )
+from batchkit.testing.emulators._app import VendorApp, VendorError, bearer_token, retry_headers
 from batchkit.testing.emulators.cohere.datasets import (
     CHAT_INPUT,
     CHAT_RESULT_SCHEMA,
@@ -63,29 +62,25 @@ MAX_NAME = 50
 STORAGE = "_storage"
 
 
-class ApiError(Exception):
+class ApiError(VendorError):
     """An HTTP error answered with Cohere's ``{"message"}`` body."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(status, {"message": message}, message)
 
 
-class CohereEmulator:
+class CohereEmulator(VendorApp):
     """The Cohere app. Knobs: ``validation_phases``, ``job_phases``, ``rows_per_part``,
     ``chat_responder``, ``api_keys`` (None accepts any key); faults and counters below."""
 
     name = "cohere"
 
     def __init__(self, clock: EmulatorClock) -> None:
-        self.clock = clock
+        super().__init__(clock)
         self.validation_phases = ValidationPhases()
         self.job_phases = JobPhases()
         self.rows_per_part = 1000
         self.chat_responder: ChatResponder = default_chat_responder
-        self.api_keys: set[str] | None = None
-        self.endpoint_faults = EndpointFaults()
         self.datasets: dict[str, EmulatedDataset] = {}
         self.embed_jobs: dict[str, EmbedJob] = {}
         self.batches: dict[str, ChatBatch] = {}
@@ -95,7 +90,6 @@ class CohereEmulator:
         self._creates: Counter[str] = Counter()
         self.tokenized: list[int] = []
         """Token counts ``/v1/tokenize`` answered, in order, so tests can follow them."""
-        self._lock = threading.RLock()
 
     # ---- fault and counter API for tests -------------------------------------------------
 
@@ -119,7 +113,7 @@ class CohereEmulator:
         return sum(1 for d in self.datasets.values() if d.name == name)
 
     def fault_response(self, status: int, retry_after: float | None) -> Response:
-        headers = {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
+        headers = retry_headers(retry_after, "retry-after")
         message = {400: "invalid request",
                    429: "You are using a Trial key, which is limited to 40 API calls / minute."
                    }.get(status, "internal server error")
@@ -127,25 +121,20 @@ class CohereEmulator:
 
     # ---- HTTP --------------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:
-        try:
-            parts = request.path.strip("/").split("/")
-            if parts[0] == STORAGE:
-                return self._download(parts[1:], request)
-            self._authenticate(request)
-            with self._lock:
-                return self._route(request, parts)
-        except ApiError as failure:
-            return json_response({"message": failure.message}, failure.status)
-
     def _authenticate(self, request: Request) -> None:
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        """A bearer key, except on a signed storage URL: there the URL is the credential."""
+        if request.path.strip("/").split("/")[0] == STORAGE:
+            return
+        token = bearer_token(request)
+        if not token:
             raise ApiError(401, "no api key supplied")
-        if self.api_keys is not None and token.strip() not in self.api_keys:
+        if self._refuses(token):
             raise ApiError(401, "invalid api token")
 
-    def _route(self, request: Request, parts: list[str]) -> Response:
+    def _route(self, request: Request) -> Response:
+        parts = request.path.strip("/").split("/")
+        if parts[0] == STORAGE:
+            return self._download(parts[1:], request)
         method, head, rest = request.method, parts[:2], parts[2:]
         if head == ["v1", "datasets"]:
             if not rest:
@@ -254,9 +243,7 @@ class CohereEmulator:
     def _dataset_json(self, dataset_id: str, request: Request) -> dict[str, Any]:
         """A GET is a poll: in auto mode validation moves one step."""
         dataset = self._dataset(dataset_id)
-        due = dataset.next_due(self.clock.now())
-        if due is not None:
-            self.clock.reach(due)
+        self.clock.reach(dataset.next_due(self.clock.now()))
         return dataset.as_json(self.clock.now(), _storage_url(request, self.name))
 
     def _validated_input(self, dataset_id: str, kind: str, status: int) -> EmulatedDataset:
@@ -330,8 +317,8 @@ class CohereEmulator:
         return job
 
     def _sync_job(self, job: EmbedJob, polled: bool) -> EmbedJob:
-        if polled and (due := job.next_due()) is not None:
-            self.clock.reach(due)
+        if polled:
+            self.clock.reach(job.next_due())
         if job.advance(self.clock.now()):
             data = job.dataset
             job.output = self._output(f"{job.name or 'embed-job'}-output", "embed-result")
@@ -371,8 +358,8 @@ class CohereEmulator:
         return batch
 
     def _sync_batch(self, batch: ChatBatch, polled: bool) -> ChatBatch:
-        if polled and (due := batch.next_due()) is not None:
-            self.clock.reach(due)
+        if polled:
+            self.clock.reach(batch.next_due())
         if batch.advance(self.clock.now(), self.chat_responder):
             batch.output = self._output(f"{batch.name}-output", "batch-chat-v2-output")
             batch.output.seal(batch.results, CHAT_RESULT_SCHEMA, self.rows_per_part)

@@ -33,8 +33,8 @@ from urllib.parse import quote, unquote
 
 import google_crc32c
 
+from batchkit.testing._clock import EmulatorClock
 from batchkit.testing._server import (
-    EmulatorClock,
     EndpointFaults,
     Request,
     Response,

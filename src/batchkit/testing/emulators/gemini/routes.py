@@ -27,13 +27,18 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchkit.testing._server import EmulatorClock, EndpointFaults, Request, Response, json_response
+from batchkit.testing._clock import EmulatorClock
+from batchkit.testing._server import (
+    Request,
+    Response,
+    json_response,
+)
 from batchkit.testing._text import estimate_tokens
+from batchkit.testing.emulators._app import VendorApp, VendorError, retry_headers
 from batchkit.testing.emulators.gemini.replies import (
     Responder,
     embed_problem,
@@ -63,17 +68,12 @@ _RPC_NAMES = {"CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "DEADLINE_EXC
               "UNAVAILABLE": 14}
 
 
-class ApiError(Exception):
+class ApiError(VendorError):
     """An HTTP error answered with Google's error body."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-    def response(self) -> Response:
-        return json_response({"error": {"code": self.status, "message": str(self),
-                                        "status": _STATUS.get(self.status, "UNKNOWN")}},
-                             self.status)
+        super().__init__(status, {"error": {"code": status, "message": message,
+                                            "status": _STATUS.get(status, "UNKNOWN")}}, message)
 
 
 @dataclass
@@ -106,17 +106,15 @@ class UploadSession:
     data: bytearray = field(default_factory=bytearray)
 
 
-class GeminiEmulator:
+class GeminiEmulator(VendorApp):
     """The Gemini app. Knobs: ``phases``, ``responder``, ``api_keys`` (None accepts any key)."""
 
     name = "gemini"
 
     def __init__(self, clock: EmulatorClock, *, responder: Responder | None = None) -> None:
-        self.clock = clock
+        super().__init__(clock)
         self.responder: Responder = responder or generate_reply
         self.phases = Phases()
-        self.api_keys: set[str] | None = None
-        self.endpoint_faults = EndpointFaults()
         self.batches: dict[str, EmulatedBatch] = {}
         self.files: dict[str, StoredFile] = {}
         self.creates = 0
@@ -127,7 +125,6 @@ class GeminiEmulator:
         self._uploads: dict[str, UploadSession] = {}
         self.counted: list[int] = []
         """Every figure ``countTokens`` answered, in order, so tests can follow them."""
-        self._lock = threading.RLock()
 
     # ---- fault and counter API for tests -----------------------------------------------------
 
@@ -149,19 +146,10 @@ class GeminiEmulator:
                    "Resource has been exhausted (e.g. check quota)." if status == 429 else
                    "Request contains an invalid argument.")
         response = ApiError(status, message).response()
-        if retry_after is not None:
-            response.headers["Retry-After"] = f"{retry_after:g}"
+        response.headers.update(retry_headers(retry_after))
         return response
 
     # ---- HTTP --------------------------------------------------------------------------------
-
-    def handle(self, request: Request) -> Response:
-        try:
-            self._authenticate(request)
-            with self._lock:
-                return self._route(request)
-        except ApiError as failure:
-            return failure.response()
 
     def _authenticate(self, request: Request) -> None:
         """The API key from ``x-goog-api-key`` (or ``?key=``). An upload session's own URL
@@ -173,7 +161,7 @@ class GeminiEmulator:
             raise ApiError(403, "Method doesn't allow unregistered callers (callers without "
                            "established identity). Please use API Key or other form of API "
                            "consumer identity to call this API.")
-        if self.api_keys is not None and key not in self.api_keys:
+        if self._refuses(key):
             raise ApiError(400, "API key not valid. Please pass a valid API key.")
 
     def _route(self, request: Request) -> Response:
@@ -394,9 +382,7 @@ class GeminiEmulator:
         """Bring ``batch`` up to the clock (in auto mode a poll first jumps to its next step);
         a batch that just ended writes its responses file if its input was a file."""
         if polled:
-            due = batch.next_due()
-            if due is not None:
-                self.clock.reach(due)
+            self.clock.reach(batch.next_due())
         if batch.advance(self.clock.now(), lambda row: self._run(batch, row)):
             self._write_output(batch)
         return batch

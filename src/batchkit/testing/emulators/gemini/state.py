@@ -3,7 +3,7 @@
 Why a timeline: a Gemini batch moves ``BATCH_STATE_PENDING`` -> ``RUNNING`` -> ``SUCCEEDED`` on
 Google's schedule, or ends ``FAILED``, ``CANCELLED`` (a cancel keeps what finished) or
 ``EXPIRED`` (48 hours, with the finished rows in the output). Rows finish one by one across the
-running phase on :class:`~batchkit.testing._server.EmulatorClock`, so a test can stop anywhere
+running phase on :class:`~batchkit.testing._clock.EmulatorClock`, so a test can stop anywhere
 and see partial results, exactly what batchkit has to account for.
 
 The batch renders itself as the API's ``Operation`` whose ``metadata`` is the

@@ -20,13 +20,24 @@ import re
 import secrets
 from typing import Any
 
-from batchkit.testing._server import EmulatorClock, Request, Response, json_response
+from batchkit.testing._clock import EmulatorClock
+from batchkit.testing._server import (
+    Request,
+    Response,
+    json_response,
+)
+from batchkit.testing.emulators._app import bearer_token, params_problem
 from batchkit.testing.emulators.openai.routes import ApiError, OpenAIEmulator
 from batchkit.testing.emulators.openai.validation import InputLimits, InputRules
 
 WINDOW_PATTERN = re.compile(r"^(\d+)([hd])$")
 MIN_WINDOW, MAX_WINDOW = 24 * 3600, 7 * 24 * 3600
 MAX_IDS = 200
+PARAMS_REFUSALS = {  # how Groq words what its create schema refuses, and the error code
+    "missing": ("missing required field '{}'", "missing_required_parameter"),
+    "unknown": ("unknown field '{}'", None),
+    "invalid": ("invalid value for '{}': {}", "invalid_value"),
+}
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, as Groq's ULID-style ids
 
 
@@ -61,10 +72,7 @@ class GroqEmulator(OpenAIEmulator):
         return parts[2:]
 
     def _authenticate(self, request: Request) -> None:
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or (
-                self.api_keys is not None and token not in self.api_keys):
+        if self._refuses(bearer_token(request)):
             raise ApiError(401, "Invalid API Key", code="invalid_api_key")
 
     def _new_file_id(self) -> str:
@@ -76,23 +84,12 @@ class GroqEmulator(OpenAIEmulator):
     def _check_create(self, body: dict[str, Any]) -> None:
         """Check the body against the ``groq`` SDK's ``BatchCreateParams`` TypedDict."""
         from groq.types.batch_create_params import BatchCreateParams
-        from pydantic import TypeAdapter, ValidationError
 
-        allowed = set(BatchCreateParams.__annotations__)
-        for name in sorted(BatchCreateParams.__required_keys__):
-            if name not in body:
-                raise ApiError(400, f"missing required field '{name}'", param=name,
-                               code="missing_required_parameter")
-        unknown = sorted(set(body) - allowed)
-        if unknown:
-            raise ApiError(400, f"unknown field '{unknown[0]}'", param=unknown[0])
-        try:
-            TypeAdapter(BatchCreateParams).validate_python(body)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            param = ".".join(str(p) for p in err["loc"])
-            raise ApiError(400, f"invalid value for '{param}': {err['msg']}", param=param,
-                           code="invalid_value") from None
+        problem = params_problem(BatchCreateParams, body)
+        if problem is not None:
+            wording, code = PARAMS_REFUSALS[problem.kind]
+            raise ApiError(400, wording.format(problem.path, problem.message), param=problem.path,
+                           code=code)
         if window_seconds(body["completion_window"]) is None:
             raise ApiError(400, f"invalid completion_window {body['completion_window']!r}: "
                            "durations from 24h to 7d are supported", param="completion_window",

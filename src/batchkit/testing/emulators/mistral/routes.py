@@ -18,7 +18,6 @@ the spec does not name is a metadata filter; a literal ``metadata=<json object>`
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -26,15 +25,21 @@ from datetime import datetime
 from typing import Any
 
 from batchkit.testing import _spec
+from batchkit.testing._clock import EmulatorClock
 from batchkit.testing._server import (
-    EmulatorClock,
-    EndpointFaults,
     MultipartError,
     Request,
     Response,
     bytes_response,
     json_response,
 )
+from batchkit.testing.emulators._app import (
+    VendorError,
+    bearer_token,
+    jsonl,
+    retry_headers,
+)
+from batchkit.testing.emulators._file_batch import FileBatchApp
 from batchkit.testing.emulators.mistral.replies import (
     BODY_SCHEMAS,
     Responder,
@@ -51,20 +56,17 @@ from batchkit.testing.emulators.mistral.state import (
     faults_for,
     parse_file_lines,
 )
-from batchkit.testing.emulators.openai.state import FaultKind, FaultPlan, ItemFault
 
 FILE_PURPOSES = frozenset({"fine-tune", "batch", "ocr"})
 LIST_PARAMETERS = frozenset({"page", "page_size", "model", "agent_id", "metadata",
                              "created_after", "created_by_me", "status", "order_by"})
 
 
-class ApiError(Exception):
+class ApiError(VendorError):
     """An HTTP error answered with a Mistral error body."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(str(body))
-        self.status = status
-        self.body = body
+        super().__init__(status, body, str(body))
 
 
 def _invalid(problems: list[str], prefix: tuple[str | int, ...] = ("body",)) -> ApiError:
@@ -91,7 +93,7 @@ class StoredFile:
         }
 
 
-class MistralEmulator:
+class MistralEmulator(FileBatchApp):
     """The Mistral app mounted at ``/mistral``.
 
     Knobs a test may set: ``phases`` (how long each status lasts), ``responder`` (the reply for
@@ -104,37 +106,19 @@ class MistralEmulator:
     name = "mistral"
 
     def __init__(self, clock: EmulatorClock, *, responder: Responder | None = None) -> None:
-        self.clock = clock
+        super().__init__(clock)
         self.responder: Responder = responder or default_responder
         self.phases = Phases()
-        self.api_keys: set[str] | None = None
         self.max_file_requests = 1_000_000
         self.results_inline_only = False
-        self.item_faults = FaultPlan()
-        self.endpoint_faults = EndpointFaults()
         self.files: dict[str, StoredFile] = {}
         self.jobs: dict[str, EmulatedJob] = {}
         self.uploads = 0
         self.creates = 0
         self.create_attempts = 0
         self._fail_next: list[str] = []
-        self._creates_by_metadata: Counter[tuple[str, str]] = Counter()
-        self._lock = threading.RLock()
 
     # ---- fault and counter API for tests -------------------------------------------------
-
-    def fault(self, custom_id: str, kind: FaultKind, *, status_code: int = 500) -> None:
-        """Make request ``custom_id`` fail with ``kind`` in any job that holds it: ``http_error``
-        (a row in the error file), ``invalid_json`` (cut JSON text), ``missing`` (no row at all)
-        or ``expired`` (never runs, so its job ends ``TIMEOUT_EXCEEDED`` at ``timeout_hours``)."""
-        self.item_faults.by_custom_id[custom_id] = ItemFault(kind, status_code)
-
-    def fault_rate(self, kind: FaultKind, rate: float, *, seed: int = 0,
-                   status_code: int = 500) -> None:
-        """Make a deterministic fraction ``rate`` of requests (chosen by ``seed``) fail."""
-        self.item_faults.rates[kind] = rate
-        self.item_faults.seed = seed
-        self.item_faults.rate_status_code = status_code
 
     def fail_next_job(self, message: str = "Batch validation failed") -> None:
         """The next created job ends ``FAILED`` with this error, whatever its input."""
@@ -145,7 +129,7 @@ class MistralEmulator:
         return self._creates_by_metadata[(metadata_key, value)]
 
     def fault_response(self, status: int, retry_after: float | None) -> Response:
-        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+        headers = retry_headers(retry_after)
         if status == 429:
             body = error_body("Requests rate limit exceeded", type="rate_limited")
         else:
@@ -154,18 +138,8 @@ class MistralEmulator:
 
     # ---- HTTP --------------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:
-        try:
-            self._authenticate(request)
-            with self._lock:
-                return self._route(request)
-        except ApiError as failure:
-            return json_response(failure.body, failure.status)
-
     def _authenticate(self, request: Request) -> None:
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip() or (
-                self.api_keys is not None and token.strip() not in self.api_keys):
+        if self._refuses(bearer_token(request)):
             raise ApiError(401, {"detail": "Unauthorized"})
 
     def _route(self, request: Request) -> Response:
@@ -265,16 +239,13 @@ class MistralEmulator:
         )
         self.jobs[job.id] = job
         self.creates += 1
-        for key, value in (metadata or {}).items():
-            self._creates_by_metadata[(key, value)] += 1
+        self._count_create(metadata)
         return json_response(job.as_json())
 
     def _sync(self, job: EmulatedJob, *, polled: bool) -> EmulatedJob:
         """Bring ``job`` up to the clock (in auto mode a poll first jumps to its next step)."""
         if polled:
-            due = job.next_due()
-            if due is not None:
-                self.clock.reach(due)
+            self.clock.reach(job.next_due())
         job.advance(self.clock.now(), self.responder)
         if job.status in TERMINAL and not job.results_written:
             self._write_results(job)
@@ -285,10 +256,9 @@ class MistralEmulator:
         if not self.results_inline_only:
             for rows, kind in ((output, "output"), (errors, "error")):
                 if rows:
-                    data = "".join(json.dumps(row) + "\n" for row in rows).encode("utf-8")
                     stored = self._store(f"{job.id}_{kind}.jsonl", "batch",
                                          f"batch_{'result' if kind == 'output' else 'error'}",
-                                         "mistral", data)
+                                         "mistral", jsonl(rows))
                     setattr(job, f"{kind}_file", stored.id)
         job.results_written = True
 

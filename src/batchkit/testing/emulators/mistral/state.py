@@ -3,7 +3,7 @@
 Why a timeline: Mistral jobs move on the vendor's schedule (``QUEUED`` -> ``RUNNING`` ->
 ``SUCCESS``, or ``FAILED``, ``TIMEOUT_EXCEEDED``, ``CANCELLATION_REQUESTED`` -> ``CANCELLED``),
 and tests must stop the world anywhere on it. Each job knows when its next transition is due on
-the shared :class:`~batchkit.testing._server.EmulatorClock`, and requests finish one by one
+the shared :class:`~batchkit.testing._clock.EmulatorClock`, and requests finish one by one
 across the running phase, so a cancel or a timeout keeps the finished ones.
 
 What Mistral does not document, the emulator chooses and says so: a line that is not a request
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchkit.testing.emulators._file_batch import FaultPlan, ItemFault, out_of_order
 from batchkit.testing.emulators.mistral.replies import (
     ReplyError,
     Responder,
@@ -30,7 +30,6 @@ from batchkit.testing.emulators.mistral.replies import (
     check_body,
     injected_error,
 )
-from batchkit.testing.emulators.openai.state import FaultPlan, ItemFault
 
 TERMINAL = frozenset({"SUCCESS", "FAILED", "TIMEOUT_EXCEEDED", "CANCELLED"})
 
@@ -219,10 +218,7 @@ class EmulatedJob:
                 "error": None,
             }
             (output if outcome.succeeded else errors).append(row)
-        shuffler = random.Random(self.id)
-        shuffler.shuffle(output)
-        shuffler.shuffle(errors)
-        return output, errors
+        return out_of_order(self.id, output, errors)
 
     def as_json(self, *, inline: bool = False) -> dict[str, Any]:
         """The ``BatchJob`` object; ``inline=True`` adds the result rows as ``outputs``."""

@@ -14,31 +14,31 @@ rules, how a batch and a result row look, and how listing pages.
 
 from __future__ import annotations
 
-import json
 import secrets
-import threading
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from batchkit.testing import _spec
+from batchkit.testing._clock import EmulatorClock
 from batchkit.testing._server import (
-    EmulatorClock,
-    EndpointFaults,
     MultipartError,
     Request,
     Response,
     bytes_response,
     json_response,
 )
+from batchkit.testing.emulators._app import (
+    VendorError,
+    bearer_token,
+    jsonl,
+    retry_headers,
+)
+from batchkit.testing.emulators._file_batch import FileBatchApp
 from batchkit.testing.emulators.openai.replies import Responder, default_responder
 from batchkit.testing.emulators.openai.state import (
     TERMINAL,
     WINDOW_SECONDS,
     EmulatedBatch,
-    FaultKind,
-    FaultPlan,
-    ItemFault,
     Phases,
 )
 from batchkit.testing.emulators.openai.validation import (
@@ -60,7 +60,7 @@ NO_KEY_MESSAGE = (
 )
 
 
-class ApiError(Exception):
+class ApiError(VendorError):
     """An HTTP error answered with OpenAI's error body (or a vendor's own ``body``)."""
 
     def __init__(
@@ -73,10 +73,8 @@ class ApiError(Exception):
         type: str = "invalid_request_error",
         body: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = {"message": message, "type": type, "param": param, "code": code}
-        self.body = body if body is not None else {"error": self.error}
+        error = {"message": message, "type": type, "param": param, "code": code}
+        super().__init__(status, body if body is not None else {"error": error}, message)
 
 
 @dataclass
@@ -101,7 +99,7 @@ class StoredFile:
         }
 
 
-class OpenAIEmulator:
+class OpenAIEmulator(FileBatchApp):
     """The OpenAI app mounted at ``/openai``.
 
     Knobs a test may set: ``limits`` (request count, bytes, embedding inputs), ``phases`` (how
@@ -117,13 +115,10 @@ class OpenAIEmulator:
     """Azure writes an error file even when no request failed; OpenAI leaves the id null."""
 
     def __init__(self, clock: EmulatorClock, *, responder: Responder | None = None) -> None:
-        self.clock = clock
+        super().__init__(clock)
         self.responder: Responder = responder or default_responder
         self.limits = InputLimits()
         self.phases = Phases()
-        self.api_keys: set[str] | None = None
-        self.item_faults = FaultPlan()
-        self.endpoint_faults = EndpointFaults()
         self.files: dict[str, StoredFile] = {}
         self.batches: dict[str, EmulatedBatch] = {}
         self.uploads = 0
@@ -133,21 +128,8 @@ class OpenAIEmulator:
         client's cap on its batches in flight held."""
         self._active: set[str] = set()
         self._fail_next_validation: list[ValidationError] = []
-        self._creates_by_metadata: Counter[tuple[str, str]] = Counter()
-        self._lock = threading.RLock()
 
     # ---- fault and counter API for tests -------------------------------------------------
-
-    def fault(self, custom_id: str, kind: FaultKind, *, status_code: int = 500) -> None:
-        """Make the request ``custom_id`` fail with ``kind`` in any batch that contains it."""
-        self.item_faults.by_custom_id[custom_id] = ItemFault(kind, status_code)
-
-    def fault_rate(self, kind: FaultKind, rate: float, *, seed: int = 0,
-                   status_code: int = 500) -> None:
-        """Make a deterministic fraction ``rate`` of requests (chosen by ``seed``) fail."""
-        self.item_faults.rates[kind] = rate
-        self.item_faults.seed = seed
-        self.item_faults.rate_status_code = status_code
 
     def fail_next_validation(
         self, code: str = "invalid_request", message: str = "The batch input file is invalid."
@@ -160,7 +142,7 @@ class OpenAIEmulator:
         return self._creates_by_metadata[(metadata_key, value)]
 
     def fault_response(self, status: int, retry_after: float | None) -> Response:
-        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+        headers = retry_headers(retry_after)
         if status == 429:
             error = {"message": "Rate limit reached for requests. Please try again later.",
                      "type": "requests", "param": None, "code": "rate_limit_exceeded"}
@@ -171,20 +153,12 @@ class OpenAIEmulator:
 
     # ---- HTTP --------------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:
-        try:
-            self._authenticate(request)
-            with self._lock:
-                return self._route(request)
-        except ApiError as failure:
-            return json_response(failure.body, failure.status)
-
     def _authenticate(self, request: Request) -> None:
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request)
+        if not token:
             raise ApiError(401, NO_KEY_MESSAGE)
-        if self.api_keys is not None and token.strip() not in self.api_keys:
-            shown = token.strip()[:3] + "*" * 6 + token.strip()[-4:]
+        if self._refuses(token):
+            shown = token[:3] + "*" * 6 + token[-4:]
             raise ApiError(401, f"Incorrect API key provided: {shown}. You can find your API key "
                            "at https://platform.openai.com/account/api-keys.",
                            code="invalid_api_key")
@@ -318,8 +292,7 @@ class OpenAIEmulator:
         self.creates += 1
         self._active.add(batch.id)
         self.peak_active = max(self.peak_active, len(self._active))
-        for key, value in (metadata or {}).items():
-            self._creates_by_metadata[(key, value)] += 1
+        self._count_create(metadata)
         return self._created(batch)
 
     def _parse_source(self, body: dict[str, Any]) -> ParsedInput:
@@ -360,9 +333,7 @@ class OpenAIEmulator:
     def _sync(self, batch: EmulatedBatch, *, polled: bool) -> EmulatedBatch:
         """Bring ``batch`` up to the clock (in auto mode a poll first jumps to its next step)."""
         if polled:
-            due = batch.next_due()
-            if due is not None:
-                self.clock.reach(due)
+            self.clock.reach(batch.next_due())
         batch.advance(self.clock.now(), self._respond)
         if batch.status in TERMINAL and not batch.results_written:
             self._write_results(batch)
@@ -376,9 +347,8 @@ class OpenAIEmulator:
             empty_wanted = (self.empty_error_file and attribute == "error_file_id"
                             and batch.status == "completed")
             if rows or empty_wanted:
-                data = "".join(json.dumps(row) + "\n" for row in rows).encode("utf-8")
                 stored = self._store_file(f"{batch.id}_{attribute[:-8]}.jsonl", "batch_output",
-                                          data)
+                                          jsonl(rows))
                 setattr(batch, attribute, stored.id)
         batch.results_written = True
 

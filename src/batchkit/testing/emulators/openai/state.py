@@ -3,7 +3,7 @@
 Why a timeline instead of a state flag: OpenAI batches move on the vendor's schedule, and tests must
 be able to stop the world anywhere on it (cancel halfway through a run, expire at the 24 h mark).
 Each batch therefore knows when its next transition is due on the shared
-:class:`~batchkit.testing._server.EmulatorClock`, and requests finish one by one across the
+:class:`~batchkit.testing._clock.EmulatorClock`, and requests finish one by one across the
 ``in_progress`` phase, so a cancel or expiry keeps the finished ones and reports the rest.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from batchkit.testing.emulators._file_batch import ItemFault, out_of_order
 from batchkit.testing.emulators.openai.replies import (
     ReplyError,
     Responder,
@@ -23,8 +23,6 @@ from batchkit.testing.emulators.openai.replies import (
 )
 from batchkit.testing.emulators.openai.validation import ParsedInput, ValidationError
 
-FaultKind = Literal["invalid_json", "http_error", "expired", "missing"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("invalid_json", "http_error", "expired", "missing")
 TERMINAL = frozenset({"failed", "completed", "expired", "cancelled"})
 WINDOW_SECONDS = 24 * 3600
 NOT_EXECUTED_MESSAGES = {
@@ -41,33 +39,6 @@ class Phases:
     in_progress: float = 60.0
     finalizing: float = 10.0
     cancelling: float = 5.0
-
-
-@dataclass
-class ItemFault:
-    kind: FaultKind
-    status_code: int = 500
-
-
-@dataclass
-class FaultPlan:
-    """Per-item faults, explicit by custom_id or drawn at a rate from a seed (deterministic)."""
-
-    by_custom_id: dict[str, ItemFault] = field(default_factory=dict)
-    rates: dict[FaultKind, float] = field(default_factory=dict)
-    rate_status_code: int = 500
-    seed: int = 0
-
-    def fault_for(self, custom_id: str) -> ItemFault | None:
-        explicit = self.by_custom_id.get(custom_id)
-        if explicit is not None:
-            return explicit
-        for kind in FAULT_KINDS:
-            rate = self.rates.get(kind, 0.0)
-            digest = hashlib.sha256(f"{self.seed}:{kind}:{custom_id}".encode()).digest()
-            if rate and int.from_bytes(digest[:8], "big") / 2**64 < rate:
-                return ItemFault(kind, self.rate_status_code)
-        return None
 
 
 @dataclass
@@ -236,10 +207,7 @@ class EmulatedBatch:
                 "error": None,
             }
             (output if outcome.succeeded else errors).append(row)
-        shuffler = random.Random(self.id)
-        shuffler.shuffle(output)
-        shuffler.shuffle(errors)
-        return output, errors
+        return out_of_order(self.id, output, errors)
 
     def as_json(self) -> dict[str, Any]:
         error = self.error if self.status == "failed" else None

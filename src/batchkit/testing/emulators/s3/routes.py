@@ -30,7 +30,12 @@ from typing import Any
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
-from batchkit.testing._server import EmulatorClock, EndpointFaults, Request, Response
+from batchkit.testing._clock import EmulatorClock
+from batchkit.testing._server import (
+    EndpointFaults,
+    Request,
+    Response,
+)
 from batchkit.testing.emulators._aws import AwsError, ShapeChecker, request_id, request_params
 
 MIN_PART_SIZE = 5 * 1024 * 1024

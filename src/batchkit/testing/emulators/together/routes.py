@@ -28,14 +28,15 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
+from batchkit.testing._clock import EmulatorClock
 from batchkit.testing._server import (
-    EmulatorClock,
     MultipartError,
     Request,
     Response,
     bytes_response,
     json_response,
 )
+from batchkit.testing.emulators._app import bearer_token, params_problem
 from batchkit.testing.emulators.openai.replies import ReplyError
 from batchkit.testing.emulators.openai.routes import ApiError, OpenAIEmulator, StoredFile
 from batchkit.testing.emulators.openai.state import TERMINAL, EmulatedBatch
@@ -56,6 +57,11 @@ STATUS_NAMES = {
 }
 """The engine's OpenAI statuses -> Together's (which has no separate finalizing step)."""
 UPLOAD_PREFIX = "/upload/"
+PARAMS_REFUSALS = {  # how Together words what its create schema refuses
+    "missing": "missing field `{}`",
+    "unknown": "unknown field `{}`",
+    "invalid": "invalid value for `{}`: {}",
+}
 
 
 def _iso(seconds: float | None) -> str | None:
@@ -95,14 +101,11 @@ class TogetherEmulator(OpenAIEmulator):
                 with self._lock:
                     return self._receive_upload(request.path[len(UPLOAD_PREFIX):], request.body)
             except ApiError as failure:
-                return json_response(failure.body, failure.status)
+                return failure.response()
         return super().handle(request)
 
     def _authenticate(self, request: Request) -> None:
-        scheme, _, token = (request.header("Authorization") or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or (
-                self.api_keys is not None and token not in self.api_keys):
+        if self._refuses(bearer_token(request)):
             raise ApiError(401, "Invalid API key provided.", code="invalid_api_key")
 
     def _route(self, request: Request) -> Response:
@@ -184,22 +187,13 @@ class TogetherEmulator(OpenAIEmulator):
 
     def _check_create(self, body: dict[str, Any]) -> None:
         """Check the body against the ``together`` SDK's ``BatchCreateParams`` TypedDict."""
-        from pydantic import TypeAdapter
-        from pydantic import ValidationError as PydanticError
         from together.types.batch_create_params import BatchCreateParams
 
-        for name in sorted(BatchCreateParams.__required_keys__):
-            if name not in body:
-                raise ApiError(400, f"missing field `{name}`", param=name)
-        unknown = sorted(set(body) - set(BatchCreateParams.__annotations__))
-        if unknown:
-            raise ApiError(400, f"unknown field `{unknown[0]}`", param=unknown[0])
-        try:
-            TypeAdapter(BatchCreateParams).validate_python(body)
-        except PydanticError as exc:
-            err = exc.errors()[0]
-            raise ApiError(400, f"invalid value for `{err['loc'][0]}`: {err['msg']}",
-                           param=str(err["loc"][0])) from None
+        problem = params_problem(BatchCreateParams, body)
+        if problem is not None:
+            field = str(problem.loc[0])
+            raise ApiError(400, PARAMS_REFUSALS[problem.kind].format(field, problem.message),
+                           param=field)
         if body["endpoint"] not in self.input_rules.urls:
             raise ApiError(400, f"The batchkit emulator serves /v1/chat/completions batches "
                            f"only, not {body['endpoint']}.", param="endpoint")

@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
+from batchkit.testing._clock import EmulatorClock
 from batchkit.testing._server import (
-    EmulatorClock,
     EndpointFaults,
     Request,
     Response,
@@ -231,9 +231,7 @@ class VertexEmulator:
     def _sync(self, job: EmulatedJob, *, polled: bool) -> None:
         """Bring ``job`` up to the clock (in auto mode a poll first jumps to its next step)."""
         if polled:
-            due = job.next_due()
-            if due is not None:
-                self.clock.reach(due)
+            self.clock.reach(job.next_due())
         job.advance(self.clock.now(), self.gcs.store, self.chat_responder,
                     self.embedding_responder)
 

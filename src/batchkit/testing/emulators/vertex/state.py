@@ -3,7 +3,7 @@
 Why a timeline: a job moves on the vendor's schedule (``JOB_STATE_QUEUED`` -> ``PENDING`` ->
 ``RUNNING`` -> ``SUCCEEDED``), and tests must be able to stop the world anywhere on it. Rows
 finish one by one across ``RUNNING`` on the shared
-:class:`~batchkit.testing._server.EmulatorClock`, so a cancel keeps the finished rows ("all
+:class:`~batchkit.testing._clock.EmulatorClock`, so a cancel keeps the finished rows ("all
 completed rows are exported", batch-prediction docs). When the job ends, its rows are written to
 ``{outputUriPrefix}/prediction-model-<time>/predictions.jsonl`` in the Cloud Storage store, in
 no particular order (the docs promise none), and ``outputInfo.gcsOutputDirectory`` names it.
