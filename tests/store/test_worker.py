@@ -3,6 +3,8 @@ every open job, and leaves alone a job another holder has."""
 
 from __future__ import annotations
 
+import time
+
 from click.testing import CliRunner
 
 import batchkit as bk
@@ -45,6 +47,18 @@ def test_a_job_held_elsewhere_is_passed_over(store: SQLStore, store_target: str)
     done = Worker(store).run_once()
     assert (done.busy, done.advanced, done.open) == (1, 0, 1)
     assert store.get_shards(job.id)[0].vendor_status is None  # not polled by this worker
+
+
+def test_a_dead_workers_job_passes_on_when_its_lease_expires(
+    store: SQLStore, store_target: str
+) -> None:
+    job = bk.submit(chats("a", 2), "fake:m", store=store_target)
+    assert store.take_lease(job.id, "gone-host:4242:x", 0.5)  # another machine, not renewing
+    assert Worker(store).run_once().busy == 1
+    time.sleep(0.6)
+    done = Worker(store).run_once()
+    assert (done.busy, done.advanced) == (0, 1)
+    assert store.lease_holder(job.id) is None  # released after the step
 
 
 def test_worker_once_from_the_command_line(store_target: str) -> None:
