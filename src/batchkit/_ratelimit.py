@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_CONCURRENCY",
     "RateLimiter",
     "RateStats",
+    "Ticket",
     "check_rate_options",
     "limiter_for",
     "parse_reset",
@@ -82,6 +83,8 @@ class _Bucket:
         self.per_minute = per_minute
         self.level = 0.0 if per_minute is None else self.capacity
         self.stamp = time.monotonic()
+        self.spent = 0.0
+        """All ever taken, so an answer can tell what was sent after its own call."""
 
     @property
     def capacity(self) -> float:
@@ -102,12 +105,16 @@ class _Bucket:
         return 0.0 if self.level >= need else (need - self.level) * 60.0 / self.per_minute
 
     def take(self, amount: float) -> None:
+        self.spent += amount
         if self.per_minute is not None:
             self.level -= amount
 
-    def learn(self, limit: float | None, remaining: float | None, now: float) -> None:
+    def learn(self, limit: float | None, remaining: float | None, now: float,
+              since: float = 0.0, spent_then: float | None = None) -> None:
         """What a vendor header said: its limit (kept below a configured one) and what is left
-        (the bucket never believes it holds more than the vendor says)."""
+        when the call arrived, ``since`` seconds ago, when ``spent_then`` had been taken. The
+        bucket never believes it holds more than that, refilled since, less what was sent
+        after the call (an answer is always a little stale)."""
         if limit is not None and limit > 0:
             new = limit if self.configured is None else min(limit, self.configured)
             if new != self.per_minute:
@@ -117,7 +124,8 @@ class _Bucket:
                     self.level, self.stamp = self.capacity, now
         if remaining is not None and self.per_minute is not None:
             self._refill(now)
-            self.level = min(self.level, remaining)
+            after = 0.0 if spent_then is None else self.spent - spent_then
+            self.level = min(self.level, remaining + since * self.per_minute / 60 - after)
 
 
 @dataclass
@@ -129,6 +137,15 @@ class RateStats:
     """Calls answered 429."""
     tokens: int = 0
     """Estimated tokens of the calls sent."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One call let through: when, and what the budgets had handed out by then."""
+
+    sent_at: float
+    requests_spent: float
+    tokens_spent: float
 
 
 @dataclass
@@ -179,7 +196,7 @@ class RateLimiter:
                 gate = self._gates[key] = _Gate()
             return gate
 
-    async def acquire(self, tokens: int) -> None:
+    async def acquire(self, tokens: int) -> Ticket:
         """Wait until one call of about ``tokens`` tokens may go, then count it as in flight.
 
         Callers line up on one lock, so budgets are handed out in arrival order and only the
@@ -195,26 +212,27 @@ class RateLimiter:
                     wait = 0.0 if pause > 0 or full else max(
                         self.requests.wait(1, now), self.tokens.wait(tokens, now))
                     if pause <= 0 and not full and wait <= 0:
+                        ticket = Ticket(now, self.requests.spent + 1, self.tokens.spent + tokens)
                         self.requests.take(1)
                         self.tokens.take(tokens)
                         self.active += 1
                         self.stats.calls += 1
                         self.stats.tokens += tokens
-                        return
+                        return ticket
                 if full and pause <= 0:
                     gate.freed.clear()
                     await gate.freed.wait()
                 else:
                     await asyncio.sleep(max(pause, wait, 0.001))
 
-    def release(self, headers: Mapping[str, str] | None, *,
+    def release(self, ticket: Ticket | None, headers: Mapping[str, str] | None = None, *,
                 retry_after: float | None = None, rate_limited: bool = False) -> None:
         """One call ended: learn from its headers, and back off (429) or widen the window."""
         now = time.monotonic()
         with self._lock:
             self.active -= 1
             if headers:
-                self._learn(headers, now)
+                self._learn(headers, now, ticket)
             if rate_limited:
                 self.stats.rate_limited += 1
                 wait = retry_after if retry_after is not None else _DEFAULT_RETRY_AFTER
@@ -230,7 +248,7 @@ class RateLimiter:
         for gate in gates:
             gate.freed.set()
 
-    def _learn(self, headers: Mapping[str, str], now: float) -> None:
+    def _learn(self, headers: Mapping[str, str], now: float, ticket: Ticket | None) -> None:
         seen: dict[tuple[str, str], float] = {}
         for name, value in headers.items():
             match = _HEADER.search(name.lower())
@@ -241,12 +259,12 @@ class RateLimiter:
             number = parse_reset(value) if what == "reset" else _number(value)
             if number is not None:
                 seen[(kind, what)] = number
+        since = 0.0 if ticket is None else now - ticket.sent_at
         for kind, bucket in (("requests", self.requests), ("tokens", self.tokens)):
             limit, left = seen.get((kind, "limit")), seen.get((kind, "remaining"))
-            reset = seen.get((kind, "reset"))
-            if left is not None and left <= 0 and reset:
-                self.paused_until = max(self.paused_until, now + reset)
-            bucket.learn(limit, left, now)
+            spent = None if ticket is None else (
+                ticket.requests_spent if kind == "requests" else ticket.tokens_spent)
+            bucket.learn(limit, left, now, since, spent)
 
 
 def _number(value: str) -> float | None:

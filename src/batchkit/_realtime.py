@@ -160,18 +160,18 @@ async def _send_row(adapter: Adapter, limiter: RateLimiter, line: bytes, tokens:
     """One row's answer line, or None when it kept failing for a passing reason."""
     failures = limited = 0
     while True:
-        await limiter.acquire(tokens)
+        ticket = await limiter.acquire(tokens)
         try:
             answer = await adapter.asend_now(line)
         except RateLimitedError as exc:
-            limiter.release(None, retry_after=exc.retry_after, rate_limited=True)
+            limiter.release(ticket, retry_after=exc.retry_after, rate_limited=True)
             progress.rate_limited += 1
             limited += 1
             if limited >= _RATE_LIMITED_TRIES:
                 return None
             continue
         except ProviderError as exc:
-            limiter.release(None)
+            limiter.release(ticket)
             failures += 1
             if not exc.transient:
                 raise
@@ -180,9 +180,9 @@ async def _send_row(adapter: Adapter, limiter: RateLimiter, line: bytes, tokens:
             await asyncio.sleep(0.2 * 2 ** failures)
             continue
         except BaseException:
-            limiter.release(None)
+            limiter.release(ticket)
             raise
-        limiter.release(answer.headers)
+        limiter.release(ticket, answer.headers)
         return answer.line
 
 

@@ -112,8 +112,10 @@ def test_row_that_keeps_failing_goes_to_the_retry_rounds() -> None:
 def test_limiter_learns_limits_from_headers() -> None:
     limiter = RateLimiter()
     limiter.active = 1
-    limiter.release({"x-ratelimit-limit-requests": "600", "x-ratelimit-limit-tokens": "200000",
-                     "x-ratelimit-remaining-requests": "3", "x-ratelimit-reset-requests": "6s"})
+    limiter.release(None, {"x-ratelimit-limit-requests": "600",
+                           "x-ratelimit-limit-tokens": "200000",
+                           "x-ratelimit-remaining-requests": "3",
+                           "x-ratelimit-reset-requests": "6s"})
     assert limiter.requests.per_minute == 600 and limiter.tokens.per_minute == 200000
     assert limiter.requests.level <= 3
     window = limiter.window
@@ -121,11 +123,11 @@ def test_limiter_learns_limits_from_headers() -> None:
     limiter.release(None, retry_after=0.5, rate_limited=True)
     assert limiter.window == max(1.0, window / 2) and limiter.stats.rate_limited == 1
     limiter.active = 1
-    limiter.release({"anthropic-ratelimit-requests-limit": "50",
+    limiter.release(None, {"anthropic-ratelimit-requests-limit": "50",
                      "anthropic-ratelimit-requests-remaining": "0",
                      "anthropic-ratelimit-requests-reset": "2s"})
     assert limiter.requests.per_minute == 50
-    assert limiter.paused_until > time.monotonic() + 1.5  # remaining 0: wait for the reset
+    assert limiter.requests.level <= 0  # remaining 0: nothing goes until it refills
     assert parse_reset("6m0s") == 360 and parse_reset("20ms") == 0.02
     assert parse_reset("1.5") == 1.5 and parse_reset("soon") is None
 

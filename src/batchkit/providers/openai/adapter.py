@@ -38,6 +38,7 @@ from ..base import (
     scan_listing,
 )
 from .codec import LineFormat, decode_line, map_status
+from .realtime import OpenAIRealtime
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -59,7 +60,7 @@ _LIST_PAGE = 100
 _KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_\-*]{3,}")
 
 
-class OpenAIAdapter(Adapter):
+class OpenAIAdapter(OpenAIRealtime, Adapter):
     """OpenAI's Batch API: one JSONL file per shard, one endpoint per batch.
 
     Chat and embedding requests never share a shard because a batch names a single endpoint;

@@ -1,0 +1,120 @@
+"""OpenAI in real time: the real ``openai`` SDK against the emulator's synchronous endpoints.
+
+Same results as the batch path for the same requests (text, parsed model, usage), cost at
+real-time prices, the account's rate limit learned from the headers and kept, a bad request
+answered as an errored row, and the async API over several providers in one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+import batchkit as bk
+from batchkit.testing import emulate
+
+
+class Verdict(BaseModel):
+    spam: bool
+    reason: str
+
+
+@pytest.fixture
+def openai_app() -> Iterator[Any]:
+    with emulate(providers=["openai"]) as handle:
+        yield handle.apps["openai"]
+
+
+def _requests(n: int = 20) -> list[bk.ChatRequest | bk.EmbedRequest]:
+    chats: list[bk.ChatRequest | bk.EmbedRequest] = [
+        bk.ChatRequest(custom_id=f"mail-{i}", max_tokens=50, temperature=0,
+                       response_model=Verdict if i % 2 else None,
+                       messages=[bk.Message(role="user", content=f"Is mail {i} spam?")])
+        for i in range(n)
+    ]
+    return chats + [bk.EmbedRequest(custom_id=f"doc-{i}", text=f"document {i}")
+                    for i in range(5)]
+
+
+def _view(results: bk.ResultSet) -> list[tuple[Any, ...]]:
+    return [(r.custom_id, r.status, r.text, r.parsed, r.usage, r.finish_reason,
+             None if r.embedding is None else r.embedding.tolist()) for r in results]
+
+
+def test_realtime_equals_batch_and_is_priced_at_realtime_rates(openai_app: Any) -> None:
+    requests = _requests()
+    batch = bk.run(requests, "openai:gpt-4o-mini")
+    realtime = bk.run(requests, "openai:gpt-4o-mini", mode="realtime")
+    assert _view(realtime) == _view(batch)
+    assert sum(openai_app.realtime.answered.values()) == len(requests)
+    assert realtime[1].parsed is not None
+    for rt, bt in zip(realtime, batch, strict=True):
+        assert rt.usage is not None
+        assert rt.cost_usd == pytest.approx(bk.cost.cost_of_usage(
+            "openai", "gpt-4o-mini", rt.usage, batch=False))
+        assert bt.cost_usd == pytest.approx(bk.cost.cost_of_usage(
+            "openai", "gpt-4o-mini", bt.usage, batch=True))
+    assert realtime.cost_usd > batch.cost_usd  # no batch discount in real time
+
+
+def test_bad_request_is_an_errored_row_not_a_failed_job(openai_app: Any) -> None:
+    def refuse(url: str, body: dict[str, Any], custom_id: str) -> dict[str, Any]:
+        from batchkit.testing.emulators.openai.replies import ReplyError, default_responder
+
+        if "mail 1 " in str(body):
+            raise ReplyError(400, "Invalid prompt: flagged.", code="invalid_prompt")
+        return default_responder(url, body, custom_id)
+
+    openai_app.responder = refuse
+    results = bk.run(_requests(3)[:3], "openai:gpt-4o-mini", mode="realtime")
+    assert [r.status for r in results] == ["succeeded", "errored", "succeeded"]
+    assert results[1].error is not None and results[1].error.code == "invalid_prompt"
+
+
+def test_rate_limit_headers_are_learned_and_kept(openai_app: Any) -> None:
+    openai_app.realtime.rpm = 1200  # 20 a second, a bucket of one second
+    openai_app.realtime.latency_s = 0.01
+    requests = [bk.ChatRequest(custom_id=f"q{i}", max_tokens=10,
+                               messages=[bk.Message(role="user", content=f"q {i}")])
+                for i in range(80)]
+    job = bk.submit(requests, "openai:gpt-4o-mini-2024-07-18", mode="realtime")
+    job.wait()
+    assert job.results().counts() == {"succeeded": 80}
+    assert sum(openai_app.realtime.answered.values()) == 80
+    assert openai_app.realtime.rate_limited <= 4  # learned from the first answers' headers
+    assert job.rate_stats.rate_limited == openai_app.realtime.rate_limited
+
+
+def test_async_jobs_on_three_providers_from_one_loop_match_the_sync_api() -> None:
+    with emulate(providers=["openai", "anthropic"]):
+        specs = [("openai:gpt-4o-mini", "realtime"), ("openai:gpt-4o-mini", "batch"),
+                 ("anthropic:claude-3-5-haiku-latest", "batch"), ("fake:m", "realtime"),
+                 ("fake:m", "batch")]
+        jobs = [(provider, mode, [bk.ChatRequest(
+            custom_id=f"j{j}-{i}", max_tokens=30,
+            messages=[bk.Message(role="user", content=f"job {j} question {i}")])
+            for i in range(6)]) for j, (provider, mode) in enumerate(specs * 2)]
+
+        async def all_at_once() -> list[bk.ResultSet]:
+            return await asyncio.gather(*(bk.arun(reqs, provider, mode=mode)
+                                          for provider, mode, reqs in jobs))
+
+        concurrent = asyncio.run(all_at_once())
+        sync = [bk.run(reqs, provider, mode=mode) for provider, mode, reqs in jobs]
+    assert len(concurrent) == 10
+    for got, want in zip(concurrent, sync, strict=True):
+        assert [(r.custom_id, r.status, r.text, r.usage) for r in got] == \
+               [(r.custom_id, r.status, r.text, r.usage) for r in want]
+
+
+def test_stream_yields_results_in_input_order(openai_app: Any) -> None:
+    async def main() -> list[str]:
+        job = await bk.asubmit(_requests(8), "openai:gpt-4o-mini", mode="realtime")
+        return [r.custom_id async for r in job.stream()]
+
+    assert asyncio.run(main()) == [f"mail-{i}" for i in range(8)] + \
+        [f"doc-{i}" for i in range(5)]
