@@ -13,6 +13,8 @@ The file is looked up in the working directory, then in ``BATCHKIT_HOME``. A tab
 
     [limits."openai:gpt-4o-mini"]      # the account's limits for one provider:model
     enqueued_tokens = 2_000_000
+    rpm = 500                           # real-time requests and tokens per minute
+    tpm = 200_000
 
 A ``[limits."provider:model"]`` table applies to every job on that provider and model; its
 values reach the job as options, which a profile's or the call's options override.
@@ -38,8 +40,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 __all__ = ["ResolvedProvider", "batchkit_home", "load_config", "resolve_provider"]
 
 CONFIG_NAME = "batchkit.toml"
-_LIMIT_KEYS = frozenset({"enqueued_tokens"})
-"""What a ``[limits]`` table may set (see ``_queue``)."""
+_LIMIT_KEYS = frozenset({"enqueued_tokens", "rpm", "tpm", "concurrency"})
+"""What a ``[limits]`` table may set (see ``_queue``; ``rpm`` / ``tpm`` / ``concurrency`` for
+real-time calls, see ``_ratelimit``)."""
 
 
 def batchkit_home() -> Path:
