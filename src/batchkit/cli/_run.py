@@ -124,17 +124,17 @@ def run_cmd(
         results = job.results()
         if results_path is not None:
             write_results(iter(results), results_path, job.request_count)
-    summary = {"id": job.id, "provider": job.provider,
-               "mode": "realtime" if isinstance(job, RealtimeJob) else "batch",
-               "results": results.counts(), "cost_usd": results.cost_usd,
-               "rate_limited": job.progress.rate_limited
-               if isinstance(job, RealtimeJob) and job.progress else 0}
+    ran = "realtime" if isinstance(job, RealtimeJob) else "batch"
+    counts = results.counts()
     if as_json:
-        emit_json(summary)
+        emit_json({"id": job.id, "provider": job.provider, "mode": ran, "results": counts,
+                   "cost_usd": results.cost_usd,
+                   "rate_limited": job.progress.rate_limited
+                   if isinstance(job, RealtimeJob) and job.progress else 0})
         return
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(summary["results"].items()))
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
     cost = "" if results.cost_usd is None else f", cost ${results.cost_usd:,.4f}"
-    console.print(f"{job.id} ({summary['mode']}): {shown}{cost}"
+    console.print(f"{job.id} ({ran}): {shown}{cost}"
                   + (f"; results in {results_path}" if results_path else ""))
 
 
