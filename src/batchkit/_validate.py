@@ -6,7 +6,7 @@ planner applies them to every request before a single byte is written. A vendor 
 otherwise refuse the line after a paid upload, or, worse, accept it and fail it.
 
 * The model must be one the catalog knows (or a dated snapshot of one), with a "did you
-  mean" for a typo; ``options={"allow_unknown_model": True}`` (``-o allow_unknown_model=true``)
+  mean" for a typo; ``options={"allow_unknown_model": True}`` (``-s allow_unknown_model=true``)
   lets a model newer than the catalog through, and a provider whose models are the user's own
   names (``BatchRule.user_named_models``, deployments) is never judged.
 * ``max_tokens`` may not exceed the model's ``max_output_tokens`` (or, where that is not
@@ -118,6 +118,6 @@ def model_rules(adapter: Adapter) -> ModelRules | None:
     hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
     raise InvalidRequestError(
         f"unknown model {model!r} for provider {name!r}{hint} (a model newer than batchkit's "
-        "catalog: options={'allow_unknown_model': True} or -o allow_unknown_model=true; "
+        "catalog: options={'allow_unknown_model': True} or -s allow_unknown_model=true; "
         "`batchkit prices` lists the known ones)"
     )
