@@ -25,7 +25,8 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py")
                  if p.name not in ("__init__.py", "spam_model.py"))
 TESTED = {"spam_classification.py", "synthetic_data.py", "embeddings_to_vectors.py",
           "cohere_embed_job.py", "cost_comparison.py", "convert_openai_batch.py",
-          "build_search_index.py"}  # tested in tests/sinks/test_example.py
+          "build_search_index.py",  # tested in tests/sinks/test_example.py
+          "results_in_duckdb.py"}  # tested in tests/io/test_example_duckdb.py
 
 
 def run_example(tmp_path: Path, script: str, *args: str) -> str:
