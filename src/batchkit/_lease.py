@@ -99,8 +99,9 @@ def _take(store: SQLStore, job_id: str, owner: str, seconds: float, wait: bool) 
         if store.take_lease(job_id, owner, seconds):
             return True
         holder = store.lease_holder(job_id)
-        if holder is not None and _dead_here(holder) \
-                and store.take_lease(job_id, owner, seconds, replacing=holder):
+        if holder is None:  # released meanwhile, or no such job (which raises here)
+            store.get_job(job_id)
+        elif _dead_here(holder) and store.take_lease(job_id, owner, seconds, replacing=holder):
             return True
         if not wait:
             return False

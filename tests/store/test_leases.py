@@ -58,6 +58,11 @@ def test_a_dead_holder_on_this_machine_is_replaced_at_once(store: SQLStore) -> N
         assert not held  # a live holder keeps it
 
 
+def test_a_lease_on_a_missing_job_is_an_error_not_a_wait(store: SQLStore) -> None:
+    with pytest.raises(bk.JobNotFoundError), job_lease(store, "nope"):
+        pass
+
+
 def test_leases_are_reentrant_in_a_thread_and_released(store: SQLStore) -> None:
     _job(store, "j1")
     with job_lease(store, "j1") as outer:
