@@ -63,7 +63,7 @@ class ModelRules:
     max_input_tokens: int | None
 
     def check(self, request: Request) -> None:
-        """Raise a one-line :class:`InvalidRequestError` naming the request and the figure."""
+        """Refuse a ``max_tokens`` over the model's limit (one line, naming the request)."""
         max_tokens = getattr(request, "max_tokens", None)
         # A reply never outgrows the context window either, where no output limit is known.
         cap = self.max_output_tokens or self.max_input_tokens
@@ -73,13 +73,17 @@ class ModelRules:
                 f"max_tokens={max_tokens:,} is over {self.model}'s limit of {cap:,} {what}",
                 custom_id=request.custom_id,
             )
+
+    def check_size(self, request: Request, line_bytes: int) -> None:
+        """Refuse text the context window cannot hold. ``line_bytes`` is the size of the
+        encoded line, never smaller than the text in it, so the text itself is only measured
+        for the rare line over the bound (a planner handles millions of requests)."""
         if self.max_input_tokens is None:
             return
         limit = self.max_input_tokens * MAX_BYTES_PER_TOKEN
-        texts = _texts(request)
-        if sum(len(t) for t in texts) * 4 <= limit:  # UTF-8 is at most 4 bytes a character
+        if line_bytes <= limit:
             return
-        size = sum(len(t.encode("utf-8")) for t in texts)
+        size = sum(len(t.encode("utf-8")) for t in _texts(request))
         if size > limit:
             raise InvalidRequestError(
                 f"its text is {size:,} bytes, more than {self.model}'s context window of "
