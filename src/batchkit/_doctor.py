@@ -103,6 +103,8 @@ def check_store(path: str | Path) -> StoreReport:
 
 @dataclass
 class RebuildReport:
+    """What ``batchkit doctor --rebuild`` did, for its report."""
+
     store: str
     set_aside: str | None
     """Where the broken store file was kept (None: the store was sound and kept in place)."""
