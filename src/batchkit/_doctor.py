@@ -72,6 +72,9 @@ def check_store(path: str | Path) -> StoreReport:
         file_problem=file_problem(target), integrity="not run (the file is unusable)",
         journaled_folders=len(folders),
     )
+    if report.size is None and not folders:  # a new home: the store is made on first use
+        report.file_problem, report.integrity = None, "ok"
+        return report
     if report.file_problem is not None:
         report.folders_not_in_store = sorted(folders)
         return report

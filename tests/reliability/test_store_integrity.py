@@ -158,6 +158,7 @@ def test_damaged_store_is_refused_then_rebuilt_without_buying_twice(
 
 def test_fresh_home_starts_empty_and_lone_store_is_not_refused(tmp_path: Path) -> None:
     """No job folder, no refusal: a new BATCHKIT_HOME, or an emptied one, is a new store."""
+    assert CliRunner().invoke(cli, ["doctor"]).exit_code == 0  # no store yet is healthy
     assert bk.list_jobs() == []
     store = tmp_path / "elsewhere" / "jobs.db"
     SQLiteStore(store).close()

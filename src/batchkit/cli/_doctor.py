@@ -7,19 +7,20 @@ from typing import Any
 
 import click
 
-from .._config import batchkit_home
 from .._doctor import StoreReport, check_store, rebuild_store
+from .._exceptions import ConfigError
+from ..store import store_target
 from ._output import emit_json, handle_errors, json_option
 
 __all__ = ["register"]
 
 
 def _report_lines(report: StoreReport) -> list[str]:
-    size = "missing" if report.size is None else f"{report.size:,} bytes"
+    size = "none yet" if report.size is None else f"{report.size:,} bytes"
     lines = [f"store       {report.path} ({size})",
              f"file        {report.file_problem or 'ok'}",
              f"integrity   {report.integrity}"]
-    if report.file_problem is None:
+    if report.file_problem is None and report.size is not None:
         missing = len(report.migrations_missing)
         schema = "up to date" if not missing else f"{missing} migration(s) not applied yet"
         if report.migrations_unknown:
@@ -45,7 +46,8 @@ def _report_lines(report: StoreReport) -> list[str]:
               help="Restore every job in the job folders that the store lacks; a damaged "
                    "store is kept beside a fresh one.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="The store file (default: $BATCHKIT_HOME/jobs.db).")
+              help="The SQLite store file (default: the store batchkit uses, normally "
+                   "$BATCHKIT_HOME/jobs.db).")
 @json_option
 @handle_errors
 def doctor_cmd(rebuild: bool, store_path: Path | None, as_json: bool) -> None:
@@ -55,7 +57,11 @@ def doctor_cmd(rebuild: bool, store_path: Path | None, as_json: bool) -> None:
     journals and each vendor is asked for the batches made under the jobs' keys: nothing is
     submitted, and `batchkit wait JOB` carries on from there.
     """
-    path = store_path or batchkit_home() / "jobs.db"
+    target = store_path or store_target()
+    if "://" in str(target):
+        raise ConfigError("batchkit doctor checks a SQLite store file; this store is a server "
+                          "database (BATCHKIT_STORE), which has its own backups and checks")
+    path = Path(target)
     if rebuild:
         done = rebuild_store(path)
         after = check_store(path)
