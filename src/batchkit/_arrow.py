@@ -81,11 +81,10 @@ def record_batches(results: Iterable[Result], batch_rows: int = BATCH_ROWS
         if not first:
             return
         for chunk in _prepend(first, chunks):
-            columns: dict[str, list[Any]] = {name: [] for name in schema.names}
-            for r in chunk:
-                for name, value in _row(r, width).items():
-                    columns[name].append(value)
-            yield arrow.RecordBatch.from_pydict(columns, schema=schema)
+            columns = [arrow.array(values, type=schema.field(name).type)
+                       for name, values in _scalar_columns(chunk).items()]
+            columns.append(_embedding_column(arrow, chunk, width))
+            yield arrow.RecordBatch.from_arrays(columns, schema=schema)
 
     return schema, stream()
 
@@ -101,25 +100,45 @@ def _chunks(results: Iterable[Result], size: int) -> Iterator[list[Result]]:
         yield chunk
 
 
-def _row(r: Result, width: int | None) -> dict[str, Any]:
-    usage = r.usage
-    vector = r.embedding
-    if vector is not None and width is not None and len(vector) != width:
-        raise ValueError(f"custom_id {r.custom_id!r} has an embedding of {len(vector)} "
-                         f"dimensions, but the first one has {width}")
+def _scalar_columns(chunk: list[Result]) -> dict[str, list[Any]]:
+    """Every column but the vectors, one list per column (in ``_SCALAR_COLUMNS`` order)."""
+    usage = [r.usage for r in chunk]
+    errors = [r.error for r in chunk]
     return {
-        "custom_id": r.custom_id,
-        "status": r.status,
-        "text": r.text,
-        "parsed": None if r.parsed is None else r.parsed.model_dump_json(),
-        "parse_error": r.parse_error,
-        "finish_reason": r.finish_reason,
-        "error_code": r.error.code if r.error else None,
-        "error_message": r.error.message if r.error else None,
-        "input_tokens": usage.input_tokens if usage else None,
-        "output_tokens": usage.output_tokens if usage else None,
-        "cost_usd": r.cost_usd,
-        "attempts": r.attempts,
-        "metadata": orjson.dumps(r.metadata).decode(),
-        "embedding": None if vector is None else vector.astype(np.float32).tolist(),
+        "custom_id": [r.custom_id for r in chunk],
+        "status": [r.status for r in chunk],
+        "text": [r.text for r in chunk],
+        "parsed": [None if r.parsed is None else r.parsed.model_dump_json() for r in chunk],
+        "parse_error": [r.parse_error for r in chunk],
+        "finish_reason": [r.finish_reason for r in chunk],
+        "error_code": [e.code if e else None for e in errors],
+        "error_message": [e.message if e else None for e in errors],
+        "input_tokens": [u.input_tokens if u else None for u in usage],
+        "output_tokens": [u.output_tokens if u else None for u in usage],
+        "cost_usd": [r.cost_usd for r in chunk],
+        "attempts": [r.attempts for r in chunk],
+        "metadata": [orjson.dumps(r.metadata).decode() for r in chunk],
     }
+
+
+def _embedding_column(arrow: Any, chunk: list[Result], width: int | None) -> Any:
+    """The vectors as one float32 block: copied row by row into a numpy matrix and handed to
+    Arrow without a Python float per element (a ``tolist`` of 1,536 floats per row is most of
+    the time otherwise). Rows without a vector are nulls."""
+    if width is None:
+        return arrow.array([None if r.embedding is None else r.embedding.astype(np.float32)
+                            for r in chunk], type=arrow.list_(arrow.float32()))
+    matrix = np.zeros((len(chunk), width), dtype=np.float32)
+    missing = np.ones(len(chunk), dtype=bool)
+    for i, r in enumerate(chunk):
+        vector = r.embedding
+        if vector is None:
+            continue
+        if len(vector) != width:
+            raise ValueError(f"custom_id {r.custom_id!r} has an embedding of {len(vector)} "
+                             f"dimensions, but the first one has {width}")
+        matrix[i] = vector
+        missing[i] = False
+    return arrow.FixedSizeListArray.from_arrays(
+        arrow.array(matrix.reshape(-1)), width,
+        mask=arrow.array(missing) if missing.any() else None)
