@@ -19,7 +19,8 @@ import numpy as np
 import orjson
 
 from ._config import batchkit_home
-from ._results import ErrorInfo, Result, Usage
+from ._results import Choice, ErrorInfo, Result, Usage
+from ._tools import ToolCall
 
 __all__ = ["ResultCache", "result_from_dict"]
 
@@ -47,7 +48,19 @@ def result_from_dict(data: dict[str, Any]) -> Result:
         error=ErrorInfo(**data["error"]) if data.get("error") else None,
         metadata=data.get("metadata") or {},
         raw=data.get("raw"),
+        tool_calls=_tool_calls(data.get("tool_calls")),
+        reasoning=data.get("reasoning"),
+        refusal=data.get("refusal"),
+        choices=None if data.get("choices") is None else [
+            Choice(**{**c, "tool_calls": _tool_calls(c.get("tool_calls"))})
+            for c in data["choices"]],
+        logprobs=data.get("logprobs"),
+        vendor_finish_reason=data.get("vendor_finish_reason"),
     )
+
+
+def _tool_calls(items: list[dict[str, Any]] | None) -> list[ToolCall]:
+    return [ToolCall(**item) for item in items or ()]
 
 
 class ResultCache:

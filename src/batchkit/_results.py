@@ -27,13 +27,14 @@ from ._export import (
     write_parquet_dataset,
 )
 from ._storage import Target
+from ._tools import ToolCall
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
-    "ErrorInfo", "Result", "ResultSet", "ResultStatus", "Usage", "fill_matrix", "gc_paused",
-    "write_jsonl",
+    "Choice", "ErrorInfo", "FinishReason", "Result", "ResultSet", "ResultStatus", "Usage",
+    "fill_matrix", "finish_reason", "gc_paused", "write_jsonl",
 ]
 
 ResultStatus = Literal["succeeded", "errored", "expired", "cancelled"]
@@ -100,6 +101,37 @@ class ErrorInfo:
         }
 
 
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal", "other"]
+"""Why generation ended, the same words for every vendor (the vendor's own word is kept in
+``vendor_finish_reason``)."""
+
+
+def finish_reason(vendor_value: str | None, vocabulary: dict[str, FinishReason]) -> str | None:
+    """``vendor_value`` in batchkit's words, by a codec's own table; anything the table does not
+    name is ``other`` (None stays None: the vendor said nothing)."""
+    if vendor_value is None:
+        return None
+    return vocabulary.get(vendor_value, "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of the ``n`` answers to a request."""
+
+    index: int
+    text: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    vendor_finish_reason: str | None = None
+    logprobs: list[dict[str, Any]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "text": self.text,
+                "tool_calls": [call.to_dict() for call in self.tool_calls],
+                "finish_reason": self.finish_reason,
+                "vendor_finish_reason": self.vendor_finish_reason, "logprobs": self.logprobs}
+
+
 @dataclass(slots=True)
 class Result:
     """The outcome of one request.
@@ -131,6 +163,18 @@ class Result:
     """True when the result came from the local result cache (this run did not send it)."""
     attempts: int = 1
     """How many times the request was sent (more than 1 after ``retry=`` resubmitted it)."""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    """The tools the model called, in order (the first choice's, when ``n > 1``)."""
+    reasoning: str | None = None
+    """The model's thinking text or reasoning summary, where the vendor returns one."""
+    refusal: str | None = None
+    """The model's refusal message, where the vendor reports refusals apart from text."""
+    choices: list[Choice] | None = None
+    """Every choice of an ``n > 1`` request (``text`` and ``tool_calls`` are the first's)."""
+    logprobs: list[dict[str, Any]] | None = None
+    """Per output token: ``token``, ``logprob`` and ``top_logprobs`` (when asked for)."""
+    vendor_finish_reason: str | None = None
+    """The vendor's own stop reason; ``finish_reason`` is it in batchkit's vocabulary."""
 
     @property
     def ok(self) -> bool:
@@ -153,7 +197,15 @@ class Result:
             "shared_from": self.shared_from,
             "from_cache": self.from_cache,
             "attempts": self.attempts,
+            "tool_calls": [call.to_dict() for call in self.tool_calls],
+            "reasoning": self.reasoning,
+            "refusal": self.refusal,
+            "vendor_finish_reason": self.vendor_finish_reason,
         }
+        if self.choices is not None:
+            out["choices"] = [choice.to_dict() for choice in self.choices]
+        if self.logprobs is not None:
+            out["logprobs"] = self.logprobs
         if self.embeddings_by_type:
             out["embeddings_by_type"] = {k: v.tolist() for k, v in self.embeddings_by_type.items()}
         if include_raw:
