@@ -25,11 +25,12 @@ from typing import Any
 
 from ._config import resolve_provider
 from ._corpus import Chunker, chunk_text, content_hash, iter_chunks, read_documents
-from ._exceptions import JobNotFoundError, StoreError
-from ._index_state import IndexState, SpooledChunk, read_spool
+from ._exceptions import ConfigError, InvalidRequestError, JobNotFoundError, StoreError
+from ._index_state import Flight, IndexState, SpooledChunk, read_spool
+from ._job import Job
 from ._requests import EmbedRequest
 from ._results import Result
-from ._submit import get_job, submit
+from ._submit import get_job, list_jobs, submit
 from .cost import Estimate, estimate
 from .sinks import ChunkRows, Sink, open_sink
 
@@ -92,6 +93,11 @@ def index(
     always used as it is. Other keyword arguments (``options``, ``profile``, ``store``,
     ``cache``, ``shard_size``, ``max_cost_usd``, ...) go to :func:`batchkit.submit`.
     """
+    if chunk_tokens <= 0 or not 0 <= overlap_tokens < chunk_tokens:
+        raise ConfigError(f"need chunk_tokens > 0 and 0 <= overlap_tokens < chunk_tokens, got "
+                          f"{chunk_tokens} and {overlap_tokens}")
+    if batch_size <= 0:
+        raise ConfigError(f"batch_size must be 1 or more, got {batch_size}")
     resolved = resolve_provider(provider, submit_kwargs.get("profile"),
                                 submit_kwargs.get("options"))
     scope = f"{resolved.provider}|dimensions={dimensions}|search_document"
@@ -102,22 +108,25 @@ def index(
         report = IndexReport(sink=opened.url, dry_run=dry_run)
         stored = opened.stored_hashes()
         pending = state.new_spool("pending")
-        needed, current = _diff(iter_chunks(read_documents(corpus), cut, id_field=id_field,
-                                            text_field=text_field),
-                                scope, stored, pending, report)
         try:
+            needed, current = _diff(iter_chunks(read_documents(corpus), cut, id_field=id_field,
+                                                text_field=text_field),
+                                    scope, stored, pending, report)
             vanished = [chunk_id for chunk_id in stored if chunk_id not in current]
             report.deleted = len(vanished)
             del current
             flight = state.job_in_flight()
-            state.remove_stale_spools({pending} | ({flight[1]} if flight else set()))
+            state.remove_stale_spools({pending} | ({flight.spool} if flight else set()))
+            owed = _still_needed(flight, needed)
             if dry_run:
-                _plan_only(report, flight, needed, pending, resolved.provider, dimensions)
+                _plan_only(report, owed, needed, pending, resolved.provider, dimensions)
                 return report
             writer = _Upserter(opened, batch_size, report)
             if flight is not None:
-                _recover(flight, needed, writer, submit_kwargs.get("store"), timeout, progress)
-                writer.flush()
+                if owed:
+                    _recover(flight, needed, writer, submit_kwargs.get("store"), timeout,
+                             progress)
+                    writer.flush()
                 state.clear_job_in_flight()
             _embed_remaining(state, pending, needed, writer, resolved.provider, dimensions,
                              timeout, progress, submit_kwargs)
@@ -146,8 +155,13 @@ def _diff(chunks: Iterator[Any], scope: str, stored: dict[str, str], pending: Pa
             report.new += before is None
             report.changed += before is not None
             needed[chunk.id] = digest
-            spool.write(SpooledChunk(chunk.id, chunk.doc_id, chunk.number, chunk.text, digest,
-                                     chunk.metadata).line())
+            try:
+                line = SpooledChunk(chunk.id, chunk.doc_id, chunk.number, chunk.text, digest,
+                                    chunk.metadata).line()
+            except TypeError as exc:  # orjson's JSONEncodeError
+                raise InvalidRequestError(f"document {chunk.doc_id!r}: metadata must be "
+                                          f"JSON-serializable ({exc})") from None
+            spool.write(line)
     report.chunks = len(current)
     return needed, current
 
@@ -161,10 +175,15 @@ def _requests(spool: Path, dimensions: int | None) -> Iterator[EmbedRequest]:
                            metadata={"chunk_id": chunk.id})
 
 
-def _plan_only(report: IndexReport, flight: tuple[str, Path] | None, needed: dict[str, str],
-               pending: Path, provider: str, dimensions: int | None) -> None:
-    owed = ({c.id for c in read_spool(flight[1]) if needed.get(c.id) == c.hash}
-            if flight is not None else set())
+def _still_needed(flight: Flight | None, needed: dict[str, str]) -> set[str]:
+    """The chunks of the job in flight that the corpus still needs, as they were sent."""
+    if flight is None:
+        return set()
+    return {c.id for c in read_spool(flight.spool) if needed.get(c.id) == c.hash}
+
+
+def _plan_only(report: IndexReport, owed: set[str], needed: dict[str, str], pending: Path,
+               provider: str, dimensions: int | None) -> None:
     report.recovered = len(owed)
     report.to_embed = len(needed) - len(owed)
     if report.to_embed:
@@ -203,16 +222,31 @@ class _Upserter:
             self.rows = ChunkRows()
 
 
-def _recover(flight: tuple[str, Path], needed: dict[str, str], writer: _Upserter,
-             store: Any, timeout: float | None, progress: bool) -> None:
-    """Upsert what the corpus still needs from an interrupted run's job, then forget it."""
-    job_id, spool = flight
-    try:
-        job = get_job(job_id, store=store)
-    except JobNotFoundError:
-        return  # the store was cleared: nothing to take, the chunks are embedded anew
+def _find_job(flight: Flight, store: Any) -> Job | None:
+    """The job of ``flight``: by id, or, if the run was killed inside ``submit``, the one it
+    journaled (same provider and request count, created since the flight began)."""
+    if flight.job_id is not None:
+        try:
+            return get_job(flight.job_id, store=store)
+        except JobNotFoundError:
+            return None  # the store was cleared: the chunks are embedded anew
+    candidates = [r for r in list_jobs(store=store)
+                  if r.provider == flight.provider and r.request_count == flight.requests
+                  and r.created_at >= flight.since]
+    if not candidates:
+        return None  # killed before the job was journaled: nothing was sent
+    return get_job(min(candidates, key=lambda r: r.created_at).id, store=store)
+
+
+def _recover(flight: Flight, needed: dict[str, str], writer: _Upserter, store: Any,
+             timeout: float | None, progress: bool) -> None:
+    """Upsert what the corpus still needs from an interrupted run's job (finishing its
+    submission and waiting for it first, if it was cut short there)."""
+    job = _find_job(flight, store)
+    if job is None:
+        return
     job.wait(timeout=timeout, progress=progress, raise_on_failure=False)
-    for chunk, result in zip(read_spool(spool), job.results(lazy=True), strict=True):
+    for chunk, result in zip(read_spool(flight.spool), job.results(lazy=True), strict=True):
         if needed.get(chunk.id) == chunk.hash and writer.add(chunk, result):
             writer.report.recovered += 1
             del needed[chunk.id]
@@ -232,8 +266,9 @@ def _embed_remaining(state: IndexState, pending: Path, needed: dict[str, str],
     if not writer.report.to_embed:
         spool.unlink()
         return
+    flight = state.start_flight(spool, provider, writer.report.to_embed)
     job = submit(_requests(spool, dimensions), provider, **submit_kwargs)
-    state.set_job_in_flight(job.id, spool)
+    state.set_job_id(flight, job.id)
     writer.report.job_id = job.id
     job.wait(timeout=timeout, progress=progress, raise_on_failure=False)
     for chunk, result in zip(read_spool(spool), job.results(lazy=True), strict=True):

@@ -4,12 +4,16 @@ For each sink, a folder ``$BATCHKIT_HOME/indexes/<digest of the sink URL>/`` hol
 
 * ``job-<token>.jsonl`` — the chunks of the embedding job in flight, one line per request, in
   request order (the job's results come back in that order, so line ``i`` is result ``i``);
-* ``job.json`` — which job that is, written once the job is journaled.
+* ``job.json`` — which job that is. It is written *before* the job is submitted (provider,
+  request count, start time), and the job id is added once ``submit`` returns.
 
 While ``job.json`` exists, the job's results are still owed to the sink. A re-run after a kill
-(during the wait, the download or the upserts) re-attaches to that job and upserts whatever of
-it the corpus still needs, instead of submitting those chunks again; the files are removed once
-every result is in the sink.
+(during the submission, the wait, the download or the upserts) re-attaches to that job and
+upserts whatever of it the corpus still needs, instead of submitting those chunks again; the
+files are removed once every result is in the sink. A kill inside ``submit`` leaves no job id
+in ``job.json``: the re-run then looks in the job store for the job this run journaled (same
+provider and request count, created after the start time) and resumes it; finding none means
+nothing was journaled, so nothing was sent.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +31,7 @@ import orjson
 
 from ._config import batchkit_home
 
-__all__ = ["IndexState", "SpooledChunk", "read_spool"]
+__all__ = ["Flight", "IndexState", "SpooledChunk", "read_spool"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,17 @@ class SpooledChunk:
         return cls(chunk_id, doc_id, number, text, content_hash, metadata)
 
 
+@dataclass(frozen=True, slots=True)
+class Flight:
+    """The job whose results are owed to the sink (``job_id`` None: killed inside submit)."""
+
+    job_id: str | None
+    spool: Path
+    provider: str
+    requests: int
+    since: float
+
+
 def read_spool(path: Path) -> Iterator[SpooledChunk]:
     with path.open("rb") as fh:
         for line in fh:
@@ -69,17 +85,30 @@ class IndexState:
         """A fresh spool file name (not yet created)."""
         return self.folder / f"{kind}-{secrets.token_hex(6)}.jsonl"
 
-    def job_in_flight(self) -> tuple[str, Path] | None:
-        """``(job id, its spool)`` of the job whose results are still owed to the sink."""
+    def job_in_flight(self) -> Flight | None:
+        """The job whose results are still owed to the sink, if any."""
         if not self._pointer.exists():
             return None
         data = orjson.loads(self._pointer.read_bytes())
         spool = self.folder / data["spool"]
-        return (data["job_id"], spool) if spool.exists() else None
+        if not spool.exists():
+            return None
+        return Flight(data.get("job_id"), spool, data["provider"], data["requests"], data["since"])
 
-    def set_job_in_flight(self, job_id: str, spool: Path) -> None:
+    def start_flight(self, spool: Path, provider: str, requests: int) -> Flight:
+        """Record the job about to be submitted, before the vendor can see any of it."""
+        flight = Flight(None, spool, provider, requests, time.time())
+        self._write(flight)
+        return flight
+
+    def set_job_id(self, flight: Flight, job_id: str) -> None:
+        self._write(Flight(job_id, flight.spool, flight.provider, flight.requests, flight.since))
+
+    def _write(self, flight: Flight) -> None:
         temporary = self._pointer.with_suffix(".tmp")
-        temporary.write_bytes(orjson.dumps({"job_id": job_id, "spool": spool.name}))
+        temporary.write_bytes(orjson.dumps({
+            "job_id": flight.job_id, "spool": flight.spool.name, "provider": flight.provider,
+            "requests": flight.requests, "since": flight.since}))
         os.replace(temporary, self._pointer)
 
     def clear_job_in_flight(self) -> None:
@@ -87,7 +116,7 @@ class IndexState:
         flight = self.job_in_flight()
         self._pointer.unlink(missing_ok=True)
         if flight is not None:
-            flight[1].unlink(missing_ok=True)
+            flight.spool.unlink(missing_ok=True)
 
     def remove_stale_spools(self, keep: set[Path]) -> None:
         """Spools left by runs killed before their job was journaled hold nothing owed."""

@@ -60,7 +60,8 @@ def search(
     try:
         stored = opened.dimension()
         if stored is None:
-            return []
+            raise ConfigError(f"{opened.url} holds no vectors yet: build it with bk.index "
+                              "(or `batchkit index`) first")
         vector = embed_query(query, provider, dimensions=dimensions, **submit_kwargs)
         if vector.shape[0] != stored:
             raise ConfigError(

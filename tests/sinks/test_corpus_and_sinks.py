@@ -104,12 +104,17 @@ def test_search_refuses_a_query_vector_of_another_length(tmp_path: Path,
     bk.index([{"id": "a", "text": "alpha"}], url, PROVIDER, dimensions=DIMENSIONS)
     with pytest.raises(bk.ConfigError, match=f"holds {DIMENSIONS}: search with the provider"):
         bk.search(url, "alpha", PROVIDER, dimensions=8)
-    assert bk.search(f"chroma://{tmp_path}/empty", "alpha", PROVIDER) == []
+    assert emulator.counter.take() == ["alpha", "alpha"]  # the document, then the query
+    with pytest.raises(bk.ConfigError, match=r"holds no vectors yet: build it with bk\.index"):
+        bk.search(f"chroma://{tmp_path}/empty", "alpha", PROVIDER)
+    assert emulator.counter.take() == []  # refused before the query was embedded
 
 
 def test_unknown_scheme_and_missing_engine_name_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(bk.ConfigError, match=r"unknown sink scheme 'pinecone'.*lancedb"):
         open_sink("pinecone://x")
+    with pytest.raises(bk.ConfigError, match=r"cannot reach the Qdrant sink at qdrant\+http"):
+        open_sink("qdrant+http://127.0.0.1:9?collection=docs")  # the discard port: refused
     monkeypatch.setitem(sys.modules, "lancedb", None)
     with pytest.raises(bk.MissingDependencyError, match=r"pip install 'batchkit\[lancedb\]'"):
         open_sink("lancedb://./idx")

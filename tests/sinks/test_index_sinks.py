@@ -219,3 +219,44 @@ def test_killed_during_upsert_then_rerun(scheme: str, tmp_path: Path, emulator: 
     finally:
         sink.close()
     assert bk.index(corpus_file, url, PROVIDER, dimensions=DIMENSIONS, dry_run=True).to_embed == 0
+
+
+KILLED_IN_SUBMIT = """
+import os, sys
+import batchkit as bk
+import batchkit._index as index_module
+
+real_submit = index_module.submit
+
+def submit_then_die(*args, **kwargs):
+    real_submit(*args, **kwargs)  # journaled and sent; the job id never reaches job.json
+    os._exit(9)
+
+index_module.submit = submit_then_die
+bk.index(sys.argv[1], sys.argv[2], sys.argv[3], dimensions=int(sys.argv[4]))
+"""
+
+
+def test_killed_inside_submit_then_rerun_finds_the_journaled_job(
+    tmp_path: Path, emulator: Emulator,
+) -> None:
+    url = sink_url("parquet", tmp_path)
+    corpus_file = tmp_path / "corpus.jsonl"
+    corpus_file.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in make_corpus(40)))
+    env = keyless_env(Path(os.environ["BATCHKIT_HOME"]), BATCHKIT_SANDBOX=emulator.url)
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_IN_SUBMIT, str(corpus_file), url, PROVIDER,
+         str(DIMENSIONS)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 9, child.stderr
+    sent_before = len(emulator.counter.take())  # the emulator runs a batch as it is polled
+    assert [j.request_count for j in bk.list_jobs()] == [200]
+
+    report = bk.index(corpus_file, url, PROVIDER, dimensions=DIMENSIONS)
+    assert report.to_embed == 0 and report.recovered == 200
+    assert sent_before + len(emulator.counter.take()) == 200  # every chunk embedded once
+    assert len(bk.list_jobs()) == 1  # the journaled job was resumed, no second one
+    sink = open_sink(url)
+    try:
+        assert sink.count() == len(sink.stored_hashes()) == 200
+    finally:
+        sink.close()

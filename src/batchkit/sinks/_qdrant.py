@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._exceptions import ConfigError
 from ._base import ChunkRows, Hit, absolute_url, batched, import_engine, local_path, query_options
 
 __all__ = ["QdrantSink"]
@@ -46,7 +47,11 @@ class QdrantSink:
             server = f"{scheme.removeprefix('qdrant+')}://{rest.split('?', 1)[0]}"
             self._client = client_module.QdrantClient(
                 url=server, api_key=os.environ.get("QDRANT_API_KEY") or None)
-        self._exists = bool(self._client.collection_exists(self.collection))
+        try:
+            self._exists = bool(self._client.collection_exists(self.collection))
+        except Exception as exc:  # the client raises httpx and its own errors alike
+            raise ConfigError(f"cannot reach the Qdrant sink at {self.url.split('?')[0]}: "
+                              f"{type(exc).__name__}") from None
 
     def upsert(self, rows: ChunkRows) -> None:
         if not len(rows):
