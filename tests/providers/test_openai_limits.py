@@ -34,7 +34,9 @@ def test_byte_limit_cuts_shards_before_the_request_limit(tmp_path: Path) -> None
     big = "x" * 3_000_000  # about 3 MB per line: 200 MB holds 66 of them
     requests = (bk.ChatRequest(custom_id=f"b{i}", messages=[{"role": "user", "content": big}])
                 for i in range(140))
-    paths = bk.encode(requests, "openai:gpt-4o-mini", tmp_path)
+    # gpt-4.1: a context window of 1M tokens can hold a 3 MB text; gpt-4o-mini's 128k cannot,
+    # and planning refuses such a line before any limit on the file is reached.
+    paths = bk.encode(requests, "openai:gpt-4.1", tmp_path)
     sizes = [p.stat().st_size for p in paths]
     assert len(paths) == 3 and all(size <= 200_000_000 for size in sizes)
     assert sum(_line_counts(paths)) == 140
