@@ -51,8 +51,17 @@ def register_aws_session(session: Any) -> None:
 def register_google_credentials(credentials: Any) -> None:
     """Register what Google application default credentials hold: the service account's
     private key id and key, or a user's client secret and refresh token; and install the log
-    redaction. (Access tokens are fetched later; their ``ya29.`` shape is masked anyway.)"""
+    redaction. Access tokens are fetched later, by the SDK: each is registered as it arrives."""
     _redact_logs.install()
+    refresh = getattr(credentials, "refresh", None)
+    if callable(refresh) and not getattr(refresh, "_batchkit_registers", False):
+
+        def refresh_and_register(request: Any) -> None:
+            refresh(request)
+            _redact.register_secret(getattr(credentials, "token", None))
+
+        refresh_and_register._batchkit_registers = True  # type: ignore[attr-defined]
+        credentials.refresh = refresh_and_register
     values = [getattr(credentials, name, None)
               for name in ("token", "refresh_token", "client_secret", "private_key_id")]
     path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
