@@ -4,7 +4,7 @@ import batchkit as bk
 def test_all_is_sorted_and_complete() -> None:
     public = {n for n in vars(bk) if not n.startswith("_")}
     assert bk.__all__ == sorted(bk.__all__)
-    assert public - {"testing", "store", "providers", "cli", "cost"} == set(bk.__all__)
+    assert public - {"testing", "store", "providers", "cli", "cost", "sinks"} == set(bk.__all__)
 
 
 def test_importing_batchkit_imports_no_vendor_sdk() -> None:
