@@ -13,7 +13,8 @@ emulator's vectors depend only on the text, so a query equal to a paragraph find
 
 The default sink is LanceDB in ``out/index`` (``batchkit[lancedb]``); ``--sink
 qdrant://out/qdrant`` or ``chroma://out/chroma`` use the other engines. For real, set
-``CO_API_KEY`` and drop ``--sandbox``.
+``CO_API_KEY`` and drop ``--sandbox`` (Cohere's Embed Jobs guide names the v3.0 models: if
+``embed-v4.0`` is refused, ``--provider cohere:embed-english-v3.0``).
 """
 
 from __future__ import annotations
