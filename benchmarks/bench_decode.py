@@ -31,7 +31,7 @@ import numpy as np
 from _bench import Row, best_of, print_table, rate
 
 import batchkit as bk
-from batchkit.providers.openai.codec import decode_line
+from batchkit.providers.openai.results import decode_line
 
 DIMENSIONS = 1536
 DISTINCT = 64  # vectors repeat every DISTINCT lines: writing 30M floats' text is not the point

@@ -29,13 +29,15 @@ from batchkit.providers.bedrock import codec as _bedrock_format
 from batchkit.providers.cohere import adapter as cohere
 from batchkit.providers.cohere import codec as _cohere_format
 from batchkit.providers.gemini import adapter as gemini
-from batchkit.providers.gemini import codec as _gemini_format
+from batchkit.providers.gemini import results as _gemini_results
 from batchkit.providers.groq import adapter as groq
 from batchkit.providers.mistral import adapter as mistral
 from batchkit.providers.mistral import codec as _mistral_format
 from batchkit.providers.openai import adapter as openai
-from batchkit.providers.openai import codec as _openai_format
+from batchkit.providers.openai import files as openai_files
+from batchkit.providers.openai import results as _openai_results
 from batchkit.providers.together import adapter as together
+from batchkit.providers.together import codec as _together_format
 from batchkit.providers.vertex import adapter as vertex
 from batchkit.providers.vertex import codec as _vertex_format
 from batchkit.testing._fake import FakeAdapter
@@ -125,12 +127,12 @@ class StatusMap:
 
 
 def _openai_family(statuses: Mapping[str, JobState]) -> StateOf:
-    return lambda s, _c, _t: _openai_format.map_status({"id": "b", "status": s}, statuses).state
+    return lambda s, _c, _t: _openai_results.map_status({"id": "b", "status": s}, statuses).state
 
 
 def _gemini_state(status: str, _counts: Mapping[str, int], _tmp: Path) -> JobState:
     """As ``gemini._status``: ``map_job_state`` answering None is a ``ProviderError``."""
-    state = _gemini_format.map_job_state(status)
+    state = _gemini_results.map_job_state(status)
     if state is None:
         raise ProviderError(f"unknown state {status!r}")
     return state
@@ -154,22 +156,30 @@ def _fake_state(status: str, _counts: Mapping[str, int], tmp: Path) -> JobState:
 
 
 # Google's state names: ``_STATES`` is the shared table behind ``map_job_state`` (no public name).
-_GOOGLE_STATES = frozenset("JOB_STATE_" + s for s in _gemini_format._STATES)
-_OPENAI_USES = (_openai_format, "map_status", _openai_format.map_status)
+_GOOGLE_STATES = frozenset("JOB_STATE_" + s for s in _gemini_results._STATES)
+
+
+def _openai_uses(adapter: type[Any], statuses: Mapping[str, JobState]) -> Any:
+    """The family base maps every batch with the codec's ``map_status`` and the adapter's
+    ``statuses``."""
+    return ((openai_files, "map_status", _openai_results.map_status),
+            (adapter, "statuses", statuses))
+
 
 STATUS_MAPS: dict[str, StatusMap] = {
-    "openai": StatusMap(_openai_family(_openai_format.OPENAI_STATUSES),
-                        frozenset(_openai_format.OPENAI_STATUSES),
-                        ((openai, *_OPENAI_USES[1:]),)),
-    "azure": StatusMap(_openai_family(_openai_format.OPENAI_STATUSES),
-                       frozenset(_openai_format.OPENAI_STATUSES),
-                       ((azure, *_OPENAI_USES[1:]),)),
-    "groq": StatusMap(_openai_family(_openai_format.OPENAI_STATUSES),
-                      frozenset(_openai_format.OPENAI_STATUSES),
-                      ((groq, *_OPENAI_USES[1:]),)),
-    "together": StatusMap(_openai_family(together.TOGETHER_STATUSES),
-                          frozenset(together.TOGETHER_STATUSES),
-                          ((together, *_OPENAI_USES[1:]),)),
+    "openai": StatusMap(_openai_family(_openai_results.OPENAI_STATUSES),
+                        frozenset(_openai_results.OPENAI_STATUSES),
+                        _openai_uses(openai.OpenAIAdapter, _openai_results.OPENAI_STATUSES)),
+    "azure": StatusMap(_openai_family(_openai_results.OPENAI_STATUSES),
+                       frozenset(_openai_results.OPENAI_STATUSES),
+                       _openai_uses(azure.AzureAdapter, _openai_results.OPENAI_STATUSES)),
+    "groq": StatusMap(_openai_family(_openai_results.OPENAI_STATUSES),
+                      frozenset(_openai_results.OPENAI_STATUSES),
+                      _openai_uses(groq.GroqAdapter, _openai_results.OPENAI_STATUSES)),
+    "together": StatusMap(_openai_family(_together_format.TOGETHER_STATUSES),
+                          frozenset(_together_format.TOGETHER_STATUSES),
+                          _openai_uses(together.TogetherAdapter,
+                                       _together_format.TOGETHER_STATUSES)),
     "anthropic": StatusMap(
         lambda s, c, _t: _anthropic_format.map_status(
             {"id": "b", "processing_status": s, "request_counts": dict(c)}).state,
@@ -192,7 +202,7 @@ STATUS_MAPS: dict[str, StatusMap] = {
         lambda s, _c, _t: _vertex_format.map_status({"name": "j", "state": s}).state,
         _GOOGLE_STATES, ((vertex, "map_status", _vertex_format.map_status),)),
     "gemini": StatusMap(_gemini_state, _GOOGLE_STATES,
-                        ((gemini, "map_job_state", _gemini_format.map_job_state),)),
+                        ((gemini, "map_job_state", _gemini_results.map_job_state),)),
     "fake": StatusMap(_fake_state, frozenset(s.value for s in JobState)),
 }
 
@@ -264,7 +274,7 @@ def test_google_wire_states_read_like_the_sdk_names() -> None:
     for statuses, _counts, _expected in _status_rows(_sections(_doc())["gemini"]):
         for status in statuses:
             wire = status.replace("JOB_STATE_", "BATCH_STATE_")
-            assert _gemini_format.map_job_state(wire) == _gemini_format.map_job_state(status)
+            assert _gemini_results.map_job_state(wire) == _gemini_results.map_job_state(status)
 
 
 def test_cohere_dataset_validation_failures_are_documented() -> None:

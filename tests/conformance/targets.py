@@ -98,7 +98,7 @@ def _mistral_created(handle: Any, key: str) -> int:
 def _together_created(handle: Any, key: str) -> int:
     """Together batches carry no metadata: count the creates whose input file bears the name
     the adapter uploads the shard under."""
-    from batchkit.providers.together.adapter import upload_name
+    from batchkit.providers.together.codec import upload_name
 
     return int(handle.apps["together"].batches_created_from(upload_name(key)))
 

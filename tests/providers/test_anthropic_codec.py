@@ -15,13 +15,13 @@ import batchkit as bk
 from batchkit._state import JobState
 from batchkit.providers.anthropic.adapter import AnthropicAdapter
 from batchkit.providers.anthropic.codec import (
-    DEFAULT_MAX_TOKENS,
     ID_PATTERN,
     decode_line,
     encode_request,
     map_status,
     vendor_id,
 )
+from batchkit.providers.anthropic.messages import DEFAULT_MAX_TOKENS
 
 
 class Label(BaseModel):

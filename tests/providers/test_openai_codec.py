@@ -20,15 +20,13 @@ from batchkit._exceptions import InvalidRequestError, ProviderError
 from batchkit._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest
 from batchkit._state import JobState
 from batchkit.providers.openai.codec import (
-    OPENAI_STATUSES,
     LineFormat,
     StrictSchemaError,
-    decode_line,
-    map_status,
     schema_name,
     strict_json_schema,
     to_strict_schema,
 )
+from batchkit.providers.openai.results import OPENAI_STATUSES, decode_line, map_status
 
 FMT = LineFormat("gpt-4o-mini")
 RESPONSES = LineFormat("gpt-4o-mini", chat_endpoint="responses")

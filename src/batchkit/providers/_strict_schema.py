@@ -2,7 +2,7 @@
 
 Why a module of its own: the OpenAI-shaped vendors that take ``response_format: json_schema``
 (OpenAI, Azure, Groq's gpt-oss models) enforce the same *strict* subset, and the transformer is
-a self-contained piece of logic with its own tests; the line codec (:mod:`._openai_format`) only
+a self-contained piece of logic with its own tests; the line codec (:mod:`.openai.codec`) only
 asks it for a schema. Pure: no SDK, no I/O.
 """
 

@@ -1,4 +1,5 @@
-"""The shared Gemini codec (``_gemini_format``): requests, schemas, responses, states."""
+"""The shared Gemini codec (``providers.gemini.codec`` and ``.results``): requests, schemas,
+responses, states."""
 
 from __future__ import annotations
 
@@ -17,14 +18,16 @@ from batchkit.providers.gemini.codec import (
     EMBED_TASK_TYPES,
     check_chat_request,
     check_embed_request,
-    decode_embed_content_response,
-    decode_generate_content_response,
     encode_embed_content_request,
     encode_generate_content_request,
+    response_json_schema,
+)
+from batchkit.providers.gemini.results import (
+    decode_embed_content_response,
+    decode_generate_content_response,
     error_result,
     map_finish_reason,
     map_job_state,
-    response_json_schema,
     usage_from_metadata,
 )
 from batchkit.testing._schema_fill import fill_schema

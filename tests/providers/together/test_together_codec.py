@@ -13,8 +13,8 @@ import batchkit as bk
 from batchkit._exceptions import InvalidRequestError, ProviderError
 from batchkit._registry import make_adapter
 from batchkit._state import JobState
-from batchkit.providers.openai.codec import map_status
-from batchkit.providers.together.adapter import MAX_ID_CHARS, TOGETHER_STATUSES, vendor_id
+from batchkit.providers.openai.results import map_status
+from batchkit.providers.together.codec import MAX_ID_CHARS, TOGETHER_STATUSES, vendor_id
 from batchkit.testing import _spec
 
 

@@ -16,7 +16,8 @@ import batchkit as bk
 from batchkit._exceptions import MissingCredentialsError, ProviderError
 from batchkit._state import JobState
 from batchkit.providers.base import ShardInput
-from batchkit.providers.together.adapter import TogetherAdapter, upload_name
+from batchkit.providers.together.adapter import TogetherAdapter
+from batchkit.providers.together.codec import upload_name
 from batchkit.testing._emulate import EmulatorHandle, emulate
 from batchkit.testing.emulators.together.routes import TogetherEmulator
 

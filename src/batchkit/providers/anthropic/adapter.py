@@ -1,11 +1,11 @@
 """The Anthropic adapter: Message Batches through the official ``anthropic`` SDK.
 
-The pure half lives in :mod:`._anthropic_format`; the SDK is imported the first time a client is
+The pure half lives in :mod:`.codec`; the SDK is imported the first time a client is
 needed (and for ``response_model`` schemas, which use the SDK's own ``transform_schema``).
 
 Options: ``max_tokens`` (the default for requests without one; Anthropic requires a value, and
 without either batchkit sends
-:data:`._anthropic_format.DEFAULT_MAX_TOKENS`, 4096), ``cache_system`` (mark the system prompt
+:data:`.messages.DEFAULT_MAX_TOKENS`, 4096), ``cache_system`` (mark the system prompt
 ``cache_control: ephemeral`` in every request), ``base_url`` and ``find_skew_seconds`` (see
 :meth:`AnthropicAdapter.find_by_key`).
 """
@@ -13,25 +13,18 @@ without either batchkit sends
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..._exceptions import (
-    InvalidRequestError,
-    MissingCredentialsError,
-    MissingDependencyError,
-    ProviderError,
-)
+from ..._exceptions import InvalidRequestError, ProviderError
 from ..._requests import ChatRequest, Request
 from ..._results import Result
-from .._credentials import api_key, redact
-from .._transport import TRANSPORT_ERRORS
+from .._stainless import StainlessAdapter, StainlessSDK
 from ..base import (
-    Adapter,
     Limits,
     RemoteStatus,
     ShardInput,
@@ -60,21 +53,18 @@ envelope that wraps the lines; each line's newline stands for its separating com
 _DOWNLOAD_CHUNK = 1 << 20
 _LIST_PAGE = 1000
 """The largest page ``batches.list`` allows."""
-_KEY_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-*]{3,}")
 
 
-class AnthropicAdapter(Adapter):
+class AnthropicAdapter(StainlessAdapter["Anthropic"]):
     """Anthropic's Message Batches: one JSON body per shard, chat only."""
 
     name = "anthropic"
     # Batches carry no key: re-attaching tells a job's shards apart by creation order.
     parallel_submit = False
     credential_env = ("ANTHROPIC_API_KEY",)
-
-    def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
-        super().__init__(model, options)
-        self._client: Anthropic | None = None
-        self._api_key: str | None = None
+    sdk = StainlessSDK(vendor="Anthropic", module="anthropic", base_error="AnthropicError",
+                       key_env="ANTHROPIC_API_KEY",
+                       key_pattern=re.compile(r"sk-ant-[A-Za-z0-9_\-*]{3,}"), key_mask="sk-ant-***")
 
     # -- pure half ---------------------------------------------------------------------------
 
@@ -208,7 +198,7 @@ class AnthropicAdapter(Adapter):
         Anthropic documents the figure as an estimate that may include a few system tokens it
         does not bill; it is the closest count there is (there is no offline Claude tokenizer).
         """
-        self._sdk()  # a missing SDK or key fails here, as batchkit's exception
+        self.prepare()  # a missing SDK or key fails here, as batchkit's exception
         from anthropic.types.message_count_tokens_params import MessageCountTokensParams
 
         accepted = set(MessageCountTokensParams.__annotations__)
@@ -221,80 +211,20 @@ class AnthropicAdapter(Adapter):
                 counts.append(client.messages.count_tokens(**params).input_tokens)
         return counts
 
-    def prepare(self) -> None:
-        self._sdk()
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
     # -- helpers -----------------------------------------------------------------------------
 
-    def _sdk(self) -> Anthropic:
-        """The SDK client, built once. Sandbox mode never sends a real key to the emulator."""
-        if self._client is not None:
-            return self._client
-        try:
-            import anthropic
-        except ImportError:
-            raise MissingDependencyError(
-                'the anthropic provider needs the Anthropic SDK: pip install "batchkit[anthropic]"'
-            ) from None
-        sandbox = sandbox_url(self.name)
-        base_url = self.options.get("base_url") or sandbox
-        self._api_key = key = api_key(self.name, "ANTHROPIC_API_KEY", "Anthropic")
+    def _make_client(self, sdk: ModuleType) -> Anthropic:
+        base_url = self.options.get("base_url") or sandbox_url(self.name)
+        key = self._api_key_now()
         # Seconds to wait for any one response (option "timeout"; the SDK default is 10 min).
         timeout = float(self.options.get("timeout", 600))
-        if base_url:
-            self._client = anthropic.Anthropic(api_key=key, base_url=base_url, timeout=timeout)
-        else:  # let the SDK apply its own environment (ANTHROPIC_BASE_URL) and default
-            self._client = anthropic.Anthropic(api_key=key, timeout=timeout)
-        return self._client
+        return self._aimed(sdk.Anthropic, base_url, api_key=key, timeout=timeout)
 
-    def _redact(self, text: str) -> str:
-        return redact(text, self._api_key, _KEY_PATTERN, "sk-ant-***")
-
-    @contextmanager
-    def _call(self, action: str) -> Iterator[Anthropic]:
-        """The client, with SDK errors re-raised as batchkit's. ``from None``: the chained SDK
-        exception would print the vendor's unredacted message in every traceback."""
-        client = self._sdk()
-        import anthropic  # present: _sdk() imported it
-
-        try:
-            yield client
-        except anthropic.AuthenticationError:
-            raise MissingCredentialsError(
-                f"Anthropic refused the API key while trying to {action} (HTTP 401): "
-                "check the ANTHROPIC_API_KEY environment variable"
-            ) from None
-        except anthropic.APIStatusError as exc:
-            body: dict[str, Any] = exc.body if isinstance(exc.body, dict) else {}
-            found = body.get("error")
-            error: dict[str, Any] = found if isinstance(found, dict) else {}
-            kind = f" [{error['type']}]" if error.get("type") else ""
-            detail = error.get("message") or exc.message
-            request_id = f" (request id {exc.request_id})" if exc.request_id else ""
-            raise ProviderError(
-                f"Anthropic could not {action}: HTTP {exc.status_code}{kind}: "
-                f"{self._redact(str(detail))}{request_id}",
-                status_code=exc.status_code,
-            ) from None
-        except anthropic.APIConnectionError as exc:
-            raise ProviderError(
-                f"Anthropic could not {action}: {type(exc).__name__}: {self._redact(exc.message)}",
-                transient=True,
-            ) from None
-        except TRANSPORT_ERRORS as exc:  # a body cut off while streaming it
-            raise ProviderError(
-                f"Anthropic could not {action}: connection lost: {self._redact(str(exc))}",
-                transient=True,
-            ) from None
-        except anthropic.AnthropicError as exc:
-            raise ProviderError(f"Anthropic could not {action}: {self._redact(str(exc))}") from None
-        except ValueError as exc:  # the SDK will not put an id like '..' or '' into a URL
-            raise ProviderError(f"Anthropic could not {action}: {self._redact(str(exc))}") from None
+    def _error_kind(self, exc: Any) -> str | None:
+        """Anthropic's error ``type`` (``invalid_request_error``...), from the body's ``error``."""
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error")
+        return error.get("type") if isinstance(error, dict) else None
 
 
 def _request_body(payload: Path) -> Iterator[bytes]:

@@ -7,7 +7,8 @@ with four result types (``succeeded``, ``errored``, ``canceled``, ``expired``), 
 
 Facts come from the ``anthropic`` SDK's types (``batch_create_params``, ``message_batch``,
 ``message_batch_individual_response``, ``message_create_params``) and the batch-processing guide;
-see ``/work/shared/reference/wire-anthropic-cohere-google-bedrock.md`` section 1.
+see https://docs.anthropic.com/en/docs/build-with-claude/batch-processing and providers.md. The
+Messages shape itself (message blocks, the reply, its usage) is in :mod:`.messages`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError, MissingDependencyError, ProviderError
 from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
-from ..._results import ErrorInfo, Result, Usage
+from ..._results import ErrorInfo, Result
 from ..._state import JobState
 from .._lines import load_line
 from ..base import RemoteStatus
+from .messages import DEFAULT_MAX_TOKENS, decode_message, encode_message
 
 __all__ = [
-    "DEFAULT_MAX_TOKENS",
     "ID_PATTERN",
     "check_request",
     "decode_line",
@@ -41,10 +42,6 @@ __all__ = [
 
 ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 """What Anthropic accepts as a ``custom_id`` (SDK docs and the batch-processing guide)."""
-DEFAULT_MAX_TOKENS = 4096
-"""``max_tokens`` when neither the request nor ``options["max_tokens"]`` gives one: Anthropic
-requires it, and 4096 fits every current Claude model's output limit while leaving room for
-long structured replies. The cost estimate's upper bound uses whatever is sent."""
 _ESCAPE = "bk--"
 """Prefix of escaped ids. Ids that match the pattern and do not start with it are sent as they
 are; every other id is escaped, so the two sets can never meet."""
@@ -139,7 +136,7 @@ def encode_request(
     params: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens or int(options.get("max_tokens") or DEFAULT_MAX_TOKENS),
-        "messages": [_message(m) for m in request.messages if m.role != "system"],
+        "messages": [encode_message(m) for m in request.messages if m.role != "system"],
     }
     system = request.system
     if system is not None:
@@ -168,41 +165,8 @@ def _parts(message: Message) -> list[Any]:
     return [] if isinstance(message.content, str) else list(message.content)
 
 
-def _message(message: Message) -> dict[str, Any]:
-    if isinstance(message.content, str):
-        return {"role": message.role, "content": message.content}
-    return {"role": message.role, "content": [
-        _image(p) if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
-        for p in message.content
-    ]}
-
-
-_DATA_URL = re.compile(r"^data:(?P<type>[^;,]+);base64,(?P<data>.*)$", re.DOTALL)
-
-
-def _image(part: ImagePart) -> dict[str, Any]:
-    """An image block; ``data:`` URLs become base64 sources. ``detail`` has no Anthropic
-    equivalent and is dropped (it is a cost hint, not content)."""
-    if part.url is not None:
-        inline = _DATA_URL.match(part.url)
-        if inline is None:
-            return {"type": "image", "source": {"type": "url", "url": part.url}}
-        media_type, data = inline["type"], inline["data"]
-    else:
-        media_type, data = str(part.media_type), str(part.data)
-    return {"type": "image",
-            "source": {"type": "base64", "media_type": media_type, "data": data}}
-
-
 # -- decode ----------------------------------------------------------------------------------
 
-_FINISH = {
-    "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-    "model_context_window_exceeded": "length", "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-"""Stop reasons in chat-completions words, so one job reads the same on every vendor; an
-unknown reason passes through unchanged."""
 _RETRYABLE = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
 _HTTP_STATUS = {
     "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
@@ -224,7 +188,7 @@ def decode_line(line: bytes | str) -> Result:
     result = obj.get("result")
     kind = result.get("type") if isinstance(result, dict) else None
     if kind == "succeeded" and isinstance(result, dict):
-        return _succeeded(cid, result.get("message"), obj)
+        return decode_message(cid, result.get("message"), obj)
     if kind == "errored" and isinstance(result, dict):
         return Result(cid, "errored", error=_error(result.get("error")), raw=obj)
     if kind in _NOT_RUN:
@@ -232,40 +196,6 @@ def decode_line(line: bytes | str) -> Result:
         return Result(cid, status, raw=obj,  # type: ignore[arg-type]
                       error=ErrorInfo(code, message, retryable=True))
     raise ValueError(f"line for {cid!r}: unknown result type {kind!r}")
-
-
-def _succeeded(cid: str, message: Any, obj: dict[str, Any]) -> Result:
-    if not isinstance(message, dict) or not isinstance(message.get("content"), list):
-        raise ValueError(f"line for {cid!r}: succeeded without a message")
-    blocks = [b for b in message["content"] if isinstance(b, dict)]
-    texts = [str(b.get("text") or "") for b in blocks if b.get("type") == "text"]
-    tools = [b.get("input") for b in blocks if b.get("type") == "tool_use"]
-    text: str | None = "".join(texts) if texts else None
-    if text is None and tools:  # a forced tool (sent through params) carries the answer
-        text = orjson.dumps(tools[0]).decode()
-    stop = message.get("stop_reason")
-    finish = _FINISH.get(stop, stop) if isinstance(stop, str) else None
-    refusal = ErrorInfo("refusal", text or "") if stop == "refusal" else None
-    return Result(cid, "succeeded", text=text, finish_reason=finish,
-                  usage=_usage(message.get("usage")), error=refusal, raw=obj)
-
-
-def _usage(usage: Any) -> Usage | None:
-    """Anthropic reports cache reads and writes *beside* ``input_tokens``; batchkit's
-    ``input_tokens`` is the whole prompt (the cost module prices cached parts out of it)."""
-    if not isinstance(usage, dict):
-        return None
-    fresh = int(usage.get("input_tokens") or 0)
-    written = int(usage.get("cache_creation_input_tokens") or 0)
-    read = int(usage.get("cache_read_input_tokens") or 0)
-    details = usage.get("output_tokens_details") or {}
-    return Usage(
-        input_tokens=fresh + written + read,
-        output_tokens=int(usage.get("output_tokens") or 0),
-        cached_input_tokens=read,
-        cache_creation_input_tokens=written,
-        reasoning_tokens=int(details.get("thinking_tokens") or 0),
-    )
 
 
 def _error(response: Any) -> ErrorInfo:

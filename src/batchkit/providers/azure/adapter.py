@@ -24,17 +24,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ..._exceptions import ConfigError
-from ..._requests import Request
-from ..._results import Result
-from .._credentials import api_key
-from .._file_batches import FileBatchAdapter
-from ..base import Limits, RemoteStatus, ShardInput, sandbox_url, scan_listing
-from ..openai.codec import LineFormat, decode_line, map_status
+from .._stainless import StainlessSDK
+from ..base import Limits, RemoteStatus, ShardInput, sandbox_url
+from ..openai.codec import LineFormat
+from ..openai.files import FileBatchAdapter, newest_tagged
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -56,15 +53,14 @@ class AzureAdapter(FileBatchAdapter["OpenAI"]):
 
     name = "azure"
     credential_env = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
-    vendor = "Azure OpenAI"
-    sdk_module = "openai"
-    extra = "openai"
-    sdk_error = "OpenAIError"
-    key_env = "AZURE_OPENAI_API_KEY"
-    key_pattern = re.compile(r"(?i)(api-key[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9]{16,}")
+    sdk = StainlessSDK(
+        vendor="Azure OpenAI", module="openai", base_error="OpenAIError",
+        key_env="AZURE_OPENAI_API_KEY",
+        key_pattern=re.compile(r"(?i)(api-key[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9]{16,}"))
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(model, options)
+        # No embeddings: Azure's batch docs call them "currently not supported".
         self._format = LineFormat(model, chat_url=CHAT_ENDPOINT, embeddings_url=None,
                                   vendor="Azure OpenAI Global Batch")
         days = self.options.get("file_expiry_days", 14)
@@ -80,64 +76,24 @@ class AzureAdapter(FileBatchAdapter["OpenAI"]):
         """100,000 requests and 200 MB per file (Azure's global batch limits table)."""
         return Limits(max_requests=_MAX_REQUESTS, max_bytes=_MAX_BYTES)
 
-    def check(self, request: Request) -> None:
-        """OpenAI's rules, and no embeddings (Azure: "currently not supported" in batch)."""
-        self._format.check(request)
-
-    def encode(self, request: Request, vendor_id: str) -> bytes:
-        return self._format.encode(request, vendor_id)
-
-    def decode(self, line: bytes) -> Result:
-        return decode_line(line)
-
     # -- I/O half ----------------------------------------------------------------------------
 
-    def submit(self, shard: ShardInput) -> str:
-        """Upload the payload (streamed from disk) and create the batch, tagged with the key.
+    def _upload_options(self) -> dict[str, Any]:
+        """Both the input and the output files get an expiry (``file_expiry_days``): Azure
+        allows 500 batch files per resource without one and 10,000 with one."""
+        return {"expires_after": self._expiry()}
 
-        Both the input and the output files get an expiry (``file_expiry_days``): Azure allows
-        500 batch files per resource without one and 10,000 with one. The create call runs with
-        SDK retries off (no idempotency header: a retried create could start a second, paid
-        batch); ``find_by_key`` settles whether a failed create went through.
-        """
-        expiry: Any = {"anchor": "created_at", "seconds": self._expiry_seconds}
-        with self._call("upload the batch file") as client, shard.payload_path.open("rb") as fh:
-            uploaded = client.files.create(
-                file=(shard.payload_path.name, fh, "application/jsonl"), purpose="batch",
-                expires_after=expiry,
-            )
-        with self._call("create the batch") as client:
-            batch = client.with_options(max_retries=0).batches.create(
-                input_file_id=uploaded.id,
-                endpoint=cast(Any, CHAT_ENDPOINT),
-                completion_window="24h",
-                metadata={"batchkit_job": shard.job_id, "batchkit_key": shard.key},
-                output_expires_after=expiry,
-            )
-        return batch.id
-
-    def poll(self, remote_id: str) -> RemoteStatus:
-        with self._call("read the batch") as client:
-            batch = client.batches.retrieve(remote_id)
-        return map_status(batch.to_dict(mode="json"))
+    def _create_options(self, shard: ShardInput) -> dict[str, Any]:
+        return {"endpoint": CHAT_ENDPOINT, "completion_window": "24h",
+                "output_expires_after": self._expiry()}
 
     def poll_many(
         self, remote_ids: Sequence[str], *, job_id: str, since: float
     ) -> dict[str, RemoteStatus]:
         """``batches.list`` (100 a page) instead of one retrieve per shard: a listed batch is
         the same Batch object. Azure documents no list order, so paging stops only once every
-        shard is found (or at :func:`.base.scan_listing`'s page cap)."""
-        with self._call("list batches") as client:
-            first = client.batches.list(limit=_LIST_PAGE)
-            return scan_listing(
-                (page.data for page in first.iter_pages()), remote_ids,
-                batch_id=lambda batch: batch.id,
-                status=lambda batch: map_status(batch.to_dict(mode="json")),
-            )
-
-    def cancel(self, remote_id: str) -> None:
-        with self._call("cancel the batch") as client:
-            client.batches.cancel(remote_id)
+        shard is found (or at :func:`..base.scan_listing`'s page cap)."""
+        return self._scan_list(remote_ids, _LIST_PAGE)
 
     def find_by_key(self, shard: ShardInput) -> str | None:
         """The newest batch whose metadata carries ``shard.key``, or None.
@@ -148,20 +104,15 @@ class AzureAdapter(FileBatchAdapter["OpenAI"]):
         shard's and are skipped.
         """
         since = self._listing_cutoff(shard.journaled_at)
-        found: tuple[int, str] | None = None
         with self._call("list batches") as client:
-            for batch in client.batches.list(limit=_LIST_PAGE):
-                if batch.created_at < since or batch.id in shard.taken:
-                    continue
-                if (batch.metadata or {}).get("batchkit_key") == shard.key and (
-                        found is None or batch.created_at > found[0]):
-                    found = (batch.created_at, batch.id)
-        return None if found is None else found[1]
+            return newest_tagged(
+                ((b.created_at, b.id, b.metadata) for b in client.batches.list(limit=_LIST_PAGE)),
+                shard, since)
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _file_stream(self, client: OpenAI, file_id: str) -> AbstractContextManager[Any]:
-        return client.files.with_streaming_response.content(file_id)
+    def _expiry(self) -> Any:
+        return {"anchor": "created_at", "seconds": self._expiry_seconds}
 
     def _make_client(self, sdk: ModuleType) -> OpenAI:
         endpoint = (sandbox_url(self.name) or self.options.get("endpoint")
@@ -170,7 +121,7 @@ class AzureAdapter(FileBatchAdapter["OpenAI"]):
             raise ConfigError("no Azure OpenAI endpoint: set AZURE_OPENAI_ENDPOINT (e.g. "
                               "https://my-resource.openai.azure.com) or the azure option endpoint")
         version = self.options.get("api_version") or os.environ.get("OPENAI_API_VERSION") or "v1"
-        self._api_key = key = api_key(self.name, "AZURE_OPENAI_API_KEY", "Azure OpenAI")
+        key = self._api_key_now()
         endpoint = str(endpoint).rstrip("/")
         if version == "v1":
             client: OpenAI = sdk.OpenAI(api_key=key, base_url=f"{endpoint}/openai/v1")

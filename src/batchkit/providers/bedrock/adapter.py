@@ -2,7 +2,7 @@
 
 A shard is uploaded to S3 as one ``.jsonl`` file, a job reads it and writes
 ``<file>.jsonl.out`` (plus ``manifest.json.out``) under ``<output prefix>/<job id>/``. The pure
-half lives in :mod:`._bedrock_format`; boto3 is imported the first time a client is needed, so
+half lives in :mod:`.codec`; boto3 is imported the first time a client is needed, so
 ``bk.encode`` / ``bk.decode`` work without it.
 
 Options (each also read from an environment variable, so a CLI user needs no code):

@@ -15,8 +15,8 @@ Output lines are ``{"recordId", "modelInput", "modelOutput"}`` or, for a failed 
 ``modelOutput`` by its *shape*, not by a model id, so ``bk.decode`` works without one.
 
 Facts: botocore's ``bedrock`` / ``bedrock-runtime`` service models, the Bedrock user guide pages
-batch-inference-data and batch-inference-results, the Nova request schema pages; see
-``/work/shared/reference/wire-anthropic-cohere-google-bedrock.md`` section 4 and providers.md.
+https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html and
+batch-inference-results.html, the Nova request schema pages; see providers.md.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request,
 from ..._results import ErrorInfo, Result, Usage
 from ..._state import JobState
 from .._lines import load_line
-from ..anthropic.codec import DEFAULT_MAX_TOKENS, _message, _succeeded
+from ..anthropic.messages import DEFAULT_MAX_TOKENS, decode_message, encode_message
 from ..base import LineError, RemoteStatus
 
 __all__ = [
@@ -244,7 +244,7 @@ def _claude_body(request: ChatRequest, options: Mapping[str, Any]) -> dict[str, 
     body: dict[str, Any] = {
         "anthropic_version": ANTHROPIC_VERSION,
         "max_tokens": _max_tokens(request, options),
-        "messages": [_message(m) for m in request.messages if m.role != "system"],
+        "messages": [encode_message(m) for m in request.messages if m.role != "system"],
     }
     _put(body, "system", request.system)
     _put(body, "temperature", request.temperature)
@@ -325,7 +325,7 @@ def decode_line(line: bytes | str) -> Result:
     if not isinstance(output, dict):
         raise ValueError(f"record {rid!r}: neither modelOutput nor error")
     if output.get("type") == "message" or isinstance(output.get("content"), list):
-        result = _succeeded(rid, output, obj)
+        result = decode_message(rid, output, obj)
         if _answered_by_tool(output.get("content")):
             result.finish_reason = "stop"
         return result

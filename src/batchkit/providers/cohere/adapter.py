@@ -5,7 +5,7 @@ so the SDK's httpx streams it), waits for Cohere's validation, then creates the 
 (``/v1/embed-jobs``) or batch (``/v2/batches``) named with the shard key. Results are an output
 dataset whose Avro parts are streamed record by record into one JSONL file.
 
-The pure half lives in :mod:`._cohere_format`; the SDK is imported the first time a client is
+The pure half lives in :mod:`.codec`; the SDK is imported the first time a client is
 needed.
 
 Options: ``input_type`` (for EmbedRequests without one; default ``search_document``),
@@ -19,18 +19,14 @@ to wait for a dataset to validate, default 3600), ``find_skew_seconds`` (default
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from ..._clock import Backoff
 from ..._exceptions import (
@@ -63,12 +59,12 @@ from .codec import (
     map_batch,
     map_embed_job,
 )
+from .datasets import copy_part, payload_rows
 
 if TYPE_CHECKING:
     import httpx
     from cohere import ClientV2
     from cohere.batches.types import Batch
-    from cohere.types import DatasetPart
 
 __all__ = ["CohereAdapter"]
 
@@ -86,7 +82,6 @@ _NO_RETRY: Any = {"max_retries": 0}
 """Creates are never retried by the SDK: a retry after a lost response would make a second
 dataset or job; ``find_by_key`` attaches to the first one instead."""
 _LIST_PAGE = 1000
-_PART_TIMEOUT = (30, 600)
 _KEY_PATTERN = re.compile(r"\b[A-Za-z0-9]{40}\b")
 """Cohere keys are 40 letters and digits, with no prefix."""
 _INPUT_TYPES = ("search_document", "search_query", "classification", "clustering")
@@ -187,7 +182,7 @@ class CohereAdapter(Adapter):
             kind = _CHAT_DATASET
         else:
             kind = _EMBED_DATASET
-            keep, optional = dataset_fields(_rows(shard.payload_path), keep=self._keep,
+            keep, optional = dataset_fields(payload_rows(shard.payload_path), keep=self._keep,
                                             optional=self._optional)
             fields = {"keep_fields": keep or None, "optional_fields": optional or None}
         with self._call("upload the dataset") as client, shard.payload_path.open("rb") as fh:
@@ -237,7 +232,7 @@ class CohereAdapter(Adapter):
         """Chat batches from ``batches.list`` (1,000 a page) and embed jobs from
         ``embed_jobs.list`` (one unpaged call), instead of one get per shard: the listed items
         are the same Batch and EmbedJob objects. No list order is documented, so batch pages
-        are read until every shard is found (or to :func:`.base.scan_listing`'s page cap)."""
+        are read until every shard is found (or to :func:`..base.scan_listing`'s page cap)."""
         batches = [i for i in remote_ids if i.startswith(_BATCH)]
         embed_jobs = [i for i in remote_ids if i.startswith(_EMBED_JOB)]
         found: dict[str, RemoteStatus] = {}
@@ -280,7 +275,7 @@ class CohereAdapter(Adapter):
         part_path = path.with_name(path.name + ".part")
         with open_private(part_path) as out:
             for part in sorted(dataset.dataset_parts or [], key=lambda p: p.index or 0):
-                _copy_part(output_id, part, out)
+                copy_part(output_id, part, out)
         part_path.replace(path)
         return [path]
 
@@ -431,13 +426,6 @@ def _split(remote_id: str) -> tuple[str, str]:
                         "batchkit (expected 'batch:...' or 'embed-job:...')")
 
 
-def _rows(payload: Path) -> Iterator[dict[str, Any]]:
-    with payload.open("rb") as fh:
-        for line in fh:
-            if line.strip():
-                yield orjson.loads(line)
-
-
 def _find_batch(client: ClientV2, key: str) -> str | None:
     for page in _batch_pages(client):
         for batch in page:
@@ -455,45 +443,3 @@ def _batch_pages(client: ClientV2) -> Iterator[list[Batch]]:
         token = page.next_page_token
         if not token:
             return
-
-
-def _copy_part(dataset_id: str, part: DatasetPart, out: IO[bytes]) -> None:
-    """Append one Avro part's records to ``out`` as JSON lines, one record in memory at a time.
-
-    The part URL is a signed storage link: it is fetched without the API key (as the SDK's
-    ``dataset_generator`` does) and never shown in a message, since it carries a signature.
-    """
-    import fastavro
-    import requests
-    import urllib3
-
-    where = f"Cohere output dataset {dataset_id}, part {part.name}"
-    if not part.url:
-        raise ProviderError(f"{where} has no download url")
-    try:
-        with requests.get(part.url, stream=True, timeout=_PART_TIMEOUT) as response:
-            response.raise_for_status()
-            response.raw.decode_content = True
-            for record in fastavro.reader(cast(IO[bytes], response.raw)):
-                out.write(orjson.dumps(record, default=_json_default))
-                out.write(b"\n")
-    except requests.HTTPError as exc:
-        code = exc.response.status_code if exc.response is not None else None
-        raise ProviderError(f"{where}: the download answered HTTP {code}",
-                            status_code=code) from None
-    except (requests.RequestException, urllib3.exceptions.HTTPError, EOFError) as exc:
-        # fastavro reads the raw stream, so a connection lost mid-part surfaces from urllib3,
-        # or as a record cut short (EOFError): downloading again may work.
-        raise ProviderError(f"{where}: the download broke off ({type(exc).__name__})",
-                            transient=True) from None
-    except ValueError as exc:
-        raise ProviderError(f"{where} is not a readable Avro file ({exc})") from None
-
-
-def _json_default(value: Any) -> Any:
-    """Avro values JSON has no type for: bytes as base64, decimals as text."""
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -10,8 +10,9 @@ the planner writes and counts. Each line is ``{"text", "batchkit_id", <metadata 
 id travels as a kept field so results never depend on the output order (Cohere promises the
 input order, but batchkit does not lean on a promise it can check for free).
 
-Facts: ``/work/shared/specs/cohere-openapi.yaml`` (``CreateEmbedJobRequest``, ``EmbedJob``,
-``Dataset``, ``Batch``, ``/v2/chat``), the ``cohere`` SDK 7.3.1 and Cohere's Embed Jobs guide.
+Facts: Cohere's API reference (``CreateEmbedJobRequest``, ``EmbedJob``, ``Dataset``, ``Batch``,
+``/v2/chat``; https://docs.cohere.com/reference/create-embed-job), the ``cohere`` SDK 7.3.1 and
+the Embed Jobs guide, https://docs.cohere.com/docs/embed-jobs-api.
 """
 
 from __future__ import annotations

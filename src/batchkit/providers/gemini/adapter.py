@@ -1,6 +1,6 @@
 """The Gemini Developer API adapter: batch mode through the official ``google-genai`` SDK.
 
-Requests are encoded by the shared Gemini codec (:mod:`._gemini_format`, also used by
+Requests are encoded by the shared Gemini codec (:mod:`.codec` and :mod:`.results`, also used by
 ``vertex``) into payload lines ``{"key", "request"}``, the Gemini API's own batch-file format,
 so the payload is uploaded as it is when a batch goes through the Files API. Small chat shards
 (``inline_max_bytes``, default just under the API's 20 MB inline limit) are sent inline instead,
@@ -51,10 +51,12 @@ from ..base import (
 from .codec import (
     check_chat_request,
     check_embed_request,
-    decode_embed_content_response,
-    decode_generate_content_response,
     encode_embed_content_request,
     encode_generate_content_request,
+)
+from .results import (
+    decode_embed_content_response,
+    decode_generate_content_response,
     error_result,
     map_job_state,
 )
@@ -178,7 +180,7 @@ class GeminiAdapter(Adapter):
     ) -> dict[str, RemoteStatus]:
         """``batches.list`` (100 a page) instead of one ``get`` per shard: a listed batch is the
         same BatchJob. The API documents no list order, so paging stops only once every shard
-        is found (or at :func:`.base.scan_listing`'s page cap)."""
+        is found (or at :func:`..base.scan_listing`'s page cap)."""
         with self._call("list batches") as client:
 
             def pages() -> Iterator[list[BatchJob]]:

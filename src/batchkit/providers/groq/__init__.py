@@ -1,5 +1,6 @@
 """Groq's Batch API: ``adapter`` (I/O through the ``groq`` SDK, limits); the lines are
-OpenAI's, so the codec is :mod:`batchkit.providers.openai.codec`."""
+OpenAI's, so the codec is the family's
+(:mod:`batchkit.providers.openai.codec` and ``.results``)."""
 
 from .adapter import GroqAdapter
 

@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from ..._exceptions import ConfigError, ProviderError
-from ..._requests import Request
-from ..._results import Result
-from .._credentials import api_key
-from .._file_batches import FileBatchAdapter
+from ..._exceptions import ConfigError
+from .._stainless import StainlessSDK
 from ..base import Limits, RemoteStatus, ShardInput, sandbox_url
-from ..openai.codec import LineFormat, decode_line, map_status
+from ..openai.codec import LineFormat
+from ..openai.files import FileBatchAdapter, newest_tagged
 
 if TYPE_CHECKING:
     from groq import Groq
@@ -35,9 +32,9 @@ __all__ = ["GroqAdapter", "window_hours"]
 
 _MAX_REQUESTS = 50_000
 _MAX_BYTES = 100 * 1000 * 1000
+"""The groq SDK says "up to 100 MB" where Groq's docs say 200 MB: the smaller one is kept."""
 _MULTI_GET_IDS = 200
 """The most batch ids one ``GET /batches?id=...`` takes (Groq's docs)."""
-"""The groq SDK says "up to 100 MB" where Groq's docs say 200 MB: the smaller one is kept."""
 _WINDOW = re.compile(r"^(\d+)([hd])$")
 _MIN_HOURS, _MAX_HOURS = 24, 7 * 24
 _STRICT_PREFIXES = ("openai/gpt-oss-",)
@@ -59,12 +56,8 @@ class GroqAdapter(FileBatchAdapter["Groq"]):
 
     name = "groq"
     credential_env = ("GROQ_API_KEY",)
-    vendor = "Groq"
-    sdk_module = "groq"
-    extra = "groq"
-    sdk_error = "GroqError"
-    key_env = "GROQ_API_KEY"
-    key_pattern = re.compile(r"gsk_[A-Za-z0-9*]{3,}")
+    sdk = StainlessSDK(vendor="Groq", module="groq", base_error="GroqError",
+                       key_env="GROQ_API_KEY", key_pattern=re.compile(r"gsk_[A-Za-z0-9*]{3,}"))
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(model, options)
@@ -79,43 +72,11 @@ class GroqAdapter(FileBatchAdapter["Groq"]):
         """50,000 requests and 100 MB per file."""
         return Limits(max_requests=_MAX_REQUESTS, max_bytes=_MAX_BYTES)
 
-    def check(self, request: Request) -> None:
-        self._format.check(request)
-
-    def encode(self, request: Request, vendor_id: str) -> bytes:
-        return self._format.encode(request, vendor_id)
-
-    def decode(self, line: bytes) -> Result:
-        return decode_line(line)
-
     # -- I/O half ----------------------------------------------------------------------------
 
-    def submit(self, shard: ShardInput) -> str:
-        """Upload the payload (streamed from disk) and create the batch, tagged with the key.
-
-        The create runs with SDK retries off: Groq has no idempotency header, so a retried create
-        after a lost response could start a second, paid batch; ``find_by_key`` settles whether a
-        failed create went through.
-        """
-        with self._call("upload the batch file") as client, shard.payload_path.open("rb") as fh:
-            uploaded = client.files.create(
-                file=(shard.payload_path.name, fh, "application/jsonl"), purpose="batch"
-            )
-        if not uploaded.id:
-            raise ProviderError("Groq accepted the batch file but returned no file id")
-        with self._call("create the batch") as client:
-            batch = client.with_options(max_retries=0).batches.create(
-                input_file_id=uploaded.id,
-                endpoint="/v1/chat/completions",
-                completion_window=self._window,
-                metadata={"batchkit_job": shard.job_id, "batchkit_key": shard.key},
-            )
-        return batch.id
-
-    def poll(self, remote_id: str) -> RemoteStatus:
-        with self._call("read the batch") as client:
-            batch = client.batches.retrieve(remote_id)
-        return map_status(batch.to_dict(mode="json"))
+    def _create_options(self, shard: ShardInput) -> dict[str, Any]:
+        """Chat completions, within the completion window chosen (24h to 7d)."""
+        return {"endpoint": "/v1/chat/completions", "completion_window": self._window}
 
     def poll_many(
         self, remote_ids: Sequence[str], *, job_id: str, since: float
@@ -134,12 +95,8 @@ class GroqAdapter(FileBatchAdapter["Groq"]):
                 page = client.get(f"/openai/v1/batches?{query}", cast_to=BatchListResponse)
             for batch in page.data:
                 if batch.id in wanted:
-                    found[batch.id] = map_status(batch.to_dict(mode="json"))
+                    found[batch.id] = self._status(batch)
         return found
-
-    def cancel(self, remote_id: str) -> None:
-        with self._call("cancel the batch") as client:
-            client.batches.cancel(remote_id)
 
     def find_by_key(self, shard: ShardInput) -> str | None:
         """The newest batch whose metadata carries ``shard.key``, or None.
@@ -149,15 +106,9 @@ class GroqAdapter(FileBatchAdapter["Groq"]):
         before the job was journaled (less ``find_skew_seconds``, default 300) are skipped.
         """
         since = self._listing_cutoff(shard.journaled_at)
-        found: tuple[int, str] | None = None
-        for batch in self._all_batches():
-            created = int(batch.get("created_at") or 0)
-            if created < since or batch.get("id") in shard.taken:
-                continue
-            if (batch.get("metadata") or {}).get("batchkit_key") == shard.key and (
-                    found is None or created > found[0]):
-                found = (created, str(batch["id"]))
-        return None if found is None else found[1]
+        return newest_tagged(
+            ((int(b.get("created_at") or 0), str(b.get("id")), b.get("metadata"))
+             for b in self._all_batches()), shard, since)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -175,14 +126,6 @@ class GroqAdapter(FileBatchAdapter["Groq"]):
             if not cursor:
                 return
 
-    def _file_stream(self, client: Groq, file_id: str) -> AbstractContextManager[Any]:
-        return client.files.with_streaming_response.content(file_id)
-
     def _make_client(self, sdk: ModuleType) -> Groq:
         base_url = self.options.get("base_url") or sandbox_url(self.name)
-        self._api_key = key = api_key(self.name, "GROQ_API_KEY", "Groq")
-        if base_url:
-            client: Groq = sdk.Groq(api_key=key, base_url=base_url)
-        else:  # let the SDK apply its own environment (GROQ_BASE_URL) and default
-            client = sdk.Groq(api_key=key)
-        return client
+        return self._aimed(sdk.Groq, base_url, api_key=self._api_key_now())

@@ -6,7 +6,7 @@ batch needs (``files.upload`` taking a file object, ``batch.jobs.create`` with i
 ``files.download`` as a streamed response), takes ``server_url`` so tests point it at the
 emulator, and takes ``retries`` per call, so creates run with retries off while reads retry.
 
-The pure half lives in :mod:`._mistral_format` and needs no SDK (``bk.encode`` / ``bk.decode``
+The pure half lives in :mod:`.codec` and needs no SDK (``bk.encode`` / ``bk.decode``
 work offline); the SDK is imported the first time a client is needed.
 
 Options: ``upload`` (``"auto"``, the default, sends small shards inline in the create call and

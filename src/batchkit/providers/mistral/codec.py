@@ -13,8 +13,9 @@ Result lines have the OpenAI shape too (``{"id", "custom_id", "response": {"stat
 Mistral's own error bodies (``{"object": "error", "message", "type", "code"}``, with the
 ``message`` itself a ``{"detail": [...]}`` validation report on a 422), which this module reads.
 
-Facts: ``/work/shared/reference/wire-openai-family.md`` section 4, the Mistral OpenAPI spec
-(``mistralai/platform-docs-public`` ``public/openapi.yaml``) and the ``mistralai`` SDK.
+Facts: https://docs.mistral.ai/capabilities/batch, the Mistral OpenAPI spec
+(``mistralai/platform-docs-public`` ``public/openapi.yaml``), the ``mistralai`` SDK and
+providers.md.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..._results import ErrorInfo, Result
 from ..._state import JobState
 from .._lines import load_line
 from ..base import LineError, RemoteStatus
-from ..openai.codec import decode_line as decode_openai_line
+from ..openai.results import decode_line as decode_openai_line
 
 __all__ = [
     "CHAT_FIELDS",

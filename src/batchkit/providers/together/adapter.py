@@ -15,71 +15,34 @@ Options: ``base_url``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..._exceptions import ProviderError
-from ..._requests import Request
-from ..._results import Result
-from ..._state import JobState
-from .._credentials import api_key
-from .._file_batches import FileBatchAdapter
+from .._stainless import StainlessSDK
 from ..base import Limits, RemoteStatus, ShardInput, sandbox_url, scan_listing
-from ..openai.codec import LineFormat, decode_line, map_status
+from ..openai.codec import LineFormat
+from ..openai.files import FileBatchAdapter
+from .codec import TOGETHER_STATUSES, upload_name, vendor_id
 
 if TYPE_CHECKING:
     from together import Together
 
-__all__ = ["TOGETHER_STATUSES", "TogetherAdapter", "upload_name", "vendor_id"]
+__all__ = ["TogetherAdapter"]
 
-TOGETHER_STATUSES: Mapping[str, JobState] = {
-    "VALIDATING": JobState.VALIDATING,
-    "IN_PROGRESS": JobState.RUNNING,
-    "COMPLETED": JobState.COMPLETED,
-    "FAILED": JobState.FAILED,
-    "EXPIRED": JobState.EXPIRED,
-    "CANCELING": JobState.CANCELLING,
-    "CANCELLED": JobState.CANCELLED,
-}
-"""The SDK's six ``BatchJob.status`` values and ``CANCELING``, which Together answers a cancel
-with although neither its docs nor its SDK list it."""
 _MAX_REQUESTS = 50_000
 _MAX_BYTES = 100 * 1000 * 1000
 _MAX_LINE_BYTES = 10 * 1000 * 1000
 """Together's batch overview: 50,000 requests, 100 MB per file, 10 MB per line."""
-MAX_ID_CHARS = 64
-_ESCAPE = "bk--"
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
-_HASH_CHARS = 32
-
-
-def vendor_id(custom_id: str) -> str:
-    """A ``custom_id`` within Together's 64 characters, deterministic and collision-free.
-
-    Ids that fit are sent unchanged. A longer one becomes ``bk--<slug>-<hash>``: a readable
-    start of the original and 32 hex digits of its SHA-256, which is what keeps it unique; ids
-    that fit but start with the escape prefix are escaped too, so no two ids can meet. The
-    orchestrator keeps the mapping, so results come back under the caller's ids.
-    """
-    if len(custom_id) <= MAX_ID_CHARS and not custom_id.startswith(_ESCAPE):
-        return custom_id
-    digest = hashlib.sha256(custom_id.encode("utf-8", "surrogatepass")).hexdigest()
-    slug = custom_id[: MAX_ID_CHARS - len(_ESCAPE) - _HASH_CHARS - 1]
-    return f"{_ESCAPE}{slug}-{digest[:_HASH_CHARS]}"
-
-
-def upload_name(key: str) -> str:
-    """The input file's name at Together: the shard key, which :meth:`find_by_key` looks for."""
-    return f"batchkit-{key}.jsonl"
 
 
 class TogetherAdapter(FileBatchAdapter["Together"]):
@@ -87,12 +50,12 @@ class TogetherAdapter(FileBatchAdapter["Together"]):
 
     name = "together"
     credential_env = ("TOGETHER_API_KEY",)
-    vendor = "Together"
-    sdk_module = "together"
-    extra = "together"
-    sdk_error = "TogetherError"
-    key_env = "TOGETHER_API_KEY"
-    key_pattern = re.compile(r"\b(?:tgp_v1_)?[0-9a-f]{64}\b")
+    sdk = StainlessSDK(vendor="Together", module="together", base_error="TogetherError",
+                       key_env="TOGETHER_API_KEY",
+                       key_pattern=re.compile(r"\b(?:tgp_v1_)?[0-9a-f]{64}\b"))
+    statuses = TOGETHER_STATUSES
+    """Together reports a ``progress`` percentage (0-100) and no request counts, so a status's
+    counts stay None and ``raw["progress"]`` carries the percentage."""
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(model, options)
@@ -108,19 +71,8 @@ class TogetherAdapter(FileBatchAdapter["Together"]):
         return Limits(max_requests=_MAX_REQUESTS, max_bytes=_MAX_BYTES,
                       max_line_bytes=_MAX_LINE_BYTES)
 
-    def check(self, request: Request) -> None:
-        self._format.check(request)
-
     def vendor_id(self, custom_id: str) -> str:
         return vendor_id(custom_id)
-
-    def encode(self, request: Request, vendor_id: str) -> bytes:
-        return self._format.encode(request, vendor_id)
-
-    def decode(self, line: bytes) -> Result:
-        """Output rows ``{id, custom_id, response}`` and error rows ``{id, custom_id, error:
-        {code: batch_client_error, message}}`` both decode with the family codec."""
-        return decode_line(line)
 
     # -- I/O half ----------------------------------------------------------------------------
 
@@ -143,13 +95,6 @@ class TogetherAdapter(FileBatchAdapter["Together"]):
             raise ProviderError(f"Together created no batch job: {created.warning or 'no reason'}")
         return created.job.id
 
-    def poll(self, remote_id: str) -> RemoteStatus:
-        """Together's status -> JobState. Together reports ``progress`` (0-100) and no request
-        counts, so the counts stay None and ``raw["progress"]`` carries the percentage."""
-        with self._call("read the batch") as client:
-            job = client.batches.retrieve(remote_id)
-        return map_status(job.to_dict(mode="json"), TOGETHER_STATUSES)
-
     def poll_many(
         self, remote_ids: Sequence[str], *, job_id: str, since: float
     ) -> dict[str, RemoteStatus]:
@@ -159,12 +104,8 @@ class TogetherAdapter(FileBatchAdapter["Together"]):
             jobs = client.batches.list()
         return scan_listing(
             [[j for j in jobs if j.id]], remote_ids, batch_id=lambda j: str(j.id),
-            status=lambda j: map_status(j.to_dict(mode="json"), TOGETHER_STATUSES),
+            status=self._status,
         )
-
-    def cancel(self, remote_id: str) -> None:
-        with self._call("cancel the batch") as client:
-            client.batches.cancel(remote_id)
 
     def find_by_key(self, shard: ShardInput) -> str | None:
         """The newest batch whose input file is named after ``shard.key``, or None.
@@ -202,14 +143,6 @@ class TogetherAdapter(FileBatchAdapter["Together"]):
                 shutil.copyfile(shard.payload_path, named)
             yield named
 
-    def _file_stream(self, client: Together, file_id: str) -> AbstractContextManager[Any]:
-        return client.files.with_streaming_response.content(file_id)
-
     def _make_client(self, sdk: ModuleType) -> Together:
         base_url = self.options.get("base_url") or sandbox_url(self.name)
-        self._api_key = key = api_key(self.name, "TOGETHER_API_KEY", "Together")
-        if base_url:
-            client: Together = sdk.Together(api_key=key, base_url=base_url)
-        else:  # let the SDK apply its own environment (TOGETHER_BASE_URL) and default
-            client = sdk.Together(api_key=key)
-        return client
+        return self._aimed(sdk.Together, base_url, api_key=self._api_key_now())

@@ -3,7 +3,7 @@ and output in Cloud Storage through ``google-cloud-storage``.
 
 The client is the stable ``google.cloud.aiplatform_v1.JobServiceClient`` over the REST transport
 (not the deprecated ``vertexai`` generative modules); the pure half lives in
-:mod:`._vertex_format` and :mod:`._gemini_format`, and the SDKs are imported the first time a
+:mod:`.codec` and :mod:`..gemini.codec`, and the SDKs are imported the first time a
 client is needed.
 
 Options (``-o key=value`` / ``options={...}``), each with its environment fallback:

@@ -1,7 +1,8 @@
 """The Vertex AI batch prediction codec: input lines, output rows, ids and job states. No I/O.
 
 The ``GenerateContentRequest`` / ``GenerateContentResponse`` mapping is shared with the Gemini
-API adapter and lives in :mod:`._gemini_format`; this module owns what is Vertex's own:
+API adapter and lives in :mod:`..gemini.codec` and :mod:`..gemini.results`; this module owns
+what is Vertex's own:
 
 * **Chat lines** are ``{"request": GenerateContentRequest}``. Vertex keeps no id column for
   Cloud Storage input, but every output row echoes its ``request``, so the request id travels in
@@ -16,7 +17,7 @@ API adapter and lives in :mod:`._gemini_format`; this module owns what is Vertex
   (``'Bad Request: {"error": {...}}'``) and an empty response.
 * **Ids** sent as label values must be lowercase letters, digits, ``_`` or ``-``, at most 63
   characters (the ``GenerateContentRequest.labels`` rule); :func:`vendor_id` maps any id to one.
-* **States**: ``JOB_STATE_*`` through :func:`._gemini_format.map_job_state`.
+* **States**: ``JOB_STATE_*`` through :func:`..gemini.results.map_job_state`.
 """
 
 from __future__ import annotations
@@ -38,11 +39,9 @@ from ..gemini.codec import (
     EMBED_TASK_TYPES,
     check_chat_request,
     check_embed_request,
-    decode_generate_content_response,
     encode_generate_content_request,
-    error_result,
-    map_job_state,
 )
+from ..gemini.results import decode_generate_content_response, error_result, map_job_state
 
 __all__ = [
     "ID_LABEL",
@@ -124,7 +123,7 @@ def dimensions_of(group: str) -> int | None:
 def check_request(request: Request, model: str) -> None:
     """Refuse, before sending, what the job could not run: a request kind the model does not
     take, explicit caching (batch does not support it), labels that would clash with the id
-    label, and what :mod:`._gemini_format` refuses."""
+    label, and what :mod:`..gemini.codec` refuses."""
     embedding_model = is_embedding_model(model)
     if isinstance(request, ChatRequest):
         if embedding_model:

@@ -1,0 +1,228 @@
+"""What the OpenAI-shaped batch vendors send back, read: result lines (output and error files)
+and batch statuses. Pure: no SDK, no I/O.
+
+OpenAI, Azure, Groq and Together (and Mistral's chat and embedding rows) answer with
+``{"id", "custom_id", "response": {"status_code", "body"}, "error"}`` lines and report a batch
+object whose ``status`` is one of the same eight words (Together spells its own), so one decoder
+and one status mapping serve the family. Facts: the OpenAI OpenAPI spec (``Batch``,
+``BatchRequestOutput``) and https://platform.openai.com/docs/guides/batch.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+from ..._exceptions import ProviderError
+from ..._results import ErrorInfo, Result, ResultStatus, Usage
+from ..._state import JobState
+from .._lines import load_line
+from ..base import LineError, RemoteStatus
+
+__all__ = ["OPENAI_STATUSES", "decode_line", "map_status"]
+
+OPENAI_STATUSES: Mapping[str, JobState] = {
+    "validating": JobState.VALIDATING,
+    "in_progress": JobState.RUNNING,
+    "finalizing": JobState.FINALIZING,
+    "completed": JobState.COMPLETED,
+    "failed": JobState.FAILED,
+    "expired": JobState.EXPIRED,
+    "cancelling": JobState.CANCELLING,
+    "cancelled": JobState.CANCELLED,
+}
+"""The eight ``Batch.status`` values of the OpenAI spec (Azure and Groq use the same eight).
+A vendor with its own names passes its table to :func:`map_status`."""
+
+
+# -- decode ----------------------------------------------------------------------------------
+
+# Top-level (non-HTTP) error codes that a resubmission may cure.
+_RETRYABLE_CODES = frozenset({"batch_expired", "server_error", "timeout", "rate_limit_exceeded",
+                              "internal_error"})
+_TOP_LEVEL_STATUS: Mapping[str, Literal["expired", "cancelled"]] = {
+    "batch_expired": "expired", "batch_cancelled": "cancelled",
+}
+
+
+def decode_line(line: bytes | str) -> Result:
+    """One output- or error-file line -> a Result whose ``custom_id`` is the vendor id.
+
+    Never raises on a line the vendor could send; raises ``ValueError`` for anything else.
+    For embeddings, ``raw`` keeps the line without its vectors (they are in ``embedding``):
+    a million Python float lists would dwarf the numpy arrays.
+    """
+    obj, cid = load_line(line, "batch output")
+    if obj.get("error") is not None:
+        return _top_level_error(cid, obj)
+    response = obj.get("response")
+    if not isinstance(response, dict) or type(response.get("status_code")) is not int:
+        raise ValueError(f"line for {cid!r} has neither an error nor a response status_code")
+    status: int = response["status_code"]
+    body = response.get("body")
+    if not 200 <= status < 300:
+        return Result(cid, "errored", error=_http_error(status, body), raw=obj)
+    if not isinstance(body, dict):
+        raise ValueError(f"line for {cid!r} has status {status} but no body object")
+    if "choices" in body:
+        return _chat_result(cid, body, obj)
+    if "output" in body or body.get("object") == "response":
+        return _responses_result(cid, body, obj)
+    if "data" in body:
+        return _embedding_result(cid, body, obj)
+    raise ValueError(f"line for {cid!r}: unrecognised response body")
+
+
+def _top_level_error(cid: str, obj: dict[str, Any]) -> Result:
+    err = obj["error"]
+    if not isinstance(err, dict):
+        raise ValueError(f"line for {cid!r}: 'error' is not an object")
+    code = str(err.get("code") or "unknown_error")
+    status: ResultStatus = _TOP_LEVEL_STATUS.get(code, "errored")
+    info = ErrorInfo(code, str(err.get("message") or ""), retryable=code in _RETRYABLE_CODES)
+    return Result(cid, status, error=info, raw=obj)
+
+
+def _http_error(status: int, body: Any) -> ErrorInfo:
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        code = err.get("code") or err.get("type") or f"http_{status}"
+        message = err.get("message") or ""
+    else:
+        code, message = f"http_{status}", "" if body is None else str(body)[:500]
+    retryable = status in (408, 409, 429) or status >= 500
+    return ErrorInfo(str(code), str(message), retryable=retryable, http_status=status)
+
+
+def _chat_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Result:
+    choices = body["choices"]
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ValueError(f"line for {cid!r}: 'choices' is empty")
+    message = choices[0].get("message") or {}
+    content = message.get("content")
+    if isinstance(content, list):  # some OpenAI-shaped vendors answer with text chunks
+        content = "".join(str(c.get("text") or "") for c in content if isinstance(c, dict))
+    return Result(
+        cid, "succeeded", text=content, finish_reason=choices[0].get("finish_reason"),
+        usage=_usage(body.get("usage")), error=_refusal(message.get("refusal")), raw=obj,
+    )
+
+
+def _refusal(refusal: Any) -> ErrorInfo | None:
+    """A refusal was run and billed, so the result stays ``succeeded``; ``error`` says why
+    there is no text (and no parsed object)."""
+    return ErrorInfo("refusal", str(refusal)) if refusal else None
+
+
+def _responses_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Result:
+    if body.get("status") == "failed":
+        err = body.get("error") or {}
+        info = ErrorInfo(str(err.get("code") or "response_failed"), str(err.get("message") or ""),
+                         retryable=err.get("code") in _RETRYABLE_CODES)
+        return Result(cid, "errored", error=info, usage=_usage(body.get("usage")), raw=obj)
+    texts: list[str] = []
+    refusal = None
+    for item in body.get("output") or []:
+        if isinstance(item, dict) and item.get("type") == "message":
+            for part in item.get("content") or []:
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") == "output_text":
+                    texts.append(part.get("text") or "")
+                elif part.get("type") == "refusal":
+                    refusal = part.get("refusal")
+    # Reported in chat-completions words so one job reads the same on either endpoint.
+    reason = (body.get("incomplete_details") or {}).get("reason")
+    finish = {"max_output_tokens": "length"}.get(reason, reason) if reason else "stop"
+    return Result(cid, "succeeded", text="".join(texts) if texts else None, finish_reason=finish,
+                  usage=_usage(body.get("usage")), error=_refusal(refusal), raw=obj)
+
+
+def _embedding_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Result:
+    data = body["data"]
+    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
+        raise ValueError(f"line for {cid!r}: expected exactly one embedding (one input per line)")
+    vector = data[0].get("embedding")
+    if isinstance(vector, str):  # encoding_format="base64": little-endian float32 bytes
+        arr = np.frombuffer(base64.b64decode(vector), dtype="<f4").astype(np.float32)
+    elif isinstance(vector, list):
+        arr = _float32_vector(vector)
+    else:
+        raise ValueError(f"line for {cid!r}: embedding is neither a list nor base64")
+    slim = {**body, "data": [{k: v for k, v in data[0].items() if k != "embedding"}]}
+    raw = {**obj, "response": {**obj["response"], "body": slim}}
+    return Result(cid, "succeeded", embedding=arr, usage=_usage(body.get("usage")), raw=raw)
+
+
+def _float32_vector(vector: list[Any]) -> np.ndarray:
+    """A JSON list of floats as float32, without ``np.asarray``'s generic list inspection.
+
+    With ``count`` known, ``np.fromiter`` converts element by element straight into the
+    result, about twice as fast as ``np.asarray`` for a 1,536-float list (the conversion is
+    otherwise a third of decoding an embedding line); each float rounds the same way.
+    Anything but a flat list of numbers (nested lists) is left to ``np.asarray`` so the result,
+    or the error, is what it always was.
+    """
+    try:
+        return np.fromiter(vector, dtype=np.float32, count=len(vector))
+    except (TypeError, ValueError):
+        return np.asarray(vector, dtype=np.float32)
+
+
+def _usage(usage: Any) -> Usage | None:
+    """Usage in either naming: chat (``prompt_tokens``) or responses (``input_tokens``)."""
+    if not isinstance(usage, dict):
+        return None
+    chat = "prompt_tokens" in usage
+    inp = usage.get("prompt_tokens" if chat else "input_tokens") or 0
+    out = usage.get("completion_tokens" if chat else "output_tokens") or 0
+    in_details = usage.get("prompt_tokens_details" if chat else "input_tokens_details") or {}
+    out_details = usage.get("completion_tokens_details" if chat else "output_tokens_details") or {}
+    # Together reports gpt-oss reasoning as a flat ``usage.reasoning_tokens``.
+    reasoning = out_details.get("reasoning_tokens") or usage.get("reasoning_tokens") or 0
+    return Usage(
+        input_tokens=int(inp), output_tokens=int(out),
+        cached_input_tokens=int(in_details.get("cached_tokens") or 0),
+        reasoning_tokens=int(reasoning),
+    )
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+def map_status(
+    batch: Mapping[str, Any], statuses: Mapping[str, JobState] = OPENAI_STATUSES
+) -> RemoteStatus:
+    """A batch object (as a dict) -> RemoteStatus. An unknown status raises ``ProviderError``:
+    guessing would let a job sit forever or be collected before it is done. Counts a vendor
+    does not report (Together has none) stay None rather than being invented."""
+    vendor_status = batch.get("status")
+    if not isinstance(vendor_status, str) or vendor_status not in statuses:
+        raise ProviderError(
+            f"batch {batch.get('id')!r} has status {vendor_status!r}, which batchkit does not "
+            f"know (known: {', '.join(statuses)}); please upgrade or report it"
+        )
+    counts = batch.get("request_counts") or {}
+    errors = batch.get("errors") or {}
+    # OpenAI nests errors as {"object": "list", "data": [...]}; Groq's docs show a bare list;
+    # Together has no list, only an ``error`` string on a failed job.
+    rows = (errors.get("data") or []) if isinstance(errors, dict) else errors
+    message = batch.get("error")
+    if not rows and isinstance(message, str) and message:
+        rows = [{"code": "batch_failed", "message": message}]
+    return RemoteStatus(
+        state=statuses[vendor_status],
+        vendor_status=vendor_status,
+        total=counts.get("total"),
+        succeeded=counts.get("completed"),
+        failed=counts.get("failed"),
+        errors=tuple(
+            LineError(e["line"] if isinstance(e.get("line"), int) else None,
+                      str(e.get("code") or "unknown"), str(e.get("message") or ""))
+            for e in (rows if isinstance(rows, list) else []) if isinstance(e, dict)
+        ),
+        raw=dict(batch),
+    )
