@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ._config import resolve_provider
-from ._corpus import Chunker, chunk_text, content_hash, iter_chunks, read_documents
+from ._corpus import Chunk, Chunker, chunk_text, content_hash, iter_chunks, read_documents
 from ._exceptions import ConfigError, InvalidRequestError, JobNotFoundError, StoreError
 from ._index_state import Flight, IndexState, SpooledChunk, read_spool
 from ._job import Job
@@ -100,46 +100,88 @@ def index(
         raise ConfigError(f"batch_size must be 1 or more, got {batch_size}")
     resolved = resolve_provider(provider, submit_kwargs.get("profile"),
                                 submit_kwargs.get("options"))
-    scope = f"{resolved.provider}|dimensions={dimensions}|search_document"
+    run = _Run(scope=f"{resolved.provider}|dimensions={dimensions}|search_document",
+               provider=resolved.provider, dimensions=dimensions, batch_size=batch_size,
+               timeout=timeout, progress=progress, dry_run=dry_run, submit_kwargs=submit_kwargs)
     cut = chunker or (lambda text: chunk_text(text, chunk_tokens, overlap_tokens))
     opened = open_sink(sink)
     try:
         state = IndexState(opened.url)
-        report = IndexReport(sink=opened.url, dry_run=dry_run)
-        stored = opened.stored_hashes()
+        with state.lock(opened.url):
+            chunks = iter_chunks(read_documents(corpus), cut, id_field=id_field,
+                                 text_field=text_field)
+            return run.execute(chunks, opened, state)
+    finally:
+        if isinstance(sink, str):
+            opened.close()
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One index run's settings, and the run itself (steps 1 to 4 of the module docstring)."""
+
+    scope: str
+    provider: str
+    dimensions: int | None
+    batch_size: int
+    timeout: float | None
+    progress: bool
+    dry_run: bool
+    submit_kwargs: dict[str, Any]
+
+    def execute(self, chunks: Iterator[Chunk], sink: Sink, state: IndexState) -> IndexReport:
+        """Runs under the sink's lock."""
+        report = IndexReport(sink=sink.url, dry_run=self.dry_run)
+        stored = sink.stored_hashes()
         pending = state.new_spool("pending")
         try:
-            needed, current = _diff(iter_chunks(read_documents(corpus), cut, id_field=id_field,
-                                                text_field=text_field),
-                                    scope, stored, pending, report)
+            needed, current = _diff(chunks, self.scope, stored, pending, report)
             vanished = [chunk_id for chunk_id in stored if chunk_id not in current]
             report.deleted = len(vanished)
             del current
             flight = state.job_in_flight()
             state.remove_stale_spools({pending} | ({flight.spool} if flight else set()))
             owed = _still_needed(flight, needed)
-            if dry_run:
-                _plan_only(report, owed, needed, pending, resolved.provider, dimensions)
+            if self.dry_run:
+                _plan_only(report, owed, needed, pending, self.provider, self.dimensions)
                 return report
-            writer = _Upserter(opened, batch_size, report)
+            writer = _Upserter(sink, self.batch_size, report)
             if flight is not None:
                 if owed:
-                    _recover(flight, needed, writer, submit_kwargs.get("store"), timeout,
-                             progress)
+                    _recover(flight, needed, writer, self.submit_kwargs.get("store"),
+                             self.timeout, self.progress)
                     writer.flush()
                 state.clear_job_in_flight()
-            _embed_remaining(state, pending, needed, writer, resolved.provider, dimensions,
-                             timeout, progress, submit_kwargs)
-            opened.delete(vanished)
+            self.embed_remaining(state, pending, needed, writer)
+            sink.delete(vanished)
             return report
         finally:
             pending.unlink(missing_ok=True)
-    finally:
-        if isinstance(sink, str):
-            opened.close()
+
+    def embed_remaining(self, state: IndexState, pending: Path, needed: dict[str, str],
+                        writer: _Upserter) -> None:
+        """Submit one job for the chunks still needed and upsert its results as they decode."""
+        spool = state.new_spool("job")
+        with spool.open("wb") as out:
+            for chunk in read_spool(pending):
+                if needed.get(chunk.id) == chunk.hash:
+                    out.write(chunk.line())
+                    writer.report.to_embed += 1
+        if not writer.report.to_embed:
+            spool.unlink()
+            return
+        flight = state.start_flight(spool, self.provider, writer.report.to_embed)
+        job = submit(_requests(spool, self.dimensions), self.provider, **self.submit_kwargs)
+        state.set_job_id(flight, job.id)
+        writer.report.job_id = job.id
+        job.wait(timeout=self.timeout, progress=self.progress, raise_on_failure=False)
+        for chunk, result in zip(read_spool(spool), job.results(lazy=True), strict=True):
+            writer.add(chunk, result)
+        writer.flush()
+        state.clear_job_in_flight()
 
 
-def _diff(chunks: Iterator[Any], scope: str, stored: dict[str, str], pending: Path,
+def _diff(chunks: Iterator[Chunk], scope: str, stored: dict[str, str], pending: Path,
           report: IndexReport) -> tuple[dict[str, str], set[str]]:
     """Spool the chunks to embed; returns their ``id -> hash`` and every current chunk id."""
     needed: dict[str, str] = {}
@@ -250,28 +292,3 @@ def _recover(flight: Flight, needed: dict[str, str], writer: _Upserter, store: A
         if needed.get(chunk.id) == chunk.hash and writer.add(chunk, result):
             writer.report.recovered += 1
             del needed[chunk.id]
-
-
-def _embed_remaining(state: IndexState, pending: Path, needed: dict[str, str],
-                     writer: _Upserter, provider: str, dimensions: int | None,
-                     timeout: float | None, progress: bool, submit_kwargs: dict[str, Any],
-                     ) -> None:
-    """Submit one job for the chunks still needed and upsert its results as they decode."""
-    spool = state.new_spool("job")
-    with spool.open("wb") as out:
-        for chunk in read_spool(pending):
-            if needed.get(chunk.id) == chunk.hash:
-                out.write(chunk.line())
-                writer.report.to_embed += 1
-    if not writer.report.to_embed:
-        spool.unlink()
-        return
-    flight = state.start_flight(spool, provider, writer.report.to_embed)
-    job = submit(_requests(spool, dimensions), provider, **submit_kwargs)
-    state.set_job_id(flight, job.id)
-    writer.report.job_id = job.id
-    job.wait(timeout=timeout, progress=progress, raise_on_failure=False)
-    for chunk, result in zip(read_spool(spool), job.results(lazy=True), strict=True):
-        writer.add(chunk, result)
-    writer.flush()
-    state.clear_job_in_flight()

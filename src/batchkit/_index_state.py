@@ -14,10 +14,14 @@ files are removed once every result is in the sink. A kill inside ``submit`` lea
 in ``job.json``: the re-run then looks in the job store for the job this run journaled (same
 provider and request count, created after the start time) and resumes it; finding none means
 nothing was journaled, so nothing was sent.
+
+One run per sink at a time: ``lock`` holds an exclusive lock on the folder for the run, and a
+second run is refused at once rather than left to delete the first one's spool.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -30,6 +34,7 @@ from typing import Any
 import orjson
 
 from ._config import batchkit_home
+from ._exceptions import ConfigError
 
 __all__ = ["Flight", "IndexState", "SpooledChunk", "read_spool"]
 
@@ -80,6 +85,25 @@ class IndexState:
         self.folder = batchkit_home() / "indexes" / digest
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._pointer = self.folder / "job.json"
+
+    @contextlib.contextmanager
+    def lock(self, what: str) -> Iterator[None]:
+        """Hold this sink's index lock for a run (``what`` names the sink in the refusal)."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: runs are not guarded against each other
+            yield
+            return
+        with open(self.folder / "lock", "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigError(f"another bk.index run is writing to {what}; "
+                                  "wait for it to finish") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def new_spool(self, kind: str) -> Path:
         """A fresh spool file name (not yet created)."""

@@ -145,3 +145,18 @@ def test_parquet_log_keeps_the_newest_row_and_survives_a_cut_compaction(tmp_path
     assert [h.id for h in reopened.query(np.ones(4, np.float32), 5)] == ["a#0", "b#0"]
     assert reopened.dimension() == 4
     shutil.rmtree(tmp_path / "p")
+
+
+def test_a_second_run_on_the_same_sink_is_refused_while_one_is_writing(
+    tmp_path: Path, emulator: Emulator,
+) -> None:
+    from batchkit._index_state import IndexState
+
+    url = f"parquet://{tmp_path}/idx"
+    sink = open_sink(url)
+    with IndexState(sink.url).lock(sink.url), pytest.raises(
+            bk.ConfigError, match=r"another bk\.index run is writing to parquet://"):
+        bk.index([{"id": "a", "text": "alpha"}], url, PROVIDER, dimensions=DIMENSIONS)
+    assert emulator.counter.take() == []
+    assert bk.index([{"id": "a", "text": "alpha"}], url, PROVIDER,
+                    dimensions=DIMENSIONS).upserted == 1  # the lock is released after a run
