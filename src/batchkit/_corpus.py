@@ -9,8 +9,10 @@ The default chunker cuts by approximate tokens: windows of ``chunk_tokens`` x 4 
 (the characters-per-token rule batchkit's cost estimates use where no tokenizer ships), ending
 at the last whitespace in the window's second half, each starting ``overlap_tokens`` x 4
 characters before the previous one ended. Simple and deterministic: the same text always gives
-the same chunks, which is what makes re-runs incremental. Editing a document only changes the
-chunks from the edit on if it changes the text's length; an in-place edit changes one or two.
+the same chunks, which is what makes re-runs incremental. An edit that changes the text's length
+shifts every later window, so the chunks from the edit on are embedded again; one that keeps the
+length and the spaces changes only the one or two windows that contain it. Documents whose
+chunks matter more than that bring their own (``chunks``) or a ``chunker``.
 """
 
 from __future__ import annotations
