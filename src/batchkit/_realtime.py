@@ -32,13 +32,15 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ._exceptions import ConfigError, ProviderError, RateLimitedError
+from ._exceptions import ConfigError, ProviderError, RateLimitedError, UnknownProviderError
 from ._job import Job
 from ._lease import job_lease
+from ._queue import QueueLimit
 from ._ratelimit import RateLimiter, RateStats, check_rate_options, limiter_for
+from ._requests import ChatRequest, Request
 from ._results import Result
 from ._state import JobState
-from .cost import usage_pricer
+from .cost import DEFAULT_MAX_TOKENS, counter_for, load_catalog, usage_pricer
 from .providers.base import Adapter
 from .store import ShardRecord
 
@@ -356,29 +358,29 @@ def choose_mode(mode: str, adapter: Adapter, request_count: int, options: dict[s
         return mode
     if not adapter.supports_realtime:
         return "batch"
-    below = int(options.get("realtime_below", DEFAULT_REALTIME_BELOW))
-    window = float(options.get("batch_window_s", DEFAULT_BATCH_WINDOW_S))
+    try:
+        below = int(options.get("realtime_below", DEFAULT_REALTIME_BELOW))
+        window = float(options.get("batch_window_s", DEFAULT_BATCH_WINDOW_S))
+    except (TypeError, ValueError):
+        raise ConfigError("options realtime_below and batch_window_s must be numbers, not "
+                          f"{options.get('realtime_below')!r} / "
+                          f"{options.get('batch_window_s')!r}") from None
     if request_count <= below or (deadline_s is not None and deadline_s < window):
         return "realtime"
     return "batch"
 
 
-def realtime_token_counter(provider: str) -> Any:
+def realtime_token_counter(provider: str) -> QueueLimit:
     """A planner token count for real-time rows: input tokens as the cost module counts them
     plus the request's ``max_tokens`` (what vendors charge against a tokens-per-minute limit),
     journaled with each row so a resumed run paces itself the same way."""
-    from ._exceptions import UnknownProviderError
-    from ._queue import QueueLimit
-    from ._requests import ChatRequest
-    from .cost import DEFAULT_MAX_TOKENS, counter_for, load_catalog
-
     try:
         spec = load_catalog().get(provider).tokenizer
     except UnknownProviderError:
         spec = "chars:4"
     counter = counter_for(spec)
 
-    def count(request: Any) -> int:
+    def count(request: Request) -> int:
         out = (request.max_tokens or DEFAULT_MAX_TOKENS) if isinstance(request, ChatRequest) \
             else 0
         return int(counter.count(request).tokens) + out

@@ -118,3 +118,22 @@ def test_stream_yields_results_in_input_order(openai_app: Any) -> None:
 
     assert asyncio.run(main()) == [f"mail-{i}" for i in range(8)] + \
         [f"doc-{i}" for i in range(5)]
+
+
+def test_batcher_500_callers_become_few_openai_batches(openai_app: Any) -> None:
+    openai_app.phases.validating = openai_app.phases.in_progress = 0.0
+    openai_app.phases.finalizing = 0.0
+
+    async def callers() -> list[bk.Result]:
+        async with bk.Batcher("openai:gpt-4o-mini", max_size=200, max_wait_s=0.3) as batcher:
+            return await asyncio.gather(*(batcher.complete(bk.ChatRequest(
+                custom_id=f"agent-{i}", max_tokens=20,
+                messages=[bk.Message(role="user", content=f"step {i}")])) for i in range(500)))
+
+    results = asyncio.run(callers())
+    assert [r.custom_id for r in results] == [f"agent-{i}" for i in range(500)]
+    assert all(r.status == "succeeded" for r in results)
+    texts = {r.text for r in results}
+    assert len(texts) == 500  # every caller got the reply to its own prompt
+    assert 1 <= openai_app.creates <= 3  # ceil(500 / 200)
+    assert sum(openai_app.realtime.answered.values()) == 0  # all by batch
