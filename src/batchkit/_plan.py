@@ -267,10 +267,10 @@ class _Planner:
         if self.queue is not None:
             record["tk"] = tokens = self.queue.tokens_of(req)
         line = self.adapter.encode(req, vid)
-        if self.model_rules is not None:
-            self.model_rules.check_size(req, len(line))
         inputs = 1 if isinstance(req, EmbedRequest) else 0
-        current = self._shard_for(group, (len(line) + 1, inputs, cid, tokens))
+        current = self._shard_for(group, (len(line) + 1, inputs, cid, tokens))  # line limit
+        if self.model_rules is not None:  # then what the model's context window can hold
+            self.model_rules.check_size(req, len(line))
         record["ln"] = current.shard.request_count + 1
         current.add(line, orjson.dumps(record), inputs, tokens)
         if identity is not None:
