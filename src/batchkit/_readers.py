@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from ._exceptions import ConfigError, InvalidRequestError
 from ._requests import ChatRequest, EmbedRequest, Request
-from ._storage import Target, display_name, is_url, open_target
+from ._storage import Target, display_name, display_url, is_url, open_target
 
 __all__ = ["read_requests"]
 
@@ -117,7 +117,7 @@ def _open(source: _Source, *, text: bool = False) -> Iterator[IO[Any]]:
                 yield raw
     except OSError as exc:
         why = exc.strerror or str(exc) or type(exc).__name__
-        raise InvalidRequestError(f"cannot read {str(source.target)!r}: {why}") from None
+        raise InvalidRequestError(f"cannot read {display_url(source.target)!r}: {why}") from None
 
 
 def _string_id(obj: dict[str, Any]) -> str | None:

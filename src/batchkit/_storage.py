@@ -8,7 +8,9 @@ file. fsspec and the protocol's package (s3fs, gcsfs, adlfs) are imported only w
 used, with an install hint when missing.
 
 Credentials come from where each package looks (AWS/Google/Azure environment and config files)
-or from ``storage_options``, passed straight to fsspec and never logged. In sandbox mode
+or from ``storage_options``, passed straight to fsspec. Those named like a key, secret, token or
+password, and a password inside a URL, are registered with the redactor, and messages show a
+URL without its user part (:func:`display_url`). In sandbox mode
 (``BATCHKIT_SANDBOX``) ``s3://`` and ``gs://`` go to the emulators' object stores with dummy
 keys, so a job can read and write buckets on 127.0.0.1 without an account.
 """
@@ -22,13 +24,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from ._exceptions import ConfigError, MissingDependencyError
+from ._redact import register_secrets
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-__all__ = ["Target", "display_name", "filesystem", "is_url", "open_target"]
+__all__ = ["Target", "display_name", "display_url", "filesystem", "is_url", "open_target"]
 
 Target = str | Path
 """A local path, or a URL such as ``s3://bucket/key.jsonl``."""
@@ -48,6 +52,16 @@ _PROTOCOL_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs"
 def is_url(target: Target) -> bool:
     """True for ``protocol://...`` (``file://`` included); a ``Path`` is always local."""
     return isinstance(target, str) and "://" in target
+
+
+def display_url(target: Target) -> str:
+    """``target`` for a message: a URL without ``user:password@``."""
+    text = str(target)
+    if not is_url(text):
+        return text
+    parts = urlsplit(text)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host)) if "@" in parts.netloc else text
 
 
 def display_name(target: Target) -> str:
@@ -82,6 +96,7 @@ def filesystem(url: str, storage_options: dict[str, Any] | None = None
             f'reading or writing {url.split("://")[0]}:// URLs needs fsspec: '
             'pip install "batchkit[io]"') from None
     protocol = url.split("://", 1)[0]
+    _register_secrets(url, storage_options)
     sandbox = _sandbox_store(protocol)
     options = {**(sandbox[1] if sandbox else {}), **(storage_options or {})}
     try:
@@ -97,8 +112,19 @@ def filesystem(url: str, storage_options: dict[str, Any] | None = None
             f'{protocol}:// URLs need {package}: pip install "batchkit[io]"'
             + ("" if protocol in ("s3", "gs") else f" {package}")) from None
     except ValueError as exc:
-        raise ConfigError(f"cannot open {url!r}: {exc}") from None
+        raise ConfigError(f"cannot open {display_url(url)!r}: {exc}") from None
     return fs, path
+
+
+_SECRET_WORDS = ("key", "secret", "token", "password", "credential", "sas")
+
+
+def _register_secrets(url: str, storage_options: dict[str, Any] | None) -> None:
+    """Credentials given with the URL never reach a message, a log line or a repr."""
+    secrets = [v for k, v in (storage_options or {}).items()
+               if isinstance(v, str) and any(word in k.lower() for word in _SECRET_WORDS)]
+    secrets.append(urlsplit(url).password or "")
+    register_secrets(secrets)
 
 
 def _sandbox_store(protocol: str) -> tuple[str | None, dict[str, Any]] | None:

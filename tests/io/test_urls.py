@@ -13,6 +13,7 @@ import pytest
 
 import batchkit as bk
 from batchkit._clock import Backoff
+from batchkit._redact import redact
 from batchkit.testing import emulate
 
 FAST = Backoff(initial=0.001, maximum=0.001)
@@ -92,3 +93,16 @@ def test_a_job_reads_its_requests_from_gcs_in_the_sandbox(tmp_path: Path) -> Non
         job = bk.submit(bk.read_requests("gs://batchkit-sandbox/jobs/in.jsonl"), "fake:m")
         results = job.wait(backoff=FAST).results()
     assert [r.custom_id for r in results] == [r["custom_id"] for r in LINES]
+
+
+def test_credentials_given_with_a_url_never_reach_a_message() -> None:
+    password = "hunter2-" + "x" * 12
+    with pytest.raises(bk.InvalidRequestError) as caught:
+        list(bk.read_requests(f"ftp://bob:{password}@127.0.0.1:1/requests.jsonl"))
+    message = str(caught.value)
+    assert "cannot read 'ftp://127.0.0.1:1/requests.jsonl'" in message
+    assert password not in message and "bob" not in message
+    secret = "s3cr3t-" + "y" * 12
+    with pytest.raises(bk.InvalidRequestError):
+        list(bk.read_requests("memory://nowhere/y.jsonl", storage_options={"secret": secret}))
+    assert redact(f"got {secret} and {password}") == "got *** and ***"
