@@ -195,3 +195,12 @@ def test_the_check_finds_a_fragment_it_looks_for(key: str) -> None:
     """The control: the leak check used above does report a 6-character piece."""
     assert _leaks(key, f"x{key[20:26]}x") == [key[20:26]]
     assert _redact.FRAGMENT == 6
+
+
+def test_an_unexpected_error_leaving_a_command_is_redacted(key: str) -> None:
+    """Not a batchkit error: Python prints its traceback after the command; no key in it."""
+    from batchkit.cli._output import redacted_output
+
+    with pytest.raises(RuntimeError) as info, redacted_output():
+        raise RuntimeError(f"a bug met {key}")
+    assert _leaks(key, "".join(traceback.format_exception(info.value))) == []

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .._exceptions import BatchkitError
-from .._redact import redact
+from .._redact import redact, redact_exception
 
 __all__ = ["OneLineErrorGroup", "RedactingStream", "console", "emit_json", "handle_errors",
            "json_option", "redacted_output", "table"]
@@ -104,7 +104,8 @@ class RedactingStream:
 
 @contextlib.contextmanager
 def redacted_output() -> Iterator[None]:
-    """stdout and stderr through :class:`RedactingStream` while a command runs."""
+    """stdout and stderr through :class:`RedactingStream` while a command runs; an unexpected
+    exception leaving the command is redacted too, chain and all, before Python prints it."""
     saved = sys.stdout, sys.stderr
     if not isinstance(sys.stdout, RedactingStream):
         sys.stdout = RedactingStream(sys.stdout)
@@ -112,6 +113,9 @@ def redacted_output() -> Iterator[None]:
         sys.stderr = RedactingStream(sys.stderr)
     try:
         yield
+    except BaseException as exc:
+        redact_exception(exc)
+        raise
     finally:
         sys.stdout, sys.stderr = saved
 
