@@ -34,6 +34,7 @@ from batchkit.testing.emulators._app import (
     retry_headers,
 )
 from batchkit.testing.emulators._file_batch import FileBatchApp
+from batchkit.testing.emulators.openai.realtime import REALTIME_URLS, RealtimeEndpoints
 from batchkit.testing.emulators.openai.replies import Responder, default_responder
 from batchkit.testing.emulators.openai.state import (
     TERMINAL,
@@ -117,6 +118,8 @@ class OpenAIEmulator(FileBatchApp):
     def __init__(self, clock: EmulatorClock, *, responder: Responder | None = None) -> None:
         super().__init__(clock)
         self.responder: Responder = responder or default_responder
+        self.realtime = RealtimeEndpoints(self._respond)
+        """The synchronous endpoints (chat, embeddings, responses) that real-time mode calls."""
         self.limits = InputLimits()
         self.phases = Phases()
         self.files: dict[str, StoredFile] = {}
@@ -162,6 +165,27 @@ class OpenAIEmulator(FileBatchApp):
             raise ApiError(401, f"Incorrect API key provided: {shown}. You can find your API key "
                            "at https://platform.openai.com/account/api-keys.",
                            code="invalid_api_key")
+
+    def handle(self, request: Request) -> Response:
+        """Real-time calls are answered outside the app's lock: each takes its latency in its
+        own server thread, as calls to the vendor overlap."""
+        url = self._realtime_url(request)
+        if url is None:
+            return super().handle(request)
+        try:
+            self._authenticate(request)
+        except VendorError as failure:
+            return json_response(failure.body, failure.status)
+        return self.realtime.handle(request, url)
+
+    def _realtime_url(self, request: Request) -> str | None:
+        if request.method != "POST":
+            return None
+        try:
+            url = "/v1/" + "/".join(self._api_parts(request))
+        except VendorError:
+            return None
+        return url if url in REALTIME_URLS else None
 
     def _api_parts(self, request: Request) -> list[str]:
         """Hook: the path below the API root (``/v1``), or a 404 for anything else."""
