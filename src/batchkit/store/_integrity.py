@@ -53,6 +53,7 @@ __all__ = [
 JOURNAL_NAME = "journal.jsonl"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 REBUILD_HINT = "run `batchkit doctor --rebuild` to rebuild it from the job folders"
+_IN_FLIGHT_SECONDS = 30.0
 
 
 def jobs_dir_for(store_path: str | Path) -> Path:
@@ -75,16 +76,24 @@ def _belongs(journal_store: str, store_path: Path, folder: Path) -> bool:
     return recorded.name == store_path.name and folder.parent == jobs_dir_for(store_path)
 
 
-def journaled_folders(store_path: str | Path) -> list[Path]:
-    """Job folders beside the store whose journal says they belong to it, oldest name first."""
+def journaled_folders(store_path: str | Path, *, settled: bool = False) -> list[Path]:
+    """Job folders beside the store whose journal says they belong to it, oldest name first.
+
+    ``settled=True`` leaves out jobs journaled in the last ``_IN_FLIGHT_SECONDS``: a job's
+    journal is written just before the store commits it, so a store read in between may
+    rightly not have it yet.
+    """
     path = Path(store_path)
+    recent = time.time() - _IN_FLIGHT_SECONDS
     jobs = jobs_dir_for(path)
     if str(store_path) == ":memory:" or not jobs.is_dir():
         return []
     found = []
     for folder in sorted(jobs.iterdir()):
         first = _first_entry(folder / JOURNAL_NAME)
-        if first is not None and _belongs(str(first.get("store", "")), path, folder):
+        if first is None or not _belongs(str(first.get("store", "")), path, folder):
+            continue
+        if not settled or float(first.get("created_at") or 0) < recent:
             found.append(folder)
     return found
 
@@ -104,7 +113,8 @@ def file_problem(path: Path) -> str | None:
 
     Reads the 100-byte header only: the SQLite magic, and the page count times the page size
     against the file's length (the count is trusted only when its version stamp matches, as
-    SQLite itself does).
+    SQLite itself does, and only with an empty write-ahead log: while the log holds pages, a
+    checkpoint may have written the new header before the pages that grow the file).
     """
     try:
         size = path.stat().st_size
@@ -119,6 +129,9 @@ def file_problem(path: Path) -> str | None:
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(header[28:32], "big")
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:  # a checkpoint may be growing the file right now
+        return None
     if pages and header[24:28] == header[92:96] and size < pages * page_size:
         return f"is truncated ({size:,} bytes of the {pages * page_size:,} its header states)"
     return None
@@ -145,7 +158,7 @@ def refuse_forgotten_jobs(path: str, has_jobs: bool) -> None:
     """Refuse a readable store that holds no job while journaled job folders exist."""
     if has_jobs or path == ":memory:":
         return
-    folders = journaled_folders(path)
+    folders = journaled_folders(path, settled=True)
     if folders:
         raise StoreError(
             f"job store {path} holds no job, but {len(folders)} job folder(s) under "
