@@ -17,6 +17,7 @@ keys, so a job can read and write buckets on 127.0.0.1 without an account.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
@@ -26,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from ._exceptions import ConfigError, MissingDependencyError
+from ._exceptions import BatchkitError, ConfigError, MissingDependencyError
 from ._redact import register_secrets
 
 if TYPE_CHECKING:
@@ -75,15 +76,44 @@ def display_name(target: Target) -> str:
 def open_target(target: Target, mode: Literal["rb", "wb"],
                 storage_options: dict[str, Any] | None = None) -> Iterator[IO[bytes]]:
     """A binary stream on ``target``; for a URL reading is buffered (fast line iteration),
-    writing goes through fsspec's multipart-uploading file. Closing the block commits the
-    write, so a failed export leaves no half object behind on stores that upload on close."""
+    writing goes through fsspec's multipart-uploading file.
+
+    A URL's object is written uncommitted (fsspec's ``autocommit=False``) and committed only
+    when the block ends without an error: a failed export is discarded (a multipart upload
+    aborted, a temporary file removed), not left as half an object. The store's own
+    failures (refused, not found, a bad answer) are one :class:`BatchkitError` line naming the
+    URL; a local path's are the usual ``OSError``.
+    """
     if not is_url(target):
         with open(target, mode) as local:
             yield local
         return
     fs, path = filesystem(str(target), storage_options)
-    with fs.open(path, mode, block_size=BLOCK_SIZE) as remote:
-        yield io.BufferedReader(remote, READ_BUFFER) if mode == "rb" else remote
+    if mode == "rb":
+        reader = _store_call("open", target, lambda: fs.open(path, "rb", block_size=BLOCK_SIZE))
+        with reader:
+            yield io.BufferedReader(reader, READ_BUFFER)
+        return
+    writer = _store_call("open", target, lambda: fs.open(path, "wb", block_size=BLOCK_SIZE,
+                                                         autocommit=False))
+    try:
+        yield writer
+    except BaseException:
+        with contextlib.suppress(Exception):  # the export's own error is the one to see
+            writer.close()
+            writer.discard()
+        raise
+    _store_call("write", target, lambda: (writer.close(), writer.commit()))
+
+
+def _store_call(action: str, target: Target, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except (BatchkitError, FileNotFoundError, PermissionError, IsADirectoryError):
+        raise  # a reader turns these into its own message, naming the line or the file
+    except Exception as exc:
+        raise BatchkitError(f"cannot {action} {display_url(target)!r}: "
+                            f"{type(exc).__name__}: {exc}") from exc
 
 
 def filesystem(url: str, storage_options: dict[str, Any] | None = None

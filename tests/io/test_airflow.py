@@ -61,5 +61,9 @@ def test_the_operator_submits_defers_resumes_and_collects(tmp_path: Path) -> Non
     table = pq.read_table(destination)
     assert table.column("custom_id").to_pylist() == [f"p{i}" for i in range(12)]
     assert table.column("status").to_pylist() == ["succeeded"] * 12
-    check = [s["state"] for s in report["states"] if s["task"] == "check"]  # type: ignore[attr-defined]
-    assert check[-1] == "success"
+    for sensor, expected in (("check", ["queued", "success"]),
+                             ("check_deferred", ["queued", "deferred", "queued", "queued",
+                                                 "success"])):
+        states = [s["state"] for s in report["states"]  # type: ignore[attr-defined]
+                  if s["task"] == sensor]
+        assert states == expected, sensor

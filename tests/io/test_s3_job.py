@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -16,6 +17,7 @@ import pytest
 
 import batchkit as bk
 from batchkit._clock import Backoff
+from batchkit._export import write_jsonl
 from batchkit._storage import BLOCK_SIZE, filesystem
 from batchkit.testing import emulate
 from tests._subprocess import keyless_env
@@ -47,6 +49,21 @@ def test_a_job_reads_and_writes_s3_urls() -> None:
     assert [json.loads(x)["custom_id"] for x in lines] == [f"r{i}" for i in range(25)]
     assert sorted(table.column("custom_id").to_pylist()) == sorted(f"r{i}" for i in range(25))
     assert keys == ["out/ds/status=succeeded/part-0.parquet"]
+
+
+def test_a_failed_export_to_s3_leaves_no_object_and_no_open_upload() -> None:
+    big = bk.Result("a", "succeeded", text="x" * (BLOCK_SIZE + 1))  # forces a multipart upload
+
+    def failing() -> Iterator[bk.Result]:
+        yield big
+        raise RuntimeError("the job's files went away")
+
+    with emulate(providers=["bedrock"]) as handle:
+        s3 = handle.apps["s3"]
+        with pytest.raises(RuntimeError, match="went away"):
+            write_jsonl(failing(), f"s3://{BUCKET}/out/half.jsonl")
+        assert s3.operations["UploadPart"] >= 1  # a part had gone up before the failure
+        assert s3.keys(BUCKET, "out/") == [] and s3.uploads == {}
 
 
 def test_memory_stays_flat_as_the_s3_input_grows(tmp_path: Path) -> None:

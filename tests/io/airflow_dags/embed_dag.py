@@ -26,9 +26,11 @@ with DAG("batchkit_embed", schedule=None, start_date=datetime(2026, 1, 1, tzinfo
         task_id="embed", source=os.environ.get("BATCHKIT_DAG_SOURCE", "requests.jsonl"),
         destination=os.environ.get("BATCHKIT_DAG_DESTINATION"),
         provider=os.environ.get("BATCHKIT_DAG_PROVIDER", "fake:m"), poll_interval=0.05)
-    check = BatchkitJobSensor(task_id="check", poke_interval=0.05,
-                              job_id="{{ ti.xcom_pull(task_ids='embed')['job_id'] }}")
-    embed >> check
+    job_id = "{{ ti.xcom_pull(task_ids='embed')['job_id'] }}"
+    check = BatchkitJobSensor(task_id="check", poke_interval=0.05, job_id=job_id)
+    check_deferred = BatchkitJobSensor(task_id="check_deferred", poke_interval=0.05,
+                                       job_id=job_id, deferrable=True)
+    embed >> [check, check_deferred]
 
 
 def main() -> None:
