@@ -13,7 +13,6 @@ Messages shape itself (message blocks, the reply, its usage) is in :mod:`.messag
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -26,6 +25,7 @@ from ..._exceptions import InvalidRequestError, MissingDependencyError, Provider
 from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
 from ..._results import ErrorInfo, Result
 from ..._state import JobState
+from .._ids import HASH_CHARS, escaped_id
 from .._lines import load_line
 from ..base import RemoteStatus
 from .messages import DEFAULT_MAX_TOKENS, decode_message, encode_message
@@ -42,11 +42,7 @@ __all__ = [
 
 ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 """What Anthropic accepts as a ``custom_id`` (SDK docs and the batch-processing guide)."""
-_ESCAPE = "bk--"
-"""Prefix of escaped ids. Ids that match the pattern and do not start with it are sent as they
-are; every other id is escaped, so the two sets can never meet."""
-_HASH_CHARS = 32  # 128 bits of SHA-256: collisions are out of reach for any real job
-_SLUG_CHARS = 64 - len(_ESCAPE) - 1 - _HASH_CHARS
+_SLUG_CHARS = 64 - len("bk--") - 1 - HASH_CHARS
 
 
 # -- ids -------------------------------------------------------------------------------------
@@ -61,11 +57,8 @@ def vendor_id(custom_id: str) -> str:
     orchestrator keeps the mapping in the shard's request index, so results return under the
     caller's ids.
     """
-    if ID_PATTERN.match(custom_id) and not custom_id.startswith(_ESCAPE):
-        return custom_id
-    slug = re.sub(r"[^a-zA-Z0-9_]", "_", custom_id)[:_SLUG_CHARS]
-    digest = hashlib.sha256(custom_id.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{_ESCAPE}{slug}-{digest[:_HASH_CHARS]}"
+    return escaped_id(custom_id, accepted=ID_PATTERN.match,
+                      slug=lambda cid: re.sub(r"[^a-zA-Z0-9_]", "_", cid)[:_SLUG_CHARS])
 
 
 # -- encode ----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from ..._exceptions import InvalidRequestError, ProviderError
 from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
 from ..._results import ErrorInfo, Result, Usage
 from ..._state import JobState
+from .._ids import escaped_id
 from .._lines import load_line
 from ..anthropic.messages import DEFAULT_MAX_TOKENS, decode_message, encode_message
 from ..base import LineError, RemoteStatus
@@ -113,11 +114,8 @@ def vendor_id(custom_id: str) -> str:
     Alphanumeric ids (not starting with ``bkx``) stay as they are; any other id becomes ``bkx``,
     up to 16 of its letters and digits, and 32 hex digits of its SHA-256 (what makes it unique).
     """
-    if _RECORD_ID.match(custom_id) and not custom_id.startswith(_ESCAPE):
-        return custom_id
-    slug = re.sub(r"[^A-Za-z0-9]", "", custom_id)[:16]
-    digest = hashlib.sha256(custom_id.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{_ESCAPE}{slug}{digest[:32]}"
+    return escaped_id(custom_id, accepted=_RECORD_ID.match, escape=_ESCAPE, separator="",
+                      slug=lambda cid: re.sub(r"[^A-Za-z0-9]", "", cid)[:16])
 
 
 def job_name(key: str) -> str:

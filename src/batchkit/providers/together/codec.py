@@ -8,10 +8,10 @@ name.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 from ..._state import JobState
+from .._ids import HASH_CHARS, escaped_id
 
 __all__ = ["MAX_ID_CHARS", "TOGETHER_STATUSES", "upload_name", "vendor_id"]
 
@@ -27,8 +27,7 @@ TOGETHER_STATUSES: Mapping[str, JobState] = {
 """The SDK's six ``BatchJob.status`` values and ``CANCELING``, which Together answers a cancel
 with although neither its docs nor its SDK list it."""
 MAX_ID_CHARS = 64
-_ESCAPE = "bk--"
-_HASH_CHARS = 32
+_SLUG_CHARS = MAX_ID_CHARS - len("bk--") - HASH_CHARS - 1
 
 
 def vendor_id(custom_id: str) -> str:
@@ -39,11 +38,8 @@ def vendor_id(custom_id: str) -> str:
     that fit but start with the escape prefix are escaped too, so no two ids can meet. The
     orchestrator keeps the mapping, so results come back under the caller's ids.
     """
-    if len(custom_id) <= MAX_ID_CHARS and not custom_id.startswith(_ESCAPE):
-        return custom_id
-    digest = hashlib.sha256(custom_id.encode("utf-8", "surrogatepass")).hexdigest()
-    slug = custom_id[: MAX_ID_CHARS - len(_ESCAPE) - _HASH_CHARS - 1]
-    return f"{_ESCAPE}{slug}-{digest[:_HASH_CHARS]}"
+    return escaped_id(custom_id, accepted=lambda cid: len(cid) <= MAX_ID_CHARS,
+                      slug=lambda cid: cid[:_SLUG_CHARS])
 
 
 def upload_name(key: str) -> str:

@@ -22,7 +22,6 @@ what is Vertex's own:
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +33,7 @@ from ..._exceptions import InvalidRequestError, ProviderError
 from ..._requests import ChatRequest, EmbedRequest, Request
 from ..._results import ErrorInfo, Result, Usage
 from ..._state import JobState
+from .._ids import escaped_id
 from ..base import LineError, RemoteStatus
 from ..gemini.codec import (
     EMBED_TASK_TYPES,
@@ -73,9 +73,7 @@ MAX_EMBEDDING_DIMENSIONS = 768
 """The largest ``outputDimensionality`` of the text-embedding models (their full size)."""
 
 _LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")
-_ESCAPE = "bk--"
 _SLUG_CHARS = 26
-_HASH_CHARS = 32
 _STATUS_JSON = re.compile(r"\{.*\}", re.DOTALL)
 
 
@@ -86,11 +84,8 @@ def vendor_id(custom_id: str) -> str:
     sent unchanged; any other becomes ``bk--<slug>-<32 hex of its SHA-256>`` (63 characters at
     most). The shard's request index maps it back, so results return under the caller's ids.
     """
-    if _LABEL.match(custom_id) and not custom_id.startswith(_ESCAPE):
-        return custom_id
-    slug = re.sub(r"[^a-z0-9_]", "_", custom_id.lower())[:_SLUG_CHARS]
-    digest = hashlib.sha256(custom_id.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{_ESCAPE}{slug}-{digest[:_HASH_CHARS]}"
+    return escaped_id(custom_id, accepted=_LABEL.match,
+                      slug=lambda cid: re.sub(r"[^a-z0-9_]", "_", cid.lower())[:_SLUG_CHARS])
 
 
 label_value = vendor_id
