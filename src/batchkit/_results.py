@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 from pydantic import BaseModel
 
+from ._arrow import BATCH_ROWS
 from ._export import (
     fill_matrix,
     to_arrow_reader,
@@ -329,7 +330,7 @@ class ResultSet(Sequence[Result]):
         embeddings a fixed-size float32 list). Needs pyarrow."""
         return self.to_arrow_reader().read_all()
 
-    def to_arrow_reader(self, batch_rows: int = 10_000) -> pa.RecordBatchReader:
+    def to_arrow_reader(self, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
         """A stream of Arrow record batches of ``batch_rows`` results: for a lazy set, read from
         disk as the reader is consumed (DuckDB and Polars scan it without a full table)."""
         return to_arrow_reader(self, batch_rows)

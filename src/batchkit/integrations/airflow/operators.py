@@ -28,15 +28,21 @@ class BatchkitOperator(BaseOperator):  # type: ignore[misc]
     dataset, anything else for JSONL. It returns ``{"job_id", "state", "counts", "output"}``
     (the XCom; ``output`` is the destination). ``deferrable=False`` waits in the worker
     instead (for executors without a triggerer).
+
+    ``retry`` and ``max_cost_usd`` are :func:`batchkit.submit`'s. An Airflow retry of this
+    task runs ``execute`` again and submits a new job, so keep the task's own ``retries`` at 0
+    and let ``retry`` resend the requests that failed for a passing reason.
     """
 
     template_fields: Sequence[str] = ("source", "destination", "provider")
 
     def __init__(self, *, source: str, provider: str, destination: str | None = None,
                  kind: str | None = None, options: dict[str, Any] | None = None,
-                 store: str | None = None, poll_interval: float = 60.0,
-                 deferrable: bool = True, **kwargs: Any) -> None:
+                 store: str | None = None, retry: int = 0, max_cost_usd: float | None = None,
+                 poll_interval: float = 60.0, deferrable: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.retry = retry
+        self.max_cost_usd = max_cost_usd
         self.source = source
         self.provider = provider
         self.destination = destination
@@ -48,7 +54,8 @@ class BatchkitOperator(BaseOperator):  # type: ignore[misc]
 
     def execute(self, context: Any) -> Any:
         requests = read_requests(self.source, kind=self.kind)  # type: ignore[arg-type]
-        job = submit(requests, self.provider, options=self.options, store=self.store)
+        job = submit(requests, self.provider, options=self.options, store=self.store,
+                     retry=self.retry, max_cost_usd=self.max_cost_usd)
         self.log.info("batchkit job %s: %d requests submitted to %s", job.id,
                       job.request_count, job.provider)
         if not self.deferrable:
