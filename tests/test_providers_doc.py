@@ -21,25 +21,25 @@ from batchkit._exceptions import ProviderError
 from batchkit._registry import _BUILTIN, get_adapter_class, make_adapter
 from batchkit._state import JobState
 from batchkit.providers.anthropic import adapter as anthropic
-from batchkit.providers.anthropic import codec as _anthropic_format
+from batchkit.providers.anthropic import codec as anthropic_codec
 from batchkit.providers.azure import adapter as azure
 from batchkit.providers.base import ShardInput
 from batchkit.providers.bedrock import adapter as bedrock
-from batchkit.providers.bedrock import codec as _bedrock_format
+from batchkit.providers.bedrock import codec as bedrock_codec
 from batchkit.providers.cohere import adapter as cohere
-from batchkit.providers.cohere import codec as _cohere_format
+from batchkit.providers.cohere import codec as cohere_codec
 from batchkit.providers.gemini import adapter as gemini
-from batchkit.providers.gemini import results as _gemini_results
+from batchkit.providers.gemini import results as gemini_results
 from batchkit.providers.groq import adapter as groq
 from batchkit.providers.mistral import adapter as mistral
-from batchkit.providers.mistral import codec as _mistral_format
+from batchkit.providers.mistral import codec as mistral_codec
 from batchkit.providers.openai import adapter as openai
 from batchkit.providers.openai import files as openai_files
-from batchkit.providers.openai import results as _openai_results
+from batchkit.providers.openai import results as openai_results
 from batchkit.providers.together import adapter as together
-from batchkit.providers.together import codec as _together_format
+from batchkit.providers.together import codec as together_codec
 from batchkit.providers.vertex import adapter as vertex
-from batchkit.providers.vertex import codec as _vertex_format
+from batchkit.providers.vertex import codec as vertex_codec
 from batchkit.testing._fake import FakeAdapter
 from tests.conformance.targets import TARGETS
 
@@ -127,12 +127,12 @@ class StatusMap:
 
 
 def _openai_family(statuses: Mapping[str, JobState]) -> StateOf:
-    return lambda s, _c, _t: _openai_results.map_status({"id": "b", "status": s}, statuses).state
+    return lambda s, _c, _t: openai_results.map_status({"id": "b", "status": s}, statuses).state
 
 
 def _gemini_state(status: str, _counts: Mapping[str, int], _tmp: Path) -> JobState:
     """As ``gemini._status``: ``map_job_state`` answering None is a ``ProviderError``."""
-    state = _gemini_results.map_job_state(status)
+    state = gemini_results.map_job_state(status)
     if state is None:
         raise ProviderError(f"unknown state {status!r}")
     return state
@@ -140,8 +140,8 @@ def _gemini_state(status: str, _counts: Mapping[str, int], _tmp: Path) -> JobSta
 
 def _cohere_state(status: str, _counts: Mapping[str, int], _tmp: Path) -> JobState:
     if status.startswith("BATCH_STATUS_"):
-        return _cohere_format.map_batch({"id": "b", "status": status}).state
-    return _cohere_format.map_embed_job({"job_id": "j", "status": status}).state
+        return cohere_codec.map_batch({"id": "b", "status": status}).state
+    return cohere_codec.map_embed_job({"job_id": "j", "status": status}).state
 
 
 def _fake_state(status: str, _counts: Mapping[str, int], tmp: Path) -> JobState:
@@ -156,53 +156,53 @@ def _fake_state(status: str, _counts: Mapping[str, int], tmp: Path) -> JobState:
 
 
 # Google's state names: ``_STATES`` is the shared table behind ``map_job_state`` (no public name).
-_GOOGLE_STATES = frozenset("JOB_STATE_" + s for s in _gemini_results._STATES)
+_GOOGLE_STATES = frozenset("JOB_STATE_" + s for s in gemini_results._STATES)
 
 
 def _openai_uses(adapter: type[Any], statuses: Mapping[str, JobState]) -> Any:
     """The family base maps every batch with the codec's ``map_status`` and the adapter's
     ``statuses``."""
-    return ((openai_files, "map_status", _openai_results.map_status),
+    return ((openai_files, "map_status", openai_results.map_status),
             (adapter, "statuses", statuses))
 
 
 STATUS_MAPS: dict[str, StatusMap] = {
-    "openai": StatusMap(_openai_family(_openai_results.OPENAI_STATUSES),
-                        frozenset(_openai_results.OPENAI_STATUSES),
-                        _openai_uses(openai.OpenAIAdapter, _openai_results.OPENAI_STATUSES)),
-    "azure": StatusMap(_openai_family(_openai_results.OPENAI_STATUSES),
-                       frozenset(_openai_results.OPENAI_STATUSES),
-                       _openai_uses(azure.AzureAdapter, _openai_results.OPENAI_STATUSES)),
-    "groq": StatusMap(_openai_family(_openai_results.OPENAI_STATUSES),
-                      frozenset(_openai_results.OPENAI_STATUSES),
-                      _openai_uses(groq.GroqAdapter, _openai_results.OPENAI_STATUSES)),
-    "together": StatusMap(_openai_family(_together_format.TOGETHER_STATUSES),
-                          frozenset(_together_format.TOGETHER_STATUSES),
+    "openai": StatusMap(_openai_family(openai_results.OPENAI_STATUSES),
+                        frozenset(openai_results.OPENAI_STATUSES),
+                        _openai_uses(openai.OpenAIAdapter, openai_results.OPENAI_STATUSES)),
+    "azure": StatusMap(_openai_family(openai_results.OPENAI_STATUSES),
+                       frozenset(openai_results.OPENAI_STATUSES),
+                       _openai_uses(azure.AzureAdapter, openai_results.OPENAI_STATUSES)),
+    "groq": StatusMap(_openai_family(openai_results.OPENAI_STATUSES),
+                      frozenset(openai_results.OPENAI_STATUSES),
+                      _openai_uses(groq.GroqAdapter, openai_results.OPENAI_STATUSES)),
+    "together": StatusMap(_openai_family(together_codec.TOGETHER_STATUSES),
+                          frozenset(together_codec.TOGETHER_STATUSES),
                           _openai_uses(together.TogetherAdapter,
-                                       _together_format.TOGETHER_STATUSES)),
+                                       together_codec.TOGETHER_STATUSES)),
     "anthropic": StatusMap(
-        lambda s, c, _t: _anthropic_format.map_status(
+        lambda s, c, _t: anthropic_codec.map_status(
             {"id": "b", "processing_status": s, "request_counts": dict(c)}).state,
-        frozenset({*_anthropic_format._STATUSES, "ended"}),  # ``ended`` is read with its counts
-        ((anthropic, "map_status", _anthropic_format.map_status),)),
+        frozenset({*anthropic_codec._STATUSES, "ended"}),  # ``ended`` is read with its counts
+        ((anthropic, "map_status", anthropic_codec.map_status),)),
     "bedrock": StatusMap(
-        lambda s, _c, _t: _bedrock_format.map_status({"jobArn": "j", "status": s}).state,
-        frozenset(_bedrock_format.STATUS_MAP),
-        ((bedrock, "map_status", _bedrock_format.map_status),)),
+        lambda s, _c, _t: bedrock_codec.map_status({"jobArn": "j", "status": s}).state,
+        frozenset(bedrock_codec.STATUS_MAP),
+        ((bedrock, "map_status", bedrock_codec.map_status),)),
     "cohere": StatusMap(
         _cohere_state,
-        frozenset({*_cohere_format.EMBED_JOB_STATUSES, *_cohere_format.BATCH_STATUSES}),
-        ((cohere, "map_batch", _cohere_format.map_batch),
-         (cohere, "map_embed_job", _cohere_format.map_embed_job))),
+        frozenset({*cohere_codec.EMBED_JOB_STATUSES, *cohere_codec.BATCH_STATUSES}),
+        ((cohere, "map_batch", cohere_codec.map_batch),
+         (cohere, "map_embed_job", cohere_codec.map_embed_job))),
     "mistral": StatusMap(
-        lambda s, _c, _t: _mistral_format.map_status({"id": "j", "status": s}).state,
-        frozenset(_mistral_format.MISTRAL_STATUSES),
-        ((mistral, "map_status", _mistral_format.map_status),)),
+        lambda s, _c, _t: mistral_codec.map_status({"id": "j", "status": s}).state,
+        frozenset(mistral_codec.MISTRAL_STATUSES),
+        ((mistral, "map_status", mistral_codec.map_status),)),
     "vertex": StatusMap(
-        lambda s, _c, _t: _vertex_format.map_status({"name": "j", "state": s}).state,
-        _GOOGLE_STATES, ((vertex, "map_status", _vertex_format.map_status),)),
+        lambda s, _c, _t: vertex_codec.map_status({"name": "j", "state": s}).state,
+        _GOOGLE_STATES, ((vertex, "map_status", vertex_codec.map_status),)),
     "gemini": StatusMap(_gemini_state, _GOOGLE_STATES,
-                        ((gemini, "map_job_state", _gemini_results.map_job_state),)),
+                        ((gemini, "map_job_state", gemini_results.map_job_state),)),
     "fake": StatusMap(_fake_state, frozenset(s.value for s in JobState)),
 }
 
@@ -274,7 +274,7 @@ def test_google_wire_states_read_like_the_sdk_names() -> None:
     for statuses, _counts, _expected in _status_rows(_sections(_doc())["gemini"]):
         for status in statuses:
             wire = status.replace("JOB_STATE_", "BATCH_STATE_")
-            assert _gemini_results.map_job_state(wire) == _gemini_results.map_job_state(status)
+            assert gemini_results.map_job_state(wire) == gemini_results.map_job_state(status)
 
 
 def test_cohere_dataset_validation_failures_are_documented() -> None:
