@@ -110,7 +110,6 @@ def test_search_refuses_a_query_vector_of_another_length(tmp_path: Path,
     assert emulator.counter.take() == []  # refused before the query was embedded
 
 
-@pytest.mark.filterwarnings("ignore:Failed to obtain server version")  # nothing listens there
 def test_unknown_scheme_and_missing_engine_name_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(bk.ConfigError, match=r"unknown sink scheme 'pinecone'.*lancedb"):
         open_sink("pinecone://x")
