@@ -83,6 +83,7 @@ def register_secret(value: str | None) -> None:
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
+    """:func:`register_secret` for several values at once (one snapshot rebuilt, not many)."""
     global _known
     new = {v.strip() for v in values if v and len(v.strip()) >= SHORTEST_SECRET}
     with _lock:
