@@ -24,6 +24,7 @@ from .._stainless import StainlessSDK
 from ..base import Limits, RemoteStatus, ShardInput, sandbox_url
 from ..openai.codec import LineFormat
 from ..openai.files import FileBatchAdapter, newest_tagged
+from ..openai.realtime import OpenAIRealtime
 
 if TYPE_CHECKING:
     from groq import Groq
@@ -51,11 +52,13 @@ def window_hours(value: object) -> int:
     return hours
 
 
-class GroqAdapter(FileBatchAdapter["Groq"]):
+class GroqAdapter(OpenAIRealtime["Groq"], FileBatchAdapter["Groq"]):
     """Groq's Batch API: one JSONL file per shard, chat completions only."""
 
     name = "groq"
     credential_env = ("GROQ_API_KEY",)
+    realtime_prefix = "/openai"
+    """The groq SDK's paths start ``/openai/v1`` below its base URL."""
     sdk = StainlessSDK(vendor="Groq", module="groq", base_error="GroqError",
                        key_env="GROQ_API_KEY", key_pattern=re.compile(r"gsk_[A-Za-z0-9*]{3,}"))
 

@@ -41,7 +41,7 @@ _LIST_PAGE = 100
 """The largest page ``batches.list`` allows."""
 
 
-class OpenAIAdapter(OpenAIRealtime, FileBatchAdapter["OpenAI"]):
+class OpenAIAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
     """OpenAI's Batch API: one JSONL file per shard, one endpoint per batch.
 
     Chat and embedding requests never share a shard because a batch names a single endpoint;
