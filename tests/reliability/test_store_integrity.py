@@ -144,6 +144,7 @@ def test_damaged_store_is_refused_then_rebuilt_without_buying_twice(
     assert "restored 2 job(s)" in rebuilt.output
     assert list(db.parent.glob("jobs.db.broken-*")), "the damaged file is kept"
     assert {j.id for j in bk.list_jobs()} == {done.id, killed}
+    assert all(s.result_paths for s in bk.get_job(done.id).shards)  # downloads kept
     # The batch whose id was never written down is found at the vendor by key, not bought again.
     assert [s.remote_id is not None for s in bk.get_job(killed).shards] == [True, True, False], \
         rebuilt.output
@@ -219,3 +220,14 @@ def test_moved_home_rebuilds_from_the_folders_where_they_are(
     shard = bk.get_job(job.id).shards[0]
     assert Path(shard.requests_path).parent == new / "jobs" / job.id
     assert bk.get_job(job.id).results().counts() == {"succeeded": N}
+
+
+def test_a_real_time_job_is_rebuilt_with_its_answers() -> None:
+    """Real-time answers exist only in the job folder: the rebuild must point back at them."""
+    job = bk.submit(_requests("rt"), "fake:m", mode="realtime").wait()
+    first = [(r.custom_id, r.text) for r in job.results()]
+    db = batchkit_home() / "jobs.db"
+    _checkpoint(db)
+    db.write_bytes(b"")
+    assert CliRunner().invoke(cli, ["doctor", "--rebuild"]).exit_code == 0
+    assert [(r.custom_id, r.text) for r in bk.get_job(job.id).results()] == first

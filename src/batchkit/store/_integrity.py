@@ -175,11 +175,14 @@ def append_journal(folder: str | Path, entry: dict[str, Any]) -> None:
     target = Path(folder)
     if not target.is_dir():
         return
-    fd = os.open(target / JOURNAL_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        os.write(fd, orjson.dumps(entry) + b"\n")
-    finally:
-        os.close(fd)
+        fd = os.open(target / JOURNAL_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, orjson.dumps(entry) + b"\n")
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a full disk, a read-only folder: say so, in batchkit's words
+        raise StoreError(f"cannot write the job journal in {target}: {exc.strerror}") from None
 
 
 def shard_entry(shard: ShardRecord) -> dict[str, Any]:
@@ -233,7 +236,7 @@ def replay_journal(folder: Path) -> Replayed:
         elif kind == "cancel":
             job.cancel_requested = True
         elif entry.get("idx") in shards:
-            _apply(shards[entry["idx"]], entry)
+            _apply(shards[entry["idx"]], entry, folder)
     return Replayed(job, [shards[i] for i in sorted(shards)])
 
 
@@ -252,7 +255,7 @@ def journaled_positions(folder: str | Path, index: int) -> list[int] | None:
     return found
 
 
-def _apply(shard: ShardRecord, entry: dict[str, Any]) -> None:
+def _apply(shard: ShardRecord, entry: dict[str, Any], folder: Path) -> None:
     kind = entry.get("ev")
     if kind == "send_started" and shard.send_started is None:
         shard.send_started = entry["at"]
@@ -262,6 +265,9 @@ def _apply(shard: ShardRecord, entry: dict[str, Any]) -> None:
         shard.state = JobState(entry["state"])
         shard.vendor_status = entry.get("status")
         shard.errors = entry.get("errors") or []
+    elif kind == "files":  # kept only while all there: a vendor's files are fetched again
+        paths = [str(folder / p) for p in entry["paths"]]
+        shard.result_paths = paths if all(Path(p).exists() for p in paths) else None
 
 
 def _moved(recorded: str, folder: Path) -> str:

@@ -13,6 +13,7 @@ queries stay about SQL. Which write goes first matters:
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -101,6 +102,10 @@ class JournaledStore(SQLStore):
                 "ev": "end", "idx": index, "state": state.value, "status": vendor_status,
                 "errors": errors or [],
             })
+        if applied and result_paths is not None:  # relative: the folder may move
+            folder = Path(self._folder(job_id))
+            append_journal(folder, {"ev": "files", "idx": index, "paths": [
+                os.path.relpath(p, folder) for p in result_paths]})
         return applied
 
     def restore_job(self, job: JobRecord, shards: list[ShardRecord]) -> None:
@@ -120,11 +125,14 @@ class JournaledStore(SQLStore):
             db.executemany(
                 "INSERT INTO shards (job_id, idx, key, grp, request_count, payload_path,"
                 " requests_path, state, remote_id, vendor_status, errors, updated_at, attempt,"
-                " input_tokens, send_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " input_tokens, send_started, result_paths)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(s.job_id, s.index, s.key, s.group, s.request_count, s.payload_path,
                   s.requests_path, s.state.value, s.remote_id, s.vendor_status,
                   orjson.dumps(s.errors).decode(), time.time(), s.attempt, s.input_tokens,
-                  s.send_started) for s in shards],
+                  s.send_started,
+                  None if s.result_paths is None else orjson.dumps(s.result_paths).decode())
+                 for s in shards],
             )
             db.execute(
                 "INSERT INTO events (job_id, shard_idx, old_state, new_state, at, detail)"
