@@ -15,7 +15,7 @@ from pydantic import BaseModel
 import batchkit as bk
 from batchkit.providers.anthropic.codec import vendor_id
 from batchkit.testing import emulate
-from batchkit.testing.emulators.anthropic.state import message_reply
+from batchkit.testing.emulators.anthropic.replies import message_reply
 from batchkit.testing.emulators.openai.replies import chat_completion
 
 

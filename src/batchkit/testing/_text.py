@@ -1,11 +1,16 @@
-"""Text helpers every emulator's default responder uses: the prompt's text, and its tokens."""
+"""Text helpers every emulator's default responder uses: the prompt's text, its tokens, a seed.
+
+The seed (:func:`digest`) is what makes a stock reply, an id or a drawn fault a pure function of
+the request, so reruns produce identical files.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
-__all__ = ["collect_text", "estimate_tokens"]
+__all__ = ["collect_text", "digest", "estimate_tokens"]
 
 
 def estimate_tokens(text: str) -> int:
@@ -22,3 +27,8 @@ def collect_text(value: Any) -> str:
     if isinstance(value, dict):
         return " ".join(filter(None, (collect_text(value.get(k)) for k in ("content", "text"))))
     return ""
+
+
+def digest(*parts: str) -> str:
+    """The SHA-256 hex of ``parts`` joined by a unit separator (no two part lists collide)."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

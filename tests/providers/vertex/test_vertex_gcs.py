@@ -15,7 +15,7 @@ import pytest
 from google.api_core import exceptions
 
 from batchkit.testing._emulate import EmulatorHandle
-from batchkit.testing.emulators.gcs.routes import SANDBOX_BUCKET
+from batchkit.testing.emulators.gcs.state import SANDBOX_BUCKET
 
 KIB = 1024
 

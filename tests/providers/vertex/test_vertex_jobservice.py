@@ -14,7 +14,7 @@ from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 
 from batchkit.testing._emulate import EmulatorHandle
-from batchkit.testing.emulators.gcs.routes import SANDBOX_BUCKET
+from batchkit.testing.emulators.gcs.state import SANDBOX_BUCKET
 from batchkit.testing.emulators.vertex.routes import project_number
 
 PARENT = "projects/batchkit-sandbox/locations/us-central1"

@@ -35,14 +35,13 @@ from batchkit.testing._server import (
 )
 from batchkit.testing._text import collect_text, estimate_tokens
 from batchkit.testing.emulators._app import VendorApp, VendorError, bearer_token, retry_headers
+from batchkit.testing.emulators.anthropic.replies import Responder, default_responder
 from batchkit.testing.emulators.anthropic.state import (
     BatchRequest,
     EmulatedBatch,
     FaultKind,
     ItemFault,
     Phases,
-    Responder,
-    default_responder,
 )
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")

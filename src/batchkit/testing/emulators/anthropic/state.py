@@ -1,4 +1,4 @@
-"""One emulated Anthropic Message Batch: its timeline, per-request outcomes, replies and results.
+"""One emulated Anthropic Message Batch: its timeline, per-request outcomes and results.
 
 Why a timeline: Anthropic batches run on the vendor's schedule (``in_progress`` -> ``ended``, or
 ``canceling`` -> ``ended`` after a cancel, or ``ended`` at the 24 h mark with expired requests), and
@@ -10,20 +10,15 @@ keeps the finished ones and cancels the rest, as the vendor documents. Request c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from batchkit.testing._schema_fill import fill_schema
-from batchkit.testing._text import collect_text, estimate_tokens
+from batchkit.testing._text import collect_text, digest, estimate_tokens
+from batchkit.testing.emulators.anthropic.replies import Responder
 
-Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
-"""``responder(url, params, custom_id) -> Message`` for one request; the same call shape as the
-OpenAI emulator's responder, with ``url`` always ``/v1/messages``."""
 MESSAGES_URL = "/v1/messages"
 FaultKind = Literal["errored", "expired", "canceled"]
 WINDOW_SECONDS = 24 * 3600
@@ -190,55 +185,9 @@ _FAULT_MESSAGES = {
 def _errored(error_type: str, message: str, custom_id: str) -> dict[str, Any]:
     return {"type": "errored", "error": {
         "type": "error", "error": {"type": error_type, "message": message},
-        "request_id": "req_" + _digest("request", custom_id)[:24],
+        "request_id": "req_" + digest("request", custom_id)[:24],
     }}
 
 
 def rfc3339(at: float) -> str:
     return datetime.fromtimestamp(at, timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-def message_reply(params: dict[str, Any], text: str, custom_id: str) -> dict[str, Any]:
-    """A ``Message`` carrying ``text``, with usage counted from the request and the reply and
-    ``max_tokens`` applied as the vendor does (``stop_reason: max_tokens``)."""
-    cap = params.get("max_tokens")
-    stop_reason = "end_turn"
-    if isinstance(cap, int) and estimate_tokens(text) > cap:
-        text, stop_reason = text[: cap * 4], "max_tokens"
-    prompt = " ".join(filter(None, [collect_text(params.get("system")),
-                                     collect_text(params.get("messages"))]))
-    seed = _digest("message", custom_id, json.dumps(params, sort_keys=True))
-    return {
-        "id": "msg_" + seed[:24],
-        "type": "message",
-        "role": "assistant",
-        "model": str(params.get("model")),
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": {
-            "input_tokens": estimate_tokens(prompt) + 4 * len(params.get("messages") or []),
-            "output_tokens": estimate_tokens(text),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "service_tier": "batch",
-        },
-    }
-
-
-def default_responder(url: str, params: dict[str, Any], custom_id: str) -> dict[str, Any]:
-    """Stock replies: JSON satisfying ``output_config.format.schema`` when one is asked for,
-    else a short text derived from the prompt. A pure function of the request."""
-    seed = _digest("reply", custom_id, json.dumps(params, sort_keys=True))
-    fmt = (params.get("output_config") or {}).get("format") or {}
-    if fmt.get("type") == "json_schema":
-        text = json.dumps(fill_schema(fmt.get("schema") or {}, seed=seed), ensure_ascii=False)
-    else:
-        words = collect_text(params.get("messages")).split()
-        gist = " ".join(words[:12]) + (" ..." if len(words) > 12 else "")
-        text = f"Emulated answer ({seed[:8]}) to: {gist}"
-    return message_reply(params, text, custom_id)

@@ -21,7 +21,6 @@ tool's schema, unit vectors of the requested dimension, usage counted from the t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -31,7 +30,7 @@ from functools import cache
 from typing import Any
 
 from batchkit.testing._schema_fill import fill_schema
-from batchkit.testing._text import collect_text, estimate_tokens
+from batchkit.testing._text import collect_text, digest, estimate_tokens
 from batchkit.testing.emulators._aws import AwsError, ShapeChecker
 
 __all__ = ["ModelInputError", "Responder", "default_responder", "family", "input_problem"]
@@ -157,13 +156,10 @@ def _titan_problem(kind: str, body: dict[str, Any]) -> str | None:
 # -- replies ---------------------------------------------------------------------------------
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
 
 def default_responder(model_id: str, body: dict[str, Any], record_id: str) -> dict[str, Any]:
     """The stock reply of the model's family: a pure function of the record."""
-    seed = _digest(model_id, record_id, json.dumps(body, sort_keys=True))
+    seed = digest(model_id, record_id, json.dumps(body, sort_keys=True))
     kind = family(model_id)
     if kind == "claude":
         return _claude_reply(model_id, body, seed)

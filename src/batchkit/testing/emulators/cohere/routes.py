@@ -48,14 +48,12 @@ from batchkit.testing.emulators.cohere.datasets import (
     validate_chat_input,
     validate_embed_input,
 )
-from batchkit.testing.emulators.cohere.state import (
+from batchkit.testing.emulators.cohere.replies import (
     EMBED_DIMENSIONS,
-    ChatBatch,
     ChatResponder,
-    EmbedJob,
-    JobPhases,
     default_chat_responder,
 )
+from batchkit.testing.emulators.cohere.state import ChatBatch, EmbedJob, JobPhases
 
 MAX_NAME = 50
 """Dataset names must be shorter than this (Cohere's datasets guide)."""

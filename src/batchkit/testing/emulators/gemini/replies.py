@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from batchkit.testing._schema_fill import SchemaFillError, fill_schema
-from batchkit.testing._text import estimate_tokens
+from batchkit.testing._text import digest, estimate_tokens
 
 Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
 """``responder(model, request, key) -> GenerateContentResponse`` (REST JSON) for one row."""
@@ -179,9 +179,6 @@ def row_error(code: int, message: str) -> dict[str, Any]:
 # -- replies ---------------------------------------------------------------------------------
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
 
 def prompt_text(request: dict[str, Any]) -> str:
     """The text of every part of ``systemInstruction`` and ``contents``."""
@@ -206,7 +203,7 @@ def _openapi_to_json_schema(schema: Any) -> Any:
 def generate_reply(model: str, request: dict[str, Any], key: str) -> dict[str, Any]:
     """The default responder: a ``GenerateContentResponse`` for one valid row."""
     config = request.get("generationConfig") or {}
-    seed = _digest("reply", key, json.dumps(request, sort_keys=True))
+    seed = digest("reply", key, json.dumps(request, sort_keys=True))
     schema = config.get("responseJsonSchema")
     if schema is None and config.get("responseSchema") is not None:
         schema = _openapi_to_json_schema(config["responseSchema"])

@@ -12,7 +12,6 @@ parse every reply (a test checks). Replies are a pure function of the request.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import struct
@@ -21,7 +20,7 @@ from typing import Any
 
 from batchkit.testing import _spec
 from batchkit.testing._schema_fill import fill_schema
-from batchkit.testing._text import collect_text, estimate_tokens
+from batchkit.testing._text import collect_text, digest, estimate_tokens
 from batchkit.testing.emulators.openai.replies import unit_vector
 
 Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
@@ -83,13 +82,10 @@ def check_body(endpoint: str, body: dict[str, Any]) -> ReplyError | None:
     return ReplyError(422, validation_detail(problems)) if problems else None
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
 
 def chat_completion(body: dict[str, Any], custom_id: str) -> dict[str, Any]:
     """A ``chat.completion`` reply; JSON that satisfies a ``json_schema`` response format."""
-    seed = _digest("mistral-chat", custom_id, json.dumps(body, sort_keys=True))
+    seed = digest("mistral-chat", custom_id, json.dumps(body, sort_keys=True))
     prompt = collect_text(body.get("messages", []))
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
@@ -138,7 +134,7 @@ def embedding_list(body: dict[str, Any]) -> dict[str, Any]:
         data.append({"object": "embedding", "embedding": vector, "index": index})
     tokens = sum(estimate_tokens(str(text)) for text in inputs)
     return {
-        "id": _digest("mistral-embed", json.dumps(body, sort_keys=True))[:32],
+        "id": digest("mistral-embed", json.dumps(body, sort_keys=True))[:32],
         "object": "list",
         "data": data,
         "model": model,

@@ -11,7 +11,6 @@ the request, so reruns produce identical files. A test may replace the whole thi
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import math
 import random
@@ -20,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from batchkit.testing._schema_fill import fill_schema
-from batchkit.testing._text import collect_text, estimate_tokens
+from batchkit.testing._text import collect_text, digest, estimate_tokens
 
 Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
 """``responder(url, body, custom_id) -> response body`` for one batch line."""
@@ -52,9 +51,6 @@ class ReplyError(Exception):
         self.body = {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
 
 def _cached_tokens(prompt_tokens: int, seed: str) -> int:
     """Deterministically report a cached prefix for about half of the long prompts."""
@@ -84,7 +80,7 @@ def _limit(text: str, max_tokens: Any) -> tuple[str, bool]:
 
 def chat_completion(body: dict[str, Any], custom_id: str, created: int) -> dict[str, Any]:
     model = str(body.get("model"))
-    seed = _digest("chat", custom_id, json.dumps(body, sort_keys=True))
+    seed = digest("chat", custom_id, json.dumps(body, sort_keys=True))
     prompt = collect_text(body.get("messages", []))
     response_format = body.get("response_format") or {}
     schema = None
@@ -137,7 +133,7 @@ def chat_completion(body: dict[str, Any], custom_id: str, created: int) -> dict[
 
 def response_object(body: dict[str, Any], custom_id: str, created: int) -> dict[str, Any]:
     model = str(body.get("model"))
-    seed = _digest("responses", custom_id, json.dumps(body, sort_keys=True))
+    seed = digest("responses", custom_id, json.dumps(body, sort_keys=True))
     prompt = " ".join(filter(None, [collect_text(body.get("instructions")),
                                      collect_text(body.get("input"))]))
     text_config = body.get("text") or {}
@@ -193,7 +189,7 @@ def response_object(body: dict[str, Any], custom_id: str, created: int) -> dict[
 
 def unit_vector(model: str, text: str, dimensions: int) -> list[float]:
     """A deterministic unit vector whose components are exactly representable as float32."""
-    rng = random.Random(_digest("embedding", model, text))
+    rng = random.Random(digest("embedding", model, text))
     raw = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
     norm = math.sqrt(sum(x * x for x in raw)) or 1.0
     packed = struct.pack(f"<{dimensions}f", *(x / norm for x in raw))

@@ -9,11 +9,11 @@ Each batch therefore knows when its next transition is due on the shared
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchkit.testing._text import digest
 from batchkit.testing.emulators._file_batch import ItemFault, out_of_order
 from batchkit.testing.emulators.openai.replies import (
     ReplyError,
@@ -187,7 +187,7 @@ class EmulatedBatch:
             fault = self.faults.get(line.custom_id)
             if fault is not None and fault.kind == "missing":
                 continue
-            row_id = "batch_req_" + _hex(self.id, line.custom_id)[:32]
+            row_id = "batch_req_" + digest(self.id, line.custom_id)[:32]
             outcome = self.outcomes.get(line.custom_id)
             if outcome is None:
                 if not_executed is None:
@@ -201,7 +201,7 @@ class EmulatedBatch:
                 "custom_id": line.custom_id,
                 "response": {
                     "status_code": outcome.status_code,
-                    "request_id": "req_" + _hex("request", self.id, line.custom_id)[:32],
+                    "request_id": "req_" + digest("request", self.id, line.custom_id)[:32],
                     "body": outcome.body,
                 },
                 "error": None,
@@ -236,9 +236,6 @@ class EmulatedBatch:
             "metadata": self.metadata,
         }
 
-
-def _hex(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _execute(

@@ -22,9 +22,7 @@ import base64
 import hashlib
 import threading
 import xml.etree.ElementTree as ET
-import zlib
 from collections import Counter
-from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import quote, unquote
@@ -37,26 +35,11 @@ from batchkit.testing._server import (
     Response,
 )
 from batchkit.testing.emulators._aws import AwsError, ShapeChecker, request_id, request_params
+from batchkit.testing.emulators.s3.state import StoredObject, Upload, crc32, etag
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _ERRORS = {429: "SlowDown", 500: "InternalError", 503: "ServiceUnavailable"}
-
-
-@dataclass
-class StoredObject:
-    data: bytes
-    etag: str
-    modified: float
-    crc32: str | None = None
-    """Base64 CRC32 of a single-part object, returned so boto3 verifies its download."""
-
-
-@dataclass
-class Upload:
-    bucket: str
-    key: str
-    parts: dict[int, bytes] = field(default_factory=dict)
 
 
 class S3Emulator:
@@ -229,7 +212,7 @@ class S3Emulator:
                            "10000, inclusive", 400)
         data = _checked_body(request)
         upload.parts[number] = data
-        return Response(200, b"", "application/xml", {"ETag": _etag(data)})
+        return Response(200, b"", "application/xml", {"ETag": etag(data)})
 
     def _op_CompleteMultipartUpload(self, bucket: str, key: str, request: Request,
                                     p: Any) -> Response:
@@ -248,9 +231,9 @@ class S3Emulator:
             raise AwsError("InvalidPartOrder", "The list of parts was not in ascending order.",
                            400)
         chunks = []
-        for index, (number, etag) in enumerate(listed):
+        for index, (number, listed_etag) in enumerate(listed):
             data = upload.parts.get(number)
-            if data is None or etag.strip('"') != _etag(data).strip('"'):
+            if data is None or listed_etag.strip('"') != etag(data).strip('"'):
                 raise AwsError("InvalidPart", "One or more of the specified parts could not be "
                                "found.", 400)
             if index < len(listed) - 1 and len(data) < MIN_PART_SIZE:
@@ -298,17 +281,9 @@ class S3Emulator:
             digest = hashlib.md5(b"".join(hashlib.md5(x).digest() for x in parts)).hexdigest()
             stored = StoredObject(data, f'"{digest}-{len(parts)}"', self.clock.now())
         else:
-            stored = StoredObject(data, _etag(data), self.clock.now(), _crc32(data))
+            stored = StoredObject(data, etag(data), self.clock.now(), crc32(data))
         self._bucket(bucket)[key] = stored
         return stored
-
-
-def _etag(data: bytes) -> str:
-    return f'"{hashlib.md5(data).hexdigest()}"'
-
-
-def _crc32(data: bytes) -> str:
-    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
 
 
 def _iso(at: float) -> str:
@@ -331,7 +306,7 @@ def _checked_body(request: Request) -> bytes:
         raise AwsError("BadDigest", "The Content-MD5 you specified did not match what we "
                        "received.", 400)
     crc = request.header("x-amz-checksum-crc32")
-    if crc and crc != _crc32(data):
+    if crc and crc != crc32(data):
         raise AwsError("BadDigest", "The CRC32 you specified did not match the calculated "
                        "checksum.", 400)
     return data

@@ -14,14 +14,13 @@ requested schema, unit vectors of the requested dimension.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable
 from typing import Any
 
 from batchkit.testing._schema_fill import fill_schema
-from batchkit.testing._text import estimate_tokens
+from batchkit.testing._text import digest, estimate_tokens
 
 ChatResponder = Callable[[dict[str, Any], str], dict[str, Any]]
 """``responder(request, model) -> GenerateContentResponse`` (REST JSON) for one chat row."""
@@ -104,9 +103,6 @@ def prompt_text(value: Any) -> str:
     return ""
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
 
 def generate_content_response(request: dict[str, Any], model: str, text: str) -> dict[str, Any]:
     """A ``GenerateContentResponse`` carrying ``text``, with usage counted from the request and
@@ -120,7 +116,7 @@ def generate_content_response(request: dict[str, Any], model: str, text: str) ->
                           "systemInstruction": request.get("systemInstruction")})
     prompt_tokens = estimate_tokens(prompt) + 3 * len(request.get("contents") or [])
     output_tokens = estimate_tokens(text)
-    seed = _digest("response", model, json.dumps(request, sort_keys=True))
+    seed = digest("response", model, json.dumps(request, sort_keys=True))
     return {
         "candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
                         "finishReason": finish, "avgLogprobs": -0.125}],
@@ -139,7 +135,7 @@ def generate_content_response(request: dict[str, Any], model: str, text: str) ->
 def default_chat_responder(request: dict[str, Any], model: str) -> dict[str, Any]:
     """JSON satisfying ``responseJsonSchema`` (or the OpenAPI-style ``responseSchema``) when one
     is asked for, else a short text derived from the prompt."""
-    seed = _digest("reply", model, json.dumps(request, sort_keys=True))
+    seed = digest("reply", model, json.dumps(request, sort_keys=True))
     config = request.get("generationConfig") or {}
     if "responseJsonSchema" in config:
         text = json.dumps(fill_schema(config["responseJsonSchema"], seed=seed),
@@ -177,7 +173,7 @@ def openapi_to_json_schema(schema: Any) -> Any:
 def default_embedding_responder(instance: dict[str, Any], dimensions: int) -> dict[str, Any]:
     """A deterministic unit vector for the instance, with a token count of its text."""
     content = str(instance.get("content", ""))
-    seed = _digest("embedding", json.dumps(instance, sort_keys=True))
+    seed = digest("embedding", json.dumps(instance, sort_keys=True))
     raw = [int(seed[(2 * i) % 64: (2 * i) % 64 + 2], 16) - 127.5 + (i % 7) for i in
            range(dimensions)]
     norm = math.sqrt(sum(v * v for v in raw)) or 1.0

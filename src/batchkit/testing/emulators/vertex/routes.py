@@ -34,7 +34,8 @@ from batchkit.testing._server import (
     Response,
     json_response,
 )
-from batchkit.testing.emulators.gcs.routes import GcsEmulator, GcsError, parse_gs_uri
+from batchkit.testing.emulators.gcs.routes import GcsEmulator
+from batchkit.testing.emulators.gcs.state import GcsError, parse_gs_uri
 from batchkit.testing.emulators.vertex.replies import (
     ChatResponder,
     EmbeddingResponder,

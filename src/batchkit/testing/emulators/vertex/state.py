@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from batchkit.testing.emulators.gcs.routes import GcsStore
+from batchkit.testing.emulators.gcs.state import GcsStore
 from batchkit.testing.emulators.vertex.replies import (
     DEFAULT_DIMENSIONS,
     ChatResponder,
