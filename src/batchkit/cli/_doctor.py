@@ -55,7 +55,8 @@ def doctor_cmd(rebuild: bool, store_path: Path | None, as_json: bool) -> None:
 
     Exits 1 when the store needs repair. With --rebuild, jobs are restored from their folders'
     journals and each vendor is asked for the batches made under the jobs' keys: nothing is
-    submitted, and `batchkit wait JOB` carries on from there.
+    submitted, and `batchkit wait JOB` carries on from there. Rebuild with no other batchkit
+    process (a worker, a notebook) using the store: a damaged file is renamed away.
     """
     target = store_path or store_target()
     if "://" in str(target):
