@@ -7,6 +7,7 @@ SQLite metadata database; the OpenAI emulator runs here and the child reaches it
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -18,7 +19,10 @@ import pytest
 from batchkit.testing import emulate
 from tests._subprocess import keyless_env
 
-pytest.importorskip("airflow")
+# Looked up, not imported: importing Airflow configures logging and settings for the process,
+# and only the child process should be an Airflow process.
+if importlib.util.find_spec("airflow") is None:
+    pytest.skip("Airflow is not installed (the airflow extra)", allow_module_level=True)
 
 DAG_FOLDER = Path(__file__).with_name("airflow_dags")
 
