@@ -1,8 +1,9 @@
 """``bk.search``: embed a query the way the index's documents were embedded, ask the sink.
 
 The query is embedded with ``input_type="search_query"`` (vendors with asymmetric models embed
-queries and documents differently) by :func:`embed_query`, the one place that will switch to
-the vendors' real-time embedding calls once batchkit has them.
+queries and documents differently) by :func:`embed_query`, as a one-request job in
+``mode="auto"``: the vendor's synchronous endpoint where batchkit has a real-time path for it,
+a batch job otherwise.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ __all__ = ["embed_query", "search"]
 
 def embed_query(text: str, provider: str | None = None, *, dimensions: int | None = None,
                 **submit_kwargs: Any) -> np.ndarray:
-    """The ``search_query`` vector of ``text``.
+    """The ``search_query`` vector of ``text``, journaled like any job.
 
-    For now this runs a one-request batch job and waits for it, since batchkit has no real-time
-    path yet: fine for a quick check in the sandbox, slow (minutes to hours) against a real
-    batch API. It is the single function the real-time path will replace; nothing else in
-    :func:`search` depends on how the vector is made.
+    ``mode="auto"`` sends a one-request job through the vendor's real-time endpoint where the
+    adapter has one (an answer in about a second) and through the batch API where it has not
+    (minutes or more against a real vendor; instant in the sandbox). Pass ``mode=`` to choose.
     """
     request = EmbedRequest(custom_id="query", text=text, input_type="search_query",
                            dimensions=dimensions)
+    submit_kwargs.setdefault("mode", "auto")
     result = run([request], provider, **submit_kwargs)[0]
     if not result.ok or result.embedding is None:
         why = result.error.message if result.error else result.status

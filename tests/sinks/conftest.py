@@ -47,6 +47,8 @@ class EmbedCounter:
 class Emulator:
     url: str
     counter: EmbedCounter
+    app: Any
+    """The OpenAI emulator app (``app.creates``: batches created)."""
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def emulator() -> Iterator[Emulator]:
     with emulate(providers=["openai"]) as handle:
         app = handle.apps["openai"]
         app.responder = counter = EmbedCounter(app.responder)
-        yield Emulator(handle.url, counter)
+        yield Emulator(handle.url, counter, app)
 
 
 def chunk_text(doc: int, chunk: int) -> str:

@@ -160,3 +160,18 @@ def test_a_second_run_on_the_same_sink_is_refused_while_one_is_writing(
     assert emulator.counter.take() == []
     assert bk.index([{"id": "a", "text": "alpha"}], url, PROVIDER,
                     dimensions=DIMENSIONS).upserted == 1  # the lock is released after a run
+
+
+def test_the_query_goes_through_real_time_where_the_vendor_has_it(
+    tmp_path: Path, emulator: Emulator,
+) -> None:
+    url = f"lancedb://{tmp_path}/idx"
+    bk.index([{"id": "a", "text": "alpha"}, {"id": "b", "text": "beta"}], url, PROVIDER,
+             dimensions=DIMENSIONS)
+    emulator.counter.take()
+    batches = emulator.app.creates
+    [hit] = bk.search(url, "beta", PROVIDER, k=1, dimensions=DIMENSIONS)
+    assert hit.id == "b#0" and emulator.app.creates == batches  # no batch for the query
+    assert emulator.counter.take() == ["beta"]
+    bk.search(url, "beta", PROVIDER, k=1, dimensions=DIMENSIONS, mode="batch")
+    assert emulator.app.creates == batches + 1 and emulator.counter.take() == ["beta"]
