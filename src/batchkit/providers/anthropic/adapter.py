@@ -40,6 +40,7 @@ from .codec import (
     map_status,
     vendor_id,
 )
+from .realtime import AnthropicRealtime
 
 if TYPE_CHECKING:
     from anthropic import Anthropic
@@ -55,7 +56,7 @@ _LIST_PAGE = 1000
 """The largest page ``batches.list`` allows."""
 
 
-class AnthropicAdapter(StainlessAdapter["Anthropic"]):
+class AnthropicAdapter(AnthropicRealtime["Anthropic"], StainlessAdapter["Anthropic"]):
     """Anthropic's Message Batches: one JSON body per shard, chat only."""
 
     name = "anthropic"

@@ -35,6 +35,7 @@ from batchkit.testing._server import (
 )
 from batchkit.testing._text import collect_text, estimate_tokens
 from batchkit.testing.emulators._app import VendorApp, VendorError, bearer_token, retry_headers
+from batchkit.testing.emulators.anthropic.realtime import MESSAGES_PATH, MessagesEndpoint
 from batchkit.testing.emulators.anthropic.replies import Responder, default_responder
 from batchkit.testing.emulators.anthropic.state import (
     BatchRequest,
@@ -134,6 +135,10 @@ class AnthropicEmulator(VendorApp):
         self._creates_by_first_id: Counter[str] = Counter()
         self._checker = ParamsChecker()
         self._count_checker = ParamsChecker(counting=True)
+        self.realtime = MessagesEndpoint(
+            lambda url, params, custom_id: self.responder(url, params, custom_id),
+            self._checker.problem)
+        """``POST /v1/messages``, the synchronous endpoint that real-time mode calls."""
         self.counted: list[int] = []
         """Every figure ``count_tokens`` answered, in order, so tests can follow them."""
 
@@ -156,6 +161,17 @@ class AnthropicEmulator(VendorApp):
         return json_response(failure.body, status, headers)
 
     # ---- HTTP --------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Real-time calls are answered outside the app's lock: each takes its latency in its
+        own server thread, as calls to the vendor overlap."""
+        if request.method != "POST" or request.path.strip("/").split("/") != MESSAGES_PATH:
+            return super().handle(request)
+        try:
+            self._authenticate(request)
+        except VendorError as failure:
+            return failure.response()
+        return self.realtime.handle(request)
 
     def _authenticate(self, request: Request) -> None:
         # Anthropic's API reference names ``x-api-key``; SDK 2.11 sends an API key as
