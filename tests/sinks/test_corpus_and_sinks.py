@@ -175,3 +175,23 @@ def test_the_query_goes_through_real_time_where_the_vendor_has_it(
     assert emulator.counter.take() == ["beta"]
     bk.search(url, "beta", PROVIDER, k=1, dimensions=DIMENSIONS, mode="batch")
     assert emulator.app.creates == batches + 1 and emulator.counter.take() == ["beta"]
+
+
+def test_a_small_update_in_auto_mode_goes_through_real_time_into_the_same_sink(
+    tmp_path: Path, emulator: Emulator,
+) -> None:
+    url = f"qdrant://{tmp_path}/idx"
+    docs = [{"id": f"d{i}", "text": f"note number {i}"} for i in range(150)]
+    assert bk.index(docs, url, PROVIDER, dimensions=DIMENSIONS, mode="auto").to_embed == 150
+    assert emulator.app.creates == 1  # 150 > realtime_below (100): a batch
+    emulator.counter.take()
+    for doc in docs[:5]:
+        doc["text"] += " (edited)"
+    report = bk.index(docs, url, PROVIDER, dimensions=DIMENSIONS, mode="auto")
+    assert (report.to_embed, report.upserted) == (5, 5) and emulator.app.creates == 1
+    assert sorted(emulator.counter.take()) == sorted(d["text"] for d in docs[:5])
+    sink = open_sink(url)
+    try:
+        assert sink.count() == len(sink.stored_hashes()) == 150
+    finally:
+        sink.close()

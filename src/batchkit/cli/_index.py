@@ -31,6 +31,8 @@ _SINK_HELP = ("Where the vectors go: lancedb://./index (default), qdrant://./dir
 @click.option("--id-field", default="id", show_default=True)
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--max-cost", type=float, help="Refuse the job if it could cost more (USD).")
+@click.option("--mode", type=click.Choice(["batch", "realtime", "auto"]), default="batch",
+              show_default=True, help="auto: a small update through the real-time endpoint.")
 @click.option("--dry-run", is_flag=True,
               help="Show what would be embedded and its cost; send nothing.")
 @click.option("--sandbox", is_flag=True, help="Use local vendor emulators: no keys, no network.")
@@ -39,7 +41,8 @@ _SINK_HELP = ("Where the vectors go: lancedb://./index (default), qdrant://./dir
 def index_cmd(
     docs: Path, sink: str, provider: str | None, profile: str | None, options: tuple[str, ...],
     dimensions: int | None, chunk_tokens: int, overlap_tokens: int, id_field: str,
-    text_field: str, max_cost: float | None, dry_run: bool, sandbox: bool, as_json: bool,
+    text_field: str, max_cost: float | None, mode: str, dry_run: bool, sandbox: bool,
+    as_json: bool,
 ) -> None:
     """Chunk DOCS (JSONL, CSV, Parquet or a folder of .txt/.md), embed what changed, upsert.
 
@@ -52,7 +55,8 @@ def index_cmd(
         report = index(docs, sink, provider, profile=profile, options=_parse_options(options),
                        dimensions=dimensions, chunk_tokens=chunk_tokens,
                        overlap_tokens=overlap_tokens, id_field=id_field, text_field=text_field,
-                       dry_run=dry_run, max_cost_usd=max_cost, progress=not as_json)
+                       dry_run=dry_run, max_cost_usd=max_cost, mode=mode,
+                       progress=not as_json)
     summary: dict[str, Any] = dataclasses.asdict(report)
     del summary["estimate"]
     summary["batch_cost_usd"] = report.estimate.batch_cost_expected if report.estimate else 0.0
