@@ -44,7 +44,18 @@ from .cost import DEFAULT_MAX_TOKENS, counter_for, load_catalog, usage_pricer
 from .providers.base import Adapter
 from .store import ShardRecord
 
-__all__ = ["MODE_OPTION", "RealtimeJob", "RealtimeProgress", "run_sync"]
+__all__ = [
+    "MODES",
+    "MODE_OPTION",
+    "RealtimeJob",
+    "RealtimeProgress",
+    "answered_ids",
+    "check_mode",
+    "choose_mode",
+    "is_realtime",
+    "realtime_token_counter",
+    "run_sync",
+]
 
 T = TypeVar("T")
 MODE_OPTION = "mode"

@@ -136,3 +136,13 @@ def test_bad_rate_option_is_one_line_error() -> None:
     with pytest.raises(bk.ConfigError, match="option rpm must be a number"):
         bk.run(_chat(2), "fake:m", mode="realtime", options={"rpm": "fast"})
     assert bk.list_jobs() == []
+
+
+def test_result_cache_applies_to_realtime_runs() -> None:
+    requests = _chat(8)
+    first = bk.run(requests, "fake:m", mode="realtime", cache=True)
+    calls = dict(fake_realtime_calls())
+    again = bk.run(requests, "fake:m", mode="realtime", cache=True)
+    assert fake_realtime_calls() == calls  # nothing bought the second time
+    assert [r.text for r in again] == [r.text for r in first]
+    assert all(r.from_cache for r in again)
