@@ -149,3 +149,17 @@ def test_groq_in_real_time_equals_its_batch() -> None:
         assert sum(handle.apps["groq"].realtime.answered.values()) == 6
     assert _view(realtime) == _view(batch)
     assert realtime.counts() == {"succeeded": 6}
+
+
+@pytest.mark.parametrize("options", [{}, {"api_version": "2025-04-01-preview"}])
+def test_azure_in_real_time_equals_its_batch(options: dict[str, Any]) -> None:
+    """Both of Azure's API shapes: the v1 path and the deployment path with api-version."""
+    requests = [bk.ChatRequest(custom_id=f"z{i}", max_tokens=20,
+                               messages=[bk.Message(role="user", content=f"hello {i}")])
+                for i in range(5)]
+    with emulate(providers=["azure"]) as handle:
+        realtime = bk.run(requests, "azure:gpt-4o-mini-batch", mode="realtime", options=options)
+        batch = bk.run(requests, "azure:gpt-4o-mini-batch", options=options)
+        assert sum(handle.apps["azure"].realtime.answered.values()) == 5
+    assert realtime.counts() == {"succeeded": 5}
+    assert _view(realtime) == _view(batch)

@@ -32,6 +32,7 @@ from .._stainless import StainlessSDK
 from ..base import Limits, RemoteStatus, ShardInput, sandbox_url
 from ..openai.codec import LineFormat
 from ..openai.files import FileBatchAdapter, newest_tagged
+from ..openai.realtime import OpenAIRealtime
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -48,7 +49,7 @@ _EXPIRY_RANGE_DAYS = (14, 30)
 _LIST_PAGE = 100
 
 
-class AzureAdapter(FileBatchAdapter["OpenAI"]):
+class AzureAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
     """Azure OpenAI Global Batch: one JSONL file per shard, one deployment per file."""
 
     name = "azure"

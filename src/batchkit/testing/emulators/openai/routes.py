@@ -182,9 +182,12 @@ class OpenAIEmulator(FileBatchApp):
         if request.method != "POST":
             return None
         try:
-            url = "/v1/" + "/".join(self._api_parts(request))
+            parts = self._api_parts(request)
         except VendorError:
             return None
+        if parts[:1] == ["deployments"] and len(parts) > 2:  # a deployment-scoped path (Azure)
+            parts = parts[2:]
+        url = "/v1/" + "/".join(parts)
         return url if url in REALTIME_URLS else None
 
     def _api_parts(self, request: Request) -> list[str]:
