@@ -226,7 +226,7 @@ class _Planner:
         self.seen[cid] = position
         if self.model_rules is not None:
             self.model_rules.check(req)
-        self.adapter.check(req)
+        self.adapter.check_request(req)
         vid = self.adapter.vendor_id(cid)
         if self.folded_ids is not None:
             self._check_case(cid, vid, self.folded_ids)

@@ -8,27 +8,36 @@ multi-line pydantic dump, because these errors are read in terminals over thousa
 from __future__ import annotations
 
 import importlib
-import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from ._exceptions import InvalidRequestError
-from ._validate import lone_surrogate
+from ._parts import (
+    ContentPart,
+    DocumentPart,
+    ImagePart,
+    OneLineModel,
+    TextPart,
+    not_a_bool,
+    openai_part_to_neutral,
+    valid_text,
+)
+from ._tools import MessageToolCall, Tool, ToolChoice
 
 __all__ = [
     "ChatRequest",
+    "DocumentPart",
     "EmbedRequest",
     "ImagePart",
     "Message",
+    "Reasoning",
     "Request",
     "TextPart",
     "import_response_model",
@@ -36,118 +45,24 @@ __all__ = [
 ]
 
 MAX_CUSTOM_ID_LENGTH = 512
-_IMAGE_URL = re.compile(r"^(https?://\S+|data:image/[\w.+-]+;base64,\S+)$", re.IGNORECASE)
-"""What a vendor can fetch or decode: a web address, or base64 image data inline."""
 
 
-def _first_error(exc: ValidationError) -> str:
-    """The most specific error, on one line.
+class Message(OneLineModel):
+    """One chat message. ``developer`` is accepted as an alias of ``system``.
 
-    For a union (``str | list[part]``) pydantic reports every branch; the deepest location is
-    the branch the caller meant, and type tags like ``list[...]`` are dropped from the path.
+    A conversation that used tools replays them: an ``assistant`` message carries the
+    ``tool_calls`` the model made (its content may then be empty), and each ``tool`` message
+    answers one of them by ``tool_call_id``. ``name`` is kept by vendors that have it (OpenAI)
+    and refused by the others; ``cache`` marks a prompt-cache breakpoint after the message.
     """
-    err = max(exc.errors(), key=lambda e: len(e["loc"]))
-    where = ".".join(str(p) for p in err["loc"] if "[" not in str(p))
-    msg = err["msg"].removeprefix("Value error, ")
-    return f"{where}: {msg}" if where else msg
-
-
-def _valid_text(value: str) -> str:
-    """Refuse text that cannot be written as UTF-8 (see ``_validate.lone_surrogate``)."""
-    problem = lone_surrogate(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-def _not_a_bool(value: Any) -> Any:
-    """pydantic reads ``True`` as 1 for a number field; in a request that is always a mistake."""
-    if isinstance(value, bool):
-        raise ValueError(f"must be a number, not {value}")
-    return value
-
-
-class _OneLineModel(BaseModel):
-    """Raises :class:`InvalidRequestError` (one line, naming the custom_id when there is one)
-    instead of pydantic's multi-line ``ValidationError``, for the parts built on their own too."""
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            cid = data.get("custom_id")
-            raise InvalidRequestError(
-                _first_error(exc), custom_id=cid if isinstance(cid, str) else None
-            ) from None
-
-    # Marked as pydantic's own __init__ so that pydantic does not call it for a part nested in a
-    # request: the request's error then keeps the full location (messages.0.role) and its id.
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
-
-
-class TextPart(_OneLineModel):
-    """A piece of text inside a message."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    type: Literal["text"] = "text"
-    text: str
-
-    @field_validator("text")
-    @classmethod
-    def _not_empty(cls, value: str) -> str:
-        if not value:
-            raise ValueError("a text part must not be empty")
-        return _valid_text(value)
-
-
-class ImagePart(_OneLineModel):
-    """An image inside a message: a URL (``https:`` or ``data:``) or base64 ``data``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    type: Literal["image"] = "image"
-    url: str | None = None
-    data: str | None = None
-    media_type: str | None = None
-    detail: Literal["auto", "low", "high"] | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ImagePart:
-        if (self.url is None) == (self.data is None):
-            raise ValueError("an image part needs exactly one of 'url' or 'data'")
-        if self.data is not None and not self.media_type:
-            raise ValueError("an image part with 'data' needs 'media_type' (e.g. 'image/png')")
-        if self.url is not None and not _IMAGE_URL.match(self.url):
-            raise ValueError(
-                "an image 'url' must be an http(s) address or a 'data:image/...;base64,' URL"
-            )
-        for value in (self.url, self.data, self.media_type):
-            if value is not None:
-                _valid_text(value)
-        if self.media_type is not None and not self.media_type.startswith("image/"):
-            raise ValueError(f"media_type must be an image type such as 'image/png', "
-                             f"not {self.media_type!r}")
-        return self
-
-
-ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
-
-
-def _openai_part_to_neutral(part: Any) -> Any:
-    """Accept OpenAI-style ``image_url`` parts, since most users' files are OpenAI-shaped."""
-    if isinstance(part, dict) and part.get("type") == "image_url":
-        image = part.get("image_url") or {}
-        url = image.get("url") if isinstance(image, dict) else image
-        detail = image.get("detail") if isinstance(image, dict) else None
-        return {"type": "image", "url": url, "detail": detail}
-    return part
-
-
-class Message(_OneLineModel):
-    """One chat message. ``developer`` is accepted as an alias of ``system``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    role: Literal["system", "user", "assistant"]
-    content: str | list[ContentPart]
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[MessageToolCall] | None = None
+    tool_call_id: str | None = None
+    cache: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -157,27 +72,52 @@ class Message(_OneLineModel):
             if data.get("role") == "developer":
                 data["role"] = "system"
             if isinstance(data.get("content"), list):
-                data["content"] = [_openai_part_to_neutral(p) for p in data["content"]]
+                data["content"] = [openai_part_to_neutral(p) for p in data["content"]]
         return data
 
     @field_validator("content")
     @classmethod
-    def _not_empty(cls, value: str | list[Any]) -> str | list[Any]:
+    def _not_empty(cls, value: str | list[Any] | None) -> str | list[Any] | None:
         if isinstance(value, list) and not value:
             raise ValueError("message content must not be an empty list")
-        if not value:
+        if value is not None and not value:
             raise ValueError("message content must not be empty")
-        return _valid_text(value) if isinstance(value, str) else value
+        return valid_text(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _roles_and_tools(self) -> Message:
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError(f"only assistant messages carry tool_calls, not {self.role}")
+        if self.role == "tool":
+            if not self.tool_call_id:
+                raise ValueError("a tool message needs the tool_call_id it answers")
+            if self.content is None:
+                raise ValueError("a tool message needs content (the tool's result)")
+        elif self.tool_call_id is not None:
+            raise ValueError("tool_call_id belongs on a tool message")
+        if self.content is None and not self.tool_calls:
+            raise ValueError("message content must not be empty")
+        for value in (self.name, self.tool_call_id):
+            if value is not None:
+                valid_text(value)
+        return self
+
+    @property
+    def parts(self) -> list[TextPart | ImagePart | DocumentPart]:
+        """The content's parts; empty when the content is one string (or absent)."""
+        return list(self.content) if isinstance(self.content, list) else []
 
     @property
     def text(self) -> str:
-        """All text of the message, parts joined by newlines (images left out)."""
+        """All text of the message, parts joined by newlines (images, documents left out)."""
+        if self.content is None:
+            return ""
         if isinstance(self.content, str):
             return self.content
         return "\n".join(p.text for p in self.content if isinstance(p, TextPart))
 
 
-class _RequestBase(_OneLineModel):
+class _RequestBase(OneLineModel):
     """Fields and checks shared by every request kind."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -197,7 +137,7 @@ class _RequestBase(_OneLineModel):
             raise ValueError("must not be empty")
         if len(value) > MAX_CUSTOM_ID_LENGTH:
             raise ValueError(f"longer than {MAX_CUSTOM_ID_LENGTH} characters")
-        return _valid_text(value)
+        return valid_text(value)
 
     @field_validator("metadata", "params")
     @classmethod
@@ -209,8 +149,48 @@ class _RequestBase(_OneLineModel):
         return value
 
 
+class Reasoning(OneLineModel):
+    """How much a reasoning model may think before it answers: an ``effort`` level, a token
+    ``budget_tokens``, or both; ``"off"`` asks for no thinking. ``reasoning="low"`` and
+    ``reasoning=2048`` are short for the two forms. Each vendor gets its own spelling (OpenAI
+    ``reasoning_effort``, Anthropic ``thinking.budget_tokens``, Gemini ``thinkingConfig``), or a
+    refusal where a model cannot think."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    effort: Literal["off", "minimal", "low", "medium", "high"] | None = None
+    budget_tokens: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"effort": data}
+        if isinstance(data, int) and not isinstance(data, bool):
+            return {"budget_tokens": data}
+        return data
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Reasoning:
+        if self.effort is None and self.budget_tokens is None:
+            raise ValueError("reasoning needs an effort or a budget_tokens")
+        if self.effort == "off" and self.budget_tokens:
+            raise ValueError("reasoning 'off' cannot have a token budget")
+        return self
+
+    @property
+    def off(self) -> bool:
+        return self.effort == "off" or self.budget_tokens == 0
+
+
 class ChatRequest(_RequestBase):
-    """A chat completion, optionally parsed into a pydantic ``response_model``."""
+    """A chat completion, optionally parsed into a pydantic ``response_model``.
+
+    Beyond plain chat it carries what real workloads batch: ``tools`` and ``tool_choice``
+    (structured extraction by a forced tool), conversations replaying tool calls and results,
+    documents, ``reasoning``, ``n`` choices, ``logprobs``, and a raw ``response_schema`` or
+    ``json_mode``. A vendor that cannot express one of these refuses the request before
+    anything is written or sent (see ``providers/_capabilities.py``).
+    """
 
     kind: ClassVar[str] = "chat"
 
@@ -221,16 +201,53 @@ class ChatRequest(_RequestBase):
     top_p: float | None = Field(default=None, gt=0, le=1)
     stop: list[str] | None = None
     seed: int | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning: Reasoning | None = None
+    n: int | None = Field(default=None, ge=1, le=128)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    response_schema: dict[str, Any] | None = None
+    """A raw JSON schema the reply must follow (``title`` names it), for callers without a
+    pydantic model; the reply is then parsed as JSON into ``Result.parsed_json``."""
+    json_mode: bool = False
+    """Ask for any valid JSON object (no schema)."""
 
     _numbers_not_bools = field_validator(
-        "max_tokens", "temperature", "top_p", "seed", mode="before"
-    )(_not_a_bool)
+        "max_tokens", "temperature", "top_p", "seed", "n", "top_logprobs", mode="before"
+    )(not_a_bool)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChatRequest:
+        tools = {t.name for t in self.tools or ()}
+        if self.tools is not None and len(tools) != len(self.tools):
+            raise ValueError("tools: two tools share a name")
+        choice = self.tool_choice
+        if choice not in (None, "auto", "none") and not tools:
+            raise ValueError(f"tool_choice {choice!r} needs tools")
+        if choice not in (None, "auto", "none", "required") and choice not in tools:
+            raise ValueError(f"tool_choice names no tool of this request: {choice!r}")
+        if self.top_logprobs is not None and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs=True")
+        formats = [name for name, given in (("response_model", self.response_model),
+                                            ("response_schema", self.response_schema),
+                                            ("json_mode", self.json_mode)) if given]
+        if len(formats) > 1:
+            raise ValueError(f"choose one of {' / '.join(formats)}")
+        called: set[str] = set()
+        for i, message in enumerate(self.messages):
+            called.update(call.id for call in message.tool_calls or ())
+            if message.role == "tool" and message.tool_call_id not in called:
+                raise ValueError(f"messages.{i}: tool_call_id {message.tool_call_id!r} answers "
+                                 "no earlier assistant tool call")
+        return self
 
     @field_validator("stop")
     @classmethod
     def _stop_is_text(cls, value: list[str] | None) -> list[str] | None:
         for stop in value or ():
-            _valid_text(stop)
+            valid_text(stop)
         return value
 
     @field_validator("messages")
@@ -267,14 +284,14 @@ class EmbedRequest(_RequestBase):
     ) = None
     dimensions: int | None = Field(default=None, gt=0)
 
-    _numbers_not_bools = field_validator("dimensions", mode="before")(_not_a_bool)
+    _numbers_not_bools = field_validator("dimensions", mode="before")(not_a_bool)
 
     @field_validator("text")
     @classmethod
     def _has_text(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
-        return _valid_text(value)
+        return valid_text(value)
 
 
 Request = ChatRequest | EmbedRequest

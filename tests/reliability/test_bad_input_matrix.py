@@ -178,11 +178,15 @@ API_CASES = [
          lambda c: bk.submit([bk.EmbedRequest(custom_id="d", text="x", dimensions=0)], OPENAI),
          ("custom_id 'd'", "dimensions", "greater than 0")),
     case("unknown-role",
-         lambda c: bk.submit([chat("u", messages=[{"role": "tool", "content": "x"}])], OPENAI),
-         ("custom_id 'u'", "messages.0.role", "'system', 'user' or 'assistant'")),
+         lambda c: bk.submit([chat("u", messages=[{"role": "bot", "content": "x"}])], OPENAI),
+         ("custom_id 'u'", "messages.0.role", "'system', 'user', 'assistant' or 'tool'")),
+    case("tool-message-answering-no-call",
+         lambda c: bk.submit([chat("t", messages=[{"role": "tool", "tool_call_id": "c9",
+                                                   "content": "x"}])], OPENAI),
+         ("custom_id 't'", "tool_call_id 'c9' answers no earlier assistant tool call")),
     case("message-built-alone-with-unknown-role",
          lambda c: bk.Message(role="bot", content="x"),  # type: ignore[arg-type]
-         ("role", "'system', 'user' or 'assistant'")),
+         ("role", "'system', 'user', 'assistant' or 'tool'")),
     case("image-part-without-source",
          lambda c: bk.submit([chat("i", messages=[{"role": "user", "content": [
              {"type": "image"}]}])], OPENAI),

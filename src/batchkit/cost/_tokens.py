@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
 from . import _encodings
 from ._encodings import load_encoding
 
@@ -212,11 +212,13 @@ def _message_dict(message: Message) -> dict[str, Any]:
     if isinstance(message.content, str):
         return {"role": message.role, "content": message.content}
     parts: list[dict[str, Any]] = []
-    for part in message.content:
+    for part in message.parts:
         if isinstance(part, ImagePart):
             parts.append({"type": "image", "detail": part.detail})
-        else:
+        elif isinstance(part, TextPart):
             parts.append({"type": "text", "text": part.text})
+        else:  # a document: the vendor counts its pages, not known here (flagged approximate)
+            parts.append({"type": "image", "detail": "high"})
     return {"role": message.role, "content": parts}
 
 

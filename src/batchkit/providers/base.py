@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, ClassVar, TypeVar
 from .._requests import Request
 from .._results import Result
 from .._state import JobState
+from ._capabilities import Capabilities, check_capabilities
 
 __all__ = [
     "Adapter",
@@ -168,6 +169,9 @@ class Adapter(ABC):
     """The provider name in ``name:model`` strings. Stored in the job store: never rename."""
     credential_env: ClassVar[tuple[str, ...]] = ()
     """Environment variables that hold credentials (shown by ``batchkit providers``)."""
+    capabilities: ClassVar[Capabilities | None] = None
+    """How the vendor spells each neutral feature, or why it can't (``_capabilities``); None
+    leaves every decision to :meth:`check` (a third-party adapter without a table)."""
     parallel_submit: ClassVar[bool] = True
     """Whether shards may be created at the same time. False for a vendor whose batches carry
     no key, where re-attaching after a crash tells shards apart by the order they were made."""
@@ -188,6 +192,13 @@ class Adapter(ABC):
     @abstractmethod
     def limits(self, group: str) -> Limits:
         """The per-batch limits for shards of ``group``."""
+
+    def check_request(self, request: Request) -> None:
+        """Refuse a request this vendor cannot take, before anything is written: first the
+        features its capability table refuses, then the adapter's own rules (``check``)."""
+        if self.capabilities is not None:
+            check_capabilities(request, self.name, self.capabilities)
+        self.check(request)
 
     def check(self, request: Request) -> None:  # noqa: B027 - optional hook
         """Raise ``InvalidRequestError`` for requests this vendor cannot take."""

@@ -33,6 +33,7 @@ from ..base import (
     sandbox_url,
     scan_listing,
 )
+from .capabilities import CAPABILITIES
 from .codec import (
     check_request,
     decode_line,
@@ -60,6 +61,7 @@ class AnthropicAdapter(AnthropicRealtime["Anthropic"], StainlessAdapter["Anthrop
     """Anthropic's Message Batches: one JSON body per shard, chat only."""
 
     name = "anthropic"
+    capabilities = CAPABILITIES
     # Batches carry no key: re-attaching tells a job's shards apart by creation order.
     parallel_submit = False
     credential_env = ("ANTHROPIC_API_KEY",)
@@ -205,7 +207,7 @@ class AnthropicAdapter(AnthropicRealtime["Anthropic"], StainlessAdapter["Anthrop
         accepted = set(MessageCountTokensParams.__annotations__)
         counts = []
         for request in requests:
-            self.check(request)
+            self.check_request(request)
             line = orjson.loads(self.encode(request, self.vendor_id(request.custom_id)))
             params = {k: v for k, v in line["params"].items() if k in accepted}
             with self._call("count tokens") as client:

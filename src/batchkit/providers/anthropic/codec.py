@@ -22,7 +22,7 @@ import orjson
 from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError, MissingDependencyError, ProviderError
-from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
 from ..._results import ErrorInfo, Result
 from ..._state import JobState
 from .._ids import HASH_CHARS, escaped_id
@@ -109,7 +109,7 @@ def check_request(request: Request, options: Mapping[str, Any]) -> None:
         if m.role != "user" and any(isinstance(p, ImagePart) for p in _parts(m)):
             fail(f"images are only allowed in user messages, not {m.role!r} ones")
         texts = [m.content] if isinstance(m.content, str) else [
-            p.text for p in m.content if not isinstance(p, ImagePart)]
+            p.text for p in m.parts if isinstance(p, TextPart)]
         if any(not text.strip() for text in texts):
             fail(f"anthropic refuses text that is only whitespace (a {m.role!r} message)")
     if request.response_model is not None and "output_config" in request.params:
@@ -155,7 +155,7 @@ def _put(body: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _parts(message: Message) -> list[Any]:
-    return [] if isinstance(message.content, str) else list(message.content)
+    return message.parts
 
 
 # -- decode ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ..._requests import ImagePart, Message
+from ..._requests import ImagePart, Message, TextPart
 from ..._results import ErrorInfo, Result, Usage
 
 __all__ = ["DEFAULT_MAX_TOKENS", "decode_message", "encode_message", "read_usage"]
@@ -31,7 +31,7 @@ def encode_message(message: Message) -> dict[str, Any]:
         return {"role": message.role, "content": message.content}
     return {"role": message.role, "content": [
         _image(p) if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
-        for p in message.content
+        for p in message.parts if isinstance(p, ImagePart | TextPart)
     ]}
 
 

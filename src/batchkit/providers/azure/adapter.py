@@ -33,6 +33,7 @@ from ..base import Limits, RemoteStatus, ShardInput, sandbox_url
 from ..openai.codec import LineFormat
 from ..openai.files import FileBatchAdapter, newest_tagged
 from ..openai.realtime import OpenAIRealtime
+from .capabilities import CAPABILITIES
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -53,6 +54,7 @@ class AzureAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
     """Azure OpenAI Global Batch: one JSONL file per shard, one deployment per file."""
 
     name = "azure"
+    capabilities = CAPABILITIES
     credential_env = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
     sdk = StainlessSDK(
         vendor="Azure OpenAI", module="openai", base_error="OpenAIError",

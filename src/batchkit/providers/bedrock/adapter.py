@@ -50,6 +50,7 @@ from ..base import (
     sandbox_url,
     scan_listing,
 )
+from .capabilities import CAPABILITIES
 from .codec import (
     check_request,
     decode_line,
@@ -86,6 +87,7 @@ class BedrockAdapter(Adapter):
     """Bedrock batch inference: one S3 file and one job per shard; chat or embeddings by model."""
 
     name = "bedrock"
+    capabilities = CAPABILITIES
     credential_env = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "BATCHKIT_BEDROCK_ROLE_ARN",
                       "BATCHKIT_BEDROCK_BUCKET")
 

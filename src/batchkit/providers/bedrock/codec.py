@@ -31,7 +31,15 @@ import numpy as np
 import orjson
 
 from ..._exceptions import InvalidRequestError, ProviderError
-from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
+from ..._requests import (
+    ChatRequest,
+    DocumentPart,
+    EmbedRequest,
+    ImagePart,
+    Message,
+    Request,
+    TextPart,
+)
 from ..._results import ErrorInfo, Result, Usage
 from ..._state import JobState
 from .._ids import escaped_id
@@ -197,8 +205,8 @@ def _check_chat(
                 fail(f"image type {media_type!r} is not one of png, jpeg, gif, webp")
 
 
-def _parts(message: Message) -> list[TextPart | ImagePart]:
-    return [] if isinstance(message.content, str) else list(message.content)
+def _parts(message: Message) -> list[TextPart | ImagePart | DocumentPart]:
+    return message.parts
 
 
 def _image_data(part: ImagePart) -> tuple[str | None, str]:
@@ -283,12 +291,12 @@ def _nova_content(message: Message) -> list[dict[str, Any]]:
     if isinstance(message.content, str):
         return [{"text": message.content}]
     blocks: list[dict[str, Any]] = []
-    for part in message.content:
+    for part in message.parts:
         if isinstance(part, ImagePart):
             media_type, data = _image_data(part)
             blocks.append({"image": {"format": _IMAGE_FORMATS.get(str(media_type), "png"),
                                      "source": {"bytes": data}}})
-        else:
+        elif isinstance(part, TextPart):
             blocks.append({"text": part.text})
     return blocks
 

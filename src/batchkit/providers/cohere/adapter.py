@@ -49,6 +49,7 @@ from ..base import (
     sandbox_url,
     scan_listing,
 )
+from .capabilities import CAPABILITIES
 from .codec import (
     EMBEDDING_DTYPES,
     check_request,
@@ -92,6 +93,7 @@ class CohereAdapter(Adapter):
     """Cohere: one dataset plus one embed job (per input type) or one batch per shard."""
 
     name = "cohere"
+    capabilities = CAPABILITIES
     credential_env = ("CO_API_KEY", "COHERE_API_KEY")
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:

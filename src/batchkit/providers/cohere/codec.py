@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 
 from ..._exceptions import InvalidRequestError, ProviderError
-from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
 from ..._results import ErrorInfo, Result, ResultStatus, Usage
 from ..._state import JobState
 from .._lines import load_line
@@ -197,9 +197,7 @@ def check_chat(request: ChatRequest) -> None:
     if request.seed is not None and request.seed < 0:
         fail("Cohere takes a seed of 0 or more")
     for m in request.messages:
-        if m.role != "user" and not isinstance(m.content, str) and any(
-            isinstance(p, ImagePart) for p in m.content
-        ):
+        if m.role != "user" and any(isinstance(p, ImagePart) for p in m.parts):
             fail(f"images are only allowed in user messages, not {m.role!r} ones")
 
 
@@ -223,14 +221,14 @@ def _message(message: Message) -> dict[str, Any]:
     if isinstance(message.content, str) or message.role != "user":
         return {"role": message.role, "content": message.text}
     parts: list[dict[str, Any]] = []
-    for p in message.content:
+    for p in message.parts:
         if isinstance(p, ImagePart):
             url = p.url if p.url is not None else f"data:{p.media_type};base64,{p.data}"
             image: dict[str, Any] = {"url": url}
             if p.detail is not None:
                 image["detail"] = p.detail
             parts.append({"type": "image_url", "image_url": image})
-        else:
+        elif isinstance(p, TextPart):
             parts.append({"type": "text", "text": p.text})
     return {"role": "user", "content": parts}
 

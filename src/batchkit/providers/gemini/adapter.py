@@ -48,6 +48,7 @@ from ..base import (
     sandbox_url,
     scan_listing,
 )
+from .capabilities import CAPABILITIES
 from .codec import (
     check_chat_request,
     check_embed_request,
@@ -88,6 +89,7 @@ class GeminiAdapter(Adapter):
     embeddings. Chat and embedding requests never share a batch (the base ``group``)."""
 
     name = "gemini"
+    capabilities = CAPABILITIES
     credential_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
@@ -269,7 +271,7 @@ class GeminiAdapter(Adapter):
         model = self.model if self.model.startswith("models/") else f"models/{self.model}"
         counts = []
         for request in requests:
-            self.check(request)
+            self.check_request(request)
             if isinstance(request, ChatRequest):
                 body = encode_generate_content_request(request)
                 contents = body["contents"]

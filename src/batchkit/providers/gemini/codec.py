@@ -31,7 +31,7 @@ import orjson
 from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError
-from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, TextPart
 
 __all__ = [
     "EMBED_TASK_TYPES",
@@ -133,7 +133,8 @@ def _content(message: Message) -> dict[str, Any]:
     if isinstance(message.content, str):
         return {"role": role, "parts": [{"text": message.content}]}
     return {"role": role, "parts": [
-        _image(p) if isinstance(p, ImagePart) else {"text": p.text} for p in message.content
+        _image(p) if isinstance(p, ImagePart) else {"text": p.text}
+        for p in message.parts if isinstance(p, ImagePart | TextPart)
     ]}
 
 

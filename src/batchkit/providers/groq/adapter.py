@@ -25,6 +25,7 @@ from ..base import Limits, RemoteStatus, ShardInput, sandbox_url
 from ..openai.codec import LineFormat
 from ..openai.files import FileBatchAdapter, newest_tagged
 from ..openai.realtime import OpenAIRealtime
+from .capabilities import CAPABILITIES
 
 if TYPE_CHECKING:
     from groq import Groq
@@ -56,8 +57,9 @@ class GroqAdapter(OpenAIRealtime["Groq"], FileBatchAdapter["Groq"]):
     """Groq's Batch API: one JSONL file per shard, chat completions only."""
 
     name = "groq"
+    capabilities = CAPABILITIES
     credential_env = ("GROQ_API_KEY",)
-    realtime_prefix = "/openai"
+    realtime_prefix, realtime_keeps_v1 = "/openai", True
     """The groq SDK's paths start ``/openai/v1`` below its base URL."""
     sdk = StainlessSDK(vendor="Groq", module="groq", base_error="GroqError",
                        key_env="GROQ_API_KEY", key_pattern=re.compile(r"gsk_[A-Za-z0-9*]{3,}"))

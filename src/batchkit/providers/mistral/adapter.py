@@ -47,6 +47,7 @@ from ..base import (
     sandbox_url,
     scan_listing,
 )
+from .capabilities import CAPABILITIES
 from .codec import (
     CHAT_URL,
     EMBEDDINGS_URL,
@@ -89,6 +90,7 @@ class MistralAdapter(Adapter):
     """
 
     name = "mistral"
+    capabilities = CAPABILITIES
     credential_env = ("MISTRAL_API_KEY",)
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:

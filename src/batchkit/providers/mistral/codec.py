@@ -28,7 +28,7 @@ import orjson
 from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError, ProviderError
-from ..._requests import EmbedRequest, ImagePart, Message, Request
+from ..._requests import EmbedRequest, ImagePart, Message, Request, TextPart
 from ..._results import ErrorInfo, Result
 from ..._state import JobState
 from .._lines import load_line
@@ -132,14 +132,14 @@ def _message(message: Message) -> dict[str, Any]:
     if isinstance(message.content, str):
         return {"role": message.role, "content": message.content}
     chunks: list[dict[str, Any]] = []
-    for part in message.content:
+    for part in message.parts:
         if isinstance(part, ImagePart):
             url = part.url if part.url is not None else (
                 f"data:{part.media_type};base64,{part.data}")
             image: dict[str, Any] = {"url": url}
             _put(image, "detail", part.detail)
             chunks.append({"type": "image_url", "image_url": image})
-        else:
+        elif isinstance(part, TextPart):
             chunks.append({"type": "text", "text": part.text})
     return {"role": message.role, "content": chunks}
 
@@ -210,8 +210,7 @@ def check_request(request: Request) -> None:
     if request.seed is not None and request.seed < 0:
         fail("Mistral's random_seed must be >= 0")
     for m in request.messages:
-        if m.role == "system" and not isinstance(m.content, str) and any(
-                isinstance(p, ImagePart) for p in m.content):
+        if m.role == "system" and any(isinstance(p, ImagePart) for p in m.parts):
             fail("Mistral system messages take text only; put images in a user message")
     if request.response_model is not None:
         where = _free_form_object(request.response_model.model_json_schema(), "$")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._exceptions import ConfigError
 from .._stainless import StainlessSDK
 from ..base import Limits, RemoteStatus, ShardInput, sandbox_url
+from .capabilities import CAPABILITIES
 from .codec import LineFormat
 from .files import FileBatchAdapter
 from .realtime import OpenAIRealtime
@@ -49,6 +50,7 @@ class OpenAIAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
     """
 
     name = "openai"
+    capabilities = CAPABILITIES
     credential_env = ("OPENAI_API_KEY",)
     sdk = StainlessSDK(vendor="OpenAI", module="openai", base_error="OpenAIError",
                        key_env="OPENAI_API_KEY", key_pattern=re.compile(r"sk-[A-Za-z0-9_\-*]{3,}"),

@@ -24,7 +24,7 @@ import orjson
 from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError
-from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
 from .._strict_schema import (
     StrictSchemaError,
     schema_name,
@@ -183,8 +183,7 @@ class LineFormat:
                 fail(self._no_embeddings_rule())
             return
         for m in request.messages:
-            if (m.role != "user" and not isinstance(m.content, str)
-                    and any(isinstance(p, ImagePart) for p in m.content)):
+            if m.role != "user" and any(isinstance(p, ImagePart) for p in m.parts):
                 fail(f"images are only allowed in user messages, not {m.role!r} ones")
         if self.max_stop_sequences and request.stop and len(request.stop) > self.max_stop_sequences:
             fail(f"at most {self.max_stop_sequences} stop sequences are allowed")
@@ -241,12 +240,12 @@ def _chat_message(message: Message) -> dict[str, Any]:
     if isinstance(message.content, str):
         return {"role": message.role, "content": message.content}
     content: list[dict[str, Any]] = []
-    for p in message.content:
+    for p in message.parts:
         if isinstance(p, ImagePart):
             image: dict[str, Any] = {"url": _image_url(p)}
             _put(image, "detail", p.detail)
             content.append({"type": "image_url", "image_url": image})
-        else:
+        elif isinstance(p, TextPart):
             content.append({"type": "text", "text": p.text})
     return {"role": message.role, "content": content}
 
@@ -259,6 +258,6 @@ def _responses_message(message: Message) -> dict[str, Any]:
     content = [
         {"type": "input_image", "image_url": _image_url(p), "detail": p.detail or "auto"}
         if isinstance(p, ImagePart) else {"type": "input_text", "text": p.text}
-        for p in message.content
+        for p in message.parts if isinstance(p, ImagePart | TextPart)
     ]
     return {"role": message.role, "content": content}

@@ -31,6 +31,8 @@ from .._stainless import StainlessSDK
 from ..base import Limits, RemoteStatus, ShardInput, sandbox_url, scan_listing
 from ..openai.codec import LineFormat
 from ..openai.files import FileBatchAdapter
+from ..openai.realtime import OpenAIRealtime
+from .capabilities import CAPABILITIES
 from .codec import TOGETHER_STATUSES, upload_name, vendor_id
 
 if TYPE_CHECKING:
@@ -45,10 +47,14 @@ _MAX_LINE_BYTES = 10 * 1000 * 1000
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
 
-class TogetherAdapter(FileBatchAdapter["Together"]):
+class TogetherAdapter(OpenAIRealtime["Together"], FileBatchAdapter["Together"]):
     """Together's Batch API: one ``{custom_id, body}`` JSONL file per shard, chat only."""
 
+    realtime_keeps_v1 = True
+    """In real time: the together SDK's paths start ``/v1`` below its base URL."""
+
     name = "together"
+    capabilities = CAPABILITIES
     credential_env = ("TOGETHER_API_KEY",)
     sdk = StainlessSDK(vendor="Together", module="together", base_error="TogetherError",
                        key_env="TOGETHER_API_KEY",

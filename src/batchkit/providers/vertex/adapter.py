@@ -49,6 +49,7 @@ from ..base import (
     sandbox_url,
     scan_listing,
 )
+from .capabilities import CAPABILITIES
 from .codec import (
     JOB_LABEL,
     KEY_FIELD,
@@ -106,6 +107,7 @@ class VertexAdapter(Adapter):
     """
 
     name = "vertex"
+    capabilities = CAPABILITIES
     credential_env = ("GOOGLE_APPLICATION_CREDENTIALS",)
     """The one credential variable of ADC; ``gcloud auth application-default login`` and the
     metadata server need none. Project and bucket are settings, not secrets."""

@@ -1,0 +1,16 @@
+"""What Mistral's batch lines can carry of the neutral features.
+
+The table starts from ``pending`` (every feature refused before anything is sent) and says
+``yes`` only for what this vendor's codec spells; see ``providers/_capabilities.py``.
+"""
+
+from __future__ import annotations
+
+from .._capabilities import complete, pending, yes
+
+__all__ = ["CAPABILITIES"]
+
+CAPABILITIES = complete({
+    **pending("mistral"),
+    "images": yes("image_url chunks in user and assistant messages"),
+}, "mistral")
