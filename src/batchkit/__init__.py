@@ -25,10 +25,19 @@ from ._job import Job
 from ._offline import decode, encode
 from ._readers import read_requests
 from ._registry import register_provider
-from ._requests import ChatRequest, EmbedRequest, ImagePart, Message, TextPart
-from ._results import ErrorInfo, Result, ResultSet, Usage
+from ._requests import (
+    ChatRequest,
+    DocumentPart,
+    EmbedRequest,
+    ImagePart,
+    Message,
+    Reasoning,
+    TextPart,
+)
+from ._results import Choice, ErrorInfo, Result, ResultSet, Usage
 from ._state import JobState
 from ._submit import forget, get_job, list_jobs, resume, run, submit
+from ._tools import Tool, ToolCall
 from .cost import Comparison, Estimate, compare, estimate
 
 __version__ = "0.1.0"
@@ -38,8 +47,10 @@ __all__ = [
     "BatchkitError",
     "BudgetExceededError",
     "ChatRequest",
+    "Choice",
     "Comparison",
     "ConfigError",
+    "DocumentPart",
     "EmbedRequest",
     "ErrorInfo",
     "Estimate",
@@ -54,10 +65,13 @@ __all__ = [
     "MissingDependencyError",
     "ProviderError",
     "RateLimitedError",
+    "Reasoning",
     "Result",
     "ResultSet",
     "StoreError",
     "TextPart",
+    "Tool",
+    "ToolCall",
     "UnknownProviderError",
     "Usage",
     "compare",
