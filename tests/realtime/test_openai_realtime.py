@@ -139,14 +139,17 @@ def test_batcher_500_callers_become_few_openai_batches(openai_app: Any) -> None:
     assert sum(openai_app.realtime.answered.values()) == 0  # all by batch
 
 
-def test_groq_in_real_time_equals_its_batch() -> None:
+@pytest.mark.parametrize("provider", ["groq:llama-3.1-8b-instant",
+                                      "together:meta-llama/Llama-3.3-70B-Instruct-Turbo"])
+def test_openai_shaped_vendor_in_real_time_equals_its_batch(provider: str) -> None:
     requests = [bk.ChatRequest(custom_id=f"g{i}", max_tokens=20,
                                messages=[bk.Message(role="user", content=f"hello {i}")])
                 for i in range(6)]
-    with emulate(providers=["groq"]) as handle:
-        realtime = bk.run(requests, "groq:llama-3.1-8b-instant", mode="realtime")
-        batch = bk.run(requests, "groq:llama-3.1-8b-instant")
-        assert sum(handle.apps["groq"].realtime.answered.values()) == 6
+    vendor = provider.partition(":")[0]
+    with emulate(providers=[vendor]) as handle:
+        realtime = bk.run(requests, provider, mode="realtime")
+        batch = bk.run(requests, provider)
+        assert sum(handle.apps[vendor].realtime.answered.values()) == 6
     assert _view(realtime) == _view(batch)
     assert realtime.counts() == {"succeeded": 6}
 

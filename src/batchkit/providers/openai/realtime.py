@@ -55,12 +55,14 @@ class OpenAIRealtime(StainlessAdapter[ClientT]):
 
     _format: LineFormat
     realtime_prefix: ClassVar[str] = ""
-    """What goes before a line's ``url`` (less its ``/v1``) on the SDK client's base URL:
-    OpenAI's base URL ends in ``/v1`` (nothing), Groq's SDK adds ``/openai/v1`` itself."""
+    """What goes before a line's endpoint on the SDK client's base URL (Groq: ``/openai``)."""
+    realtime_keeps_v1: ClassVar[bool] = False
+    """Whether the SDK's paths carry the ``/v1`` themselves (Groq, Together) rather than its
+    base URL ending in it (OpenAI, Azure)."""
 
     def _realtime_path(self, url: str) -> str:
-        return self.realtime_prefix + (url.removeprefix("/v1") if not self.realtime_prefix
-                                       else url)
+        return self.realtime_prefix + (url if self.realtime_keeps_v1
+                                       else url.removeprefix("/v1"))
 
     def _line_url(self, item: Mapping[str, Any]) -> str:
         """The endpoint of a line: its ``url``, or for a vendor whose lines carry none (the
