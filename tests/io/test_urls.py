@@ -110,8 +110,6 @@ def test_credentials_given_with_a_url_never_reach_a_message() -> None:
     assert redact(f"got {secret} and {password}") == "got *** and ***"
 
 
-@pytest.mark.xfail(strict=True, reason="the GCS emulator takes a resumable upload's chunks by "
-                   "PUT only; gcsfs sends them by POST, which Cloud Storage accepts")
 def test_results_go_to_gcs_in_the_sandbox() -> None:
     pytest.importorskip("gcsfs")
     reqs = [bk.EmbedRequest(custom_id=f"d{i}", text=f"doc {i}") for i in range(5)]

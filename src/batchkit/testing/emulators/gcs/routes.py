@@ -168,7 +168,9 @@ class GcsEmulator:
         self.upload_requests += 1
         upload_type = request.query_value("uploadType")
         upload_id = request.query_value("upload_id")
-        if upload_type == "resumable" and upload_id is not None and request.method == "PUT":
+        # Cloud Storage takes a resumable session's chunks by PUT or POST (gcsfs uses POST).
+        if upload_type == "resumable" and upload_id is not None and request.method in (
+                "PUT", "POST"):
             return self._resumable_chunk(request, upload_id)
         if request.method != "POST":
             raise GcsError(405, f"Method {request.method} is not allowed for uploads")
