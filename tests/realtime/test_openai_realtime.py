@@ -166,3 +166,15 @@ def test_azure_in_real_time_equals_its_batch(options: dict[str, Any]) -> None:
         assert sum(handle.apps["azure"].realtime.answered.values()) == 5
     assert realtime.counts() == {"succeeded": 5}
     assert _view(realtime) == _view(batch)
+
+
+def test_injected_faults_on_the_sync_endpoint_are_ridden_out(openai_app: Any) -> None:
+    """Server errors, a dropped connection and a 429 without headers, armed at the emulator:
+    every row still comes back once, none bought twice."""
+    faults = openai_app.endpoint_faults
+    faults.add(500, method="POST", path_suffix="/chat/completions", times=2)
+    faults.add(None, method="POST", path_suffix="/chat/completions", drop=True)
+    faults.add(429, method="POST", path_suffix="/chat/completions", retry_after=0.2)
+    results = bk.run(_requests(10)[:10], "openai:gpt-4o-mini", mode="realtime")
+    assert results.counts() == {"succeeded": 10}
+    assert sorted(openai_app.realtime.answered.values()) == [1] * 10
