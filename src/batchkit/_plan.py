@@ -208,7 +208,7 @@ class _Planner:
         # Vendor ids by their case-folded form, for a vendor that keys results by file name
         # (where "A" and "a" are one file on some systems): None for the others.
         self.folded_ids: dict[str, str] | None = (
-            {} if getattr(adapter, "case_insensitive_ids", False) else None)
+            {} if adapter.case_insensitive_ids else None)
 
     def add(self, position: int, req: Request) -> None:
         self.count = position + 1

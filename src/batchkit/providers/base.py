@@ -172,6 +172,9 @@ class Adapter(ABC):
     capabilities: ClassVar[Capabilities | None] = None
     """How the vendor spells each neutral feature, or why it can't (``_capabilities``); None
     leaves every decision to :meth:`check` (a third-party adapter without a table)."""
+    case_insensitive_ids: ClassVar[bool] = False
+    """Whether the vendor keys requests by a name where case does not count (an object key on
+    a case-folding store): the planner then refuses ids that differ only by case."""
     parallel_submit: ClassVar[bool] = True
     """Whether shards may be created at the same time. False for a vendor whose batches carry
     no key, where re-attaching after a crash tells shards apart by the order they were made."""
