@@ -91,7 +91,7 @@ def test_usage_errors_have_batchkit_style(chat_file: Path) -> None:
     error = one_line_error(run("submit", str(chat_file), "--nope"))
     assert error.startswith("error: No such option") and "--nope" in error
     assert error.endswith("(see 'batchkit submit --help')")
-    assert "does not exist" in one_line_error(run("submit", "missing.jsonl"))
+    assert "'missing.jsonl' is not a file" in one_line_error(run("submit", "missing.jsonl"))
     assert one_line_error(run("no-such-command")).startswith("error: No such command")
 
 

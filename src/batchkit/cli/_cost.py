@@ -21,6 +21,7 @@ from rich.table import Table
 
 from .._exceptions import BatchkitError
 from .._readers import read_requests
+from .._storage import Target, display_name
 from ..cost import (
     DEFAULT_EXACT_SAMPLE,
     Comparison,
@@ -32,6 +33,7 @@ from ..cost import (
     plan_refresh,
     write_refresh,
 )
+from ._formats import SOURCE
 
 __all__ = ["register"]
 
@@ -101,7 +103,7 @@ def _exact_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 @click.command("estimate")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=SOURCE)
 @click.option("-p", "--provider", required=True, help="provider:model, e.g. openai:gpt-4o-mini")
 @click.option(
     "--expected-output", type=click.IntRange(min=0), help="expected output tokens/request"
@@ -110,7 +112,7 @@ def _exact_options(command: Callable[..., None]) -> Callable[..., None]:
 @_exact_options
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def estimate_cmd(
-    file: Path,
+    file: Target,
     provider: str,
     expected_output: int | None,
     kind: Literal["chat", "embed"] | None,
@@ -130,7 +132,7 @@ def estimate_cmd(
         _echo_json(result.to_dict())
         return
     console = Console()
-    console.print(_table([result], f"{file.name}: {result.requests:,} requests"))
+    console.print(_table([result], f"{display_name(file)}: {result.requests:,} requests"))
     console.print(
         f"prices: {result.price_source} (as of {result.price_as_of})", markup=False, highlight=False
     )
@@ -139,7 +141,7 @@ def estimate_cmd(
 
 
 @click.command("compare")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=SOURCE)
 @click.option("-p", "--provider", "providers", multiple=True, required=True, help="repeatable")
 @click.option(
     "--expected-output", type=click.IntRange(min=0), help="expected output tokens/request"
@@ -149,7 +151,7 @@ def estimate_cmd(
 @_exact_options
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def compare_cmd(
-    file: Path,
+    file: Target,
     providers: tuple[str, ...],
     expected_output: int | None,
     kind: Literal["chat", "embed"] | None,
@@ -178,7 +180,7 @@ def compare_cmd(
         return
     console = Console()
     count = result.estimates[0].requests
-    console.print(_table(list(result.estimates), f"{file.name}: {count:,} requests"))
+    console.print(_table(list(result.estimates), f"{display_name(file)}: {count:,} requests"))
     _print_notes(console, "What differs", result.notes)
     if exact:
         _print_notes(console, "Exact counts", tuple(

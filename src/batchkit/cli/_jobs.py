@@ -7,7 +7,6 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import click
@@ -18,9 +17,10 @@ from .._job import Job
 from .._readers import read_requests
 from .._requests import import_response_model
 from .._results import Result
+from .._storage import Target, display_name
 from .._submit import forget, get_job, list_jobs, submit
 from ..store import JobRecord
-from ._formats import output_writer, write_results
+from ._formats import DESTINATION, SOURCE, output_writer, write_results
 from ._output import console, emit_json, handle_errors, json_option, table
 
 __all__ = ["register"]
@@ -97,7 +97,7 @@ def _print_job(job: Job) -> None:
     ])
 
 
-def _check_submit_flags(sandbox: bool, wait_: bool, results_path: Path | None) -> None:
+def _check_submit_flags(sandbox: bool, wait_: bool, results_path: Target | None) -> None:
     """Refuse flag mixes that would leave a job no later command can follow."""
     if (sandbox or os.environ.get("BATCHKIT_SANDBOX") == "1") and not wait_:
         raise ConfigError(
@@ -105,8 +105,9 @@ def _check_submit_flags(sandbox: bool, wait_: bool, results_path: Path | None) -
             "add --wait, or run `batchkit emulator` and export BATCHKIT_SANDBOX=<its URL> to "
             "follow a sandbox job from later commands")
     if results_path is not None:
-        if "=" in results_path.name and not results_path.suffix:
-            raise ConfigError(f"-o/--output is where results go, not {results_path.name!r}: "
+        name = display_name(results_path)
+        if "=" in name and "." not in name:
+            raise ConfigError(f"-o/--output is where results go, not {name!r}: "
                               "adapter options are -s KEY=VALUE")
         if not wait_:
             raise ConfigError("-o/--output needs --wait (or write results later with "
@@ -115,7 +116,7 @@ def _check_submit_flags(sandbox: bool, wait_: bool, results_path: Path | None) -
 
 
 @click.command("submit")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=SOURCE)
 @click.option("-p", "--provider", help="name:model, e.g. openai:gpt-4o-mini.")
 @click.option("--profile", help="A [profiles.NAME] table of batchkit.toml.")
 @click.option("-s", "--set", "--option", "options", multiple=True, metavar="KEY=VALUE",
@@ -123,7 +124,7 @@ def _check_submit_flags(sandbox: bool, wait_: bool, results_path: Path | None) -
 @click.option("--response-model", help="module:Class of a pydantic model for chat replies.")
 @click.option("--kind", type=click.Choice(["chat", "embed"]), help="For CSV: what each row is.")
 @click.option("--wait", "wait_", is_flag=True, help="Wait for the job and print its summary.")
-@click.option("-o", "--output", "--results", "results_path", type=click.Path(path_type=Path),
+@click.option("-o", "--output", "--results", "results_path", type=DESTINATION,
               help="With --wait: write the results here (.jsonl, .parquet or .npy).")
 @click.option("--max-cost", type=float, help="Refuse the job if it could cost more (USD).")
 @click.option("--shard-size", type=int, help="At most this many requests per vendor batch.")
@@ -134,8 +135,8 @@ def _check_submit_flags(sandbox: bool, wait_: bool, results_path: Path | None) -
 @json_option
 @handle_errors
 def submit_cmd(
-    file: Path, provider: str | None, profile: str | None, options: tuple[str, ...],
-    response_model: str | None, kind: str | None, wait_: bool, results_path: Path | None,
+    file: Target, provider: str | None, profile: str | None, options: tuple[str, ...],
+    response_model: str | None, kind: str | None, wait_: bool, results_path: Target | None,
     max_cost: float | None, shard_size: int | None, cache: bool, retry: int, sandbox: bool,
     as_json: bool,
 ) -> None:
@@ -235,7 +236,7 @@ def cancel_cmd(job_id: str, as_json: bool) -> None:
 
 @click.command("results")
 @click.argument("job_id")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("-o", "--output", type=DESTINATION, required=True,
               help="Where to write the results, in input order: .jsonl (one JSON line per "
                    "request), .parquet (one row per request) or .npy (the embedding matrix).")
 @click.option("--raw", is_flag=True, help="JSONL: include each vendor line under 'raw'.")
@@ -243,7 +244,9 @@ def cancel_cmd(job_id: str, as_json: bool) -> None:
               help=".npy: which embedding type (float, int8, uint8, binary, ubinary).")
 @json_option
 @handle_errors
-def results_cmd(job_id: str, output: Path, raw: bool, embedding_kind: str, as_json: bool) -> None:
+def results_cmd(
+    job_id: str, output: Target, raw: bool, embedding_kind: str, as_json: bool
+) -> None:
     """Download, decode and write the results of a finished JOB (streamed, in input order)."""
     job = get_job(job_id)
     counts: Counter[str] = Counter()

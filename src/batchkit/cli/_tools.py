@@ -8,20 +8,22 @@ import click
 
 from .._offline import encode
 from .._readers import read_requests
+from .._storage import Target
+from ._formats import SOURCE
 from ._output import console, emit_json, handle_errors, json_option
 
 __all__ = ["register"]
 
 
 @click.command("convert")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=SOURCE)
 @click.option("--to", "provider", required=True, help="name:model of the target vendor.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the vendor files (one per shard).")
 @click.option("--kind", type=click.Choice(["chat", "embed"]), help="For CSV: what each row is.")
 @json_option
 @handle_errors
-def convert_cmd(file: Path, provider: str, output: Path, kind: str | None, as_json: bool) -> None:
+def convert_cmd(file: Target, provider: str, output: Path, kind: str | None, as_json: bool) -> None:
     """Write FILE's requests in PROVIDER's batch format, split by its limits. Sends nothing."""
     paths = encode(read_requests(file, kind=kind), provider, output)  # type: ignore[arg-type]
     if as_json:
