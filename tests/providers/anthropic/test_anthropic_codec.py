@@ -51,7 +51,7 @@ def test_golden_params_for_every_option() -> None:
             {"role": "assistant", "content": "a cat"},
             {"role": "user", "content": "sure?"},
         ],
-        params={"top_k": 5, "metadata": {"user_id": "u1"}},
+        params={"anthropic": {"top_k": 5}, "metadata": {"user_id": "u1"}},
     )
     assert _params(req) == {
         "model": "claude-haiku-4-5",
@@ -87,7 +87,8 @@ def test_max_tokens_default_option_and_cache_system() -> None:
 
 def test_response_model_uses_native_structured_output() -> None:
     req = bk.ChatRequest(custom_id="a", response_model=Label,
-                         messages=[{"role": "user", "content": "hi"}], params={"top_k": 1})
+                         messages=[{"role": "user", "content": "hi"}],
+                         params={"anthropic": {"top_k": 1}})
     fmt = _params(req)["output_config"]["format"]
     assert fmt["type"] == "json_schema"
     assert fmt["schema"]["additionalProperties"] is False
@@ -192,10 +193,14 @@ def test_decode_tool_input_and_refusal() -> None:
     tool = {"type": "tool_use", "id": "toolu_1", "name": "label", "input": {"spam": True}}
     r = _decode({"custom_id": "a", "result": {"type": "succeeded",
                                               "message": _message([tool], "tool_use")}})
-    assert orjson.loads(r.text or "") == {"spam": True} and r.finish_reason == "tool_calls"
+    assert r.text is None and r.finish_reason == "tool_calls"
+    assert [(c.id, c.name, c.arguments) for c in r.tool_calls] == [
+        ("toolu_1", "label", {"spam": True})]
+    assert r.vendor_finish_reason == "tool_use"
     r = _decode({"custom_id": "a", "result": {"type": "succeeded", "message": _message(
         [{"type": "text", "text": "I can't help with that."}], "refusal")}})
     assert r.status == "succeeded" and r.error is not None and r.error.code == "refusal"
+    assert r.finish_reason == "refusal" and r.refusal == "I can't help with that."
 
 
 @pytest.mark.parametrize(("kind", "retryable", "status"), [

@@ -162,7 +162,9 @@ def test_params_are_merged_last_and_checked_by_the_model() -> None:
     body = body_of(encode_record(chat(params={"top_k": 5}), "c1", CLAUDE, {}))
     assert body["top_k"] == 5
     assert input_problem("anthropic.claude-3-5-haiku-20241022-v1:0", body) is None
-    bogus = body_of(encode_record(chat(params={"bogus": 1}), "c1", CLAUDE, {}))
+    with pytest.raises(bk.InvalidRequestError, match="'bogus' is not a bedrock request field"):
+        encode_record(chat(params={"bogus": 1}), "c1", CLAUDE, {})
+    bogus = body_of(encode_record(chat(params={"bedrock": {"bogus": 1}}), "c1", CLAUDE, {}))
     assert "extraneous key [bogus]" in str(
         input_problem("anthropic.claude-3-5-haiku-20241022-v1:0", bogus))
 

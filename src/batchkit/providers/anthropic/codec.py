@@ -22,13 +22,16 @@ import orjson
 from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError, MissingDependencyError, ProviderError
-from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
+from ..._requests import ChatRequest, EmbedRequest, Request
 from ..._results import ErrorInfo, Result
 from ..._state import JobState
+from .._capabilities import vendor_params
 from .._ids import HASH_CHARS, escaped_id
 from .._lines import load_line
 from ..base import RemoteStatus
-from .messages import DEFAULT_MAX_TOKENS, decode_message, encode_message
+from .features import check_features, encode_thinking, encode_tools
+from .messages import DEFAULT_MAX_TOKENS, check_messages, encode_messages, encode_system
+from .reply import decode_message
 
 __all__ = [
     "ID_PATTERN",
@@ -105,15 +108,32 @@ def check_request(request: Request, options: Mapping[str, Any]) -> None:
              "parameters); remove it, or pass the option drop_sampling=true to send without it")
     if request.seed is not None:
         fail("anthropic has no 'seed'; remove it for this provider")
-    for m in request.messages:
-        if m.role != "user" and any(isinstance(p, ImagePart) for p in _parts(m)):
-            fail(f"images are only allowed in user messages, not {m.role!r} ones")
-        texts = [m.content] if isinstance(m.content, str) else [
-            p.text for p in m.parts if isinstance(p, TextPart)]
-        if any(not text.strip() for text in texts):
-            fail(f"anthropic refuses text that is only whitespace (a {m.role!r} message)")
-    if request.response_model is not None and "output_config" in request.params:
-        fail("params 'output_config' would replace the response_model's output format")
+    check_messages(request, fail, links=True)
+    check_features(request, fail)
+    if (request.response_model or request.response_schema) and "output_config" in request.params:
+        fail("params 'output_config' would replace the response format's output_config")
+    request_params(request)
+
+
+def request_params(request: Request) -> dict[str, Any]:
+    """The request's raw ``params`` for an Anthropic line (unscoped fields must be Messages API
+    fields; ``params={"anthropic": {...}}`` is Anthropic's alone)."""
+    if not request.params:
+        return {}
+    from ..._registry import available_providers
+
+    vendors = [name for name, _, _ in available_providers()]
+    return vendor_params(request, "anthropic", vendors, _known_fields())
+
+
+@cache
+def _known_fields() -> frozenset[str] | None:
+    """The Messages request's fields, from the SDK's own type (None: SDK absent, unchecked)."""
+    try:
+        from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+    except ImportError:
+        return None
+    return frozenset(MessageCreateParamsNonStreaming.__annotations__) - {"stream"}
 
 
 _PARAM_RULES = {
@@ -126,36 +146,41 @@ def encode_request(
     request: ChatRequest, custom_id: str, model: str, options: Mapping[str, Any]
 ) -> bytes:
     """One request object (no newline): ``{"custom_id", "params"}``; ``params`` merged last."""
-    params: dict[str, Any] = {
-        "model": model,
-        "max_tokens": request.max_tokens or int(options.get("max_tokens") or DEFAULT_MAX_TOKENS),
-        "messages": [encode_message(m) for m in request.messages if m.role != "system"],
-    }
-    system = request.system
-    if system is not None:
-        if options.get("cache_system"):
-            # Identical cached prefixes in every request are what the vendor recommends for
-            # batches; the marker on the system block caches tools + system.
-            params["system"] = [{"type": "text", "text": system,
-                                 "cache_control": {"type": "ephemeral"}}]
-        else:
-            params["system"] = system
+    max_tokens = request.max_tokens or int(options.get("max_tokens") or DEFAULT_MAX_TOKENS)
+    thinking, max_tokens = encode_thinking(request, max_tokens)
+    params: dict[str, Any] = {"model": model, "max_tokens": max_tokens,
+                              "messages": encode_messages(request.messages)}
+    # Identical cached prefixes in every request are what the vendor recommends for batches;
+    # the cache_system option's marker on the system block caches tools + system.
+    _put(params, "system", encode_system(request, cache_all=bool(options.get("cache_system"))))
     _put(params, "stop_sequences", request.stop)
-    if request.response_model is not None:
-        params["output_config"] = {
-            "format": {"type": "json_schema", "schema": _schema_cached(request.response_model)}
-        }
-    params.update(request.params)
+    params.update(encode_tools(request, strict=True))
+    _put(params, "thinking", thinking)
+    schema = request.response_model or request.response_schema
+    if schema is not None:
+        params["output_config"] = {"format": {"type": "json_schema",
+                                              "schema": _output_schema(schema)}}
+    params.update(request_params(request))
     return orjson.dumps({"custom_id": custom_id, "params": params})
+
+
+def _output_schema(schema: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(schema, dict):
+        return _schema_cached_raw(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    return _schema_cached(schema)
+
+
+@cache
+def _schema_cached_raw(schema_json: bytes) -> dict[str, Any]:
+    """A raw ``response_schema`` made acceptable to structured outputs, as for a model."""
+    from anthropic import transform_schema
+
+    return transform_schema(orjson.loads(schema_json))
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:
     if value is not None:
         body[key] = value
-
-
-def _parts(message: Message) -> list[Any]:
-    return message.parts
 
 
 # -- decode ----------------------------------------------------------------------------------

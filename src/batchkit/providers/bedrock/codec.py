@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-import numpy as np
 import orjson
 
 from ..._exceptions import InvalidRequestError, ProviderError
@@ -40,12 +39,18 @@ from ..._requests import (
     Request,
     TextPart,
 )
-from ..._results import ErrorInfo, Result, Usage
 from ..._state import JobState
+from .._capabilities import Feature, features_used, vendor_params
 from .._ids import escaped_id
-from .._lines import load_line
-from ..anthropic.messages import DEFAULT_MAX_TOKENS, decode_message, encode_message
+from ..anthropic.features import check_features, encode_thinking, encode_tools
+from ..anthropic.messages import (
+    DEFAULT_MAX_TOKENS,
+    check_messages,
+    encode_messages,
+    encode_system,
+)
 from ..base import LineError, RemoteStatus
+from .results import TOOL_NAME, decode_line
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -62,8 +67,6 @@ __all__ = [
 ]
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
-TOOL_NAME = "respond"
-"""The forced tool that carries a ``response_model``'s reply (Claude and Nova alike)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def check_request(request: Request, family: Family | None, model: str) -> None:
         fail(f"bedrock model {model!r} ({family.label}) takes {wanted} only")
     if "stream" in request.params:
         fail("batch jobs reject 'stream'; remove it from params")
+    request_params(request, family)
     if isinstance(request, EmbedRequest):
         _check_embed(request, family, fail)
     else:
@@ -189,8 +193,17 @@ def _check_chat(
     if request.seed is not None:
         fail(f"{family.label} on Bedrock has no 'seed'; remove it for this provider")
     taken = ("tools", "tool_choice") if family is CLAUDE else ("toolConfig",)
-    if request.response_model is not None and any(k in request.params for k in taken):
+    structured = request.response_model is not None or request.response_schema is not None
+    if structured and any(k in request.params for k in taken):
         fail(f"params {'/'.join(taken)} would replace the tool that carries the response_model")
+    if family is CLAUDE:
+        _check_claude(request, structured, fail)
+    else:
+        unsupported = [words for feature, words in features_used(request).items()
+                       if feature in _CLAUDE_ONLY]
+        if unsupported:
+            fail(f"bedrock: {unsupported[0]} unsupported for {family.label} by batchkit yet — "
+                 "use a Claude model, or pass Nova's own fields in params={'bedrock': {...}}")
     for message in request.messages:
         for part in _parts(message):
             if not isinstance(part, ImagePart):
@@ -203,6 +216,53 @@ def _check_chat(
                      "not a link; download the image first")
             if media_type not in _IMAGE_FORMATS:
                 fail(f"image type {media_type!r} is not one of png, jpeg, gif, webp")
+
+
+_CLAUDE_ONLY: frozenset[Feature] = frozenset({
+    "tools", "tool_choice", "tool_choice_required", "tool_choice_named", "parallel_tool_calls",
+    "tool_results", "documents", "document_file_id", "cache_breakpoints", "reasoning",
+    "reasoning_off", "response_schema"})
+"""The capability table's features that only the Claude body spells so far."""
+
+
+def _check_claude(request: ChatRequest, structured: bool, fail: Callable[[str], NoReturn]) -> None:
+    """The Messages API's own rules, plus Bedrock's: documents inline only, no thinking with
+    sampling changes, and a structured answer (a forced ``respond`` tool) beside no other tools
+    and no thinking."""
+    check_messages(request, fail, links=False)
+    check_features(request, fail)
+    thinking = request.reasoning is not None and not request.reasoning.off
+    if thinking and (request.temperature is not None or request.top_p is not None):
+        fail("Claude cannot think with temperature or top_p changed; remove them or reasoning")
+    if structured and request.tools:
+        fail("on Bedrock a response_model/response_schema is a forced tool and cannot share the "
+             "request with tools; make it a tool (bk.Tool.from_model) with tool_choice naming it")
+    if structured and thinking:
+        fail("on Bedrock a response_model/response_schema is a forced tool, and Claude cannot "
+             "think while a tool is forced; drop reasoning or the response format")
+
+
+def request_params(request: Request, family: Family) -> dict[str, Any]:
+    """The request's raw ``params`` for a record: unscoped fields must be fields of the model
+    family's own body; ``params={"bedrock": {...}}`` reaches Bedrock's records alone."""
+    if not request.params:
+        return {}
+    from ..._registry import available_providers
+
+    vendors = [name for name, _, _ in available_providers()]
+    return vendor_params(request, "bedrock", vendors, _BODY_FIELDS[family.name])
+
+
+_BODY_FIELDS = {
+    "claude": frozenset({"anthropic_version", "anthropic_beta", "max_tokens", "messages",
+                         "system", "stop_sequences", "temperature", "top_p", "top_k", "tools",
+                         "tool_choice", "thinking"}),
+    "nova": frozenset({"schemaVersion", "system", "messages", "inferenceConfig", "toolConfig"}),
+    "titan-embed-v2": frozenset({"inputText", "dimensions", "normalize", "embeddingTypes"}),
+    "titan-embed-v1": frozenset({"inputText"}),
+}
+"""Each family's InvokeModel body fields (Bedrock's model parameter pages for Claude Messages,
+Nova and Titan Text Embeddings)."""
 
 
 def _parts(message: Message) -> list[TextPart | ImagePart | DocumentPart]:
@@ -231,7 +291,7 @@ def encode_record(
         body = _claude_body(request, options)
     else:
         body = _nova_body(request, options)
-    body.update(request.params)
+    body.update(request_params(request, family))
     return orjson.dumps({"recordId": record_id, "modelInput": body})
 
 
@@ -241,21 +301,24 @@ def _max_tokens(request: ChatRequest, options: Mapping[str, Any]) -> int:
 
 def _schema(request: ChatRequest) -> dict[str, Any] | None:
     model = request.response_model
-    return None if model is None else model.model_json_schema()
+    return request.response_schema if model is None else model.model_json_schema()
 
 
 def _claude_body(request: ChatRequest, options: Mapping[str, Any]) -> dict[str, Any]:
     """The Messages body; a ``response_model`` becomes a forced ``respond`` tool, which every
     Claude 3+ model on Bedrock supports (``output_config.format`` only Claude 4.5+)."""
+    thinking, max_tokens = encode_thinking(request, _max_tokens(request, options))
     body: dict[str, Any] = {
         "anthropic_version": ANTHROPIC_VERSION,
-        "max_tokens": _max_tokens(request, options),
-        "messages": [encode_message(m) for m in request.messages if m.role != "system"],
+        "max_tokens": max_tokens,
+        "messages": encode_messages(request.messages),
     }
-    _put(body, "system", request.system)
+    _put(body, "system", encode_system(request))
     _put(body, "temperature", request.temperature)
     _put(body, "top_p", request.top_p)
     _put(body, "stop_sequences", request.stop)
+    body.update(encode_tools(request, strict=False))
+    _put(body, "thinking", thinking)
     schema = _schema(request)
     if schema is not None:
         body["tools"] = [{"name": TOOL_NAME, "description": "Reply with this tool's input.",
@@ -304,99 +367,6 @@ def _nova_content(message: Message) -> list[dict[str, Any]]:
 def _put(body: dict[str, Any], key: str, value: Any) -> None:
     if value is not None:
         body[key] = value
-
-
-# -- decode ----------------------------------------------------------------------------------
-
-_ERROR_CODES = {
-    400: ("validation_error", False), 403: ("access_denied", False),
-    404: ("resource_not_found", False), 408: ("model_timeout", True),
-    424: ("model_error", True), 429: ("throttling", True),
-    500: ("internal_server_error", True), 503: ("service_unavailable", True),
-}
-"""bedrock-runtime's InvokeModel errors by HTTP status (botocore service model), in words."""
-_NOVA_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-                "tool_use": "tool_calls", "content_filtered": "content_filter",
-                "guardrail_intervened": "content_filter"}
-
-
-def decode_line(line: bytes | str) -> Result:
-    """One ``.jsonl.out`` line -> a Result under the recordId (``raw`` without the echoed
-    ``modelInput``). Raises ``ValueError`` only for lines Bedrock could not have written."""
-    obj, rid = load_line(line, "batch output", id_field="recordId")
-    obj.pop("modelInput", None)  # the request echoed back: the caller has it, and it can be big
-    if "error" in obj:
-        return Result(rid, "errored", error=_error(obj["error"]), raw=obj)
-    output = obj.get("modelOutput")
-    if not isinstance(output, dict):
-        raise ValueError(f"record {rid!r}: neither modelOutput nor error")
-    if output.get("type") == "message" or isinstance(output.get("content"), list):
-        result = decode_message(rid, output, obj)
-        if _answered_by_tool(output.get("content")):
-            result.finish_reason = "stop"
-        return result
-    if isinstance(output.get("output"), dict):
-        return _nova(rid, output, obj)
-    if "embedding" in output or "embeddingsByType" in output:
-        return _titan(rid, output, obj)
-    raise ValueError(f"record {rid!r}: modelOutput of no known family ({sorted(output)})")
-
-
-def _answered_by_tool(blocks: Any) -> bool:
-    """True when a Claude reply is the forced ``respond`` tool: a structured answer that ended
-    normally, reported as ``stop`` like every other vendor's structured output."""
-    return isinstance(blocks, list) and any(
-        isinstance(b, dict) and b.get("type") == "tool_use" and b.get("name") == TOOL_NAME
-        for b in blocks)
-
-
-def _error(error: Any) -> ErrorInfo:
-    if not isinstance(error, dict):
-        return ErrorInfo("unknown_error", str(error)[:500])
-    raw_code = error.get("errorCode")
-    message = str(error.get("errorMessage") or "")
-    status = int(raw_code) if isinstance(raw_code, int) or (
-        isinstance(raw_code, str) and raw_code.isdigit()) else None
-    if status is None:
-        return ErrorInfo(str(raw_code or "unknown_error"), message)
-    code, retryable = _ERROR_CODES.get(status, (f"http_{status}", status >= 500))
-    return ErrorInfo(code, message, retryable=retryable, http_status=status)
-
-
-def _nova(rid: str, output: dict[str, Any], obj: dict[str, Any]) -> Result:
-    message = output["output"].get("message") or {}
-    blocks = [b for b in message.get("content") or [] if isinstance(b, dict)]
-    texts = [str(b["text"]) for b in blocks if "text" in b]
-    tools = [b["toolUse"] for b in blocks if isinstance(b.get("toolUse"), dict)]
-    text: str | None = "".join(texts) if texts else None
-    stop = output.get("stopReason")
-    finish = _NOVA_FINISH.get(stop, stop) if isinstance(stop, str) else None
-    answer = next((t for t in tools if t.get("name") == TOOL_NAME), None)
-    if answer is not None:  # the forced tool carries a response_model's reply
-        text, finish = orjson.dumps(answer.get("input")).decode(), "stop"
-    elif tools and text is None:  # a user's own forced tool (sent through params)
-        text = orjson.dumps(tools[0].get("input")).decode()
-    usage = output.get("usage") or {}
-    read = int(usage.get("cacheReadInputTokenCount") or 0)
-    written = int(usage.get("cacheWriteInputTokenCount") or 0)
-    return Result(rid, "succeeded", text=text, finish_reason=finish, raw=obj, usage=Usage(
-        input_tokens=int(usage.get("inputTokens") or 0) + read + written,
-        output_tokens=int(usage.get("outputTokens") or 0),
-        cached_input_tokens=read, cache_creation_input_tokens=written,
-    ))
-
-
-def _titan(rid: str, output: dict[str, Any], obj: dict[str, Any]) -> Result:
-    by_type = output.get("embeddingsByType")
-    vectors: dict[str, np.ndarray] = {}
-    if isinstance(by_type, dict):
-        for kind, values in by_type.items():
-            vectors[kind] = np.asarray(values, dtype=np.float32 if kind == "float" else np.uint8)
-    vector = output.get("embedding")
-    embedding = (np.asarray(vector, dtype=np.float32) if vector is not None
-                 else vectors.get("float"))
-    return Result(rid, "succeeded", embedding=embedding, embeddings_by_type=vectors or None,
-                  usage=Usage(input_tokens=int(output.get("inputTextTokenCount") or 0)), raw=obj)
 
 
 # -- status ----------------------------------------------------------------------------------
