@@ -21,10 +21,6 @@ from ._exceptions import (
     StoreError,
     UnknownProviderError,
 )
-from ._job import Job
-from ._offline import decode, encode
-from ._readers import read_requests
-from ._registry import register_provider
 from ._requests import (
     ChatRequest,
     DocumentPart,
@@ -34,11 +30,7 @@ from ._requests import (
     Reasoning,
     TextPart,
 )
-from ._results import Choice, ErrorInfo, Result, ResultSet, Usage
-from ._state import JobState
-from ._submit import forget, get_job, list_jobs, resume, run, submit
 from ._tools import Tool, ToolCall
-from .cost import Comparison, Estimate, compare, estimate
 
 __version__ = "0.1.0"
 
@@ -88,10 +80,29 @@ __all__ = [
     "submit",
 ]
 
+# Public names whose modules load on first use, so that ``import batchkit`` stays under 100 ms:
+# jobs, results and cost pull in numpy, asyncio, the store and the price catalog, which
+# building requests never needs. name -> private module.
+_LAZY_PUBLIC = {
+    "Job": "_job", "decode": "_offline", "encode": "_offline", "read_requests": "_readers",
+    "register_provider": "_registry", "Choice": "_results", "ErrorInfo": "_results",
+    "Result": "_results", "ResultSet": "_results", "Usage": "_results", "JobState": "_state",
+    "forget": "_submit", "get_job": "_submit", "list_jobs": "_submit", "resume": "_submit",
+    "run": "_submit", "submit": "_submit", "Comparison": "cost", "Estimate": "cost",
+    "compare": "cost", "estimate": "cost",
+}
+
+
+def _public(obj: object) -> object:
+    """A public class shows (and pickles) as ``batchkit.X``, not by its private module."""
+    if isinstance(obj, type):
+        obj.__module__ = "batchkit"
+    return obj
+
+
 for _name in __all__:
-    _obj = globals()[_name]
-    if hasattr(_obj, "__module__") and isinstance(_obj, type):
-        _obj.__module__ = "batchkit"
+    if _name not in _LAZY_PUBLIC:
+        _public(globals()[_name])
 
 # Subpackages reached as attributes (``batchkit.testing.emulate()`` after ``import batchkit``)
 # but imported only on first use: the emulators pull in servers and vendor schemas that a job
@@ -109,6 +120,10 @@ def __getattr__(name: str) -> object:
 
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_PUBLIC:
+        obj = _public(getattr(importlib.import_module(f"{__name__}.{_LAZY_PUBLIC[name]}"), name))
+        globals()[name] = obj  # looked up once; later accesses skip this function
+        return obj
     if name in _LAZY_ATTRIBUTES:
         return getattr(importlib.import_module(f"{__name__}.{_LAZY_ATTRIBUTES[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
