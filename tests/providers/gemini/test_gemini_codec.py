@@ -230,7 +230,8 @@ def test_decode_parses_into_the_response_model_or_reports() -> None:
 def test_decode_function_call_and_filters() -> None:
     call = decode_generate_content_response(
         "k", _response([{"functionCall": {"name": "f", "args": {"a": 1}}}]))
-    assert call.text == '{"a":1}' and call.finish_reason == "tool_calls"
+    assert call.text is None and call.finish_reason == "tool_calls"
+    assert [(c.id, c.name, c.arguments) for c in call.tool_calls] == [("call_0", "f", {"a": 1})]
     blocked = decode_generate_content_response("k", _response([], finish="SAFETY"))
     assert blocked.status == "succeeded" and blocked.text is None
     assert blocked.finish_reason == "content_filter"

@@ -21,8 +21,6 @@ the Gemini API batch reference; see ``providers.md``.
 
 from __future__ import annotations
 
-import mimetypes
-import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Any, NoReturn
@@ -31,15 +29,19 @@ import orjson
 from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError
-from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, TextPart
+from ..._requests import ChatRequest, EmbedRequest
+from .._capabilities import vendor_params
+from .features import contents, reduce_schema, thinking_config, tool_config, tools
 
 __all__ = [
     "EMBED_TASK_TYPES",
     "MAX_STOP_SEQUENCES",
+    "chat_params",
     "check_chat_request",
     "check_embed_request",
     "encode_embed_content_request",
     "encode_generate_content_request",
+    "known_fields",
     "response_json_schema",
 ]
 
@@ -72,46 +74,76 @@ def check_chat_request(request: ChatRequest, provider: str) -> None:
     def fail(rule: str) -> NoReturn:
         raise InvalidRequestError(rule, custom_id=request.custom_id)
 
+    scoped = request.params.get(provider)
     for key, rule in _PARAM_RULES.items():
-        if key in request.params:
+        if key in request.params or (isinstance(scoped, Mapping) and key in scoped):
             fail(rule)
+    params = chat_params(request, provider)
     if request.stop is not None and len(request.stop) > MAX_STOP_SEQUENCES:
         fail(f"{provider} takes at most {MAX_STOP_SEQUENCES} stop sequences, "
              f"not {len(request.stop)}")
-    if request.response_model is not None:
-        config = request.params.get("generationConfig") or {}
+    asked = ("response_model" if request.response_model is not None else
+             "response_schema" if request.response_schema is not None else
+             "json_mode" if request.json_mode else None)
+    if asked is not None:
+        config = params.get("generationConfig") or {}
         clash = [k for k in _SCHEMA_PARAMS if isinstance(config, dict) and k in config]
         if clash:
-            fail(f"params generationConfig.{clash[0]} would replace the response_model's schema")
+            fail(f"params generationConfig.{clash[0]} would replace what {asked} asks for")
 
 
-def encode_generate_content_request(request: ChatRequest) -> dict[str, Any]:
+def chat_params(request: ChatRequest, vendor: str) -> dict[str, Any]:
+    """The raw params for ``vendor``'s rows (refusing another vendor's unscoped fields)."""
+    from ..._registry import available_providers
+
+    vendors = [name for name, _, _ in available_providers()]
+    return vendor_params(request, vendor, vendors, known_fields(vendor))
+
+
+def encode_generate_content_request(request: ChatRequest, vendor: str = "gemini"
+                                    ) -> dict[str, Any]:
     """The ``GenerateContentRequest`` (REST JSON, no ``model``) for one chat request.
 
     System messages, wherever they stand, become ``systemInstruction`` (one part each, in
-    order); ``assistant`` becomes ``model``. ``response_model`` sets ``responseMimeType:
-    application/json`` and ``responseJsonSchema``. ``request.params`` is merged in last,
-    recursively for objects, so ``{"generationConfig": {"topK": 40}}`` adds one field rather
-    than replacing the whole config.
+    order); ``assistant`` becomes ``model``; tools, tool calls, documents and reasoning are
+    spelt by :mod:`.features`. ``response_model`` / ``response_schema`` set ``responseMimeType:
+    application/json`` and ``responseJsonSchema``; ``json_mode`` the MIME type alone; ``n`` is
+    ``candidateCount``; ``logprobs`` / ``top_logprobs`` are ``responseLogprobs`` / ``logprobs``.
+    The raw params for ``vendor`` (:func:`vendor_params`) merge in last, recursively for
+    objects, so ``{"generationConfig": {"topK": 40}}`` adds one field rather than replacing
+    the whole config.
     """
-    body: dict[str, Any] = {
-        "contents": [_content(m) for m in request.messages if m.role != "system"],
-    }
+    body: dict[str, Any] = {"contents": contents(request.messages)}
     system = [m for m in request.messages if m.role == "system"]
     if system:
         body["systemInstruction"] = {"parts": [{"text": m.text} for m in system]}
+    if request.tools:
+        body["tools"] = tools(request.tools)
+    if request.tool_choice is not None:
+        body["toolConfig"] = tool_config(request.tool_choice)
     config: dict[str, Any] = {}
     _put(config, "maxOutputTokens", request.max_tokens)
     _put(config, "temperature", request.temperature)
     _put(config, "topP", request.top_p)
     _put(config, "stopSequences", request.stop)
     _put(config, "seed", request.seed)
+    if request.n is not None and request.n > 1:
+        config["candidateCount"] = request.n
+    if request.logprobs:
+        config["responseLogprobs"] = True
+        _put(config, "logprobs", request.top_logprobs)
     if request.response_model is not None:
         config["responseMimeType"] = "application/json"
         config["responseJsonSchema"] = response_json_schema(request.response_model)
+    elif request.response_schema is not None:
+        config["responseMimeType"] = "application/json"
+        config["responseJsonSchema"] = reduce_schema(request.response_schema)
+    elif request.json_mode:
+        config["responseMimeType"] = "application/json"
+    _put(config, "thinkingConfig", thinking_config(request))
     if config:
         body["generationConfig"] = config
-    return _merge(body, request.params)
+    return _merge(body, chat_params(request, vendor))
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:
@@ -128,44 +160,40 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
-def _content(message: Message) -> dict[str, Any]:
-    role = "model" if message.role == "assistant" else "user"
-    if isinstance(message.content, str):
-        return {"role": role, "parts": [{"text": message.content}]}
-    return {"role": role, "parts": [
-        _image(p) if isinstance(p, ImagePart) else {"text": p.text}
-        for p in message.parts if isinstance(p, ImagePart | TextPart)
-    ]}
+def known_fields(vendor: str) -> frozenset[str]:
+    """The ``GenerateContentRequest`` fields an unscoped ``params`` key may name: the request's
+    own fields (camelCase and snake_case, as proto JSON reads both), ``model`` and
+    ``contents`` aside (batchkit writes them). Vertex AI's come from its SDK's proto
+    (``aiplatform_v1.GenerateContentRequest``); the Gemini API's are the same request without
+    Vertex's ``labels`` and ``modelArmorConfig``, named after google-genai's
+    ``GenerateContentConfig`` fields that live at the request's top level."""
+    return _known_fields(vendor)
 
 
-_DATA_URL = re.compile(r"^data:(?P<type>[^;,]+);base64,(?P<data>.*)$", re.DOTALL)
+@cache
+def _known_fields(vendor: str) -> frozenset[str]:
+    if vendor == "vertex":
+        from google.cloud.aiplatform_v1 import GenerateContentRequest
+
+        fields = GenerateContentRequest.pb().DESCRIPTOR.fields
+        names = {f.json_name for f in fields} | {f.name for f in fields}
+    else:
+        from google.genai import types
+
+        top_level = {"system_instruction", "tools", "tool_config", "safety_settings",
+                     "cached_content"}
+        snake = {f for f in types.GenerateContentConfig.model_fields if f in top_level}
+        snake.add("generation_config")
+        names = snake | {_camel(f) for f in snake}
+    return frozenset(names - {"model", "contents"})
 
 
-def _image(part: ImagePart) -> dict[str, Any]:
-    """Inline bytes for ``data:`` URLs and base64 data; ``fileData`` for other URLs, with a
-    MIME type from ``media_type`` or the file extension (Vertex AI requires one). ``detail``
-    has no per-part equivalent and is dropped (it is a cost hint, not content)."""
-    if part.url is None:
-        return {"inlineData": {"mimeType": str(part.media_type), "data": str(part.data)}}
-    inline = _DATA_URL.match(part.url)
-    if inline is not None:
-        return {"inlineData": {"mimeType": inline["type"], "data": inline["data"]}}
-    file_data = {"fileUri": part.url}
-    mime = part.media_type or mimetypes.guess_type(part.url.split("?", 1)[0])[0]
-    if mime:
-        file_data["mimeType"] = mime
-    return {"fileData": file_data}
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
 
 
 # -- encode: schema --------------------------------------------------------------------------
-
-_SCHEMA_KEYS = frozenset({
-    "$id", "$defs", "$ref", "$anchor", "type", "format", "title", "description", "enum",
-    "items", "prefixItems", "minItems", "maxItems", "minimum", "maximum", "anyOf", "oneOf",
-    "properties", "additionalProperties", "required", "propertyOrdering",
-})
-"""What ``responseJsonSchema`` supports (google-genai ``GenerateContentConfig`` docstring);
-every other keyword is dropped rather than risking an INVALID_ARGUMENT for the whole row."""
 
 
 def response_json_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -174,15 +202,9 @@ def response_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     Why ``responseJsonSchema`` and not ``responseSchema``: ``responseSchema`` is an OpenAPI 3.0
     subset with no ``$ref``, so nested and recursive pydantic models would have to be inlined
     (and recursion cannot be); ``responseJsonSchema`` takes JSON Schema with ``$defs``/``$ref``,
-    and both the Gemini API and Vertex AI accept it (google-genai maps it for both).
-
-    The pydantic schema is reduced to the supported keywords: siblings of ``$ref`` are
-    dropped (the API allows only ``$``-keywords beside it), a one-element ``allOf`` is
-    unwrapped, ``const`` becomes a one-value ``enum``, ``exclusiveMinimum``/``Maximum`` become
-    ``minimum``/``maximum``, and objects get ``propertyOrdering`` in declaration order so the
-    reply's keys follow the model. pydantic still validates the reply against the full model,
-    so a dropped constraint (``pattern``, ``maxLength``) shows up as a ``parse_error``, never
-    as a wrong ``parsed`` object.
+    and both the Gemini API and Vertex AI accept it (google-genai maps it for both). The schema
+    is reduced to the keywords Gemini takes (:func:`.features.reduce_schema`); pydantic still
+    validates the reply against the full model.
     """
     schema: dict[str, Any] = orjson.loads(_schema_json(model))
     return schema
@@ -190,46 +212,7 @@ def response_json_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 @cache
 def _schema_json(model: type[BaseModel]) -> bytes:
-    return orjson.dumps(_reduce(model.model_json_schema()))
-
-
-def _reduce(schema: Any) -> Any:
-    if not isinstance(schema, dict):
-        return schema
-    if "$ref" in schema:
-        kept = {k: v for k, v in schema.items() if k.startswith("$")}
-        if isinstance(kept.get("$defs"), dict):
-            kept["$defs"] = {name: _reduce(sub) for name, sub in kept["$defs"].items()}
-        return kept
-    all_of = schema.get("allOf")
-    if isinstance(all_of, list) and len(all_of) == 1:
-        inner = dict(all_of[0]) if isinstance(all_of[0], dict) else {}
-        if "$ref" in inner:
-            return _reduce(inner)
-        rest = {k: v for k, v in schema.items() if k != "allOf"}
-        return _reduce({**rest, **inner})
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "const" and isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            out["enum"] = [value]
-        elif key in ("exclusiveMinimum", "exclusiveMaximum") and isinstance(value, (int, float)):
-            out.setdefault("minimum" if key == "exclusiveMinimum" else "maximum", value)
-        elif key == "enum" and isinstance(value, list):
-            if all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
-                out["enum"] = value
-        elif key not in _SCHEMA_KEYS:
-            continue
-        elif key in ("properties", "$defs") and isinstance(value, dict):
-            out[key] = {name: _reduce(sub) for name, sub in value.items()}
-        elif key in ("items", "additionalProperties"):
-            out[key] = _reduce(value)
-        elif key in ("anyOf", "oneOf", "prefixItems") and isinstance(value, list):
-            out[key] = [_reduce(sub) for sub in value]
-        else:
-            out[key] = value
-    if isinstance(out.get("properties"), dict) and "propertyOrdering" not in out:
-        out["propertyOrdering"] = list(out["properties"])
-    return out
+    return orjson.dumps(reduce_schema(model.model_json_schema()))
 
 
 # -- encode: embeddings ----------------------------------------------------------------------

@@ -18,13 +18,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import orjson
 from pydantic import BaseModel, ValidationError
 
-from ..._results import ErrorInfo, Result, Usage
+from ..._results import Choice, ErrorInfo, FinishReason, Result, Usage, finish_reason
 from ..._state import JobState
+from ..._tools import ToolCall, tool_call_from_raw
 
 __all__ = [
+    "FINISH_REASONS",
     "decode_embed_content_response",
     "decode_generate_content_response",
     "error_result",
@@ -35,7 +36,7 @@ __all__ = [
 
 # -- decode ----------------------------------------------------------------------------------
 
-_FINISH = {
+FINISH_REASONS: dict[str, FinishReason] = {
     "STOP": "stop", "MAX_TOKENS": "length",
     "SAFETY": "content_filter", "RECITATION": "content_filter", "BLOCKLIST": "content_filter",
     "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
@@ -44,15 +45,17 @@ _FINISH = {
     "MALFORMED_FUNCTION_CALL": "tool_calls", "UNEXPECTED_TOOL_CALL": "tool_calls",
     "TOO_MANY_TOOL_CALLS": "tool_calls",
 }
+"""``Candidate.finishReason`` (google-genai ``types.FinishReason``) in batchkit's words; any
+other reason (``OTHER``, ``NO_IMAGE``, ...) is ``other``, the vendor's word kept beside it."""
 
 
 def map_finish_reason(reason: str | None) -> str | None:
-    """A ``Candidate.finishReason`` in chat-completions words (``stop``, ``length``,
-    ``content_filter``, ``tool_calls``), so one job reads the same on every vendor. Other
-    reasons (``OTHER``, ``NO_IMAGE``, ...) come back lower-cased rather than guessed at."""
+    """A ``Candidate.finishReason`` in batchkit's vocabulary (``stop``, ``length``,
+    ``content_filter``, ``tool_calls``, ``other``), so one job reads the same on every vendor;
+    None when Gemini said nothing (or ``FINISH_REASON_UNSPECIFIED``)."""
     if not reason or reason == "FINISH_REASON_UNSPECIFIED":
         return None
-    return _FINISH.get(reason, reason.lower())
+    return finish_reason(reason, FINISH_REASONS)
 
 
 def usage_from_metadata(usage: Any) -> Usage | None:
@@ -90,10 +93,12 @@ def decode_generate_content_response(
 
     * No candidates: ``errored``, code ``prompt_blocked`` when ``promptFeedback.blockReason``
       says why, else ``no_candidates``; usage is kept (the prompt was still counted).
-    * A candidate: ``succeeded``; ``text`` joins its text parts, leaving out thought summaries
-      (``thought: true``); with no text but a ``functionCall``, the call's ``args`` as JSON (a
-      forced function call carries the answer). A candidate stopped by a safety filter with
-      no text is still ``succeeded`` (it was billed) with ``error.code == "content_filter"``.
+    * A candidate: ``succeeded``; ``text`` joins the first candidate's text parts, thought
+      summaries (``thought: true``) going to ``reasoning``; ``functionCall`` parts become
+      ``tool_calls`` (``finish_reason`` ``tool_calls``); more than one candidate (``n``) fills
+      ``choices``; ``logprobsResult`` fills ``logprobs``. A candidate stopped by a safety filter
+      with nothing in it is still ``succeeded`` (it was billed) with ``error.code ==
+      "content_filter"``.
     * ``response_model``: the text is parsed into ``parsed``; a reply that does not fit leaves
       ``parse_error`` instead of raising. (The batchkit normalizer parses again by import path;
       this is for callers, such as ``bk.decode``, that have the class at hand.)
@@ -117,27 +122,82 @@ def decode_generate_content_response(
         else:
             error = ErrorInfo("no_candidates", "the response has no candidates", retryable=True)
         return Result(custom_id, "errored", usage=usage, error=error, raw=raw)
-    first = candidates[0] if isinstance(candidates[0], Mapping) else {}
-    content = first.get("content")
-    found = content.get("parts") if isinstance(content, Mapping) else None
-    parts = [p for p in found if isinstance(p, Mapping)] if isinstance(found, list) else []
-    texts = [str(p["text"]) for p in parts if "text" in p and not p.get("thought")]
-    calls = [p["functionCall"] for p in parts if isinstance(p.get("functionCall"), Mapping)]
-    text: str | None = "".join(texts) if texts else None
-    if text is None and calls:
-        text = orjson.dumps(calls[0].get("args") or {}).decode()
-    raw_reason = first.get("finishReason")
-    finish = map_finish_reason(raw_reason if isinstance(raw_reason, str) else None)
-    if calls and finish == "stop":
-        finish = "tool_calls"
+    choices = [_choice(c, i) for i, c in enumerate(candidates) if isinstance(c, Mapping)]
+    if not choices:
+        return Result(custom_id, "errored", usage=usage, raw=raw, error=ErrorInfo(
+            "no_candidates", "the response has no readable candidate", retryable=True))
+    first = choices[0]
     error = None
-    if finish == "content_filter" and not text:
-        error = ErrorInfo("content_filter", f"the reply was stopped ({raw_reason})")
-    result = Result(custom_id, "succeeded", text=text, finish_reason=finish, usage=usage,
-                    error=error, raw=raw)
+    if first.finish_reason == "content_filter" and not first.text and not first.tool_calls:
+        error = ErrorInfo("content_filter",
+                          f"the reply was stopped ({first.vendor_finish_reason})")
+    result = Result(custom_id, "succeeded", text=first.text, finish_reason=first.finish_reason,
+                    usage=usage, error=error, raw=raw, tool_calls=first.tool_calls,
+                    reasoning=_thoughts(candidates[0]), logprobs=first.logprobs,
+                    vendor_finish_reason=first.vendor_finish_reason,
+                    choices=choices if len(choices) > 1 else None)
     if response_model is not None:
         _parse_into(result, response_model)
     return result
+
+
+def _parts(candidate: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    content = candidate.get("content")
+    found = content.get("parts") if isinstance(content, Mapping) else None
+    return [p for p in found if isinstance(p, Mapping)] if isinstance(found, list) else []
+
+
+def _choice(candidate: Mapping[str, Any], position: int) -> Choice:
+    """One candidate: its answer text (thought summaries left out), its function calls and its
+    log probabilities. Gemini may leave a call's ``id`` out; the call then gets
+    ``call_<n>`` (its place among the candidate's calls), stable across re-reads."""
+    parts = _parts(candidate)
+    texts = [str(p["text"]) for p in parts if "text" in p and not p.get("thought")]
+    calls: list[ToolCall] = []
+    for part in parts:
+        call = part.get("functionCall")
+        if isinstance(call, Mapping):
+            call_id = call.get("id") or f"call_{len(calls)}"
+            args = call.get("args")
+            calls.append(tool_call_from_raw(str(call_id), str(call.get("name") or ""),
+                                            args if isinstance(args, Mapping) else None))
+    raw_reason = candidate.get("finishReason")
+    vendor_reason = raw_reason if isinstance(raw_reason, str) else None
+    finish = map_finish_reason(vendor_reason)
+    if calls and finish == "stop":
+        finish = "tool_calls"  # Gemini ends a turn of function calls with STOP
+    index = candidate.get("index")
+    return Choice(index=index if isinstance(index, int) else position,
+                  text="".join(texts) if texts else None, tool_calls=calls,
+                  finish_reason=finish, vendor_finish_reason=vendor_reason,
+                  logprobs=_logprobs(candidate.get("logprobsResult")))
+
+
+def _thoughts(candidate: Any) -> str | None:
+    """The thought summaries (``thought: true`` parts) Gemini returns with ``includeThoughts``."""
+    if not isinstance(candidate, Mapping):
+        return None
+    thoughts = [str(p["text"]) for p in _parts(candidate) if p.get("thought") and "text" in p]
+    return "".join(thoughts) if thoughts else None
+
+
+def _logprobs(found: Any) -> list[dict[str, Any]] | None:
+    """``logprobsResult``: ``chosenCandidates`` (one per output token) beside
+    ``topCandidates`` (the alternatives at the same step) -> batchkit's per-token list."""
+    if not isinstance(found, Mapping) or not isinstance(found.get("chosenCandidates"), list):
+        return None
+    tops = found.get("topCandidates")
+    tops = tops if isinstance(tops, list) else []
+    out = []
+    for step, chosen in enumerate(found["chosenCandidates"]):
+        if not isinstance(chosen, Mapping):
+            continue
+        top = tops[step].get("candidates") if step < len(tops) and \
+            isinstance(tops[step], Mapping) else None
+        out.append({"token": chosen.get("token"), "logprob": chosen.get("logProbability"),
+                    "top_logprobs": [{"token": t.get("token"), "logprob": t.get("logProbability")}
+                                     for t in top or () if isinstance(t, Mapping)]})
+    return out
 
 
 def _parse_into(result: Result, model: type[BaseModel]) -> None:

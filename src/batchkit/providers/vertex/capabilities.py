@@ -1,16 +1,13 @@
-"""What Vertex AI batch prediction rows can carry of the neutral features.
-
-The table starts from ``pending`` (every feature refused before anything is sent) and says
-``yes`` only for what this vendor's codec spells; see ``providers/_capabilities.py``.
+"""What Vertex AI batch prediction rows can carry of the neutral features: the Gemini table
+(the same ``GenerateContentRequest``), with documents by id as Cloud Storage URIs; see
+``providers/_capabilities.py``.
 """
 
 from __future__ import annotations
 
-from .._capabilities import complete, pending, yes
+from .._capabilities import complete
+from ..gemini.capabilities import google_table
 
 __all__ = ["CAPABILITIES"]
 
-CAPABILITIES = complete({
-    **pending("vertex"),
-    "images": yes("inlineData / fileData parts"),
-}, "vertex")
+CAPABILITIES = complete(google_table("vertex", "a gs:// URI"), "vertex")

@@ -37,6 +37,7 @@ from .._ids import escaped_id
 from ..base import LineError, RemoteStatus
 from ..gemini.codec import (
     EMBED_TASK_TYPES,
+    chat_params,
     check_chat_request,
     check_embed_request,
     encode_generate_content_request,
@@ -126,12 +127,13 @@ def check_request(request: Request, model: str) -> None:
                 f"vertex model {model!r} is an embedding model; chat requests need a "
                 "Gemini model (e.g. vertex:gemini-2.5-flash)", custom_id=request.custom_id)
         check_chat_request(request, "vertex")
-        if "cachedContent" in request.params:
+        params = chat_params(request, "vertex")
+        if "cachedContent" in params or "cached_content" in params:
             raise InvalidRequestError(
                 "Vertex AI batch prediction does not support explicit context caching "
                 "(params.cachedContent); implicit caching still applies",
                 custom_id=request.custom_id)
-        labels = request.params.get("labels", {})
+        labels = params.get("labels", {})
         if not isinstance(labels, Mapping) or ID_LABEL in labels:
             raise InvalidRequestError(
                 f"params.labels must be an object without the key {ID_LABEL!r}, which "
@@ -159,7 +161,7 @@ def check_request(request: Request, model: str) -> None:
 def encode_request(request: Request, vid: str) -> bytes:
     """One input line (no newline) for ``request``, carrying ``vid``."""
     if isinstance(request, ChatRequest):
-        body = encode_generate_content_request(request)
+        body = encode_generate_content_request(request, "vertex")
         body["labels"] = {**body.get("labels", {}), ID_LABEL: vid}
         return orjson.dumps({"request": body})
     instance: dict[str, Any] = {"content": request.text}
