@@ -6,6 +6,8 @@
 Everything public is re-exported here; the modules behind it are private.
 """
 
+from typing import TYPE_CHECKING
+
 from ._exceptions import (
     BatchFailedError,
     BatchkitError,
@@ -31,6 +33,16 @@ from ._requests import (
     TextPart,
 )
 from ._tools import Tool, ToolCall
+
+if TYPE_CHECKING:  # loaded on first use (``_LAZY_PUBLIC``); type checkers see them here
+    from ._job import Job
+    from ._offline import decode, encode
+    from ._readers import read_requests
+    from ._registry import register_provider
+    from ._results import Choice, ErrorInfo, Result, ResultSet, Usage
+    from ._state import JobState
+    from ._submit import forget, get_job, list_jobs, resume, run, submit
+    from .cost import Comparison, Estimate, compare, estimate
 
 __version__ = "0.1.0"
 
