@@ -6,7 +6,7 @@
 Everything public is re-exported here; the modules behind it are private.
 """
 
-from typing import TYPE_CHECKING
+import typing as _typing
 
 from ._exceptions import (
     BatchFailedError,
@@ -34,7 +34,7 @@ from ._requests import (
 )
 from ._tools import Tool, ToolCall
 
-if TYPE_CHECKING:  # loaded on first use (``_LAZY_PUBLIC``); type checkers see them here
+if _typing.TYPE_CHECKING:  # loaded on first use (``_LAZY_PUBLIC``); type checkers see them here
     from ._job import Job
     from ._offline import decode, encode
     from ._readers import read_requests
