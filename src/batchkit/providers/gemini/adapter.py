@@ -55,6 +55,7 @@ from .codec import (
     encode_embed_content_request,
     encode_generate_content_request,
 )
+from .realtime import GeminiRealtime
 from .results import (
     decode_embed_content_response,
     decode_generate_content_response,
@@ -84,7 +85,7 @@ _REQUEST_FIELDS = {"contents", "generationConfig", "systemInstruction", "safetyS
 """Top-level ``GenerateContentRequest`` fields the SDK's inline ``InlinedRequest`` can carry."""
 
 
-class GeminiAdapter(Adapter):
+class GeminiAdapter(GeminiRealtime, Adapter):
     """Gemini API batch mode: ``batchGenerateContent`` for chat, ``asyncBatchEmbedContent`` for
     embeddings. Chat and embedding requests never share a batch (the base ``group``)."""
 

@@ -39,6 +39,7 @@ from batchkit.testing._server import (
 )
 from batchkit.testing._text import estimate_tokens
 from batchkit.testing.emulators._app import VendorApp, VendorError, retry_headers
+from batchkit.testing.emulators.gemini.realtime import REALTIME_VERBS, SyncEndpoints
 from batchkit.testing.emulators.gemini.replies import (
     Responder,
     embed_problem,
@@ -114,6 +115,9 @@ class GeminiEmulator(VendorApp):
     def __init__(self, clock: EmulatorClock, *, responder: Responder | None = None) -> None:
         super().__init__(clock)
         self.responder: Responder = responder or generate_reply
+        self.realtime = SyncEndpoints(
+            lambda model, request, key: self.responder(model, request, key))
+        """``:generateContent`` and ``:batchEmbedContents``, which real-time mode calls."""
         self.phases = Phases()
         self.batches: dict[str, EmulatedBatch] = {}
         self.files: dict[str, StoredFile] = {}
@@ -150,6 +154,20 @@ class GeminiEmulator(VendorApp):
         return response
 
     # ---- HTTP --------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Real-time calls are answered outside the app's lock: each takes its latency in its
+        own server thread, as calls to the vendor overlap."""
+        parts = request.path.strip("/").split("/")
+        model, _, verb = parts[-1].partition(":")
+        if request.method != "POST" or parts[:2] != ["v1beta", "models"] or len(parts) != 3 \
+                or verb not in REALTIME_VERBS:
+            return super().handle(request)
+        try:
+            self._authenticate(request)
+        except VendorError as failure:
+            return failure.response()
+        return self.realtime.handle(request, model, verb)
 
     def _authenticate(self, request: Request) -> None:
         """The API key from ``x-goog-api-key`` (or ``?key=``). An upload session's own URL

@@ -1,0 +1,93 @@
+"""The Gemini API's synchronous endpoints in the emulator: ``POST
+v1beta/models/{model}:generateContent`` and ``:batchEmbedContents`` (what the google-genai SDK's
+``embed_content`` calls), with latency and a request rate limit a test can set.
+
+Why: batchkit's real-time mode drives the official google-genai SDK against these. Requests
+are checked and answered by the same code as batch rows (with an empty key: the endpoint has
+none), and a spent budget is answered as Gemini does (https://ai.google.dev/gemini-api/docs/rate-limits):
+429 ``RESOURCE_EXHAUSTED`` with a ``google.rpc.RetryInfo`` ``retryDelay``. Gemini sends no
+rate-limit headers, so a client learns the pace from the 429s alone.
+
+Tests set ``app.realtime.latency_s``, ``.rpm`` (and ``.burst_s``) and read ``.answered`` (calls
+answered 200, by body), ``.calls`` and ``.rate_limited``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from batchkit.testing._server import Request, Response, json_response
+from batchkit.testing.emulators.gemini.replies import embed_problem, embed_reply, generate_problem
+from batchkit.testing.emulators.openai.realtime import _Budget
+
+__all__ = ["REALTIME_VERBS", "SyncEndpoints"]
+
+REALTIME_VERBS = frozenset({"generateContent", "batchEmbedContents"})
+
+
+class SyncEndpoints:
+    """The synchronous endpoints of one emulated account (see the module docstring)."""
+
+    def __init__(self, respond: Callable[[str, dict[str, Any], str], dict[str, Any]]) -> None:
+        self.respond = respond
+        self.latency_s = 0.0
+        self.rpm: int | None = None
+        self.burst_s = 1.0
+        self.answered: Counter[str] = Counter()
+        self.rate_limited = 0
+        self.calls = 0
+        self._requests = _Budget()
+        self._lock = threading.Lock()
+
+    def handle(self, request: Request, model: str, verb: str) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        if not isinstance(body, dict):
+            return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        if verb == "generateContent":
+            checked, problem = generate_problem(body)
+            rows = [checked]
+        else:
+            rows, problem = [], None
+            for item in body.get("requests") or [{}]:
+                checked, problem = embed_problem(item)
+                if problem is not None:
+                    break
+                rows.append(checked)
+        if problem is not None:
+            return _error(400, "INVALID_ARGUMENT", problem)
+        with self._lock:
+            self.calls += 1
+            ok, _, reset = self._requests.take(self.rpm, 1, self.burst_s, time.monotonic())
+            if not ok:
+                self.rate_limited += 1
+        if not ok:
+            return _error(429, "RESOURCE_EXHAUSTED",
+                          "Resource has been exhausted (e.g. check quota).",
+                          [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                            "retryDelay": f"{max(1, math.ceil(reset))}s"}])
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        if verb == "generateContent":
+            reply = self.respond(f"models/{model}", rows[0], "")
+        else:
+            reply = {"embeddings": [embed_reply(f"models/{model}", row)["embedding"]
+                                    for row in rows]}
+        with self._lock:
+            self.answered[json.dumps(body, sort_keys=True)] += 1
+        return json_response(reply)
+
+
+def _error(code: int, status: str, message: str, details: list[Any] | None = None) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if details:
+        error["details"] = details
+    return json_response({"error": error}, code)
