@@ -169,7 +169,7 @@ def test_format_parameters_for_other_vendors() -> None:
     (FMT, {"stop": ["a", "b", "c", "d", "e"]}, "at most 4 stop sequences"),
     (FMT, {"params": {"stream": True}}, "'stream'"),
     (FMT, {"params": {"model": "gpt-4o"}}, "'model'"),
-    (FMT, {"params": {"n": 3}}, "one choice per request"),
+    (FMT, {"params": {"n": 3}}, "which keeps every choice"),
     (FMT, {"messages": [{"role": "system", "content": [
         {"type": "image", "url": "https://x.test/a.png"}]}, user("hi")]}, "only allowed in user"),
     (RESPONSES, {"stop": ["x"]}, "neither 'stop' nor 'seed'"),

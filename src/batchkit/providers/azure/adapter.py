@@ -65,7 +65,7 @@ class AzureAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
         super().__init__(model, options)
         # No embeddings: Azure's batch docs call them "currently not supported".
         self._format = LineFormat(model, chat_url=CHAT_ENDPOINT, embeddings_url=None,
-                                  vendor="Azure OpenAI Global Batch")
+                                  vendor="Azure OpenAI Global Batch", key="azure")
         days = self.options.get("file_expiry_days", 14)
         low, high = _EXPIRY_RANGE_DAYS
         if not isinstance(days, int) or not low <= days <= high:

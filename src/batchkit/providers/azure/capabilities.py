@@ -1,16 +1,37 @@
-"""What Azure OpenAI's batch lines (OpenAI's shape) can carry of the neutral features.
+"""What Azure OpenAI Global Batch chat lines can carry of the neutral features.
 
-The table starts from ``pending`` (every feature refused before anything is sent) and says
-``yes`` only for what this vendor's codec spells; see ``providers/_capabilities.py``.
+Azure runs OpenAI's chat completions on its own deployments, so the family codec spells the same
+fields (https://learn.microsoft.com/azure/ai-foundry/openai/how-to/batch,
+/how-to/function-calling, /how-to/reasoning, /how-to/prompt-caching). Documents are refused:
+Azure documents PDF input for its Responses API, not for batch chat lines.
+See ``providers/_capabilities.py``.
 """
 
 from __future__ import annotations
 
-from .._capabilities import complete, pending, yes
+from .._capabilities import complete, no, yes
 
 __all__ = ["CAPABILITIES"]
 
+_NO_PDF = ("send the document's text as a text part (Azure batch chat takes no file parts), "
+           "or use provider 'openai' with endpoint=responses")
+
 CAPABILITIES = complete({
-    **pending("azure"),
+    "tools": yes("tools[].function; strict schemas"),
+    "tool_choice": yes("tool_choice auto|none"),
+    "tool_choice_required": yes("tool_choice 'required'"),
+    "tool_choice_named": yes("tool_choice {type: function, function: {name}}"),
+    "parallel_tool_calls": yes("parallel_tool_calls"),
+    "tool_results": yes("assistant tool_calls + role 'tool' messages"),
+    "message_name": yes("message 'name'"),
     "images": yes("image_url parts in user messages"),
+    "documents": no(_NO_PDF),
+    "document_file_id": no(_NO_PDF),
+    "cache_breakpoints": yes("nothing sent", note="no-op: cached automatically"),
+    "reasoning": yes("reasoning_effort", note="effort levels; a token budget alone is refused"),
+    "reasoning_off": yes("reasoning_effort 'none'"),
+    "n": yes("n"),
+    "logprobs": yes("logprobs + top_logprobs"),
+    "response_schema": yes("response_format json_schema"),
+    "json_mode": yes("response_format json_object"),
 }, "azure")

@@ -41,6 +41,10 @@ _WINDOW = re.compile(r"^(\d+)([hd])$")
 _MIN_HOURS, _MAX_HOURS = 24, 7 * 24
 _STRICT_PREFIXES = ("openai/gpt-oss-",)
 """Groq's structured-outputs page lists strict mode (constrained decoding) for these only."""
+_EFFORTS = {"off": {"reasoning_effort": "none"},
+            **{e: {"reasoning_effort": e} for e in ("low", "medium", "high")}}
+"""Groq's ``reasoning_effort``: ``none`` (qwen3) and low/medium/high (gpt-oss); no minimal."""
+_PARAMS_TYPES = {"chat": ("groq.types.chat.completion_create_params", "CompletionCreateParams")}
 
 
 def window_hours(value: object) -> int:
@@ -68,8 +72,9 @@ class GroqAdapter(OpenAIRealtime["Groq"], FileBatchAdapter["Groq"]):
         super().__init__(model, options)
         self._window = str(self.options.get("completion_window", "24h"))
         window_hours(self._window)
-        self._format = LineFormat(model, embeddings_url=None, vendor="Groq",
-                                  strict=model.startswith(_STRICT_PREFIXES))
+        self._format = LineFormat(model, embeddings_url=None, vendor="Groq", key="groq",
+                                  strict=model.startswith(_STRICT_PREFIXES),
+                                  efforts=_EFFORTS, params_types=_PARAMS_TYPES)
 
     # -- pure half ---------------------------------------------------------------------------
 

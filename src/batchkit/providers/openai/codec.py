@@ -15,8 +15,10 @@ https://platform.openai.com/docs/guides/batch; see also providers.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal, NoReturn
 
@@ -24,13 +26,24 @@ import orjson
 from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError
-from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
+from ..._parts import DocumentPart
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, Request
+from .._capabilities import vendor_params
 from .._strict_schema import (
     StrictSchemaError,
     schema_name,
     strict_json_schema,
     strict_schema_cached,
     to_strict_schema,
+)
+from .bodies import (
+    OPENAI_EFFORTS,
+    chat_messages,
+    chat_tools,
+    feature_fields,
+    responses_input,
+    responses_tools,
+    strict_tool_problem,
 )
 
 __all__ = [
@@ -81,6 +94,20 @@ class LineFormat:
     embeddings_url: str | None = EMBEDDINGS_URL
     embeddings_base64: bool = True
     vendor: str = "OpenAI"
+    key: str = "openai"
+    """The vendor's registry name: its scope in ``params={key: {...}}``."""
+    efforts: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: {k: {"reasoning_effort": v} for k, v in OPENAI_EFFORTS.items()})
+    """Neutral reasoning effort (``off`` included) -> the chat body fields that say it; an
+    effort missing here is refused by :meth:`check`."""
+    params_types: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {
+        "chat": ("openai.types.chat.completion_create_params", "CompletionCreateParamsBase"),
+        "responses": ("openai.types.responses.response_create_params",
+                      "ResponseCreateParamsBase"),
+        "embed": ("openai.types.embedding_create_params", "EmbeddingCreateParams"),
+    })
+    """Per endpoint, the vendor SDK's TypedDict of request fields (module, class): an unscoped
+    ``params`` key must be one of them."""
 
     def url(self, request: Request) -> str:
         """The endpoint path of ``request``'s line (also the batch's ``endpoint``)."""
@@ -132,16 +159,23 @@ class LineFormat:
         else:
             self._chat_body(request, body, response_format)
         if request.params:
-            body.update(request.params)
+            body.update(self.raw_params(request))
         return body
+
+    def raw_params(self, request: Request) -> dict[str, Any]:
+        """``request.params`` as this vendor's line takes them: its own scope over the unscoped
+        keys, which must be fields of the vendor's request type (see ``vendor_params``)."""
+        from ..._registry import available_providers
+
+        endpoint = "embed" if isinstance(request, EmbedRequest) else self.chat_endpoint
+        vendors = [name for name, _, _ in available_providers()]
+        return vendor_params(request, self.key, vendors,
+                             _known_fields(*self.params_types[endpoint])
+                             if endpoint in self.params_types else None)
 
     def _chat_body(self, req: ChatRequest, body: dict[str, Any],
                    response_format: _FormatMaker) -> None:
-        body["messages"] = [
-            {"role": m.role, "content": m.content} if isinstance(m.content, str)
-            else _chat_message(m)
-            for m in req.messages
-        ]
+        body["messages"] = chat_messages(req)
         # Spelled out rather than looped: this runs once per request of a million-row job.
         if req.max_tokens is not None:
             body[self.max_tokens_field] = req.max_tokens
@@ -155,54 +189,119 @@ class LineFormat:
             body["seed"] = req.seed
         if req.response_model is not None:
             body["response_format"] = response_format(req.response_model, self.strict, False)
+        elif req.response_schema is not None:
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": self._raw_schema(req.response_schema)}
+        elif req.json_mode:
+            body["response_format"] = {"type": "json_object"}
+        if req.tools or req.tool_choice is not None or req.parallel_tool_calls is not None:
+            chat_tools(req, body, self.strict)
+        if req.reasoning is not None or req.n is not None or req.logprobs:
+            feature_fields(req, body, self.efforts)
 
     def _responses_body(self, req: ChatRequest, body: dict[str, Any],
                         response_format: _FormatMaker) -> None:
-        body["input"] = [_responses_message(m) for m in req.messages if m.role != "system"]
+        body["input"] = responses_input(req)
         _put(body, "instructions", req.system)
         _put(body, "max_output_tokens", req.max_tokens)
         _put(body, "temperature", req.temperature)
         _put(body, "top_p", req.top_p)
         if req.response_model is not None:
             body["text"] = response_format(req.response_model, self.strict, True)
+        elif req.response_schema is not None:
+            body["text"] = {"format": {"type": "json_schema",
+                                       **self._raw_schema(req.response_schema)}}
+        elif req.json_mode:
+            body["text"] = {"format": {"type": "json_object"}}
+        responses_tools(req, body, self.strict)
+        if req.reasoning is not None:
+            # A summary is asked for so Result.reasoning has the model's thinking in words.
+            body["reasoning"] = ({"effort": OPENAI_EFFORTS["off"]} if req.reasoning.off else
+                                 {"effort": OPENAI_EFFORTS[req.reasoning.effort or "medium"],
+                                  "summary": "auto"})
+        if req.logprobs:
+            body["include"] = ["message.output_text.logprobs"]
+            _put(body, "top_logprobs", req.top_logprobs)
+
+    def _raw_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """A caller's raw JSON schema as ``json_schema`` (named by its ``title``)."""
+        name = _schema_name(schema)
+        if self.strict:
+            return {"name": name, "schema": to_strict_schema(schema), "strict": True}
+        return {"name": name, "schema": schema}
 
     def check(self, request: Request) -> None:
-        """Raise ``InvalidRequestError`` for what the vendor would reject or batchkit would lose."""
+        """Raise ``InvalidRequestError`` for what the vendor would reject or batchkit would lose
+        (the capability table has refused whole features already; these are the finer rules)."""
         cid = request.custom_id
 
         def fail(rule: str) -> NoReturn:
             raise InvalidRequestError(rule, custom_id=cid)
 
         if request.params:
-            refused = ["model", "stream", "input" if isinstance(request, EmbedRequest) else "n"]
-            for key in refused:
+            for key in ("model", "stream", "input" if isinstance(request, EmbedRequest) else "n"):
                 if key in request.params and not (key == "n" and request.params[key] == 1):
                     fail(_PARAM_RULES[key])
+            self.raw_params(request)
         if isinstance(request, EmbedRequest):
             if self.embeddings_url is None:
                 fail(self._no_embeddings_rule())
             return
         for m in request.messages:
-            if m.role != "user" and any(isinstance(p, ImagePart) for p in m.parts):
-                fail(f"images are only allowed in user messages, not {m.role!r} ones")
+            if m.role != "user" and any(isinstance(p, ImagePart | DocumentPart) for p in m.parts):
+                fail(f"images and documents are only allowed in user messages, not {m.role!r} "
+                     "ones")
         if self.max_stop_sequences and request.stop and len(request.stop) > self.max_stop_sequences:
             fail(f"at most {self.max_stop_sequences} stop sequences are allowed")
-        if self.chat_endpoint == "responses":
-            if request.stop is not None or request.seed is not None:
-                fail("the /v1/responses endpoint takes neither 'stop' nor 'seed'")
-            if request.max_tokens is not None and request.max_tokens < 16:
-                fail("the /v1/responses endpoint needs max_tokens >= 16 (max_output_tokens)")
+        self._check_features(request, fail)
         if self.strict and request.response_model is not None:
             try:
                 strict_schema_cached(request.response_model)
             except StrictSchemaError as exc:
                 fail(f"response_model cannot be sent as a strict schema: {exc}")
+        if self.strict and request.response_schema is not None:
+            try:
+                to_strict_schema(request.response_schema)
+            except StrictSchemaError as exc:
+                fail(f"response_schema cannot be sent as a strict schema: {exc}")
+        problem = strict_tool_problem(request) if self.strict else None
+        if problem is not None:
+            fail(problem)
+
+    def _check_features(self, request: ChatRequest, fail: Callable[[str], NoReturn]) -> None:
+        reasoning = request.reasoning
+        if reasoning is not None and not reasoning.off:
+            if reasoning.effort is None:
+                fail(f"{self.vendor} takes a reasoning effort, not a token budget: give "
+                     f"reasoning={{'effort': one of {self._efforts()}}}")
+            if reasoning.effort not in self.efforts:
+                fail(f"{self.vendor} takes reasoning effort {self._efforts()}, "
+                     f"not {reasoning.effort!r}")
+        if reasoning is not None and reasoning.off and "off" not in self.efforts:
+            fail(f"{self.vendor} cannot turn reasoning off; leave reasoning unset")
+        if self.chat_endpoint == "responses":
+            if request.stop is not None or request.seed is not None:
+                fail("the /v1/responses endpoint takes neither 'stop' nor 'seed'")
+            if request.max_tokens is not None and request.max_tokens < 16:
+                fail("the /v1/responses endpoint needs max_tokens >= 16 (max_output_tokens)")
+            if request.n is not None and request.n > 1:
+                fail(f"the /v1/responses endpoint has no n: send {request.n} requests, or use "
+                     "the chat endpoint")
+            if any(m.name is not None for m in request.messages):
+                fail("the /v1/responses endpoint keeps no message 'name'; use the chat endpoint")
+        elif any(isinstance(p, DocumentPart) and p.url is not None
+                 for m in request.messages for p in m.parts):
+            fail(f"{self.vendor} chat takes a document as data or file_id, not url; give its "
+                 "bytes (DocumentPart(data=...)) or use the responses endpoint")
+
+    def _efforts(self) -> str:
+        return "|".join(e for e in self.efforts if e != "off")
 
 
 _PARAM_RULES = {
     "model": "params must not set 'model'; choose it in the provider string",
     "stream": "batch APIs reject 'stream'; remove it from params",
-    "n": "params 'n' other than 1 is not supported: batchkit keeps one choice per request",
+    "n": "params must not set 'n'; use ChatRequest(n=...), which keeps every choice",
     "input": "params must not set 'input'; use one EmbedRequest per text",
 }
 
@@ -232,32 +331,16 @@ def _put(body: dict[str, Any], key: str, value: Any) -> None:
         body[key] = value
 
 
-def _image_url(part: ImagePart) -> str:
-    return part.url if part.url is not None else f"data:{part.media_type};base64,{part.data}"
+@cache
+def _known_fields(module: str, name: str) -> frozenset[str] | None:
+    """The request fields of an SDK TypedDict, or None (not checked) without that SDK."""
+    try:
+        typed = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    return frozenset(typed.__annotations__)
 
 
-def _chat_message(message: Message) -> dict[str, Any]:
-    if isinstance(message.content, str):
-        return {"role": message.role, "content": message.content}
-    content: list[dict[str, Any]] = []
-    for p in message.parts:
-        if isinstance(p, ImagePart):
-            image: dict[str, Any] = {"url": _image_url(p)}
-            _put(image, "detail", p.detail)
-            content.append({"type": "image_url", "image_url": image})
-        elif isinstance(p, TextPart):
-            content.append({"type": "text", "text": p.text})
-    return {"role": message.role, "content": content}
-
-
-def _responses_message(message: Message) -> dict[str, Any]:
-    # Assistant turns take plain text (input_* parts are for user turns); images in them are
-    # refused by LineFormat.check, so .text loses nothing.
-    if isinstance(message.content, str) or message.role == "assistant":
-        return {"role": message.role, "content": message.text}
-    content = [
-        {"type": "input_image", "image_url": _image_url(p), "detail": p.detail or "auto"}
-        if isinstance(p, ImagePart) else {"type": "input_text", "text": p.text}
-        for p in message.parts if isinstance(p, ImagePart | TextPart)
-    ]
-    return {"role": message.role, "content": content}
+def _schema_name(schema: dict[str, Any]) -> str:
+    """A raw schema's ``title`` as a format name (letters, digits, ``_``, ``-``; 64 at most)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(schema.get("title") or "response"))[:64]

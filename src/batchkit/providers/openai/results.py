@@ -17,8 +17,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ..._exceptions import ProviderError
-from ..._results import ErrorInfo, Result, ResultStatus, Usage
+from ..._results import Choice, ErrorInfo, FinishReason, Result, ResultStatus, Usage, finish_reason
 from ..._state import JobState
+from ..._tools import ToolCall, tool_call_from_raw
 from .._lines import load_line
 from ..base import LineError, RemoteStatus
 
@@ -97,18 +98,55 @@ def _http_error(status: int, body: Any) -> ErrorInfo:
     return ErrorInfo(str(code), str(message), retryable=retryable, http_status=status)
 
 
+CHAT_FINISH: dict[str, FinishReason] = {
+    "stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call":
+    "tool_calls", "content_filter": "content_filter",
+}
+"""Chat ``finish_reason`` words (OpenAI's five; Groq and Together use the same) in batchkit's."""
+
+
 def _chat_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Result:
     choices = body["choices"]
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise ValueError(f"line for {cid!r}: 'choices' is empty")
-    message = choices[0].get("message") or {}
+    decoded = [_chat_choice(i, c) for i, c in enumerate(choices) if isinstance(c, dict)]
+    first, message = decoded[0], choices[0].get("message") or {}
+    refusal = message.get("refusal") or None
+    # Groq and Together put a reasoning model's thinking beside the content.
+    reasoning = message.get("reasoning") or message.get("reasoning_content") or None
+    return Result(
+        cid, "succeeded", text=first.text,
+        finish_reason="refusal" if refusal else first.finish_reason,
+        vendor_finish_reason=first.vendor_finish_reason, tool_calls=first.tool_calls,
+        usage=_usage(body.get("usage")), error=_refusal(refusal), raw=obj,
+        refusal=refusal, reasoning=reasoning, logprobs=first.logprobs,
+        choices=decoded if len(decoded) > 1 else None,
+    )
+
+
+def _chat_choice(index: int, choice: dict[str, Any]) -> Choice:
+    message = choice.get("message") or {}
     content = message.get("content")
     if isinstance(content, list):  # some OpenAI-shaped vendors answer with text chunks
         content = "".join(str(c.get("text") or "") for c in content if isinstance(c, dict))
-    return Result(
-        cid, "succeeded", text=content, finish_reason=choices[0].get("finish_reason"),
-        usage=_usage(body.get("usage")), error=_refusal(message.get("refusal")), raw=obj,
-    )
+    calls = [tool_call_from_raw(str(c.get("id") or ""), str(fn.get("name") or ""),
+                                fn.get("arguments"))
+             for c in message.get("tool_calls") or [] if isinstance(c, dict)
+             for fn in [c.get("function") or {}]]
+    vendor = choice.get("finish_reason")
+    logprobs = choice.get("logprobs")
+    tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
+    return Choice(index=int(choice.get("index", index)), text=content, tool_calls=calls,
+                  finish_reason=finish_reason(vendor, CHAT_FINISH), vendor_finish_reason=vendor,
+                  logprobs=_logprobs(tokens) if isinstance(tokens, list) else None)
+
+
+def _logprobs(tokens: list[Any]) -> list[dict[str, Any]]:
+    """Per token ``{token, logprob, top_logprobs: [{token, logprob}]}`` (bytes left out)."""
+    return [{"token": t.get("token"), "logprob": t.get("logprob"),
+             "top_logprobs": [{"token": a.get("token"), "logprob": a.get("logprob")}
+                              for a in t.get("top_logprobs") or [] if isinstance(a, dict)]}
+            for t in tokens if isinstance(t, dict)]
 
 
 def _refusal(refusal: Any) -> ErrorInfo | None:
@@ -124,21 +162,42 @@ def _responses_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Re
                          retryable=err.get("code") in _RETRYABLE_CODES)
         return Result(cid, "errored", error=info, usage=_usage(body.get("usage")), raw=obj)
     texts: list[str] = []
+    summaries: list[str] = []
+    calls: list[ToolCall] = []
+    logprobs: list[dict[str, Any]] = []
     refusal = None
     for item in body.get("output") or []:
-        if isinstance(item, dict) and item.get("type") == "message":
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "message":
             for part in item.get("content") or []:
                 if not isinstance(part, dict):
                     continue
                 if part.get("type") == "output_text":
                     texts.append(part.get("text") or "")
+                    logprobs.extend(_logprobs(part.get("logprobs") or []))
                 elif part.get("type") == "refusal":
                     refusal = part.get("refusal")
-    # Reported in chat-completions words so one job reads the same on either endpoint.
+        elif kind == "function_call":
+            calls.append(tool_call_from_raw(str(item.get("call_id") or ""),
+                                            str(item.get("name") or ""), item.get("arguments")))
+        elif kind == "reasoning":
+            summaries.extend(str(s.get("text") or "") for s in item.get("summary") or []
+                             if isinstance(s, dict))
+    # In the chat vocabulary, so one job reads the same on either endpoint; the vendor's own
+    # word is the response status or its incomplete reason.
     reason = (body.get("incomplete_details") or {}).get("reason")
-    finish = {"max_output_tokens": "length"}.get(reason, reason) if reason else "stop"
+    vendor = reason or body.get("status")
+    finish: str | None = {"max_output_tokens": "length", "content_filter": "content_filter"
+                          }.get(reason, "other") if reason else "stop"
+    if refusal:
+        finish = "refusal"
+    elif calls and not reason:
+        finish = "tool_calls"
     return Result(cid, "succeeded", text="".join(texts) if texts else None, finish_reason=finish,
-                  usage=_usage(body.get("usage")), error=_refusal(refusal), raw=obj)
+                  vendor_finish_reason=vendor, usage=_usage(body.get("usage")),
+                  error=_refusal(refusal), raw=obj, refusal=refusal, tool_calls=calls,
+                  reasoning="\n\n".join(summaries) if summaries else None,
+                  logprobs=logprobs or None)
 
 
 def _embedding_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Result:

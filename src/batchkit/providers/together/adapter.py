@@ -45,6 +45,12 @@ _MAX_BYTES = 100 * 1000 * 1000
 _MAX_LINE_BYTES = 10 * 1000 * 1000
 """Together's batch overview: 50,000 requests, 100 MB per file, 10 MB per line."""
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
+_EFFORTS: dict[str, dict[str, Any]] = {
+    "off": {"reasoning": {"enabled": False}},
+            **{e: {"reasoning_effort": e} for e in ("low", "medium", "high")}}
+"""Together's ``reasoning_effort`` levels, and ``reasoning.enabled`` to turn thinking off."""
+_PARAMS_TYPES = {"chat": ("together.types.chat.completion_create_params",
+                          "CompletionCreateParamsBase")}
 
 
 class TogetherAdapter(OpenAIRealtime["Together"], FileBatchAdapter["Together"]):
@@ -68,7 +74,8 @@ class TogetherAdapter(OpenAIRealtime["Together"], FileBatchAdapter["Together"]):
         # Together's chat body names the cap max_tokens, and its structured outputs take the
         # model's own schema best-effort (strict mode is documented only as an OpenAI subset).
         self._format = LineFormat(model, method_and_url=False, max_tokens_field="max_tokens",
-                                  strict=False, embeddings_url=None, vendor="Together")
+                                  strict=False, embeddings_url=None, vendor="Together",
+                                  key="together", efforts=_EFFORTS, params_types=_PARAMS_TYPES)
 
     # -- pure half ---------------------------------------------------------------------------
 
