@@ -15,7 +15,6 @@ named here: everything vendor-specific goes through the adapter.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,9 +34,10 @@ from ._exceptions import (
 from ._inputs import restore_inputs
 from ._lease import job_lease
 from ._normalize import ModelResolver, with_costs
+from ._progress import job_progress
 from ._queue import admit, token_limit
 from ._results import Result, ResultSet, gc_paused
-from ._retry import is_retryable, retry_allowance, write_retry_shards
+from ._retry import journal_retry_round
 from ._state import JobState
 from .cost import usage_pricer
 from .providers.base import Adapter, RemoteStatus, ShardInput
@@ -308,7 +308,7 @@ class Job(AsyncJobMixin):
         """
         backoff = backoff or Backoff(initial=self._adapter.poll_interval())
         start = self._clock.time()
-        with _progress(progress, self) as update:
+        with job_progress(progress, self) as update:
             while True:
                 if any(s.remote_id is None and not s.state.is_terminal for s in self.shards):
                     self._submit_pending()
@@ -340,42 +340,8 @@ class Job(AsyncJobMixin):
         return started
 
     def _journal_retry_round(self) -> bool:
-        job = self._store.get_job(self.id)
-        shards = self._store.get_shards(self.id)
-        attempt = max(s.attempt for s in shards)
-        if job.cancel_requested or attempt > job.retries:
-            return False
-        collector = ResultCollector(shards, self._fetch, self._adapter.decode, self._models)
-        sources = []
-        for shard in shards:
-            if shard.attempt == attempt and shard.request_count:
-                positions = {pos for pos, result in collector.shard_results(shard)
-                             if is_retryable(result)}
-                if positions:  # its lines are copied: rebuilt first if they were deleted
-                    restore_inputs(shard, shards, need_payload=True)
-                    sources.append((shard, positions))
-        if not sources:
-            return False
-        already = sum(s.request_count for s in shards if s.attempt > 1)
-        limit = token_limit(job.options)
-        planned = write_retry_shards(
-            sources, self._adapter, self.folder, first_index=len(shards), attempt=attempt + 1,
-            allowance=retry_allowance(job.estimate, already), max_tokens=limit,
-        )
-        if not planned.shards:
-            return False
-        detail = (f"attempt {planned.attempt}: {planned.request_count} request(s) sent again"
-                  + (f", {planned.dropped} left out (budget or the vendor's minimum batch)"
-                     if planned.dropped else ""))
-        self._store.add_shards(self.id, [
-            ShardRecord(job_id=self.id, index=p.index, key=f"{self.id}-{p.index:04d}",
-                        group=p.group, request_count=p.request_count,
-                        payload_path=str(p.payload_path), requests_path=str(p.requests_path),
-                        attempt=planned.attempt,
-                        input_tokens=None if limit is None else p.input_tokens)
-            for p in planned.shards
-        ], detail)
-        return True
+        return journal_retry_round(self._store, self.id, self._adapter, self.folder,
+                                   self._fetch, self._models)
 
     def _raise_if_rejected(self) -> None:
         failed = [s for s in self.shards if s.state == JobState.FAILED]
@@ -475,21 +441,3 @@ class Job(AsyncJobMixin):
                 f"job {self.id} is {self.state.value}; call wait() before results()"
             )
         return shards
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, job: Job) -> Iterator[Any]:
-    if not enabled:
-        yield lambda _job: None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=False) as bar:
-        task = bar.add_task(f"{job.id}", total=len(job.shards))
-
-        def update(j: Job) -> None:
-            shards = j.shards
-            done = sum(s.state.is_terminal for s in shards)
-            bar.update(task, completed=done, description=f"{j.id} {j.state.value}")
-
-        yield update

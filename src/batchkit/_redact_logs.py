@@ -6,7 +6,7 @@ application's handlers would write them anywhere.
 things, because a filter on a logger does not see the records of its children (a filter on
 ``botocore`` never sees ``botocore.endpoint``'s) nor loggers created later:
 
-- :class:`SecretFilter` goes on each SDK logger in :data:`SDK_LOGGERS` and on every child of them
+- :class:`SecretFilter` goes on each SDK logger (:func:`sdk_loggers`) and on every child of them
   that exists, and
 - the logging record factory is wrapped so every record, from any logger created at any time,
   is cleaned as it is made.
@@ -28,15 +28,22 @@ from typing import Any
 
 from ._redact import redact, redact_exception
 
-__all__ = ["RAW_LOGS_ENV", "SDK_LOGGERS", "SecretFilter", "install"]
+__all__ = ["RAW_LOGS_ENV", "SecretFilter", "install", "sdk_loggers"]
 
 RAW_LOGS_ENV = "BATCHKIT_LOG_SECRETS"
-SDK_LOGGERS = (
-    "openai", "anthropic", "cohere", "google", "google_genai", "google.auth", "google.api_core",
-    "google.genai", "botocore", "boto3", "s3transfer", "httpx", "httpcore", "urllib3",
-    "requests", "hpack", "h2", "mistralai", "groq", "together", "batchkit",
+_STACK_LOGGERS = (
+    "google", "google_genai", "google.auth", "google.api_core", "botocore", "s3transfer",
+    "httpx", "httpcore", "urllib3", "requests", "hpack", "h2", "batchkit",
 )
-"""The loggers of the SDKs batchkit drives (and their HTTP stacks), and batchkit's own."""
+"""The HTTP and auth stacks under the vendor SDKs, and batchkit's own logger."""
+
+
+def sdk_loggers() -> set[str]:
+    """The loggers to clean: every registered vendor SDK's (from the registry, so a new vendor
+    is covered by registering it) and the stacks beneath them."""
+    from ._registry import sdk_modules
+
+    return set(_STACK_LOGGERS) | set(sdk_modules())
 
 _MARK = "_batchkit_redacted"
 _installed = False
@@ -100,9 +107,9 @@ def install() -> None:
 
 
 def _sdk_logger_names() -> set[str]:
+    roots = sdk_loggers()
     existing = [n for n in logging.root.manager.loggerDict if isinstance(n, str)]
-    return set(SDK_LOGGERS) | {n for n in existing
-                               if any(n.startswith(f"{p}.") for p in SDK_LOGGERS)}
+    return roots | {n for n in existing if any(n.startswith(f"{p}.") for p in roots)}
 
 
 _warned = False

@@ -26,6 +26,7 @@ __all__ = [
     "make_adapter",
     "parse_provider",
     "register_provider",
+    "sdk_modules",
 ]
 
 
@@ -151,6 +152,11 @@ def make_adapter(provider: str, options: dict[str, Any] | None = None) -> Adapte
     cls = get_adapter_class(name)
     register_env(cls.credential_env)  # whatever the SDK reads, never shown (batchkit._redact)
     return cls(model, options)
+
+
+def sdk_modules() -> list[str]:
+    """The modules of the built-in vendors' SDKs (for cleaning their log records)."""
+    return sorted({spec.sdk for spec in _BUILTIN.values() if spec.sdk is not None})
 
 
 def available_providers() -> list[tuple[str, bool, str | None]]:

@@ -13,18 +13,24 @@ request sent, and a round only retries as many requests as that bound lets the c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from ._collect import ResultCollector
+from ._inputs import restore_inputs
+from ._normalize import ModelResolver
 from ._plan import PlannedShard, _OpenShard
+from ._queue import token_limit
 from ._results import Result
 from .providers.base import Adapter
-from .store import ShardRecord
+from .store import ShardRecord, SQLStore
 
-__all__ = ["RetryRound", "is_retryable", "retry_allowance", "write_retry_shards"]
+__all__ = ["RetryRound", "is_retryable", "journal_retry_round", "retry_allowance",
+           "write_retry_shards"]
 
 
 def is_retryable(result: Result) -> bool:
@@ -130,3 +136,47 @@ def write_retry_shards(
         else:
             kept.append(planned)
     return RetryRound(attempt, kept, taken, dropped)
+
+
+def journal_retry_round(store: SQLStore, job_id: str, adapter: Adapter, folder: Path,
+                        fetch: Callable[[ShardRecord], list[Path]],
+                        models: ModelResolver) -> bool:
+    """Plan the next round from the last one's retryable failures and journal its shards;
+    False when none is due (no retryable failure, rounds used up, cancel asked, no budget).
+    The caller holds the job lease and sends the journaled shards."""
+    job = store.get_job(job_id)
+    shards = store.get_shards(job_id)
+    attempt = max(s.attempt for s in shards)
+    if job.cancel_requested or attempt > job.retries:
+        return False
+    collector = ResultCollector(shards, fetch, adapter.decode, models)
+    sources = []
+    for shard in shards:
+        if shard.attempt == attempt and shard.request_count:
+            positions = {pos for pos, result in collector.shard_results(shard)
+                         if is_retryable(result)}
+            if positions:  # its lines are copied: rebuilt first if they were deleted
+                restore_inputs(shard, shards, need_payload=True)
+                sources.append((shard, positions))
+    if not sources:
+        return False
+    already = sum(s.request_count for s in shards if s.attempt > 1)
+    limit = token_limit(job.options)
+    planned = write_retry_shards(
+        sources, adapter, folder, first_index=len(shards), attempt=attempt + 1,
+        allowance=retry_allowance(job.estimate, already), max_tokens=limit,
+    )
+    if not planned.shards:
+        return False
+    detail = (f"attempt {planned.attempt}: {planned.request_count} request(s) sent again"
+              + (f", {planned.dropped} left out (budget or the vendor's minimum batch)"
+                 if planned.dropped else ""))
+    store.add_shards(job_id, [
+        ShardRecord(job_id=job_id, index=p.index, key=f"{job_id}-{p.index:04d}",
+                    group=p.group, request_count=p.request_count,
+                    payload_path=str(p.payload_path), requests_path=str(p.requests_path),
+                    attempt=planned.attempt,
+                    input_tokens=None if limit is None else p.input_tokens)
+        for p in planned.shards
+    ], detail)
+    return True

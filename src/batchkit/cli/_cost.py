@@ -104,7 +104,8 @@ def _exact_options(command: Callable[..., None]) -> Callable[..., None]:
 
 @click.command("estimate")
 @click.argument("file", type=SOURCE)
-@click.option("-p", "--provider", required=True, help="provider:model, e.g. openai:gpt-4o-mini")
+@click.option("-p", "--provider", required=True,
+              help="provider:model (names: batchkit providers; models: batchkit prices)")
 @click.option(
     "--expected-output", type=click.IntRange(min=0), help="expected output tokens/request"
 )
@@ -193,7 +194,7 @@ def compare_cmd(
 
 
 @click.command("prices")
-@click.option("--provider", help="only this provider (openai, anthropic, ...)")
+@click.option("--provider", help="only this provider (see batchkit providers)")
 @click.option("--refresh", "refresh_source", metavar="SOURCE",
               help="path or URL of LiteLLM's model_prices_and_context_window.json or "
               "genai-prices' data.json: write its prices to an override file in BATCHKIT_HOME")

@@ -20,7 +20,8 @@ _SINK_HELP = ("Where the vectors go: lancedb://./index (default), qdrant://./dir
 @click.command("index")
 @click.argument("docs", type=click.Path(exists=True, path_type=Path))
 @click.option("--sink", default="lancedb://./index", show_default=True, help=_SINK_HELP)
-@click.option("-p", "--provider", help="name:model of an embedding model, e.g. cohere:embed-v4.0.")
+@click.option("-p", "--provider",
+              help="provider:model of an embedding model (see batchkit prices).")
 @click.option("--profile", help="A [profiles.NAME] table of batchkit.toml.")
 @click.option("-s", "--set", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Adapter option (repeatable).")

@@ -117,7 +117,8 @@ def _check_submit_flags(sandbox: bool, wait_: bool, results_path: Target | None)
 
 @click.command("submit")
 @click.argument("file", type=SOURCE)
-@click.option("-p", "--provider", help="name:model, e.g. openai:gpt-4o-mini.")
+@click.option("-p", "--provider",
+              help="provider:model (names: batchkit providers; models: batchkit prices).")
 @click.option("--profile", help="A [profiles.NAME] table of batchkit.toml.")
 @click.option("-s", "--set", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Adapter option, e.g. -s enqueued_tokens=2000000 (repeatable).")

@@ -68,7 +68,8 @@ def _draw(job: RealtimeJob, worker: threading.Thread) -> None:
 
 @click.command("run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-p", "--provider", help="name:model, e.g. openai:gpt-4o-mini.")
+@click.option("-p", "--provider",
+              help="provider:model (names: batchkit providers; models: batchkit prices).")
 @click.option("--profile", help="A [profiles.NAME] table of batchkit.toml.")
 @click.option("-s", "--set", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Adapter option (repeatable).")
