@@ -1,14 +1,17 @@
 """How the Anthropic emulator answers one request: a ``Message`` the SDK's own type parses.
 
 Why apart from the batch: the reply is a pure function of the request (usage counted from it,
-``max_tokens`` applied as the vendor does, JSON satisfying a requested schema), and a test may
-swap the whole :data:`Responder` for its own without touching the batch timeline.
+``max_tokens`` applied as the vendor does, JSON satisfying a requested schema, a ``tool_use``
+block fitting a forced tool's schema, a ``thinking`` block when thinking is enabled), and a test
+may swap the whole :data:`Responder` for its own without touching the batch timeline. Bedrock's
+Claude models answer with the same blocks (:func:`answer_blocks`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from batchkit.testing._schema_fill import fill_schema
@@ -19,37 +22,97 @@ Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
 OpenAI emulator's responder, with ``url`` always ``/v1/messages``."""
 
 
-def message_reply(params: dict[str, Any], text: str, custom_id: str) -> dict[str, Any]:
-    """A ``Message`` carrying ``text``, with usage counted from the request and the reply and
-    ``max_tokens`` applied as the vendor does (``stop_reason: max_tokens``)."""
+@dataclass(frozen=True)
+class Answer:
+    """The content blocks of a reply, its stop reason and its output token counts."""
+
+    blocks: list[dict[str, Any]]
+    stop_reason: str
+    output_tokens: int
+    thinking_tokens: int = 0
+
+
+def forced_tool(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool a ``tool_choice`` of type ``any`` (the first tool) or ``tool`` (by name)
+    forces, or None: then the model answers in text."""
+    tools = [t for t in params.get("tools") or [] if isinstance(t, dict) and "input_schema" in t]
+    choice = params.get("tool_choice") or {}
+    if not tools or not isinstance(choice, dict):
+        return None
+    if choice.get("type") == "any":
+        return tools[0]
+    if choice.get("type") == "tool":
+        return next((t for t in tools if t.get("name") == choice.get("name")), None)
+    return None
+
+
+def answer_blocks(params: dict[str, Any], text: str, seed: str) -> Answer:
+    """What Claude answers to ``params``: a thinking block first when thinking is enabled,
+    then a ``tool_use`` block fitting a forced tool's schema, or else ``text`` (cut at
+    ``max_tokens`` as the vendor does, with ``stop_reason: max_tokens``)."""
+    blocks: list[dict[str, Any]] = []
+    thinking = params.get("thinking") or {}
+    thought_tokens = 0
+    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        words = collect_text(params.get("messages")).split()
+        thought = f"Considering ({seed[:8]}): " + " ".join(words[:24])
+        budget = int(thinking.get("budget_tokens") or 0)
+        thought_tokens = min(estimate_tokens(thought), max(budget, 1))
+        blocks.append({"type": "thinking", "thinking": thought,
+                       "signature": "sig_" + digest("signature", seed)[:40]})
+    tool = forced_tool(params)
+    if tool is not None:
+        answer = fill_schema(tool.get("input_schema") or {}, seed=seed)
+        blocks.append({"type": "tool_use", "id": "toolu_" + seed[:24], "name": tool["name"],
+                       "input": answer})
+        return Answer(blocks, "tool_use", estimate_tokens(json.dumps(answer)) + thought_tokens,
+                      thought_tokens)
     cap = params.get("max_tokens")
     stop_reason = "end_turn"
-    if isinstance(cap, int) and estimate_tokens(text) > cap:
-        text, stop_reason = text[: cap * 4], "max_tokens"
+    room = cap - thought_tokens if isinstance(cap, int) else None
+    if room is not None and estimate_tokens(text) > room:
+        text, stop_reason = text[: max(room, 0) * 4], "max_tokens"
+    blocks.append({"type": "text", "text": text})
+    return Answer(blocks, stop_reason, estimate_tokens(text) + thought_tokens, thought_tokens)
+
+
+def prompt_tokens(params: dict[str, Any]) -> int:
+    """Input tokens: the system prompt, the messages and 4 per message of framing."""
     prompt = " ".join(filter(None, [collect_text(params.get("system")),
                                      collect_text(params.get("messages"))]))
+    return estimate_tokens(prompt) + 4 * len(params.get("messages") or [])
+
+
+def message_reply(params: dict[str, Any], text: str, custom_id: str) -> dict[str, Any]:
+    """A ``Message`` answering ``params`` (``text`` unless a tool is forced), with usage
+    counted from the request and the reply."""
     seed = digest("message", custom_id, json.dumps(params, sort_keys=True))
+    answer = answer_blocks(params, text, seed)
+    usage: dict[str, Any] = {
+        "input_tokens": prompt_tokens(params),
+        "output_tokens": answer.output_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "service_tier": "batch",
+    }
+    if answer.thinking_tokens:
+        usage["output_tokens_details"] = {"thinking_tokens": answer.thinking_tokens}
     return {
         "id": "msg_" + seed[:24],
         "type": "message",
         "role": "assistant",
         "model": str(params.get("model")),
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": stop_reason,
+        "content": answer.blocks,
+        "stop_reason": answer.stop_reason,
         "stop_sequence": None,
-        "usage": {
-            "input_tokens": estimate_tokens(prompt) + 4 * len(params.get("messages") or []),
-            "output_tokens": estimate_tokens(text),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "service_tier": "batch",
-        },
+        "usage": usage,
     }
 
 
 def default_responder(url: str, params: dict[str, Any], custom_id: str) -> dict[str, Any]:
     """Stock replies: JSON satisfying ``output_config.format.schema`` when one is asked for,
-    else a short text derived from the prompt. A pure function of the request."""
+    else a short text derived from the prompt (a forced tool's call replaces either). A pure
+    function of the request."""
     seed = digest("reply", custom_id, json.dumps(params, sort_keys=True))
     fmt = (params.get("output_config") or {}).get("format") or {}
     if fmt.get("type") == "json_schema":

@@ -37,6 +37,7 @@ from batchkit.testing._text import collect_text, estimate_tokens
 from batchkit.testing.emulators._app import VendorApp, VendorError, bearer_token, retry_headers
 from batchkit.testing.emulators.anthropic.realtime import MESSAGES_PATH, MessagesEndpoint
 from batchkit.testing.emulators.anthropic.replies import Responder, default_responder
+from batchkit.testing.emulators.anthropic.rules import rule_problem
 from batchkit.testing.emulators.anthropic.state import (
     BatchRequest,
     EmulatedBatch,
@@ -105,7 +106,7 @@ class ParamsChecker:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
             return f"{where}: {err['msg']}" if where else str(err["msg"])
-        return None
+        return rule_problem(params)
 
 
 def _drain(value: Any) -> None:

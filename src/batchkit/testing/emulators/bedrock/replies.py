@@ -32,6 +32,7 @@ from typing import Any
 from batchkit.testing._schema_fill import fill_schema
 from batchkit.testing._text import collect_text, digest, estimate_tokens
 from batchkit.testing.emulators._aws import AwsError, ShapeChecker
+from batchkit.testing.emulators.anthropic.replies import answer_blocks, prompt_tokens
 
 __all__ = ["ModelInputError", "Responder", "default_responder", "family", "input_problem"]
 
@@ -181,27 +182,17 @@ def _forced_tool(choice: Any, tools: list[dict[str, Any]], name_key: str) -> Any
 
 
 def _claude_reply(model_id: str, body: dict[str, Any], seed: str) -> dict[str, Any]:
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
-    choice = body.get("tool_choice") or {}
-    forced = _forced_tool(choice, tools, "name") if choice.get("type") == "tool" else None
-    if forced is not None:
-        answer = fill_schema(forced.get("input_schema") or {}, seed=seed)
-        content: list[dict[str, Any]] = [{"type": "tool_use", "id": "toolu_" + seed[:24],
-                                          "name": forced["name"], "input": answer}]
-        out_text, stop = json.dumps(answer), "tool_use"
-    else:
-        out_text, stop = _gist(body.get("messages"), seed), "end_turn"
-        cap = body.get("max_tokens")
-        if isinstance(cap, int) and estimate_tokens(out_text) > cap:
-            out_text, stop = out_text[: cap * 4], "max_tokens"
-        content = [{"type": "text", "text": out_text}]
-    prompt = " ".join(filter(None, [collect_text(body.get("system")),
-                                     collect_text(body.get("messages"))]))
+    """Claude's Messages reply, as the Anthropic emulator builds it: thinking when enabled, a
+    ``tool_use`` block fitting a forced tool (``any`` or ``tool``), else a text answer."""
+    answer = answer_blocks(body, _gist(body.get("messages"), seed), seed)
+    usage: dict[str, Any] = {"input_tokens": prompt_tokens(body),
+                             "output_tokens": answer.output_tokens}
+    if answer.thinking_tokens:
+        usage["output_tokens_details"] = {"thinking_tokens": answer.thinking_tokens}
     return {
         "id": "msg_bdrk_" + seed[:24], "type": "message", "role": "assistant",
-        "model": model_id, "content": content, "stop_reason": stop, "stop_sequence": None,
-        "usage": {"input_tokens": estimate_tokens(prompt) + 4 * len(body.get("messages") or []),
-                  "output_tokens": estimate_tokens(out_text)},
+        "model": model_id, "content": answer.blocks, "stop_reason": answer.stop_reason,
+        "stop_sequence": None, "usage": usage,
     }
 
 
