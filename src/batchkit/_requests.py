@@ -8,6 +8,7 @@ multi-line pydantic dump, because these errors are read in terminals over thousa
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Literal
 
 import orjson
@@ -272,6 +273,19 @@ class ChatRequest(_RequestBase):
         texts = [m.text for m in self.messages if m.role == "system"]
         return "\n\n".join(texts) if texts else None
 
+    @classmethod
+    def batch(cls, texts: Iterable[str], *, custom_ids: Iterable[str] | None = None,
+              system: str | None = None, **shared: Any) -> Iterator[ChatRequest]:
+        """One request per text (its user message, after ``system``), streamed, at the cost of
+        the data: the ``shared`` fields (``response_model``, ``max_tokens``, ...) are validated
+        once, each row's id and text by the same rules as here. Ids default to "0", "1", ...
+
+            bk.ChatRequest.batch(emails, system="Spam or ham?", response_model=Verdict)
+        """
+        from ._bulk import chat_batch
+
+        return chat_batch(texts, custom_ids=custom_ids, system=system, **shared)
+
 
 class EmbedRequest(_RequestBase):
     """One text to embed."""
@@ -292,6 +306,14 @@ class EmbedRequest(_RequestBase):
         if not value.strip():
             raise ValueError("must not be empty")
         return valid_text(value)
+
+    @classmethod
+    def batch(cls, texts: Iterable[str], *, custom_ids: Iterable[str] | None = None,
+              **shared: Any) -> Iterator[EmbedRequest]:
+        """One request per text, as :meth:`ChatRequest.batch` builds them."""
+        from ._bulk import embed_batch
+
+        return embed_batch(texts, custom_ids=custom_ids, **shared)
 
 
 Request = ChatRequest | EmbedRequest
