@@ -27,6 +27,8 @@ from typing import Any
 from batchkit.testing._schema_fill import SchemaFillError, fill_schema
 from batchkit.testing._text import digest, estimate_tokens
 
+from .features import candidates, feature_problem, openapi_to_json_schema
+
 Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
 """``responder(model, request, key) -> GenerateContentResponse`` (REST JSON) for one row."""
 
@@ -83,8 +85,9 @@ def _sdk_problem(model_name: str, value: Any, where: str) -> str | None:
     return None
 
 
-def generate_problem(request: Any) -> tuple[dict[str, Any], str | None]:
-    """``(the request with camelCase top-level names, why it is invalid or None)``."""
+def generate_problem(request: Any, model: str = "") -> tuple[dict[str, Any], str | None]:
+    """``(the request with camelCase top-level names, why it is invalid or None)``; ``model``
+    (when known) for the rules that depend on it (thinking)."""
     if not isinstance(request, dict):
         return {}, "Invalid JSON payload received. 'request' must be an object."
     body: dict[str, Any] = {}
@@ -115,7 +118,8 @@ def generate_problem(request: Any) -> tuple[dict[str, Any], str | None]:
             problem = _sdk_problem(model_name, value, where)
             if problem:
                 return body, problem
-    return body, _config_problem(body.get("generationConfig") or {})
+    return body, _config_problem(body.get("generationConfig") or {}) or \
+        feature_problem(model, body)
 
 
 def _config_problem(config: dict[str, Any]) -> str | None:
@@ -187,50 +191,37 @@ def prompt_text(request: dict[str, Any]) -> str:
                     for p in c.get("parts") or [] if isinstance(p, dict) and "text" in p)
 
 
-def _openapi_to_json_schema(schema: Any) -> Any:
-    """``responseSchema`` (OpenAPI subset, upper-case types, ``nullable``) as JSON Schema, so
-    the same filler answers both schema fields."""
-    if isinstance(schema, list):
-        return [_openapi_to_json_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _openapi_to_json_schema(v) for k, v in schema.items() if k != "nullable"}
-    if isinstance(out.get("type"), str):
-        out["type"] = out["type"].lower()
-    return out
-
-
 def generate_reply(model: str, request: dict[str, Any], key: str) -> dict[str, Any]:
-    """The default responder: a ``GenerateContentResponse`` for one valid row."""
+    """The default responder: a ``GenerateContentResponse`` for one valid row (function calls,
+    thoughts, candidates and logprobs by :func:`.features.candidates`)."""
     config = request.get("generationConfig") or {}
     seed = digest("reply", key, json.dumps(request, sort_keys=True))
     schema = config.get("responseJsonSchema")
     if schema is None and config.get("responseSchema") is not None:
-        schema = _openapi_to_json_schema(config["responseSchema"])
+        schema = openapi_to_json_schema(config["responseSchema"])
     prompt = prompt_text(request)
-    if schema is not None:
-        try:
-            text = json.dumps(fill_schema(schema, seed=seed), ensure_ascii=False)
-        except SchemaFillError:
-            text = "{}"
-    else:
+
+    def answer(own: str) -> str:
+        if schema is not None:
+            try:
+                return json.dumps(fill_schema(schema, seed=own), ensure_ascii=False)
+            except SchemaFillError:
+                return "{}"
+        if config.get("responseMimeType") == "application/json":
+            return json.dumps({"answer": f"Emulated ({own[:8]})"})
         words = prompt.split()
-        text = f"Emulated answer ({seed[:8]}) to: " + " ".join(words[-12:])
-    finish = "STOP"
-    cap = config.get("maxOutputTokens")
-    if isinstance(cap, int) and estimate_tokens(text) > cap:
-        text, finish = text[: cap * 4], "MAX_TOKENS"
+        return f"Emulated answer ({own[:8]}) to: " + " ".join(words[-12:])
+
+    found, output_tokens, thoughts = candidates(model, request, seed, answer)
     prompt_tokens = estimate_tokens(prompt) + 3 * len(request.get("contents") or [])
-    output_tokens = estimate_tokens(text)
     usage: dict[str, Any] = {"promptTokenCount": prompt_tokens,
                              "candidatesTokenCount": output_tokens}
-    if "2.5" in model:
-        usage["thoughtsTokenCount"] = 8 + int(seed[:2], 16) % 24
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
     usage["totalTokenCount"] = sum(usage.values())
     usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt_tokens}]
     return {
-        "candidates": [{"content": {"parts": [{"text": text}], "role": "model"},
-                        "finishReason": finish, "index": 0}],
+        "candidates": found,
         "usageMetadata": usage,
         "modelVersion": model.removeprefix("models/"),
         "responseId": seed[:22],

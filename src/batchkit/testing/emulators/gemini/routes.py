@@ -343,11 +343,11 @@ class GeminiEmulator(VendorApp):
             raise ApiError(400, "* batch.input_config: exactly one of file_name and requests "
                            "must be set")
         if file_name is not None:
-            rows = self._file_rows(str(file_name), kind)
+            rows = self._file_rows(str(file_name), kind, model)
         else:
             if not isinstance(inline, list) or not inline:
                 raise ApiError(400, "* batch.input_config.requests: requests must not be empty")
-            rows = [self._row(item, kind, inline=True) for item in inline]
+            rows = [self._row(item, kind, model, inline=True) for item in inline]
             self.inline_creates += 1
         batch_id = secrets.token_hex(10)
         now = self.clock.now()
@@ -355,14 +355,15 @@ class GeminiEmulator(VendorApp):
             id=batch_id, kind=kind, model=model, display_name=display_name, created_at=now,
             rows=rows, phases=Phases(**vars(self.phases)),
             faults=self._armed.pop(0) if self._armed else BatchFaults(),
-            row_faults=dict(self.row_faults), input_file=file_name, updated_at=now,
+            row_faults=self.retryable_items.overlay(self.row_faults, _retryable_row),
+            input_file=file_name, updated_at=now,
         )
         self.batches[batch_id] = emulated
         self.creates += 1
         self._display_names[display_name] += 1
         return json_response(emulated.as_operation())
 
-    def _file_rows(self, file_name: str, kind: Kind) -> list[Row]:
+    def _file_rows(self, file_name: str, kind: Kind, model: str) -> list[Row]:
         stored = self._file(file_name.removeprefix("files/"))
         rows = []
         for number, raw in enumerate(stored.data.splitlines(), start=1):
@@ -374,18 +375,20 @@ class GeminiEmulator(VendorApp):
                 raise ApiError(400, f"Invalid JSON in the input file at line {number}.") from None
             if not isinstance(item, dict) or "request" not in item:
                 raise ApiError(400, f"Line {number} of the input file has no 'request'.")
-            rows.append(self._row(item, kind, inline=False))
+            rows.append(self._row(item, kind, model, inline=False))
         if not rows:
             raise ApiError(400, "The input file contains no requests.")
         return rows
 
-    def _row(self, item: Any, kind: Kind, *, inline: bool) -> Row:
+    def _row(self, item: Any, kind: Kind, model: str, *, inline: bool) -> Row:
         if not isinstance(item, dict):
             return Row(None, {}, "Invalid JSON payload received. Expected an object.")
         metadata = item.get("metadata") if inline else None
         key = (metadata or {}).get("key") if inline else item.get("key")
-        check = generate_problem if kind == "generate" else embed_problem
-        request, problem = check(item.get("request"))
+        if kind == "generate":
+            request, problem = generate_problem(item.get("request"), model)
+        else:
+            request, problem = embed_problem(item.get("request"))
         return Row(str(key) if key is not None else None, request, problem,
                    metadata if isinstance(metadata, dict) else None)
 
@@ -457,3 +460,9 @@ def count_tokens(request: dict[str, Any]) -> int:
 def create_app(clock: EmulatorClock) -> GeminiEmulator:
     """Factory named in the emulate() table."""
     return GeminiEmulator(clock)
+
+
+def _retryable_row(status: int) -> dict[str, Any]:
+    """A retryable row fault as a Gemini result line carries it (a ``google.rpc.Status``)."""
+    name = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}.get(status, "INTERNAL")
+    return row_error(_RPC_NAMES[name], "Please retry; the request could not be served now.")

@@ -22,6 +22,8 @@ from typing import Any
 from batchkit.testing._schema_fill import fill_schema
 from batchkit.testing._text import digest, estimate_tokens
 
+from ..gemini.features import candidates, feature_problem, openapi_to_json_schema
+
 ChatResponder = Callable[[dict[str, Any], str], dict[str, Any]]
 """``responder(request, model) -> GenerateContentResponse`` (REST JSON) for one chat row."""
 EmbeddingResponder = Callable[[dict[str, Any], int], dict[str, Any]]
@@ -46,8 +48,9 @@ def status_text(code: int, message: str) -> str:
     return f"{reason}: {json.dumps(body)}"
 
 
-def check_chat_row(row: Any) -> str | None:
-    """None if the row is a valid ``{"request": GenerateContentRequest}``, else its status."""
+def check_chat_row(row: Any, model: str = "") -> str | None:
+    """None if the row is a valid ``{"request": GenerateContentRequest}``, else its status
+    (``model``, when known, for the rules that depend on it)."""
     from google.cloud.aiplatform_v1 import GenerateContentRequest
     from google.protobuf import json_format  # type: ignore[import-untyped]
 
@@ -71,7 +74,8 @@ def check_chat_row(row: Any) -> str | None:
                                 "requires response_mime_type application/json.")
     if "responseSchema" in config and "responseJsonSchema" in config:
         return status_text(400, "response_schema and response_json_schema cannot both be set.")
-    return None
+    problem = feature_problem(model, request)
+    return status_text(400, problem) if problem else None
 
 
 def check_embedding_instance(instance: Any) -> str | None:
@@ -104,70 +108,51 @@ def prompt_text(value: Any) -> str:
 
 
 
-def generate_content_response(request: dict[str, Any], model: str, text: str) -> dict[str, Any]:
-    """A ``GenerateContentResponse`` carrying ``text``, with usage counted from the request and
-    ``maxOutputTokens`` applied as the vendor does (``finishReason: MAX_TOKENS``)."""
-    config = request.get("generationConfig") or {}
-    cap = config.get("maxOutputTokens")
-    finish = "STOP"
-    if isinstance(cap, int) and estimate_tokens(text) > cap:
-        text, finish = text[: cap * 4], "MAX_TOKENS"
+def generate_content_response(request: dict[str, Any], model: str,
+                              text: str | Callable[[str], str]) -> dict[str, Any]:
+    """A ``GenerateContentResponse`` carrying ``text`` (or ``text(seed)`` per candidate), with
+    usage counted from the request, ``maxOutputTokens`` applied as the vendor does
+    (``finishReason: MAX_TOKENS``), and forced function calls, thoughts, ``candidateCount``
+    and logprobs as :func:`..gemini.features.candidates` answers them."""
     prompt = prompt_text({"contents": request.get("contents"),
                           "systemInstruction": request.get("systemInstruction")})
     prompt_tokens = estimate_tokens(prompt) + 3 * len(request.get("contents") or [])
-    output_tokens = estimate_tokens(text)
     seed = digest("response", model, json.dumps(request, sort_keys=True))
-    return {
-        "candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
-                        "finishReason": finish, "avgLogprobs": -0.125}],
-        "usageMetadata": {
-            "promptTokenCount": prompt_tokens,
-            "candidatesTokenCount": output_tokens,
-            "totalTokenCount": prompt_tokens + output_tokens,
-            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
-            "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": output_tokens}],
-        },
-        "modelVersion": model,
-        "responseId": seed[:24],
+    answer = text if callable(text) else (lambda _own: text)
+    found, output_tokens, thoughts = candidates(model, request, seed, answer)
+    for candidate in found:
+        candidate.setdefault("avgLogprobs", -0.125)
+    usage: dict[str, Any] = {
+        "promptTokenCount": prompt_tokens,
+        "candidatesTokenCount": output_tokens,
+        "totalTokenCount": prompt_tokens + output_tokens + thoughts,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
+        "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": output_tokens}],
     }
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    return {"candidates": found, "usageMetadata": usage, "modelVersion": model,
+            "responseId": seed[:24]}
 
 
 def default_chat_responder(request: dict[str, Any], model: str) -> dict[str, Any]:
     """JSON satisfying ``responseJsonSchema`` (or the OpenAPI-style ``responseSchema``) when one
     is asked for, else a short text derived from the prompt."""
-    seed = digest("reply", model, json.dumps(request, sort_keys=True))
     config = request.get("generationConfig") or {}
-    if "responseJsonSchema" in config:
-        text = json.dumps(fill_schema(config["responseJsonSchema"], seed=seed),
-                          ensure_ascii=False)
-    elif "responseSchema" in config:
-        text = json.dumps(fill_schema(openapi_to_json_schema(config["responseSchema"]),
-                                      seed=seed), ensure_ascii=False)
-    else:
-        words = prompt_text(request.get("contents")).split()
-        gist = " ".join(words[:12]) + (" ..." if len(words) > 12 else "")
-        text = f"Emulated answer ({seed[:8]}) to: {gist}"
-    return generate_content_response(request, model, text)
+    schema = config.get("responseJsonSchema")
+    if schema is None and "responseSchema" in config:
+        schema = openapi_to_json_schema(config["responseSchema"])
+    words = prompt_text(request.get("contents")).split()
+    gist = " ".join(words[:12]) + (" ..." if len(words) > 12 else "")
 
+    def answer(own: str) -> str:
+        if schema is not None:
+            return json.dumps(fill_schema(schema, seed=own), ensure_ascii=False)
+        if config.get("responseMimeType") == "application/json":
+            return json.dumps({"answer": f"Emulated ({own[:8]})"})
+        return f"Emulated answer ({own[:8]}) to: {gist}"
 
-def openapi_to_json_schema(schema: Any) -> Any:
-    """Gemini's OpenAPI ``Schema`` (``type: OBJECT``, ``nullable``) as JSON Schema, enough for
-    generating an instance: upper-case types lowered, Gemini-only keys dropped."""
-    if isinstance(schema, list):
-        return [openapi_to_json_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "type" and isinstance(value, str):
-            out[key] = value.lower()
-        elif key in ("properties",) and isinstance(value, dict):
-            out[key] = {name: openapi_to_json_schema(sub) for name, sub in value.items()}
-        elif key in ("items", "anyOf"):
-            out[key] = openapi_to_json_schema(value)
-        elif key not in ("nullable", "propertyOrdering", "example"):
-            out[key] = value
-    return out
+    return generate_content_response(request, model, answer)
 
 
 def default_embedding_responder(instance: dict[str, Any], dimensions: int) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from batchkit.testing._server import (
     EndpointFaults,
     Request,
     Response,
+    RetryableItemFaults,
     json_response,
 )
 from batchkit.testing.emulators.gcs.routes import GcsEmulator
@@ -105,6 +106,7 @@ class VertexEmulator:
         self.chat_responder: ChatResponder = default_chat_responder
         self.embedding_responder: EmbeddingResponder = default_embedding_responder
         self.endpoint_faults = EndpointFaults()
+        self.retryable_items = RetryableItemFaults()
         self.jobs: dict[str, EmulatedJob] = {}
         self.creates = 0
         self._row_faults: dict[str, tuple[int, str]] = {}
@@ -190,7 +192,8 @@ class VertexEmulator:
         rows, read_error = self._read_rows(body, embedding)
         job = EmulatedJob(name=name, body=body, embedding=embedding, rows=rows,
                           created_at=self.clock.now(), phases=Phases(**vars(self.phases)),
-                          read_error=read_error, row_faults=dict(self._row_faults),
+                          read_error=read_error, row_faults=self.retryable_items.overlay(
+                              self._row_faults, _retryable_row),
                           fault=self._take_job_fault(body))
         self.jobs[job_id] = job
         self.creates += 1
@@ -209,8 +212,8 @@ class VertexEmulator:
             if len(data) > self.limits.max_file_bytes:
                 return [], f"The input file {uri} is larger than the limit of " \
                            f"{self.limits.max_file_bytes} bytes."
-            rows.extend(_row(line, embedding, key_field) for line in data.splitlines()
-                        if line.strip())
+            rows.extend(_row(line, embedding, key_field, str(body.get("model") or ""))
+                        for line in data.splitlines() if line.strip())
         cap = self.limits.max_embedding_requests if embedding else self.limits.max_requests
         if len(rows) > cap:
             return [], f"The job has {len(rows)} requests; the limit is {cap}."
@@ -337,7 +340,7 @@ def _check_io(body: dict[str, Any]) -> None:
             raise VertexError(400, f"Invalid Cloud Storage URI: {exc}") from None
 
 
-def _row(line: bytes, embedding: bool, key_field: str | None) -> Row:
+def _row(line: bytes, embedding: bool, key_field: str | None, model: str) -> Row:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -349,7 +352,7 @@ def _row(line: bytes, embedding: bool, key_field: str | None) -> Row:
         request = obj.get("request") if isinstance(obj, dict) else None
         labels = request.get("labels") if isinstance(request, dict) else None
         ids = frozenset(v for v in (labels or {}).values() if isinstance(v, str))
-        return Row(request, {"request": request}, ids, check_chat_row(obj))
+        return Row(request, {"request": request}, ids, check_chat_row(obj, model))
     if key_field and isinstance(obj, dict) and key_field in obj:
         instance = {k: v for k, v in obj.items() if k != key_field}
         key = obj[key_field]
@@ -405,3 +408,10 @@ def create_app(clock: EmulatorClock) -> list[Any]:
     """Factory named in the emulate() table: the job service and the Cloud Storage it uses."""
     gcs = GcsEmulator(clock)
     return [VertexEmulator(clock, gcs), gcs]
+
+
+def _retryable_row(status: int) -> tuple[int, str]:
+    """A retryable row fault as Vertex writes it in the row's ``status`` column."""
+    return status, {429: "Resource exhausted. Please try again later.",
+                    503: "The service is currently unavailable."}.get(
+        status, "Internal error encountered.")
