@@ -57,6 +57,7 @@ from .codec import (
     error_message,
     map_status,
 )
+from .realtime import MistralRealtime
 
 if TYPE_CHECKING:
     import httpx2
@@ -82,7 +83,7 @@ _UPLOAD_MODES = ("auto", "inline", "file")
 _BEARER = re.compile(r"Bearer\s+\S+", re.IGNORECASE)
 
 
-class MistralAdapter(Adapter):
+class MistralAdapter(MistralRealtime, Adapter):
     """Mistral batch jobs: one job per shard, one endpoint and one model per job.
 
     Chat and embeddings never share a shard because a job names one endpoint; the base class's

@@ -40,6 +40,7 @@ from batchkit.testing.emulators._app import (
     retry_headers,
 )
 from batchkit.testing.emulators._file_batch import FileBatchApp
+from batchkit.testing.emulators.mistral.realtime import REALTIME_PATHS, SyncEndpoints
 from batchkit.testing.emulators.mistral.replies import (
     BODY_SCHEMAS,
     Responder,
@@ -108,6 +109,9 @@ class MistralEmulator(FileBatchApp):
     def __init__(self, clock: EmulatorClock, *, responder: Responder | None = None) -> None:
         super().__init__(clock)
         self.responder: Responder = responder or default_responder
+        self.realtime = SyncEndpoints(
+            lambda endpoint, body, custom_id: self.responder(endpoint, body, custom_id))
+        """``/v1/chat/completions`` and ``/v1/embeddings``, which real-time mode calls."""
         self.phases = Phases()
         self.max_file_requests = 1_000_000
         self.results_inline_only = False
@@ -137,6 +141,18 @@ class MistralEmulator(FileBatchApp):
         return json_response(body, status, headers)
 
     # ---- HTTP --------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Real-time calls are answered outside the app's lock: each takes its latency in its
+        own server thread, as calls to the vendor overlap."""
+        path = "/" + request.path.strip("/")
+        if request.method != "POST" or path not in REALTIME_PATHS:
+            return super().handle(request)
+        try:
+            self._authenticate(request)
+        except VendorError as failure:
+            return failure.response()
+        return self.realtime.handle(request, path)
 
     def _authenticate(self, request: Request) -> None:
         if self._refuses(bearer_token(request)):
