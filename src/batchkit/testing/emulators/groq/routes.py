@@ -10,7 +10,9 @@ SDK's generated types (https://console.groq.com/docs/batch, providers.md):
 * file purpose ``batch`` is the only one;
 * a file may name several models (the docs' "Mixed Batch" example);
 * listing pages by an opaque ``cursor`` with ``paging.next_cursor`` in the answer (no
-  ``limit``/``after``), and ``?id=a&id=b`` fetches up to 200 batches by id.
+  ``limit``/``after``), and ``?id=a&id=b`` fetches up to 200 batches by id;
+* a line asking for ``n`` above 1 or for ``logprobs`` fails with a 400 row (the SDK's request
+  type: "only n=1 is supported", logprobs "not yet supported by any of our models").
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from batchkit.testing._server import (
     json_response,
 )
 from batchkit.testing.emulators._app import bearer_token, params_problem
+from batchkit.testing.emulators.openai.errors import ReplyError
 from batchkit.testing.emulators.openai.routes import ApiError, OpenAIEmulator
 from batchkit.testing.emulators.openai.validation import InputLimits, InputRules
 
@@ -58,7 +61,8 @@ class GroqEmulator(OpenAIEmulator):
 
     name = "groq"
     file_purposes = frozenset({"batch"})
-    input_rules = InputRules(one_model_code=None)
+    input_rules = InputRules(one_model_code=None, sdk_request_type=(
+        "groq.types.chat.completion_create_params", "CompletionCreateParams"))
 
     def __init__(self, clock: EmulatorClock) -> None:
         super().__init__(clock)
@@ -94,6 +98,15 @@ class GroqEmulator(OpenAIEmulator):
             raise ApiError(400, f"invalid completion_window {body['completion_window']!r}: "
                            "durations from 24h to 7d are supported", param="completion_window",
                            code="invalid_value")
+
+    def _respond(self, url: str, body: dict[str, Any], custom_id: str) -> dict[str, Any]:
+        """Groq runs only one choice and returns no log probabilities: such a line fails."""
+        if (body.get("n") or 1) != 1:
+            raise ReplyError(400, "'n' : number must be at most 1", param="n")
+        if body.get("logprobs") or body.get("top_logprobs"):
+            raise ReplyError(400, "'logprobs' is not supported with this model",
+                             param="logprobs")
+        return super()._respond(url, body, custom_id)
 
     def _window_seconds(self, body: dict[str, Any]) -> int:
         seconds = window_seconds(body["completion_window"])

@@ -20,6 +20,8 @@ from typing import Any
 
 from batchkit.testing._schema_fill import fill_schema
 from batchkit.testing._text import collect_text, digest, estimate_tokens
+from batchkit.testing.emulators.openai import features
+from batchkit.testing.emulators.openai.errors import ReplyError as ReplyError
 
 Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
 """``responder(url, body, custom_id) -> response body`` for one batch line."""
@@ -29,27 +31,7 @@ NATIVE_DIMENSIONS = {
     "text-embedding-3-large": 3072,
     "text-embedding-ada-002": 1536,
 }
-# Models that spend hidden reasoning tokens (reported in completion_tokens_details).
-REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 _CACHE_MIN_TOKENS = 1024  # OpenAI caches prompt prefixes of at least 1024 tokens, in 128 steps.
-
-
-class ReplyError(Exception):
-    """Raised by a responder: the line fails with this HTTP status and OpenAI error body."""
-
-    def __init__(
-        self,
-        status_code: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.body = {"error": {"message": message, "type": type, "param": param, "code": code}}
-
 
 
 def _cached_tokens(prompt_tokens: int, seed: str) -> int:
@@ -59,15 +41,14 @@ def _cached_tokens(prompt_tokens: int, seed: str) -> int:
     return _CACHE_MIN_TOKENS + (prompt_tokens - _CACHE_MIN_TOKENS) // 2 // 128 * 128
 
 
-def _reasoning_tokens(model: str, seed: str) -> int:
-    return 64 + int(seed[2:4], 16) if model.startswith(REASONING_PREFIXES) else 0
-
-
-def _reply_text(prompt: str, schema: dict[str, Any] | None, seed: str) -> str:
+def _reply_text(prompt: str, schema: dict[str, Any] | None, seed: str,
+                json_object: bool = False) -> str:
     if schema is not None:
         return json.dumps(fill_schema(schema, seed=seed), ensure_ascii=False)
     words = prompt.split()
     gist = " ".join(words[:12]) + (" ..." if len(words) > 12 else "")
+    if json_object:
+        return json.dumps({"answer": f"Emulated answer ({seed[:8]})", "about": gist})
     return f"Emulated answer ({seed[:8]}) to: {gist}"
 
 
@@ -81,29 +62,45 @@ def _limit(text: str, max_tokens: Any) -> tuple[str, bool]:
 def chat_completion(body: dict[str, Any], custom_id: str, created: int) -> dict[str, Any]:
     model = str(body.get("model"))
     seed = digest("chat", custom_id, json.dumps(body, sort_keys=True))
-    prompt = collect_text(body.get("messages", []))
+    messages = body.get("messages", [])
+    features.check_chat_turns(messages)
+    features.check_reasoning_model(model, body)
+    prompt = collect_text(messages)
     response_format = body.get("response_format") or {}
     schema = None
     if response_format.get("type") == "json_schema":
         schema = response_format.get("json_schema", {}).get("schema", {})
+    json_object = response_format.get("type") == "json_object"
+    tool = features.forced_tool(body, responses=False)
     cap = body.get("max_completion_tokens", body.get("max_tokens"))
+    thinks = features.open_reasoning(model) and not features.thinking_off(body)
     choices = []
     completion_tokens = 0
     for index in range(int(body.get("n") or 1)):
-        text, truncated = _limit(_reply_text(prompt, schema, f"{seed}{index}"), cap)
-        completion_tokens += estimate_tokens(text)
-        choices.append(
-            {
-                "index": index,
-                "message": {
-                    "role": "assistant", "content": text, "refusal": None, "annotations": []
-                },
-                "logprobs": None,
-                "finish_reason": "length" if truncated else "stop",
-            }
-        )
-    prompt_tokens = estimate_tokens(prompt) + 3 * len(body.get("messages", []))
-    reasoning = _reasoning_tokens(model, seed)
+        message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None,
+                                   "annotations": []}
+        if tool is not None:
+            message["tool_calls"] = features.chat_tool_calls(tool, f"{seed}{index}")
+            completion_tokens += estimate_tokens(message["tool_calls"][0]["function"]
+                                                 ["arguments"])
+            finish = "tool_calls"
+        else:
+            text, truncated = _limit(_reply_text(prompt, schema, f"{seed}{index}", json_object),
+                                     cap)
+            completion_tokens += estimate_tokens(text)
+            message["content"] = text
+            finish = "length" if truncated else "stop"
+        if thinks:
+            message["reasoning"] = features.reasoning_words(prompt, f"{seed}{index}")
+        logprobs = None
+        if body.get("logprobs"):
+            logprobs = {"content": features.token_logprobs(
+                message["content"] or "", int(body.get("top_logprobs") or 0), seed),
+                "refusal": None}
+        choices.append({"index": index, "message": message, "logprobs": logprobs,
+                        "finish_reason": finish})
+    prompt_tokens = estimate_tokens(prompt) + 3 * len(messages)
+    reasoning = features.reasoning_tokens(model, body, seed)
     completion_tokens += reasoning
     return {
         "id": f"chatcmpl-{seed[:29]}",
@@ -135,14 +132,21 @@ def response_object(body: dict[str, Any], custom_id: str, created: int) -> dict[
     model = str(body.get("model"))
     seed = digest("responses", custom_id, json.dumps(body, sort_keys=True))
     prompt = " ".join(filter(None, [collect_text(body.get("instructions")),
-                                     collect_text(body.get("input"))]))
+                                     collect_text(body.get("input")),
+                                     features.call_outputs(body.get("input"))]))
     text_config = body.get("text") or {}
     text_format = text_config.get("format") or {"type": "text"}
     schema = text_format.get("schema", {}) if text_format.get("type") == "json_schema" else None
-    text, truncated = _limit(_reply_text(prompt, schema, seed), body.get("max_output_tokens"))
+    features.check_response_items(body.get("input"))
+    features.check_reasoning_model(model, body)
+    tool = features.forced_tool(body, responses=True)
+    text, truncated = _limit(_reply_text(prompt, schema, seed,
+                                         text_format.get("type") == "json_object"),
+                             body.get("max_output_tokens"))
     input_tokens = estimate_tokens(prompt) + 3
-    reasoning = _reasoning_tokens(model, seed)
+    reasoning = features.reasoning_tokens(model, body, seed)
     output_tokens = estimate_tokens(text) + reasoning
+    output = _response_output(body, prompt, text, truncated, tool, seed, reasoning)
     return {
         "id": f"resp_{seed[:48]}",
         "object": "response",
@@ -152,17 +156,7 @@ def response_object(body: dict[str, Any], custom_id: str, created: int) -> dict[
         "error": None,
         "model": model,
         "instructions": body.get("instructions"),
-        "output": [
-            {
-                "type": "message",
-                "id": f"msg_{seed[8:56]}",
-                "status": "incomplete" if truncated else "completed",
-                "role": "assistant",
-                "content": [
-                    {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-                ],
-            }
-        ],
+        "output": output,
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "tool_choice": body.get("tool_choice", "auto"),
         "tools": body.get("tools", []),
@@ -185,6 +179,30 @@ def response_object(body: dict[str, Any], custom_id: str, created: int) -> dict[
             "total_tokens": input_tokens + output_tokens,
         },
     }
+
+
+def _response_output(body: dict[str, Any], prompt: str, text: str, truncated: bool,
+                     tool: dict[str, Any] | None, seed: str, reasoning: int) -> list[Any]:
+    """Output items: a reasoning item (with a summary when asked), then the forced function
+    call or the message."""
+    items: list[dict[str, Any]] = []
+    if reasoning:
+        summary = []
+        if (body.get("reasoning") or {}).get("summary"):
+            summary = [{"type": "summary_text", "text": features.reasoning_words(prompt, seed)}]
+        items.append({"type": "reasoning", "id": f"rs_{seed[:48]}", "summary": summary})
+    if tool is not None:
+        return items + features.responses_tool_calls(tool, seed)
+    logprobs: list[Any] = []
+    if "message.output_text.logprobs" in (body.get("include") or []):
+        logprobs = features.token_logprobs(text, int(body.get("top_logprobs") or 0), seed)
+    items.append({
+        "type": "message", "id": f"msg_{seed[8:56]}",
+        "status": "incomplete" if truncated else "completed", "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": [],
+                     "logprobs": logprobs}],
+    })
+    return items
 
 
 def unit_vector(model: str, text: str, dimensions: int) -> list[float]:

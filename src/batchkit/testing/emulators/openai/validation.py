@@ -19,6 +19,8 @@ each of these vendors documents its batch bodies as the OpenAI endpoint's.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +51,17 @@ class InputRules:
     check_bodies: bool = True
     """False for a vendor that checks each body only when its line runs."""
     max_custom_id: int | None = None
+    sdk_request_type: tuple[str, str] | None = None
+    """(module, TypedDict) of the vendor SDK's chat request, whose fields the vendor takes
+    beyond OpenAI's (Groq's ``reasoning_format``...); imported when a body is first checked."""
+
+    def extra_names(self) -> frozenset[str]:
+        return _sdk_fields(*self.sdk_request_type) if self.sdk_request_type else frozenset()
+
+
+@functools.cache
+def _sdk_fields(module: str, name: str) -> frozenset[str]:
+    return frozenset(getattr(importlib.import_module(module), name).__annotations__)
 
 
 @dataclass
@@ -216,7 +229,7 @@ def _check_line(number: int, text: str, endpoint: str, rules: InputRules) -> Bat
         ))
     url = rules.urls[endpoint]
     if rules.check_bodies:
-        problem = body_problem(url, body)
+        problem = body_problem(url, body, rules.extra_names())
         if problem is not None:
             raise _Invalid(ValidationError(problem.code, problem.message, problem.param, number))
     return BatchLine(number, custom_id, url, body)
