@@ -157,7 +157,9 @@ def test_refused_before_anything_is_recorded_or_sent(
 @pytest.mark.parametrize("vendor", VENDORS, ids=lambda v: v.name)
 def test_scoped_params_reach_only_their_vendor(handle: Any, vendor: Vendor) -> None:
     seen = recording(handle, vendor)
-    own = {"anthropic": {"metadata": {"user_id": "u-1"}}, "bedrock": {"top_k": 7}}[vendor.name]
+    scoped: dict[str, dict[str, Any]] = {"anthropic": {"metadata": {"user_id": "u-1"}},
+                                         "bedrock": {"top_k": 7}}
+    own = scoped[vendor.name]
     request = bk.ChatRequest(custom_id="scoped", messages=[{"role": "user", "content": "hi"}],
                              params={"openai": {"logit_bias": {"50256": -100},
                                                 "service_tier": "flex"}, vendor.name: own})
