@@ -165,6 +165,10 @@ class Job(AsyncJobMixin):
                     send(shard)
             else:
                 self._in_parallel(send, pending)
+            if self._store.get_job(self.id).cancel_requested:
+                # A cancel asked while this holder was sending waits for the lease, and may
+                # wait long while this loop keeps taking it: the holder cancels what it sent.
+                self._cancel_shards()
 
     def held(self) -> dict[int, str]:
         """Unsent shards that wait for room under the enqueued-token limit, with the reason,
@@ -366,8 +370,8 @@ class Job(AsyncJobMixin):
 
     def _cancel_shards(self) -> None:
         for shard in self.shards:
-            if shard.state.is_terminal:
-                continue
+            if shard.state.is_terminal or shard.state == JobState.CANCELLING:
+                continue  # ended, or asked already (once is enough for any vendor)
             if shard.remote_id is None:
                 self._store.update_shard(self.id, shard.index, state=JobState.CANCELLED)
             else:
