@@ -38,6 +38,8 @@ _SCALAR_COLUMNS = (
     ("parse_error", "string"), ("finish_reason", "string"), ("error_code", "string"),
     ("error_message", "string"), ("input_tokens", "int64"), ("output_tokens", "int64"),
     ("cost_usd", "float64"), ("attempts", "int32"), ("metadata", "string"),
+    ("tool_calls", "string"), ("reasoning", "string"), ("refusal", "string"),
+    ("vendor_finish_reason", "string"), ("reasoning_tokens", "int64"),
 )
 
 
@@ -52,8 +54,9 @@ def import_pyarrow() -> Any:
 
 
 def result_schema(embedding_width: int | None) -> pa.Schema:
-    """The columns of every Arrow output: one row per result; parsed objects and metadata as
-    JSON text (``json_extract`` in DuckDB, ``str.json_decode`` in Polars reach their fields)."""
+    """The columns of every Arrow output: one row per result; parsed objects, metadata and tool
+    calls as JSON text (``json_extract`` in DuckDB, ``str.json_decode`` in Polars reach their
+    fields)."""
     arrow = import_pyarrow()
     vector = arrow.float32()
     embedding = (arrow.list_(vector) if embedding_width is None
@@ -118,6 +121,12 @@ def _scalar_columns(chunk: list[Result]) -> dict[str, list[Any]]:
         "cost_usd": [r.cost_usd for r in chunk],
         "attempts": [r.attempts for r in chunk],
         "metadata": [orjson.dumps(r.metadata).decode() for r in chunk],
+        "tool_calls": [orjson.dumps([c.to_dict() for c in r.tool_calls]).decode()
+                       if r.tool_calls else None for r in chunk],
+        "reasoning": [r.reasoning for r in chunk],
+        "refusal": [r.refusal for r in chunk],
+        "vendor_finish_reason": [r.vendor_finish_reason for r in chunk],
+        "reasoning_tokens": [u.reasoning_tokens if u else None for u in usage],
     }
 
 

@@ -4,6 +4,7 @@ read back by DuckDB and Polars themselves (not by our own reader)."""
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import duckdb
@@ -104,3 +105,21 @@ def test_export_does_not_import_results_at_run_time() -> None:
         tree = ast.parse((SRC / name).read_text())
         run_time = [node for node in tree.body if isinstance(node, ast.ImportFrom)]
         assert all(node.module != "_results" for node in run_time), name
+
+
+def test_tool_calls_and_reasoning_reach_the_arrow_columns() -> None:
+    from batchkit._tools import ToolCall
+
+    call = ToolCall("c1", "Invoice", {"number": "7"}, '{"number": "7"}')
+    results = bk.ResultSet([
+        bk.Result("a", "succeeded", tool_calls=[call], reasoning="thought", refusal=None,
+                  finish_reason="tool_calls", vendor_finish_reason="tool_use",
+                  usage=bk.Usage(3, 4, reasoning_tokens=2)),
+        bk.Result("b", "succeeded", text="plain"),
+    ])
+    table = results.to_arrow()
+    rows = table.to_pylist()
+    assert json.loads(rows[0]["tool_calls"])[0]["arguments"] == {"number": "7"}
+    assert (rows[0]["reasoning"], rows[0]["vendor_finish_reason"], rows[0]["reasoning_tokens"]) \
+        == ("thought", "tool_use", 2)
+    assert rows[1]["tool_calls"] is None and rows[1]["reasoning_tokens"] is None
