@@ -29,7 +29,7 @@ def test_openai_batch_jsonl_is_understood(tmp_path: Path) -> None:
     chat, embed = list(bk.read_requests(path, response_model=Reply))
     assert isinstance(chat, bk.ChatRequest) and isinstance(embed, bk.EmbedRequest)
     assert chat.max_tokens == 50 and chat.temperature == 0 and chat.stop == ["END"]
-    assert chat.params == {"logprobs": True} and chat.response_model is Reply
+    assert chat.params == {} and chat.logprobs is True and chat.response_model is Reply
     assert chat.messages[0].role == "system" and chat.system == "be brief"
     parts = chat.messages[1].content
     assert isinstance(parts, list) and isinstance(parts[1], bk.ImagePart)

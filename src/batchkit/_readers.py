@@ -7,8 +7,9 @@ reported as an :class:`InvalidRequestError` naming the line (1-based) and, where
 * **neutral JSONL** — one request per line: ``{"custom_id", "messages", ...}`` for chat or
   ``{"custom_id", "text", ...}`` for embeddings (the fields of ChatRequest / EmbedRequest).
 * **OpenAI batch JSONL** — ``{"custom_id", "method", "url", "body"}``, the format most users
-  already have. ``/v1/chat/completions`` and ``/v1/embeddings`` lines are understood; body fields
-  batchkit has no name for are kept in ``params``.
+  already have. ``/v1/chat/completions`` and ``/v1/embeddings`` lines are understood: tools,
+  tool calls and results, reasoning effort, n, logprobs and response formats become their neutral
+  fields (``_openai_fields``); body fields batchkit has no name for are kept in ``params``.
 * **CSV** — a ``text`` column is required; an optional ``custom_id`` (or ``id``) column names
   the rows (else ``row-N``); every other column becomes metadata.
 
@@ -33,6 +34,7 @@ import orjson
 from pydantic import BaseModel
 
 from ._exceptions import ConfigError, InvalidRequestError
+from ._openai_fields import neutral_chat_fields, neutral_tool, neutral_tool_choice
 from ._requests import ChatRequest, EmbedRequest, Request
 from ._storage import Target, display_name, display_url, is_url, open_target
 
@@ -40,8 +42,6 @@ __all__ = ["read_requests"]
 
 FileFormat = Literal["jsonl", "openai", "csv"]
 
-# Body fields of an OpenAI chat line that map onto ChatRequest fields.
-_CHAT_FIELDS = {"max_tokens", "temperature", "top_p", "stop", "seed"}
 _BOM = "\ufeff".encode()
 
 
@@ -168,6 +168,10 @@ def _from_neutral(
         raise InvalidRequestError(f"unknown kind {line_kind!r} (chat or embed)", line=line_no)
     if response_model is not None:
         data["response_model"] = response_model
+    if isinstance(data.get("tools"), list):  # OpenAI-shaped tools are common in neutral files
+        data["tools"] = [neutral_tool(t) for t in data["tools"]]
+    if "tool_choice" in data:
+        data["tool_choice"] = neutral_tool_choice(data["tool_choice"])
     return _build(ChatRequest, data, line_no)
 
 
@@ -209,12 +213,7 @@ def _from_openai_line(
     body = {k: v for k, v in body.items() if k != "model"}
     if url == "/v1/chat/completions":
         data: dict[str, Any] = {"custom_id": cid, "messages": body.pop("messages", None)}
-        if "max_completion_tokens" in body and "max_tokens" not in body:
-            body["max_tokens"] = body.pop("max_completion_tokens")
-        for field in _CHAT_FIELDS & body.keys():
-            data[field] = body.pop(field)
-        if isinstance(data.get("stop"), str):
-            data["stop"] = [data["stop"]]
+        data.update(neutral_chat_fields(body, response_model is not None))
         if response_model is not None:
             data["response_model"] = response_model
         data["params"] = body

@@ -10,6 +10,7 @@ from .._offline import encode
 from .._readers import read_requests
 from .._storage import Target
 from ._formats import SOURCE
+from ._jobs import _parse_options
 from ._output import console, emit_json, handle_errors, json_option
 
 __all__ = ["register"]
@@ -21,11 +22,15 @@ __all__ = ["register"]
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the vendor files (one per shard).")
 @click.option("--kind", type=click.Choice(["chat", "embed"]), help="For CSV: what each row is.")
+@click.option("-s", "--set", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Adapter option (repeatable), e.g. -s endpoint=responses.")
 @json_option
 @handle_errors
-def convert_cmd(file: Target, provider: str, output: Path, kind: str | None, as_json: bool) -> None:
+def convert_cmd(file: Target, provider: str, output: Path, kind: str | None,
+                options: tuple[str, ...], as_json: bool) -> None:
     """Write FILE's requests in PROVIDER's batch format, split by its limits. Sends nothing."""
-    paths = encode(read_requests(file, kind=kind), provider, output)  # type: ignore[arg-type]
+    paths = encode(read_requests(file, kind=kind), provider, output,  # type: ignore[arg-type]
+                   options=_parse_options(options) or None)
     if as_json:
         emit_json({"provider": provider, "files": [str(p) for p in paths]})
         return
