@@ -124,7 +124,11 @@ class StainlessAdapter(Adapter, Generic[ClientT]):
         exception would print the vendor's unredacted message in every traceback."""
         sdk = self._import_sdk()
         if self._client is None:
-            self._client = self._make_client(sdk)
+            client = self._make_client(sdk)
+            if self.options.get("timeout"):  # seconds to wait for any one response
+                client = client.with_options(  # type: ignore[attr-defined]
+                    timeout=float(self.options["timeout"]))
+            self._client = client
         vendor = self.sdk.vendor
         try:
             yield self._client

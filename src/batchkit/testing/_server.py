@@ -6,9 +6,9 @@ every vendor "app"; the first path segment picks the app (``/openai/v1/batches``
 app as ``/v1/batches``), so one base URL serves every vendor and a test can run several at once.
 
 Everything here is vendor-neutral and stdlib-only: request/response objects, JSON helpers,
-multipart/form-data parsing and endpoint fault hooks (HTTP 429/500, delays, dropped
-connections); the clock the apps share is in :mod:`batchkit.testing._clock`. Vendor knowledge
-lives in the apps.
+multipart/form-data parsing, endpoint fault hooks (HTTP 429/500, delays, answers held past the
+client's read timeout, dropped connections, cut bodies) and retryable per-item faults; the clock
+the apps share is in :mod:`batchkit.testing._clock`. Vendor knowledge lives in the apps.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import json
 import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -26,6 +25,15 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from batchkit.testing._clock import EmulatorClock
+from batchkit.testing._faults import (
+    EndpointFault,
+    EndpointFaults,
+    ItemFaultView,
+    RetryableItemFaults,
+)
+
+__all__ = ["EndpointFault", "EndpointFaults", "ItemFaultView", "RetryableItemFaults"]
+"""The fault hooks live in :mod:`._faults`; apps import them from here with the rest."""
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
@@ -137,104 +145,6 @@ def _parse_part(chunk: bytes) -> FormPart:
     )
 
 
-@dataclass
-class EndpointFault:
-    """One armed fault on an app's endpoints: answer ``status`` (or drop/delay/cut) ``times`` times.
-
-    With ``rate`` set the fault never runs out: it hits that fraction of matching requests,
-    chosen by a seeded generator so a run can be repeated exactly.
-    """
-
-    status: int | None
-    method: str | None
-    path_prefix: str
-    times: int
-    retry_after: float | None
-    delay: float
-    drop: bool
-    path_suffix: str = ""
-    truncate: bool = False
-    """Send the real response's headers and only the first half of its body, then hang up."""
-    corrupt_lines: float = 0.0
-    """Serve the real response with this fraction of its lines replaced by broken JSON."""
-    rate: float | None = None
-    rng: random.Random | None = None
-
-
-class EndpointFaults:
-    """Arms HTTP-level failures (429 with Retry-After, 5xx, delays, dropped connections, cut
-    bodies, corrupted lines), a set number of times or at a set rate.
-
-    Why per app and counted: a retry test needs "the next two creates answer 429, then succeed",
-    deterministic and independent of other vendors on the same server.
-    """
-
-    def __init__(self) -> None:
-        self._armed: list[EndpointFault] = []
-        self._lock = threading.Lock()
-        self.hits = 0
-        """How many requests a fault was applied to (so a test can show faults really fired)."""
-        self.calls: Counter[tuple[str, str]] = Counter()
-        """Every request that reached the app, by (method, path below the mount point), so a
-        test can count what a client really sent (e.g. one list call instead of N retrieves)."""
-
-    def add(
-        self,
-        status: int | None = 500,
-        *,
-        method: str | None = None,
-        path_prefix: str = "/",
-        path_suffix: str = "",
-        times: int = 1,
-        retry_after: float | None = None,
-        delay: float = 0.0,
-        drop: bool = False,
-        truncate: bool = False,
-        corrupt_lines: float = 0.0,
-        rate: float | None = None,
-        seed: int = 0,
-    ) -> None:
-        """Arm a fault for the next ``times`` matching requests, or for a ``rate`` of them.
-
-        ``status=None`` with no other effect only delays.
-        """
-        fault = EndpointFault(status, method, path_prefix, times, retry_after, delay, drop,
-                              path_suffix, truncate, corrupt_lines, rate,
-                              random.Random(seed) if rate is not None else None)
-        with self._lock:
-            self._armed.append(fault)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._armed.clear()
-
-    def note(self, request: Request) -> None:
-        """Count ``request`` in :attr:`calls` (the server calls this for every request)."""
-        with self._lock:
-            self.calls[(request.method, request.path)] += 1
-
-    def take(self, request: Request) -> EndpointFault | None:
-        """Consume and return the first armed fault matching ``request``, if any."""
-        with self._lock:
-            for fault in self._armed:
-                if fault.method not in (None, request.method):
-                    continue
-                if not request.path.startswith(fault.path_prefix):
-                    continue
-                if not request.path.endswith(fault.path_suffix):
-                    continue
-                if fault.rng is not None and fault.rate is not None:
-                    if fault.rng.random() >= fault.rate:
-                        continue
-                else:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._armed.remove(fault)
-                self.hits += 1
-                return fault
-        return None
-
-
 class EmulatorApp(Protocol):
     """A vendor emulator mounted under ``/<name>/`` on the server."""
 
@@ -286,6 +196,10 @@ def dispatch(apps: dict[str, EmulatorApp], request: Request) -> Response:
             raise DropConnection
         if fault.status is not None:
             return app.fault_response(fault.status, fault.retry_after)
+        if fault.hold:
+            response = app.handle(request)
+            time.sleep(fault.hold)
+            return response
         if fault.truncate:
             raise TruncatedResponse(app.handle(request))
         if fault.corrupt_lines:
@@ -325,12 +239,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":  # RFC 9110: a GET's headers (Content-Length too), no body
             return
-        if cut:
-            self.wfile.write(response.body[: len(response.body) // 2])
-            self.wfile.flush()
+        try:
+            if cut:
+                self.wfile.write(response.body[: len(response.body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):  # a client that timed out has left
             self.close_connection = True
-            return
-        self.wfile.write(response.body)
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():

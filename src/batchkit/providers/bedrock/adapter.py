@@ -160,6 +160,9 @@ class BedrockAdapter(Adapter):
     def poll(self, remote_id: str) -> RemoteStatus:
         with self._call("read the batch job") as (_, bedrock):
             job = bedrock.get_model_invocation_job(jobIdentifier=remote_id)
+        if "status" not in job:  # a garbled answer botocore parsed into nothing
+            raise ProviderError(f"Bedrock's answer about job {remote_id} had no status; it "
+                                "will be read again", transient=True)
         return map_status(_jsonable(job))
 
     def poll_many(
@@ -299,7 +302,10 @@ class BedrockAdapter(Adapter):
             raise MissingDependencyError(
                 'the bedrock provider needs boto3: pip install "batchkit[aws]"'
             ) from None
-        config = Config(retries={"mode": "standard"}, user_agent_extra="batchkit")
+        # Seconds to wait for any one response (option "timeout"; botocore's default is 60).
+        wait = float(self.options.get("timeout") or 60)
+        config = Config(retries={"mode": "standard"}, user_agent_extra="batchkit",
+                        connect_timeout=wait, read_timeout=wait)
         sandbox = sandbox_url(self.name)
         try:
             if sandbox:
@@ -318,6 +324,8 @@ class BedrockAdapter(Adapter):
                 session.client("s3", endpoint_url=endpoints[0], config=config),
                 session.client("bedrock", endpoint_url=endpoints[1], config=config),
             )
+            for client in self._clients:
+                client.meta.events.register("after-call", _refuse_cut_answer)
         except aws.NoRegionError:
             raise ConfigError(
                 "no AWS region for bedrock: set AWS_REGION or pass option region=..."
@@ -339,6 +347,9 @@ class BedrockAdapter(Adapter):
             yield clients
         except aws.ClientError as exc:
             raise _client_error(exc, action) from None
+        except CutAnswer as exc:
+            raise ProviderError(f"Bedrock could not {action}: {exc}; it will be read again",
+                                transient=True) from None
         except (aws.NoCredentialsError, aws.PartialCredentialsError):
             raise MissingCredentialsError(
                 f"no AWS credentials to {action}: set AWS_ACCESS_KEY_ID and "
@@ -357,6 +368,22 @@ class BedrockAdapter(Adapter):
             lost = (aws.ConnectionError, aws.HTTPClientError, aws.IncompleteReadError)
             raise ProviderError(f"Bedrock could not {action}: {type(exc).__name__}: "
                                 f"{_clean(str(exc))}", transient=isinstance(exc, lost)) from None
+
+
+class CutAnswer(Exception):
+    """An answer whose body is shorter (or longer) than its ``Content-Length``."""
+
+
+def _refuse_cut_answer(http_response: Any, model: Any, **_: Any) -> None:
+    """botocore parses a body cut off mid-JSON into whatever it can, without an error: a job
+    with no status, a listing with no jobs (which would make a resubmit look safe). Checked
+    on every whole (non-streamed) answer; a streamed download checks its own length."""
+    if model.has_streaming_output or model.http.get("method") == "HEAD":  # no body to check
+        return
+    declared = http_response.headers.get("content-length")
+    got = len(http_response.content)
+    if declared is not None and declared.isdigit() and got != int(declared):
+        raise CutAnswer(f"the answer to {model.name} was cut off ({got} of {declared} bytes)")
 
 
 def _client_error(exc: Any, action: str) -> BaseException:

@@ -94,6 +94,7 @@ class CohereAdapter(Adapter):
 
     name = "cohere"
     capabilities = CAPABILITIES
+    option_names = frozenset({"keep_fields", "send_metadata", "validation_timeout"})
     credential_env = ("CO_API_KEY", "COHERE_API_KEY")
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
@@ -354,11 +355,13 @@ class CohereAdapter(Adapter):
         self._api_key = key = _cohere_key(self.name)
         sandbox = sandbox_url(self.name)
         base_url = self.options.get("base_url") or sandbox
-        self._http = httpx.Client(timeout=300.0, follow_redirects=True)
+        # Seconds to wait for any one response (option "timeout", default 300).
+        wait = float(self.options.get("timeout") or 300)
+        self._http = httpx.Client(timeout=wait, follow_redirects=True)
         kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
         # Without base_url the SDK applies its own environment (CO_API_URL) and default.
         self._client = cohere.ClientV2(
-            api_key=key, client_name="batchkit", httpx_client=self._http,
+            api_key=key, client_name="batchkit", httpx_client=self._http, timeout=wait,
             log_warning_experimental_features=False, **kwargs,
         )
         return self._client

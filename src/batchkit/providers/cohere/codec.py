@@ -284,13 +284,24 @@ def _embedding_record(obj: dict[str, Any]) -> Result:
                   metadata=metadata, raw=raw)
 
 
+_PASSING_STATUS = re.compile(r"^\s*(?:HTTP\s*)?(?:429|5\d\d)\b")
+
+
+def passing_error(text: str) -> bool:
+    """Whether a batch record's ``error`` names a passing failure (HTTP 429 or 5xx), worth
+    running the request again. Cohere documents the field only as free text, so only a text that
+    opens with such a status (``"429: ..."``) counts; anything else is final."""
+    return _PASSING_STATUS.match(text) is not None
+
+
 def _chat_record(cid: str, obj: dict[str, Any]) -> Result:
     error = obj.get("error")
     body = obj.get("body")
     if isinstance(body, str) and body:  # a body stored as JSON text reads the same
         body = orjson.loads(body)
     if error:
-        return Result(cid, "errored", raw=obj, error=ErrorInfo("request_failed", str(error)))
+        return Result(cid, "errored", raw=obj, error=ErrorInfo(
+            "request_failed", str(error), retryable=passing_error(str(error))))
     if not isinstance(body, dict):
         raise ValueError(f"record for {cid!r} has neither an error nor a body")
     message = body.get("message") or {}

@@ -324,7 +324,10 @@ class GeminiAdapter(GeminiRealtime, Adapter):
                 "variable"
             ) from None
         base_url = self.options.get("base_url") or sandbox_url(self.name)
-        http_options = genai.types.HttpOptions(retry_options=None, base_url=base_url or None)
+        # Milliseconds to wait for any one response (option "timeout", in seconds).
+        wait = int(float(self.options["timeout"]) * 1000) if self.options.get("timeout") else None
+        http_options = genai.types.HttpOptions(retry_options=None, base_url=base_url or None,
+                                               timeout=wait)
         self._client = genai.Client(api_key=key, http_options=http_options)
         return self._client
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from batchkit.testing._clock import EmulatorClock
-from batchkit.testing._server import EndpointFaults, Request, Response, json_response
+from batchkit.testing._server import (
+    EndpointFaults,
+    Request,
+    Response,
+    RetryableItemFaults,
+    json_response,
+)
 
 
 class VendorError(Exception):
@@ -34,7 +40,8 @@ class VendorError(Exception):
 
 class VendorApp:
     """An emulator app: knobs every vendor has (``api_keys``: None accepts any key, a set only
-    those; ``endpoint_faults``) and ``handle``, which authenticates, then routes under the lock."""
+    those; ``endpoint_faults``; ``retryable_items``, which the vendor shapes into its own
+    retryable error rows) and ``handle``, which authenticates, then routes under the lock."""
 
     name: str
 
@@ -42,6 +49,7 @@ class VendorApp:
         self.clock = clock
         self.api_keys: set[str] | None = None
         self.endpoint_faults = EndpointFaults()
+        self.retryable_items = RetryableItemFaults()
         self._lock = threading.RLock()
 
     def handle(self, request: Request) -> Response:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from batchkit.testing._clock import EmulatorClock
+from batchkit.testing._server import RetryableItemFaults
 from batchkit.testing.emulators._app import VendorApp
 
 FaultKind = Literal["invalid_json", "http_error", "expired", "missing"]
@@ -37,6 +38,8 @@ class FaultPlan:
     rates: dict[FaultKind, float] = field(default_factory=dict)
     rate_status_code: int = 500
     seed: int = 0
+    retryable: RetryableItemFaults | None = None
+    """The app's first-run-only faults, written as an error row with their 429/5xx status."""
 
     def fault_for(self, custom_id: str) -> ItemFault | None:
         explicit = self.by_custom_id.get(custom_id)
@@ -47,7 +50,8 @@ class FaultPlan:
             digest = hashlib.sha256(f"{self.seed}:{kind}:{custom_id}".encode()).digest()
             if rate and int.from_bytes(digest[:8], "big") / 2**64 < rate:
                 return ItemFault(kind, self.rate_status_code)
-        return None
+        status = self.retryable.status_for(custom_id) if self.retryable else None
+        return None if status is None else ItemFault("http_error", status)
 
 
 class FileBatchApp(VendorApp):
@@ -56,7 +60,7 @@ class FileBatchApp(VendorApp):
 
     def __init__(self, clock: EmulatorClock) -> None:
         super().__init__(clock)
-        self.item_faults = FaultPlan()
+        self.item_faults = FaultPlan(retryable=self.retryable_items)
         self._creates_by_metadata: Counter[tuple[str, str]] = Counter()
 
     def fault(self, custom_id: str, kind: FaultKind, *, status_code: int = 500) -> None:

@@ -246,8 +246,9 @@ class AnthropicEmulator(VendorApp):
             id=batch_id,
             created_at=self.clock.now(),
             requests=batch_requests,
-            faults={r.custom_id: self.item_faults[r.custom_id]
-                    for r in batch_requests if r.custom_id in self.item_faults},
+            faults=self.retryable_items.overlay(
+                {r.custom_id: self.item_faults[r.custom_id]
+                 for r in batch_requests if r.custom_id in self.item_faults}, _retryable_item),
             phases=Phases(**vars(self.phases)),
             results_url=f"http://{host}/{self.name}/v1/messages/batches/{batch_id}/results",
         )
@@ -359,3 +360,10 @@ def count_tokens(params: Mapping[str, Any]) -> int:
 def create_app(clock: EmulatorClock) -> AnthropicEmulator:
     """Factory named in the emulate() table."""
     return AnthropicEmulator(clock)
+
+
+def _retryable_item(status: int) -> ItemFault:
+    """A retryable item fault as Anthropic writes it: an ``errored`` result whose error type
+    says "try again" (https://docs.anthropic.com/en/api/errors)."""
+    return ItemFault("errored", {429: "rate_limit_error", 503: "overloaded_error"}.get(
+        status, "api_error"))

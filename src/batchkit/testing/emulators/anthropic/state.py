@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -53,7 +54,7 @@ class EmulatedBatch:
     id: str
     created_at: float
     requests: list[BatchRequest]
-    faults: dict[str, ItemFault]
+    faults: Mapping[str, ItemFault]
     phases: Phases
     results_url: str
     status: str = "in_progress"

@@ -32,6 +32,7 @@ from batchkit.testing._server import (
     EndpointFaults,
     Request,
     Response,
+    RetryableItemFaults,
     json_response,
 )
 from batchkit.testing.emulators._aws import AwsError, ShapeChecker, request_id, request_params
@@ -69,6 +70,7 @@ class BedrockEmulator:
         self.min_records = Quotas.min_records
         self.max_records = Quotas.max_records
         self.endpoint_faults = EndpointFaults()
+        self.retryable_items = RetryableItemFaults()
         self.jobs: dict[str, EmulatedJob] = {}
         self.creates = 0
         self._record_faults: dict[str, RecordFault] = {}
@@ -163,7 +165,7 @@ class BedrockEmulator:
             submitted_at=now, modified_at=now,
             timeout_hours=int(body.get("timeoutDurationInHours") or DEFAULT_TIMEOUT_HOURS),
             phases=Phases(**vars(self.phases)), fault=fault,
-            record_faults=dict(self._record_faults),
+            record_faults=self.retryable_items.overlay(self._record_faults, _retryable_record),
             quotas=Quotas(self.min_records, self.max_records),
         )
         if token:
@@ -245,3 +247,10 @@ def create_app(clock: EmulatorClock) -> list[Any]:
     """Factory named in the emulate() table: the Bedrock app and the S3 app it uses."""
     s3 = S3Emulator(clock, buckets=(SANDBOX_BUCKET,))
     return [BedrockEmulator(clock, s3), s3]
+
+
+def _retryable_record(status: int) -> RecordFault:
+    """A retryable record fault as a Bedrock output row carries it (``errorCode`` and
+    ``errorMessage``)."""
+    return RecordFault(status, {429: "Too many requests, please wait before trying again.",
+                                503: "Service unavailable"}.get(status, "Internal server error"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
@@ -91,7 +92,7 @@ class EmulatedJob:
     timeout_hours: int
     phases: Phases
     fault: JobFault | None
-    record_faults: dict[str, RecordFault]
+    record_faults: Mapping[str, RecordFault]
     quotas: Quotas
     status: str = "Submitted"
     message: str | None = None

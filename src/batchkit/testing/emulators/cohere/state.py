@@ -11,6 +11,7 @@ poll of a job moves it one step in auto mode. What a record is answered comes fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +114,7 @@ class ChatBatch:
     dataset: EmulatedDataset
     created_at: float
     phases: JobPhases
-    record_faults: dict[str, str] = field(default_factory=dict)
+    record_faults: Mapping[str, str] = field(default_factory=dict)
     failure: str | None = None
     status: str = "BATCH_STATUS_QUEUED"
     updated_at: float = 0.0

@@ -13,7 +13,7 @@ The batch renders itself as the API's ``Operation`` whose ``metadata`` is the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -69,7 +69,7 @@ class EmulatedBatch:
     rows: list[Row]
     phases: Phases
     faults: BatchFaults
-    row_faults: dict[str, dict[str, Any]]
+    row_faults: Mapping[str, dict[str, Any]]
     """key -> the ``google.rpc.Status`` that row ends with."""
     input_file: str | None
     state: str = "BATCH_STATE_PENDING"

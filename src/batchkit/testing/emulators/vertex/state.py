@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -80,7 +81,7 @@ class EmulatedJob:
     phases: Phases
     read_error: str | None = None
     fault: JobFault | None = None
-    row_faults: dict[str, tuple[int, str]] = field(default_factory=dict)
+    row_faults: Mapping[str, tuple[int, str]] = field(default_factory=dict)
     state: str = "JOB_STATE_QUEUED"
     started_at: float | None = None
     ended_at: float | None = None
