@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+from tests.conformance.test_feature_matrix import PDF, PROBES, USER
 
 from batchkit._exceptions import InvalidRequestError
 from batchkit._registry import make_adapter
@@ -16,7 +17,6 @@ from batchkit.providers._capabilities import FEATURES, Feature
 from batchkit.providers.openai.codec import LineFormat
 from batchkit.providers.openai.results import decode_line
 from batchkit.testing.emulators.openai.validation import body_problem
-from tests.conformance.test_feature_matrix import PROBES, USER
 
 CHAT = LineFormat("gpt-5-mini")
 RESPONSES = LineFormat("gpt-5-mini", chat_endpoint="responses")
@@ -58,8 +58,7 @@ def test_every_feature_has_a_valid_chat_spelling(feature: Feature) -> None:
         "images": lambda b: b["messages"][0]["content"][0]["image_url"]["url"].startswith(
             "data:image/png;base64,"),
         "documents": lambda b: b["messages"][0]["content"][0] == {"type": "file", "file": {
-            "file_data": f"data:application/pdf;base64,{PROBES['documents'].request['messages'][0]['content'][0]['data']}",  # noqa: E501
-            "filename": "a.pdf"}},
+            "file_data": f"data:application/pdf;base64,{PDF}", "filename": "a.pdf"}},
         "document_file_id": lambda b: b["messages"][0]["content"][0] == {
             "type": "file", "file": {"file_id": "file-abc123"}},
         "cache_breakpoints": lambda b: b["messages"] == [USER],
@@ -119,7 +118,8 @@ def test_finer_rules_refuse_in_one_line(fmt: LineFormat, kw: dict[str, Any], rul
 def test_together_turns_thinking_off_its_own_way() -> None:
     together = make_adapter("together:openai/gpt-oss-20b")
     line = orjson.loads(together.encode(probe("reasoning_off"), "r"))
-    assert line["body"]["reasoning"] == {"enabled": False} and "reasoning_effort" not in line["body"]
+    assert line["body"]["reasoning"] == {"enabled": False}
+    assert "reasoning_effort" not in line["body"]
 
 
 @pytest.mark.parametrize("provider", FAMILY)
