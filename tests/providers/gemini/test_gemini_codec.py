@@ -176,10 +176,9 @@ def test_check_rules() -> None:
          "generationConfig.responseSchema"),
     ]:
         with pytest.raises(bk.InvalidRequestError, match=words) as info:
-            check_chat_request(bad, "gemini")
+            check_chat_request(bad)
         assert "custom_id 'c1'" in str(info.value)
-    check_chat_request(_chat(stop=["a"] * 5, params={"generationConfig": {"topK": 3}}),
-                       "gemini")
+    check_chat_request(_chat(stop=["a"] * 5, params={"generationConfig": {"topK": 3}}))
     with pytest.raises(bk.InvalidRequestError, match="'content'"):
         check_embed_request(bk.EmbedRequest(custom_id="e", text="t", params={"content": 1}))
 

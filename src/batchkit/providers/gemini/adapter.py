@@ -108,7 +108,7 @@ class GeminiAdapter(GeminiRealtime, Adapter):
 
     def check(self, request: Request) -> None:
         if isinstance(request, ChatRequest):
-            check_chat_request(request, self.name)
+            check_chat_request(request)
         else:
             check_embed_request(request)
 

@@ -21,7 +21,8 @@ the Gemini API batch reference; see ``providers.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, NoReturn
 
@@ -35,13 +36,15 @@ from .features import contents, reduce_schema, thinking_config, tool_config, too
 
 __all__ = [
     "EMBED_TASK_TYPES",
+    "GEMINI",
     "MAX_STOP_SEQUENCES",
+    "Dialect",
     "chat_params",
     "check_chat_request",
     "check_embed_request",
     "encode_embed_content_request",
     "encode_generate_content_request",
-    "known_fields",
+    "gemini_request_fields",
     "response_json_schema",
 ]
 
@@ -64,12 +67,52 @@ _SCHEMA_PARAMS = ("responseSchema", "responseJsonSchema", "responseMimeType",
                   "response_schema", "response_json_schema", "response_mime_type")
 
 
+# -- dialects --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the two services that run ``GenerateContentRequest`` rows: the
+    vendor's name (messages, ``params`` scope), whether function calls and responses carry an
+    ``id`` (the Gemini API's ``FunctionCall.id``; Vertex AI's proto has none and pairs them by
+    name and order), and the request fields an unscoped ``params`` key may name, read once
+    from the vendor's SDK."""
+
+    vendor: str
+    call_ids: bool
+    request_fields: Callable[[], frozenset[str]]
+
+
+@cache
+def gemini_request_fields() -> frozenset[str]:
+    """The Gemini API's ``GenerateContentRequest`` fields (camelCase and snake_case, as proto
+    JSON reads both), ``model`` and ``contents`` aside (batchkit writes them): google-genai's
+    ``GenerateContentConfig`` fields that live at the request's top level, and
+    ``generationConfig`` for the rest."""
+    from google.genai import types
+
+    top_level = {"system_instruction", "tools", "tool_config", "safety_settings",
+                 "cached_content"}
+    snake = {f for f in types.GenerateContentConfig.model_fields if f in top_level}
+    snake.add("generation_config")
+    return frozenset(snake | {_camel(f) for f in snake})
+
+
+GEMINI = Dialect("gemini", call_ids=True, request_fields=gemini_request_fields)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
 # -- encode: chat ----------------------------------------------------------------------------
 
 
-def check_chat_request(request: ChatRequest, provider: str) -> None:
+def check_chat_request(request: ChatRequest, dialect: Dialect = GEMINI) -> None:
     """Raise ``InvalidRequestError`` (naming the custom_id and rule) for what Gemini would
-    reject or batchkit would silently lose. ``provider`` is the name used in the messages."""
+    reject or batchkit would silently lose."""
+    provider = dialect.vendor
 
     def fail(rule: str) -> NoReturn:
         raise InvalidRequestError(rule, custom_id=request.custom_id)
@@ -78,7 +121,7 @@ def check_chat_request(request: ChatRequest, provider: str) -> None:
     for key, rule in _PARAM_RULES.items():
         if key in request.params or (isinstance(scoped, Mapping) and key in scoped):
             fail(rule)
-    params = chat_params(request, provider)
+    params = chat_params(request, dialect)
     if request.stop is not None and len(request.stop) > MAX_STOP_SEQUENCES:
         fail(f"{provider} takes at most {MAX_STOP_SEQUENCES} stop sequences, "
              f"not {len(request.stop)}")
@@ -92,15 +135,15 @@ def check_chat_request(request: ChatRequest, provider: str) -> None:
             fail(f"params generationConfig.{clash[0]} would replace what {asked} asks for")
 
 
-def chat_params(request: ChatRequest, vendor: str) -> dict[str, Any]:
-    """The raw params for ``vendor``'s rows (refusing another vendor's unscoped fields)."""
+def chat_params(request: ChatRequest, dialect: Dialect = GEMINI) -> dict[str, Any]:
+    """The raw params for the dialect's rows (refusing another vendor's unscoped fields)."""
     from ..._registry import available_providers
 
     vendors = [name for name, _, _ in available_providers()]
-    return vendor_params(request, vendor, vendors, known_fields(vendor))
+    return vendor_params(request, dialect.vendor, vendors, dialect.request_fields())
 
 
-def encode_generate_content_request(request: ChatRequest, vendor: str = "gemini"
+def encode_generate_content_request(request: ChatRequest, dialect: Dialect = GEMINI
                                     ) -> dict[str, Any]:
     """The ``GenerateContentRequest`` (REST JSON, no ``model``) for one chat request.
 
@@ -109,11 +152,11 @@ def encode_generate_content_request(request: ChatRequest, vendor: str = "gemini"
     spelt by :mod:`.features`. ``response_model`` / ``response_schema`` set ``responseMimeType:
     application/json`` and ``responseJsonSchema``; ``json_mode`` the MIME type alone; ``n`` is
     ``candidateCount``; ``logprobs`` / ``top_logprobs`` are ``responseLogprobs`` / ``logprobs``.
-    The raw params for ``vendor`` (:func:`vendor_params`) merge in last, recursively for
+    The raw params for the dialect's vendor (:func:`vendor_params`) merge in last, recursively for
     objects, so ``{"generationConfig": {"topK": 40}}`` adds one field rather than replacing
     the whole config.
     """
-    body: dict[str, Any] = {"contents": contents(request.messages)}
+    body: dict[str, Any] = {"contents": contents(request.messages, call_ids=dialect.call_ids)}
     system = [m for m in request.messages if m.role == "system"]
     if system:
         body["systemInstruction"] = {"parts": [{"text": m.text} for m in system]}
@@ -143,7 +186,7 @@ def encode_generate_content_request(request: ChatRequest, vendor: str = "gemini"
     _put(config, "thinkingConfig", thinking_config(request))
     if config:
         body["generationConfig"] = config
-    return _merge(body, chat_params(request, vendor))
+    return _merge(body, chat_params(request, dialect))
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:
@@ -158,39 +201,6 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
         else:
             base[key] = value
     return base
-
-
-def known_fields(vendor: str) -> frozenset[str]:
-    """The ``GenerateContentRequest`` fields an unscoped ``params`` key may name: the request's
-    own fields (camelCase and snake_case, as proto JSON reads both), ``model`` and
-    ``contents`` aside (batchkit writes them). Vertex AI's come from its SDK's proto
-    (``aiplatform_v1.GenerateContentRequest``); the Gemini API's are the same request without
-    Vertex's ``labels`` and ``modelArmorConfig``, named after google-genai's
-    ``GenerateContentConfig`` fields that live at the request's top level."""
-    return _known_fields(vendor)
-
-
-@cache
-def _known_fields(vendor: str) -> frozenset[str]:
-    if vendor == "vertex":
-        from google.cloud.aiplatform_v1 import GenerateContentRequest
-
-        fields = GenerateContentRequest.pb().DESCRIPTOR.fields
-        names = {f.json_name for f in fields} | {f.name for f in fields}
-    else:
-        from google.genai import types
-
-        top_level = {"system_instruction", "tools", "tool_config", "safety_settings",
-                     "cached_content"}
-        snake = {f for f in types.GenerateContentConfig.model_fields if f in top_level}
-        snake.add("generation_config")
-        names = snake | {_camel(f) for f in snake}
-    return frozenset(names - {"model", "contents"})
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word.title() for word in rest)
 
 
 # -- encode: schema --------------------------------------------------------------------------

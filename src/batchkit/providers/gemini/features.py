@@ -105,28 +105,32 @@ def thinking_config(request: ChatRequest) -> dict[str, Any] | None:
 # -- messages --------------------------------------------------------------------------------
 
 
-def contents(messages: list[Message]) -> list[dict[str, Any]]:
-    """The non-system messages as ``contents``; tool results of one round share a turn."""
+def contents(messages: list[Message], *, call_ids: bool = True) -> list[dict[str, Any]]:
+    """The non-system messages as ``contents``; tool results of one round share a turn.
+
+    ``call_ids``: whether ``functionCall`` / ``functionResponse`` carry the call's ``id``. The
+    Gemini API takes it; Vertex AI's ``FunctionCall`` has no such field (aiplatform_v1 proto)
+    and pairs a turn's responses with its calls by name and order, which this keeps."""
     names = {call.id: call.name for m in messages for call in m.tool_calls or ()}
     out: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "system":
             continue
         if message.role == "tool":
-            part = _function_response(message, names[str(message.tool_call_id)])
+            part = _function_response(message, names[str(message.tool_call_id)], call_ids)
             last = out[-1] if out else None
             if last is not None and last.get("_tool_turn"):
                 last["parts"].append(part)
             else:
                 out.append({"role": "user", "parts": [part], "_tool_turn": True})
             continue
-        out.append(_content(message))
+        out.append(_content(message, call_ids))
     for content in out:
         content.pop("_tool_turn", None)
     return out
 
 
-def _content(message: Message) -> dict[str, Any]:
+def _content(message: Message, call_ids: bool) -> dict[str, Any]:
     role = "model" if message.role == "assistant" else "user"
     parts: list[dict[str, Any]] = []
     if isinstance(message.content, str):
@@ -139,20 +143,22 @@ def _content(message: Message) -> dict[str, Any]:
         elif isinstance(part, DocumentPart):
             parts.append(_document(part))
     for call in message.tool_calls or ():
-        parts.append({"functionCall": {"id": call.id, "name": call.name,
-                                       "args": dict(call.arguments)}})
+        function_call: dict[str, Any] = {"id": call.id} if call_ids else {}
+        function_call.update(name=call.name, args=dict(call.arguments))
+        parts.append({"functionCall": function_call})
     return {"role": role, "parts": parts}
 
 
-def _function_response(message: Message, name: str) -> dict[str, Any]:
+def _function_response(message: Message, name: str, call_ids: bool) -> dict[str, Any]:
     text = message.text
     response: Any = None
     with contextlib.suppress(orjson.JSONDecodeError):
         response = orjson.loads(text)
     if not isinstance(response, dict):
         response = {"output": text}
-    return {"functionResponse": {"id": message.tool_call_id, "name": name,
-                                 "response": response}}
+    function_response: dict[str, Any] = {"id": message.tool_call_id} if call_ids else {}
+    function_response.update(name=name, response=response)
+    return {"functionResponse": function_response}
 
 
 def _image(part: ImagePart) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from .._ids import escaped_id
 from ..base import LineError, RemoteStatus
 from ..gemini.codec import (
     EMBED_TASK_TYPES,
+    Dialect,
     chat_params,
     check_chat_request,
     check_embed_request,
@@ -50,6 +52,7 @@ __all__ = [
     "KEY_FIELD",
     "KEY_LABEL",
     "MAX_EMBEDDING_DIMENSIONS",
+    "VERTEX",
     "check_request",
     "decode_line",
     "dimensions_of",
@@ -72,6 +75,23 @@ JOB_LABEL = "batchkit_job"
 
 MAX_EMBEDDING_DIMENSIONS = 768
 """The largest ``outputDimensionality`` of the text-embedding models (their full size)."""
+
+
+
+@cache
+def vertex_request_fields() -> frozenset[str]:
+    """Vertex AI's ``GenerateContentRequest`` fields, from its SDK's proto
+    (``aiplatform_v1.GenerateContentRequest``), by JSON and proto name; ``model`` and
+    ``contents`` aside (batchkit writes them)."""
+    from google.cloud.aiplatform_v1 import GenerateContentRequest
+
+    fields = GenerateContentRequest.pb().DESCRIPTOR.fields
+    names = {f.json_name for f in fields} | {f.name for f in fields}
+    return frozenset(names - {"model", "contents"})
+
+
+VERTEX = Dialect("vertex", call_ids=False, request_fields=vertex_request_fields)
+"""Vertex AI's ``FunctionCall`` / ``FunctionResponse`` have no ``id`` (aiplatform_v1 proto)."""
 
 _LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")
 _SLUG_CHARS = 26
@@ -126,8 +146,8 @@ def check_request(request: Request, model: str) -> None:
             raise InvalidRequestError(
                 f"vertex model {model!r} is an embedding model; chat requests need a "
                 "Gemini model (e.g. vertex:gemini-2.5-flash)", custom_id=request.custom_id)
-        check_chat_request(request, "vertex")
-        params = chat_params(request, "vertex")
+        check_chat_request(request, VERTEX)
+        params = chat_params(request, VERTEX)
         if "cachedContent" in params or "cached_content" in params:
             raise InvalidRequestError(
                 "Vertex AI batch prediction does not support explicit context caching "
@@ -161,7 +181,7 @@ def check_request(request: Request, model: str) -> None:
 def encode_request(request: Request, vid: str) -> bytes:
     """One input line (no newline) for ``request``, carrying ``vid``."""
     if isinstance(request, ChatRequest):
-        body = encode_generate_content_request(request, "vertex")
+        body = encode_generate_content_request(request, VERTEX)
         body["labels"] = {**body.get("labels", {}), ID_LABEL: vid}
         return orjson.dumps({"request": body})
     instance: dict[str, Any] = {"content": request.text}

@@ -14,6 +14,7 @@ https://ai.google.dev/gemini-api/docs/function-calling, .../thinking and google-
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,17 +25,25 @@ MAX_CANDIDATES = 8
 MAX_LOGPROBS = 20
 
 
+def _get(obj: dict[str, Any], camel: str) -> Any:
+    """A field by its lowerCamel name or its snake_case one: proto JSON reads both, and
+    google-genai sends some fields (``parameters_json_schema``) in snake_case."""
+    if camel in obj:
+        return obj[camel]
+    return obj.get(re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel))
+
+
 def feature_problem(model: str, body: dict[str, Any]) -> str | None:
     """Why the API refuses ``body``'s tools, tool config, conversation or thinking, or None."""
     declared = [d.get("name") for t in body.get("tools") or [] if isinstance(t, dict)
-                for d in t.get("functionDeclarations") or [] if isinstance(d, dict)]
+                for d in _get(t, "functionDeclarations") or [] if isinstance(d, dict)]
     for tool in body.get("tools") or []:
-        for declaration in (tool or {}).get("functionDeclarations") or []:
-            if "parameters" in declaration and "parametersJsonSchema" in declaration:
+        for declaration in _get(tool or {}, "functionDeclarations") or []:
+            if "parameters" in declaration and _get(declaration, "parametersJsonSchema"):
                 return ("* GenerateContentRequest.tools[0].function_declarations: parameters "
                         "and parameters_json_schema cannot both be set.")
-    calling = ((body.get("toolConfig") or {}).get("functionCallingConfig") or {})
-    allowed = calling.get("allowedFunctionNames")
+    calling = (_get(_get(body, "toolConfig") or {}, "functionCallingConfig") or {})
+    allowed = _get(calling, "allowedFunctionNames")
     if allowed and calling.get("mode") != "ANY":
         return ("* GenerateContentRequest.tool_config.function_calling_config."
                 "allowed_function_names: only allowed when mode is ANY.")
@@ -48,37 +57,37 @@ def feature_problem(model: str, body: dict[str, Any]) -> str | None:
     problem = _turn_problem(body.get("contents") or [])
     if problem:
         return problem
-    return _config_problem(model, body.get("generationConfig") or {})
+    return _config_problem(model, _get(body, "generationConfig") or {})
 
 
 def _turn_problem(contents: list[Any]) -> str | None:
     previous_calls = 0
     for content in contents:
         parts = [p for p in (content or {}).get("parts") or [] if isinstance(p, dict)]
-        responses = sum(1 for p in parts if "functionResponse" in p)
+        responses = sum(1 for p in parts if _get(p, "functionResponse") is not None)
         if responses and responses != previous_calls:
             return ("Please ensure that function response turn comes immediately after a "
                     "function call turn. And the number of function response parts should "
                     "be equal to number of function call parts of the function call turn.")
-        previous_calls = sum(1 for p in parts if "functionCall" in p)
+        previous_calls = sum(1 for p in parts if _get(p, "functionCall") is not None)
     return None
 
 
 def _config_problem(model: str, config: dict[str, Any]) -> str | None:
-    thinking = config.get("thinkingConfig") or {}
+    thinking = _get(config, "thinkingConfig") or {}
     if thinking and any(old in model for old in ("gemini-1.", "gemini-2.0")):
         return "* GenerateContentRequest.generation_config.thinking_config: thinking is not " \
                "supported by this model."
-    if thinking.get("thinkingBudget") == 0 and "pro" in model:
+    if _get(thinking, "thinkingBudget") == 0 and "pro" in model:
         return "Budget 0 is invalid. This model only works in thinking mode."
-    if "logprobs" in config and not config.get("responseLogprobs"):
+    if "logprobs" in config and not _get(config, "responseLogprobs"):
         return "* GenerateContentRequest.generation_config.logprobs: logprobs is only " \
                "valid if response_logprobs is true."
     top = config.get("logprobs")
     if isinstance(top, int) and not 0 <= top <= MAX_LOGPROBS:
         return f"* GenerateContentRequest.generation_config.logprobs: must be in " \
                f"[0, {MAX_LOGPROBS}]."
-    count = config.get("candidateCount")
+    count = _get(config, "candidateCount")
     if isinstance(count, int) and not 1 <= count <= MAX_CANDIDATES:
         return f"* GenerateContentRequest.generation_config.candidate_count: must be in " \
                f"[1, {MAX_CANDIDATES}]."
@@ -90,16 +99,16 @@ def _config_problem(model: str, config: dict[str, Any]) -> str | None:
 
 def forced_call(request: dict[str, Any], seed: str) -> dict[str, Any] | None:
     """The ``functionCall`` the config forces (mode ``ANY``), arguments fitting the schema."""
-    calling = ((request.get("toolConfig") or {}).get("functionCallingConfig") or {})
+    calling = (_get(_get(request, "toolConfig") or {}, "functionCallingConfig") or {})
     if calling.get("mode") != "ANY":
         return None
     declarations = [d for t in request.get("tools") or [] for d in
-                    (t or {}).get("functionDeclarations") or []]
-    allowed = calling.get("allowedFunctionNames")
+                    _get(t or {}, "functionDeclarations") or []]
+    allowed = _get(calling, "allowedFunctionNames")
     chosen = next((d for d in declarations if not allowed or d.get("name") in allowed), None)
     if chosen is None:
         return None
-    schema = chosen.get("parametersJsonSchema")
+    schema = _get(chosen, "parametersJsonSchema")
     if schema is None:
         schema = openapi_to_json_schema(chosen.get("parameters") or {"type": "object"})
     try:
@@ -113,17 +122,17 @@ def candidates(model: str, request: dict[str, Any], seed: str,
                answer: Callable[[str], str]) -> tuple[list[dict[str, Any]], int, int]:
     """``(candidates, candidatesTokenCount, thoughtsTokenCount)`` for a valid request;
     ``answer(seed)`` is a candidate's text when no function call is forced."""
-    config = request.get("generationConfig") or {}
-    count = int(config.get("candidateCount") or 1)
-    thinking = config.get("thinkingConfig") or {}
+    config = _get(request, "generationConfig") or {}
+    count = int(_get(config, "candidateCount") or 1)
+    thinking = _get(config, "thinkingConfig") or {}
     thinks = "2.5" in model or "gemini-3" in model or bool(thinking)
-    if thinking.get("thinkingBudget") == 0:
+    if _get(thinking, "thinkingBudget") == 0:
         thinks = False
     out, output_tokens, thought_tokens = [], 0, 0
     for index in range(count):
         own = digest(seed, str(index))
         parts: list[dict[str, Any]] = []
-        if thinks and thinking.get("includeThoughts"):
+        if thinks and _get(thinking, "includeThoughts"):
             thought = f"Thinking ({own[:6]}) about what was asked before answering."
             parts.append({"text": thought, "thought": True})
         if thinks:
@@ -136,14 +145,14 @@ def candidates(model: str, request: dict[str, Any], seed: str,
             text = ""
         else:
             text = answer(own)
-            cap = config.get("maxOutputTokens")
+            cap = _get(config, "maxOutputTokens")
             if isinstance(cap, int) and estimate_tokens(text) > cap:
                 text, finish = text[: cap * 4], "MAX_TOKENS"
             parts.append({"text": text})
             output_tokens += estimate_tokens(text)
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts},
                                      "finishReason": finish, "index": index}
-        if config.get("responseLogprobs") and text:
+        if _get(config, "responseLogprobs") and text:
             candidate.update(_logprobs(text, own, int(config.get("logprobs") or 0)))
         out.append(candidate)
     return out, output_tokens, thought_tokens
