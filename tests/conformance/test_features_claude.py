@@ -1,7 +1,8 @@
-"""The Claude family's v2 features end to end: Anthropic's Message Batches and Bedrock's Claude
-model invocation jobs, each through its real SDK (anthropic, boto3) against its emulator.
+"""The Claude family's v2 features end to end: Anthropic's Message Batches and Bedrock's model
+invocation jobs (Claude, and Amazon Nova whose body differs), each through its real SDK
+(anthropic, boto3) against its emulator.
 
-Shown for both: a 300-request tool-calling extraction job whose calls validate into the model, a
+Shown for each: a 300-request tool-calling extraction job whose calls validate into the model, a
 two-turn conversation answering a tool result, a PDF question, and params scoping (another
 vendor's fields refused unscoped, before anything is recorded; scoped ones reach only their
 vendor). What a vendor cannot do is refused before any job is recorded or anything uploaded.
@@ -38,6 +39,7 @@ class Invoice(BaseModel):
 class Vendor:
     name: str
     provider: str
+    nova: bool = False
 
     def sent_nothing(self, handle: Any) -> bool:
         app = handle.apps[self.name]
@@ -47,7 +49,13 @@ class Vendor:
 
 ANTHROPIC = Vendor("anthropic", "anthropic:claude-haiku-4-5")
 BEDROCK = Vendor("bedrock", "bedrock:anthropic.claude-3-5-haiku-20241022-v1:0")
-VENDORS = [ANTHROPIC, BEDROCK]
+NOVA = Vendor("bedrock", "bedrock:amazon.nova-lite-v1:0", nova=True)
+VENDORS = [ANTHROPIC, BEDROCK, NOVA]
+CLAUDES = [ANTHROPIC, BEDROCK]
+
+
+def ids(vendor: Vendor) -> str:
+    return "bedrock-nova" if vendor.nova else vendor.name
 
 
 @pytest.fixture
@@ -78,7 +86,7 @@ def recording(handle: Any, vendor: Vendor) -> list[dict[str, Any]]:
     return seen
 
 
-@pytest.mark.parametrize("vendor", VENDORS, ids=lambda v: v.name)
+@pytest.mark.parametrize("vendor", VENDORS, ids=ids)
 def test_300_request_tool_extraction_job(handle: Any, vendor: Vendor) -> None:
     tool = bk.Tool.from_model(Invoice)
     requests = [bk.ChatRequest(custom_id=f"inv-{i}", tools=[tool], tool_choice="Invoice",
@@ -98,7 +106,7 @@ def test_300_request_tool_extraction_job(handle: Any, vendor: Vendor) -> None:
     assert handle.apps[vendor.name].creates == 1
 
 
-@pytest.mark.parametrize("vendor", VENDORS, ids=lambda v: v.name)
+@pytest.mark.parametrize("vendor", VENDORS, ids=ids)
 def test_two_turn_conversation_with_a_tool_result(handle: Any, vendor: Vendor) -> None:
     seen = recording(handle, vendor)
     lookup = bk.Tool.from_schema("lookup", {"type": "object", "properties": {
@@ -108,30 +116,39 @@ def test_two_turn_conversation_with_a_tool_result(handle: Any, vendor: Vendor) -
         {"role": "assistant", "tool_calls": [
             {"id": "toolu_7", "name": "lookup", "arguments": {"number": "INV-7"}}]},
         {"role": "tool", "tool_call_id": "toolu_7", "content": "INV-7: paid on 2026-11-02"}])
-    [result] = bk.run([request], vendor.provider, options={"min_records": 1})
+    [result] = bk.run([request], vendor.provider)
     assert result.ok and result.text and result.finish_reason == "stop", result.error
     [body] = seen
-    assert body["messages"][2] == {"role": "user", "content": [
-        {"type": "tool_result", "tool_use_id": "toolu_7", "content": "INV-7: paid on 2026-11-02"}]}
+    result_block = ({"toolResult": {"toolUseId": "toolu_7",
+                                    "content": [{"text": "INV-7: paid on 2026-11-02"}]}}
+                    if vendor.nova else
+                    {"type": "tool_result", "tool_use_id": "toolu_7",
+                     "content": "INV-7: paid on 2026-11-02"})
+    assert body["messages"][2] == {"role": "user", "content": [result_block]}
 
 
-@pytest.mark.parametrize("vendor", VENDORS, ids=lambda v: v.name)
+@pytest.mark.parametrize("vendor", VENDORS, ids=ids)
 def test_pdf_question(handle: Any, vendor: Vendor) -> None:
     seen = recording(handle, vendor)
     request = bk.ChatRequest(custom_id="pdf", messages=[{"role": "user", "content": [
         {"type": "document", "data": PDF, "title": "INV-7.pdf"},
         {"type": "text", "text": "What is the total?"}]}])
-    [result] = bk.run([request], vendor.provider, options={"min_records": 1})
+    [result] = bk.run([request], vendor.provider)
     assert result.ok and result.text, result.error
-    assert seen[0]["messages"][0]["content"][0]["source"] == {
-        "type": "base64", "media_type": "application/pdf", "data": PDF}
+    document = seen[0]["messages"][0]["content"][0]
+    if vendor.nova:
+        assert document == {"document": {"format": "pdf", "name": "INV-7-pdf",
+                                          "source": {"bytes": PDF}}}
+    else:
+        assert document["source"] == {"type": "base64", "media_type": "application/pdf",
+                                      "data": PDF}
 
 
-@pytest.mark.parametrize("vendor", VENDORS, ids=lambda v: v.name)
+@pytest.mark.parametrize("vendor", CLAUDES, ids=ids)
 def test_thinking_comes_back_as_reasoning(handle: Any, vendor: Vendor) -> None:
     request = bk.ChatRequest(custom_id="think", reasoning="low",
                              messages=[{"role": "user", "content": "Sum 2 and 3."}])
-    [result] = bk.run([request], vendor.provider, options={"min_records": 1})
+    [result] = bk.run([request], vendor.provider)
     assert result.ok and result.reasoning and result.text, result.error
     assert result.usage is not None and result.usage.reasoning_tokens > 0
 
@@ -140,30 +157,33 @@ def test_thinking_comes_back_as_reasoning(handle: Any, vendor: Vendor) -> None:
     (ANTHROPIC, {"n": 3}, "n=3 unsupported — Anthropic answers once per request; send N"),
     (ANTHROPIC, {"logprobs": True}, "logprobs unsupported"),
     (BEDROCK, {"json_mode": True}, "json_mode unsupported"),
+    (NOVA, {"reasoning": "high"}, "reasoning unsupported for Amazon Nova"),
     (ANTHROPIC, {"params": {"logit_bias": {"50256": -100}}}, "'logit_bias' is not a anthropic"),
     (BEDROCK, {"params": {"service_tier": "flex"}}, "'service_tier' is not a bedrock"),
-], ids=["anthropic-n", "anthropic-logprobs", "bedrock-json-mode", "anthropic-openai-param",
+], ids=["anthropic-n", "anthropic-logprobs", "bedrock-json-mode", "nova-reasoning",
+        "anthropic-openai-param",
         "bedrock-openai-param"])
 def test_refused_before_anything_is_recorded_or_sent(
         handle: Any, vendor: Vendor, kwargs: dict[str, Any], words: str) -> None:
     requests = [bk.ChatRequest(custom_id=f"r{i}", messages=[
         {"role": "user", "content": f"hello {i}"}], **kwargs) for i in range(3)]
     with pytest.raises(bk.InvalidRequestError, match="custom_id 'r0'") as info:
-        bk.submit(requests, vendor.provider, options={"min_records": 1})
+        bk.submit(requests, vendor.provider)
     assert words in str(info.value)
     assert bk.list_jobs() == [] and vendor.sent_nothing(handle)
 
 
-@pytest.mark.parametrize("vendor", VENDORS, ids=lambda v: v.name)
+@pytest.mark.parametrize("vendor", VENDORS, ids=ids)
 def test_scoped_params_reach_only_their_vendor(handle: Any, vendor: Vendor) -> None:
     seen = recording(handle, vendor)
     scoped: dict[str, dict[str, Any]] = {"anthropic": {"metadata": {"user_id": "u-1"}},
-                                         "bedrock": {"top_k": 7}}
-    own = scoped[vendor.name]
+                                         "bedrock": {"top_k": 7},
+                                         "nova": {"schemaVersion": "messages-v1"}}
+    own = scoped["nova" if vendor.nova else vendor.name]
     request = bk.ChatRequest(custom_id="scoped", messages=[{"role": "user", "content": "hi"}],
                              params={"openai": {"logit_bias": {"50256": -100},
                                                 "service_tier": "flex"}, vendor.name: own})
-    [result] = bk.run([request], vendor.provider, options={"min_records": 1})
+    [result] = bk.run([request], vendor.provider)
     assert result.ok, result.error
     [body] = seen
     for key, value in own.items():

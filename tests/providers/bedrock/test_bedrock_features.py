@@ -15,7 +15,7 @@ import batchkit as bk
 from batchkit._registry import make_adapter
 from batchkit.providers._capabilities import FEATURES, features_used
 from batchkit.providers.bedrock.capabilities import CAPABILITIES
-from batchkit.providers.bedrock.codec import CLAUDE, decode_line, encode_record
+from batchkit.providers.bedrock.codec import CLAUDE, NOVA, decode_line, encode_record
 from batchkit.testing.emulators.bedrock.replies import default_responder, input_problem
 
 from .conftest import CLAUDE as CLAUDE_PROVIDER
@@ -123,9 +123,58 @@ def test_bedrock_refusals_name_the_rule(request_: bk.ChatRequest, words: str) ->
     assert "custom_id 'r1'" in message and words in message
 
 
-def test_nova_refuses_claude_only_features_before_sending() -> None:
-    message = refused(chat(tools=[TOOL]), NOVA_PROVIDER)
-    assert "Amazon Nova" in message and "use a Claude model" in message
+NOVA_MODEL = NOVA_PROVIDER.removeprefix("bedrock:")
+
+
+def nova_body(request: bk.ChatRequest) -> dict[str, Any]:
+    make_adapter(NOVA_PROVIDER).check_request(request)
+    out: dict[str, Any] = orjson.loads(encode_record(request, "r1", NOVA, {}))["modelInput"]
+    problem = input_problem(NOVA_MODEL, out)
+    assert problem is None, problem
+    return out
+
+
+def test_nova_tools_and_choices_in_tool_config() -> None:
+    sent = nova_body(chat(tools=[TOOL, LOOKUP], tool_choice="required"))
+    assert sent["toolConfig"]["tools"][1] == {"toolSpec": {
+        "name": "lookup", "inputSchema": {"json": LOOKUP.parameters}}}
+    assert sent["toolConfig"]["toolChoice"] == {"any": {}}
+    choices = {c: nova_body(chat(tools=[TOOL], tool_choice=c))["toolConfig"]["toolChoice"]
+               for c in ("auto", "Invoice")}
+    assert choices == {"auto": {"auto": {}}, "Invoice": {"tool": {"name": "Invoice"}}}
+    output = default_responder(NOVA_MODEL, sent, "r1")
+    result = decode_line(orjson.dumps({"recordId": "r1", "modelOutput": output}))
+    [call] = result.tool_calls
+    assert call.name == "Invoice" and Invoice.model_validate(call.arguments)
+    assert result.finish_reason == "tool_calls" and result.vendor_finish_reason == "tool_use"
+
+
+def test_nova_conversation_documents_and_cache_points() -> None:
+    sent = nova_body(chat(tools=[LOOKUP], messages=[
+        *CONVERSATION[:2], {**CONVERSATION[2], "cache": True},
+        {"role": "user", "content": [{"type": "document", "data": PDF, "title": "inv 7.pdf"},
+                                     {"type": "text", "text": "and this?", "cache": True}]}]))
+    assert sent["messages"][1:3] == [
+        {"role": "assistant", "content": [
+            {"toolUse": {"toolUseId": "toolu_a", "name": "lookup", "input": {"q": "A1"}}}]},
+        {"role": "user", "content": [
+            {"toolResult": {"toolUseId": "toolu_a", "content": [{"text": "A1: 10"}]}},
+            {"cachePoint": {"type": "default"}}]}]
+    assert sent["messages"][3]["content"] == [
+        {"document": {"format": "pdf", "name": "inv 7-pdf", "source": {"bytes": PDF}}},
+        {"text": "and this?"}, {"cachePoint": {"type": "default"}}]
+    orphan = dict(sent, messages=[sent["messages"][0], sent["messages"][2]])
+    assert "matches no toolUse" in str(input_problem(NOVA_MODEL, orphan))
+
+
+@pytest.mark.parametrize(("request_", "words"), [
+    (chat(reasoning="low"), "reasoning unsupported for Amazon Nova"),
+    (chat(tools=[TOOL], tool_choice="none"), "no tool_choice 'none'"),
+    (chat(tools=[TOOL], parallel_tool_calls=False), "no parallel_tool_calls"),
+    (chat(messages=CONVERSATION), "needs the request's tools"),
+])
+def test_nova_refuses_what_its_body_cannot_say(request_: bk.ChatRequest, words: str) -> None:
+    assert words in refused(request_, NOVA_PROVIDER)
 
 
 SAMPLES: dict[str, dict[str, Any]] = {

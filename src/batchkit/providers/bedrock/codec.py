@@ -50,6 +50,7 @@ from ..anthropic.messages import (
     encode_system,
 )
 from ..base import LineError, RemoteStatus
+from .nova import IMAGE_FORMATS, check_nova, image_data, nova_body
 from .results import TOOL_NAME, decode_line
 
 __all__ = [
@@ -141,9 +142,6 @@ def job_name(key: str) -> str:
 
 # -- check -----------------------------------------------------------------------------------
 
-_IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
-                  "image/gif": "gif", "image/webp": "webp"}
-_DATA_URL = re.compile(r"^data:(?P<type>[^;,]+);base64,(?P<data>.*)$", re.DOTALL)
 _TITAN_V2_DIMENSIONS = (256, 512, 1024)
 
 
@@ -196,6 +194,9 @@ def _check_chat(
     structured = request.response_model is not None or request.response_schema is not None
     if structured and any(k in request.params for k in taken):
         fail(f"params {'/'.join(taken)} would replace the tool that carries the response_model")
+    if structured and request.tools:
+        fail("on Bedrock a response_model/response_schema is a forced tool and cannot share the "
+             "request with tools; make it a tool (bk.Tool.from_model) with tool_choice naming it")
     if family is CLAUDE:
         _check_claude(request, structured, fail)
     else:
@@ -204,39 +205,34 @@ def _check_chat(
         if unsupported:
             fail(f"bedrock: {unsupported[0]} unsupported for {family.label} by batchkit yet — "
                  "use a Claude model, or pass Nova's own fields in params={'bedrock': {...}}")
+        check_nova(request, fail)
     for message in request.messages:
         for part in _parts(message):
             if not isinstance(part, ImagePart):
                 continue
             if message.role != "user":
                 fail(f"images are only allowed in user messages, not {message.role!r} ones")
-            media_type, _ = _image_data(part)
+            media_type, _ = image_data(part)
             if media_type is None:
                 fail("Bedrock takes images as base64 data (a data: URL or data=...), "
                      "not a link; download the image first")
-            if media_type not in _IMAGE_FORMATS:
+            if media_type not in IMAGE_FORMATS:
                 fail(f"image type {media_type!r} is not one of png, jpeg, gif, webp")
 
 
-_CLAUDE_ONLY: frozenset[Feature] = frozenset({
-    "tools", "tool_choice", "tool_choice_required", "tool_choice_named", "parallel_tool_calls",
-    "tool_results", "documents", "document_file_id", "cache_breakpoints", "reasoning",
-    "reasoning_off", "response_schema"})
-"""The capability table's features that only the Claude body spells so far."""
+_CLAUDE_ONLY: frozenset[Feature] = frozenset({"reasoning", "reasoning_off"})
+"""The capability table's features that only the Claude body spells so far (Nova 2's
+``reasoningConfig`` is not translated yet; Nova 1 models do not reason)."""
 
 
 def _check_claude(request: ChatRequest, structured: bool, fail: Callable[[str], NoReturn]) -> None:
     """The Messages API's own rules, plus Bedrock's: documents inline only, no thinking with
-    sampling changes, and a structured answer (a forced ``respond`` tool) beside no other tools
-    and no thinking."""
+    sampling changes, and a structured answer (a forced ``respond`` tool) without thinking."""
     check_messages(request, fail, links=False)
     check_features(request, fail)
     thinking = request.reasoning is not None and not request.reasoning.off
     if thinking and (request.temperature is not None or request.top_p is not None):
         fail("Claude cannot think with temperature or top_p changed; remove them or reasoning")
-    if structured and request.tools:
-        fail("on Bedrock a response_model/response_schema is a forced tool and cannot share the "
-             "request with tools; make it a tool (bk.Tool.from_model) with tool_choice naming it")
     if structured and thinking:
         fail("on Bedrock a response_model/response_schema is a forced tool, and Claude cannot "
              "think while a tool is forced; drop reasoning or the response format")
@@ -269,14 +265,6 @@ def _parts(message: Message) -> list[TextPart | ImagePart | DocumentPart]:
     return message.parts
 
 
-def _image_data(part: ImagePart) -> tuple[str | None, str]:
-    """``(media type, base64 data)`` of an inline image; ``(None, "")`` for a link."""
-    if part.url is None:
-        return str(part.media_type), str(part.data)
-    inline = _DATA_URL.match(part.url)
-    return (inline["type"], inline["data"]) if inline else (None, "")
-
-
 # -- encode ----------------------------------------------------------------------------------
 
 
@@ -290,7 +278,7 @@ def encode_record(
     elif family is CLAUDE:
         body = _claude_body(request, options)
     else:
-        body = _nova_body(request, options)
+        body = nova_body(request, _max_tokens(request, options), _schema(request))
     body.update(request_params(request, family))
     return orjson.dumps({"recordId": record_id, "modelInput": body})
 
@@ -325,43 +313,6 @@ def _claude_body(request: ChatRequest, options: Mapping[str, Any]) -> dict[str, 
                           "input_schema": schema}]
         body["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
     return body
-
-
-def _nova_body(request: ChatRequest, options: Mapping[str, Any]) -> dict[str, Any]:
-    config: dict[str, Any] = {"maxTokens": _max_tokens(request, options)}
-    _put(config, "temperature", request.temperature)
-    _put(config, "topP", request.top_p)
-    _put(config, "stopSequences", request.stop)
-    body: dict[str, Any] = {
-        "messages": [{"role": m.role, "content": _nova_content(m)}
-                     for m in request.messages if m.role != "system"],
-        "inferenceConfig": config,
-    }
-    if request.system is not None:
-        body["system"] = [{"text": request.system}]
-    schema = _schema(request)
-    if schema is not None:
-        body["toolConfig"] = {
-            "tools": [{"toolSpec": {"name": TOOL_NAME,
-                                    "description": "Reply with this tool's input.",
-                                    "inputSchema": {"json": schema}}}],
-            "toolChoice": {"tool": {"name": TOOL_NAME}},
-        }
-    return body
-
-
-def _nova_content(message: Message) -> list[dict[str, Any]]:
-    if isinstance(message.content, str):
-        return [{"text": message.content}]
-    blocks: list[dict[str, Any]] = []
-    for part in message.parts:
-        if isinstance(part, ImagePart):
-            media_type, data = _image_data(part)
-            blocks.append({"image": {"format": _IMAGE_FORMATS.get(str(media_type), "png"),
-                                     "source": {"bytes": data}}})
-        elif isinstance(part, TextPart):
-            blocks.append({"text": part.text})
-    return blocks
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..._results import ErrorInfo, Result, Usage
+from ..._results import ErrorInfo, FinishReason, Result, Usage, finish_reason
+from ..._tools import tool_call_from_raw
 from .._lines import load_line
 from ..anthropic.reply import decode_message
 
@@ -32,9 +33,13 @@ _ERROR_CODES = {
     500: ("internal_server_error", True), 503: ("service_unavailable", True),
 }
 """bedrock-runtime's InvokeModel errors by HTTP status (botocore service model), in words."""
-_NOVA_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-                "tool_use": "tool_calls", "content_filtered": "content_filter",
-                "guardrail_intervened": "content_filter"}
+_NOVA_FINISH: dict[str, FinishReason] = {
+    "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
+    "model_context_window_exceeded": "length", "tool_use": "tool_calls",
+    "content_filtered": "content_filter", "guardrail_intervened": "content_filter",
+    "malformed_model_output": "other", "malformed_tool_use": "other",
+}
+"""Converse's ``StopReason`` values (botocore) in batchkit's vocabulary."""
 
 
 def decode_line(line: bytes | str) -> Result:
@@ -70,22 +75,28 @@ def _error(error: Any) -> ErrorInfo:
 
 
 def _nova(rid: str, output: dict[str, Any], obj: dict[str, Any]) -> Result:
+    """A Nova reply: text blocks joined, ``toolUse`` blocks as tool calls, except the forced
+    ``respond`` tool, whose input is a structured answer's text (ending as ``stop``)."""
     message = output["output"].get("message") or {}
     blocks = [b for b in message.get("content") or [] if isinstance(b, dict)]
     texts = [str(b["text"]) for b in blocks if "text" in b]
-    tools = [b["toolUse"] for b in blocks if isinstance(b.get("toolUse"), dict)]
+    uses = [b["toolUse"] for b in blocks if isinstance(b.get("toolUse"), dict)]
     text: str | None = "".join(texts) if texts else None
-    stop = output.get("stopReason")
-    finish = _NOVA_FINISH.get(stop, stop) if isinstance(stop, str) else None
-    answer = next((t for t in tools if t.get("name") == TOOL_NAME), None)
-    if answer is not None:  # the forced tool carries a response_model's reply
+    vendor_stop = output.get("stopReason")
+    stop = vendor_stop if isinstance(vendor_stop, str) else None
+    finish = finish_reason(stop, _NOVA_FINISH)
+    answer = next((t for t in uses if t.get("name") == TOOL_NAME), None)
+    if answer is not None:
         text, finish = orjson.dumps(answer.get("input")).decode(), "stop"
-    elif tools and text is None:  # a user's own forced tool (sent through params)
-        text = orjson.dumps(tools[0].get("input")).decode()
+        uses = [t for t in uses if t is not answer]
+    calls = [tool_call_from_raw(str(t.get("toolUseId") or ""), str(t.get("name") or ""),
+                                t.get("input") if isinstance(t.get("input"), dict) else None)
+             for t in uses]
     usage = output.get("usage") or {}
     read = int(usage.get("cacheReadInputTokenCount") or 0)
     written = int(usage.get("cacheWriteInputTokenCount") or 0)
-    return Result(rid, "succeeded", text=text, finish_reason=finish, raw=obj, usage=Usage(
+    return Result(rid, "succeeded", text=text, finish_reason=finish, raw=obj, tool_calls=calls,
+                  vendor_finish_reason=stop, usage=Usage(
         input_tokens=int(usage.get("inputTokens") or 0) + read + written,
         output_tokens=int(usage.get("outputTokens") or 0),
         cached_input_tokens=read, cache_creation_input_tokens=written,

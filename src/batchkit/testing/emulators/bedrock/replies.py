@@ -132,6 +132,29 @@ def _nova_problem(model_id: str, body: dict[str, Any]) -> str | None:
         runtime.check(runtime.model.shape_for("ConverseRequest"), {**request, "modelId": model_id})
     except AwsError as error:
         return error.message
+    return _nova_tool_problem(body)
+
+
+def _nova_tool_problem(body: dict[str, Any]) -> str | None:
+    """Converse's tool rules beyond its shapes: tool blocks need a ``toolConfig``, and each
+    ``toolResult`` answers a ``toolUse`` of the turn before (every one of them)."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    previous: set[Any] = set()
+    for index, message in enumerate(messages):
+        blocks = [b for b in message.get("content") or [] if isinstance(b, dict)]
+        uses = {b["toolUse"].get("toolUseId") for b in blocks if isinstance(b.get("toolUse"), dict)}
+        answered = {b["toolResult"].get("toolUseId") for b in blocks
+                    if isinstance(b.get("toolResult"), dict)}
+        if (uses or answered) and not body.get("toolConfig"):
+            return ("The toolConfig field must be defined when using toolUse and toolResult "
+                    "content blocks.")
+        if answered - previous:
+            return (f"messages.{index}: a toolResult block's toolUseId matches no toolUse block "
+                    "in the previous turn.")
+        if previous - answered:
+            return (f"messages.{index - 1}: the number of toolResult blocks at messages.{index} "
+                    "does not match the number of toolUse blocks of the previous turn.")
+        previous = uses
     return None
 
 
@@ -207,7 +230,9 @@ def _nova_text(blocks: Any) -> str:
 def _nova_reply(body: dict[str, Any], seed: str) -> dict[str, Any]:
     tool_config = body.get("toolConfig") or {}
     specs = [t.get("toolSpec") or {} for t in tool_config.get("tools") or []]
-    forced = _forced_tool((tool_config.get("toolChoice") or {}).get("tool"), specs, "name")
+    choice = tool_config.get("toolChoice") or {}
+    forced = (specs[0] if specs and "any" in choice else
+              _forced_tool(choice.get("tool"), specs, "name"))
     if forced is not None:
         answer = fill_schema((forced.get("inputSchema") or {}).get("json") or {}, seed=seed)
         content: list[dict[str, Any]] = [{"toolUse": {"toolUseId": "tooluse_" + seed[:22],
