@@ -24,7 +24,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import orjson
 from pydantic import BaseModel
@@ -209,10 +209,16 @@ class _Planner:
         # (where "A" and "a" are one file on some systems): None for the others.
         self.folded_ids: dict[str, str] | None = (
             {} if adapter.case_insensitive_ids else None)
+        # The kind of each request class ("chat", "embed" or "neither"), asked once per class:
+        # an isinstance over pydantic's ABC metaclass per request is not free at millions.
+        self.kinds: dict[type, str] = {}
+        # per group: the biggest line a shard may take (min of the batch's and the line's limit)
+        self.line_limit: dict[str, int] = {}
 
     def add(self, position: int, req: Request) -> None:
         self.count = position + 1
-        if not isinstance(req, (ChatRequest, EmbedRequest)):
+        kind = self.kinds.get(type(req)) or self._kind_of(type(req))
+        if kind == "neither":
             raise InvalidRequestError(
                 f"request {position + 1} is a {type(req).__name__}, "
                 "not a ChatRequest or EmbedRequest"
@@ -243,11 +249,17 @@ class _Planner:
             )
         group = self.adapter.group(req)
         model_path = None
-        if isinstance(req, ChatRequest) and req.response_model is not None:
-            model_path = self._model_path(req.response_model)
+        is_chat = kind == "chat"
+        if is_chat:
+            model = cast(ChatRequest, req).response_model
+            if model is not None:
+                model_path = self.model_paths.get(model) or self._model_path(model)
         record: dict[str, Any] = {"i": position, "id": cid, "vid": vid, "ln": None,
                                   "md": req.metadata, "rm": model_path}
-        identity = _identity(req, model_path) if self.dedupe else None
+        # Chat replies at a non-zero (or default) temperature are samples, never one another's
+        # copies: _identity (a dump and a hash) is only computed where a copy can exist.
+        repeats = not is_chat or cast(ChatRequest, req).temperature == 0
+        identity = _identity(req, model_path) if self.dedupe and repeats else None
         if identity is not None:
             copies = self.first_copy.setdefault(group, {})
             if identity in copies:
@@ -267,7 +279,7 @@ class _Planner:
         if self.queue is not None:
             record["tk"] = tokens = self.queue.tokens_of(req)
         line = self.adapter.encode(req, vid)
-        inputs = 1 if isinstance(req, EmbedRequest) else 0
+        inputs = 0 if is_chat else 1
         current = self._shard_for(group, (len(line) + 1, inputs, cid, tokens))  # line limit
         if self.model_rules is not None:  # then what the model's context window can hold
             self.model_rules.check_size(req, len(line))
@@ -284,6 +296,11 @@ class _Planner:
                 f"differs from custom_id {other!r} only by letter case; this vendor keys "
                 "results by file name, where the two would collide", custom_id=cid,
             )
+
+    def _kind_of(self, cls: type) -> str:
+        kind = self.kinds[cls] = ("chat" if issubclass(cls, ChatRequest) else
+                                  "embed" if issubclass(cls, EmbedRequest) else "neither")
+        return kind
 
     def _model_path(self, model: type[BaseModel]) -> str:
         path = self.model_paths.get(model)
@@ -308,7 +325,10 @@ class _Planner:
         if line is None:
             return current if current is not None else self._open(group, limits)
         line_bytes, inputs, cid, tokens = line
-        too_big = min(limits.max_bytes, limits.max_line_bytes or limits.max_bytes)
+        too_big = self.line_limit.get(group)
+        if too_big is None:
+            too_big = self.line_limit[group] = min(limits.max_bytes,
+                                                   limits.max_line_bytes or limits.max_bytes)
         if line_bytes > too_big:
             raise InvalidRequestError(
                 f"encodes to {line_bytes:,} bytes, over the provider's limit of {too_big:,} "
