@@ -1,0 +1,99 @@
+"""Decoding a multi-shard job's result files on every core: one process per shard.
+
+Why: decoding is CPU work (a 1,536-float embedding line is some 1,536 float texts to parse) and
+a job's shards are independent files, so a job of several shards decodes in about 1/cores of
+the time. Worker processes are forked, so each starts with the job's collector (adapter,
+response models, retry rounds already read) and no setup to send; each decodes one shard and
+returns its ``(input position, Result)`` pairs, which the caller merges in input order as it
+does for shards decoded in turn.
+
+It is used only where it is exact and pays: a first round whose index has no duplicate or
+cached rows (those share one result across shards, so a shard cannot be decoded alone),
+several shards, more than one core, the ``fork`` start method, and enough bytes to decode
+(``MIN_BYTES``) that starting processes is a small part of the time.
+``BATCHKIT_DECODE_PROCESSES`` caps the processes (``1``: decode in this process).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult
+
+    from ._results import Result
+    from .store import ShardRecord
+
+__all__ = ["MIN_BYTES", "decode_processes", "result_bytes", "shards_in_processes"]
+
+MIN_BYTES = 32 * 1024 * 1024
+"""Below this many bytes of result files, forking costs more than it saves."""
+
+ShardDecoder = Callable[["ShardRecord"], Iterator[tuple[int, "Result"]]]
+Stream = tuple[str, Iterator[tuple[int, "Result"]]]
+
+_WORK: tuple[ShardDecoder, list[ShardRecord], list[Any]] | None = None
+"""What the forked workers decode: set just before the fork, inherited, never pickled."""
+
+
+def decode_processes(shards: int, result_bytes: int) -> int:
+    """How many processes to decode ``shards`` shards of ``result_bytes`` bytes (1: here)."""
+    wanted = os.environ.get("BATCHKIT_DECODE_PROCESSES", "")
+    try:
+        cap = int(wanted) if wanted else len(os.sched_getaffinity(0))
+    except ValueError:
+        raise ConfigError("BATCHKIT_DECODE_PROCESSES must be a whole number of processes, "
+                          f"not {wanted!r}") from None
+    if "fork" not in multiprocessing.get_all_start_methods() or result_bytes < MIN_BYTES:
+        return 1
+    return max(1, min(cap, shards))
+
+
+def result_bytes(paths: list[Path]) -> int:
+    return sum(p.stat().st_size for p in paths if p.exists())
+
+
+@contextmanager
+def shards_in_processes(decode: ShardDecoder, shards: list[ShardRecord], unmatched: list[Any],
+                        processes: int) -> Iterator[list[Stream]]:
+    """Per shard, ``(group, stream of (position, Result))`` decoded by ``processes`` forked
+    workers; each stream waits for its shard. Vendor lines matching no request are added to
+    ``unmatched`` as each shard's stream is read. The workers end when the block does."""
+    global _WORK
+    _WORK = (decode, shards, unmatched)
+    try:
+        pool = multiprocessing.get_context("fork").Pool(processes)
+    finally:
+        _WORK = None  # the workers have their copy; this process keeps no reference
+    try:
+        pending = [pool.apply_async(_decode_shard, (i,)) for i in range(len(shards))]
+        yield [(shard.group, _stream(job, unmatched)) for shard, job in zip(shards, pending,
+                                                                             strict=True)]
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _stream(job: AsyncResult[tuple[list[tuple[int, Result]], list[Any]]],
+            unmatched: list[Any]) -> Iterator[tuple[int, Result]]:
+    pairs, strays = job.get()
+    unmatched.extend(strays)
+    yield from pairs
+
+
+def _decode_shard(index: int) -> tuple[list[tuple[int, Result]], list[Any]]:
+    """In a worker: shard ``index``'s pairs, and the lines of it that matched no request."""
+    assert _WORK is not None, "set before the fork"
+    decode, shards, unmatched = _WORK
+    before = len(unmatched)
+    pairs = list(decode(shards[index]))
+    strays = unmatched[before:]
+    del unmatched[before:]
+    return pairs, strays
