@@ -24,7 +24,6 @@ class Label(BaseModel):
 @pytest.fixture
 def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every job's results decode in 2 processes whatever their size; records the forks."""
-    monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "2")
     calls: list[int] = []
     real = _collect.shards_in_processes
@@ -92,11 +91,14 @@ def test_a_job_whose_copies_share_results_across_shards_decodes_in_turn(
 
 
 def test_small_jobs_and_one_core_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BATCHKIT_DECODE_PROCESSES", raising=False)
     assert _parallel.decode_processes(4, _parallel.MIN_BYTES - 1) == 1
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "1")
     assert _parallel.decode_processes(4, 10 * _parallel.MIN_BYTES) == 1
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "8")
-    assert _parallel.decode_processes(3, 10 * _parallel.MIN_BYTES) == 3
+    assert _parallel.decode_processes(3, 10) == 3  # a number asked for is used at any size
+    monkeypatch.delenv("BATCHKIT_DECODE_PROCESSES")
+    assert _parallel.decode_processes(1, 10 * _parallel.MIN_BYTES) == 1
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "two")
     with pytest.raises(bk.ConfigError, match="BATCHKIT_DECODE_PROCESSES"):
         _parallel.decode_processes(4, 10 * _parallel.MIN_BYTES)

@@ -11,7 +11,8 @@ It is used only where it is exact and pays: a first round whose index has no dup
 cached rows (those share one result across shards, so a shard cannot be decoded alone),
 several shards, more than one core, the ``fork`` start method, and enough bytes to decode
 (``MIN_BYTES``) that starting processes is a small part of the time.
-``BATCHKIT_DECODE_PROCESSES`` caps the processes (``1``: decode in this process).
+``BATCHKIT_DECODE_PROCESSES`` sets the number of processes for any size (``1``: decode in
+this process); by default it is the cores this process may use.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def decode_processes(shards: int, result_bytes: int) -> int:
     except ValueError:
         raise ConfigError("BATCHKIT_DECODE_PROCESSES must be a whole number of processes, "
                           f"not {wanted!r}") from None
-    if "fork" not in multiprocessing.get_all_start_methods() or result_bytes < MIN_BYTES:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    if not wanted and result_bytes < MIN_BYTES:  # asked for by number: used at any size
         return 1
     return max(1, min(cap, shards))
 
