@@ -29,7 +29,7 @@ from .._capabilities import vendor_params
 from .._ids import HASH_CHARS, escaped_id
 from .._lines import load_line
 from ..base import RemoteStatus
-from .features import check_features, encode_thinking, encode_tools
+from .features import check_features, encode_thinking, encode_tools, strict_schema
 from .messages import DEFAULT_MAX_TOKENS, check_messages, encode_messages, encode_system
 from .reply import decode_message
 
@@ -165,17 +165,7 @@ def encode_request(
 
 
 def _output_schema(schema: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(schema, dict):
-        return _schema_cached_raw(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
-    return _schema_cached(schema)
-
-
-@cache
-def _schema_cached_raw(schema_json: bytes) -> dict[str, Any]:
-    """A raw ``response_schema`` made acceptable to structured outputs, as for a model."""
-    from anthropic import transform_schema
-
-    return transform_schema(orjson.loads(schema_json))
+    return strict_schema(schema) if isinstance(schema, dict) else _schema_cached(schema)
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:

@@ -10,8 +10,12 @@ https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, NoReturn
 
+import orjson
+
+from ..._exceptions import MissingDependencyError
 from ..._requests import ChatRequest
 
 __all__ = [
@@ -20,6 +24,7 @@ __all__ = [
     "check_features",
     "encode_thinking",
     "encode_tools",
+    "strict_schema",
 ]
 
 MIN_THINKING_BUDGET = 1024
@@ -112,8 +117,24 @@ def _tool(name: str, description: str | None, parameters: dict[str, Any],
     if description:
         tool["description"] = description
     if strict:
-        from anthropic import transform_schema
-
-        tool["input_schema"] = transform_schema(parameters)
+        tool["input_schema"] = strict_schema(parameters)
         tool["strict"] = True
     return tool
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` as strict mode and structured outputs accept it (closed objects, supported
+    keywords; the rest moved into descriptions), by the SDK's own ``transform_schema``. Cached
+    by content, since every request of a job usually repeats the same schema (read-only)."""
+    return _transformed(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+
+
+@cache
+def _transformed(schema_json: bytes) -> dict[str, Any]:
+    try:
+        from anthropic import transform_schema
+    except ImportError:
+        raise MissingDependencyError(
+            'strict schemas for anthropic need its SDK: pip install "batchkit[anthropic]"'
+        ) from None
+    return transform_schema(orjson.loads(schema_json))
