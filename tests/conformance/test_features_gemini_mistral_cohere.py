@@ -62,6 +62,16 @@ def _vertex_seen(app: Any, seen: list[dict[str, Any]]) -> None:
     app.chat_responder = responder
 
 
+def _mistral_seen(app: Any, seen: list[dict[str, Any]]) -> None:
+    from batchkit.testing.emulators.mistral.replies import default_responder
+
+    def responder(endpoint: str, body: dict[str, Any], custom_id: str) -> dict[str, Any]:
+        seen.append(body)
+        return default_responder(endpoint, body, custom_id)
+
+    app.responder = responder
+
+
 VENDORS = [
     Vendor("gemini", "gemini:gemini-2.5-flash",
            lambda app: len(app.files) + app.creates,
@@ -71,6 +81,10 @@ VENDORS = [
            lambda app: len(app.gcs.store.objects) + app.creates,
            {"parallel_tool_calls": False},
            {"vertex": {"generationConfig": {"topK": 7}}}, _vertex_seen),
+    Vendor("mistral", "mistral:mistral-small-latest",
+           lambda app: len(app.files) + app.creates,
+           {"logprobs": True},
+           {"mistral": {"safe_prompt": True}}, _mistral_seen),
 ]
 
 
@@ -136,7 +150,7 @@ def test_params_unscoped_openai_fields_refused_scoped_fields_sent(
         vendor: tuple[Vendor, Any]) -> None:
     spec, app = vendor
     for field, value in [("logit_bias", {"50256": -100}), ("logprobs", True),
-                         ("service_tier", "flex")]:
+                         ("store", True), ("user", "u-1")]:
         request = bk.ChatRequest(custom_id="p", messages=[_ask(0)], params={field: value})
         with pytest.raises(bk.InvalidRequestError, match=f"{field!r} is not a {spec.name}"):
             bk.run([request], spec.provider)

@@ -135,10 +135,13 @@ def test_response_format_is_what_the_sdk_builds(model: type[BaseModel]) -> None:
 @pytest.mark.parametrize(("request_", "rule"), [
     (chat(params={"max_completion_tokens": 5}), "use max_tokens="),
     (chat(params={"seed": 5}), "use seed="),
-    (chat(params={"logprobs": True}), "refuses unknown fields"),
+    (chat(params={"logprobs": True}), "request field; scope it to its vendor"),
+    (chat(params={"mistral": {"logprobs": True}}), "refuses unknown fields"),
     (chat(params={"model": "x"}), "choose it in the provider string"),
     (chat(params={"stream": True}), "reject 'stream'"),
-    (chat(params={"n": 2}), "params 'n' other than 1"),
+    (chat(reasoning=2048), "not a token budget"),
+    (chat(messages=[{"role": "user", "content": [
+        {"type": "document", "file_id": "file-abc"}]}]), "(a UUID)"),
     (chat(temperature=1.8), "temperature up to 1.5"),
     (chat(seed=-1), "random_seed must be >= 0"),
     (chat(messages=[{"role": "system", "content": [

@@ -20,7 +20,8 @@ providers.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Literal, NoReturn
 
@@ -28,12 +29,14 @@ import orjson
 from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError, ProviderError
-from ..._requests import EmbedRequest, ImagePart, Message, Request, TextPart
+from ..._requests import ChatRequest, DocumentPart, EmbedRequest, Request, TextPart
 from ..._results import ErrorInfo, Result
 from ..._state import JobState
+from .._capabilities import vendor_params
 from .._lines import load_line
 from ..base import LineError, RemoteStatus
 from ..openai.results import decode_line as decode_openai_line
+from . import features
 
 __all__ = [
     "CHAT_FIELDS",
@@ -48,6 +51,7 @@ __all__ = [
     "encode_line",
     "error_message",
     "map_status",
+    "mistral_params",
     "request_body",
     "response_format",
 ]
@@ -100,48 +104,54 @@ def encode_line(request: Request, custom_id: str) -> bytes:
 
 
 def request_body(request: Request) -> dict[str, Any]:
-    """The endpoint body for ``request``; ``params`` are merged last, as the vendor escape hatch.
+    """The endpoint body for ``request``; the raw params for Mistral (:func:`mistral_params`)
+    are merged last, as the vendor escape hatch.
 
     ``metadata`` is never sent (the body's own ``metadata`` field is Mistral's, not the
     caller's row data), and ``EmbedRequest.input_type`` is dropped: Mistral's embedding models
     take no query/document hint, and refusing it would break moving a job between vendors.
+    Tools, tool calls, documents, reasoning and response formats are spelt by :mod:`.features`.
     """
     body: dict[str, Any] = {}
     if isinstance(request, EmbedRequest):
         body["input"] = request.text
         _put(body, "output_dimension", request.dimensions)
     else:
-        body["messages"] = [_message(m) for m in request.messages]
+        names = {c.id: c.name for m in request.messages for c in m.tool_calls or ()}
+        body["messages"] = [features.message(m, names) for m in request.messages]
         _put(body, "max_tokens", request.max_tokens)
         _put(body, "temperature", request.temperature)
         _put(body, "top_p", request.top_p)
         _put(body, "stop", request.stop)
         _put(body, "random_seed", request.seed)
+        if request.tools:
+            body["tools"] = features.tools(request)
+        if request.tool_choice is not None:
+            body["tool_choice"] = features.tool_choice(request.tool_choice)
+        _put(body, "parallel_tool_calls", request.parallel_tool_calls)
+        if request.n is not None and request.n > 1:
+            body["n"] = request.n
+        _put(body, "reasoning_effort", features.reasoning_effort(request))
         if request.response_model is not None:
             body["response_format"] = response_format(request.response_model)
-    body.update(request.params)
+        _put(body, "response_format", features.response_format_for(request))
+    body.update(mistral_params(request))
     return body
+
+
+def mistral_params(request: Request) -> dict[str, Any]:
+    """The raw params for Mistral's line: unscoped ones and ``params["mistral"]``; another
+    vendor's scope is left out, and an unscoped field Mistral's schema lacks is refused."""
+    from ..._registry import available_providers
+
+    vendors = [name for name, _, _ in available_providers()]
+    fields = EMBED_FIELDS if isinstance(request, EmbedRequest) else CHAT_FIELDS
+    return vendor_params(request, "mistral", vendors, fields)
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:
     if value is not None:
         body[key] = value
-
-
-def _message(message: Message) -> dict[str, Any]:
-    if isinstance(message.content, str):
-        return {"role": message.role, "content": message.content}
-    chunks: list[dict[str, Any]] = []
-    for part in message.parts:
-        if isinstance(part, ImagePart):
-            url = part.url if part.url is not None else (
-                f"data:{part.media_type};base64,{part.data}")
-            image: dict[str, Any] = {"url": url}
-            _put(image, "detail", part.detail)
-            chunks.append({"type": "image_url", "image_url": image})
-        elif isinstance(part, TextPart):
-            chunks.append({"type": "text", "text": part.text})
-    return {"role": message.role, "content": chunks}
 
 
 @cache
@@ -190,19 +200,22 @@ def check_request(request: Request) -> None:
     embed = isinstance(request, EmbedRequest)
     fields, schema = (EMBED_FIELDS, "EmbeddingRequest") if embed else (
         CHAT_FIELDS, "ChatCompletionRequest")
-    for key, value in request.params.items():
+    scoped = request.params.get("mistral")
+    raw = {**request.params, **(scoped if isinstance(scoped, Mapping) else {})}
+    for key in raw:
         if key == "model":
             fail("params must not set 'model'; choose it in the provider string")
         if key == "stream":
             fail("batch APIs reject 'stream'; remove it from params")
         if key == "input" and embed:
             fail("params must not set 'input'; use one EmbedRequest per text")
-        if key == "n" and value != 1:
-            fail("params 'n' other than 1 is not supported: batchkit keeps one choice per "
-                 "request")
+        if key in _RENAMED:
+            fail(f"params {key!r} is not a field of Mistral's {schema}: {_RENAMED[key]}")
+    for key in scoped if isinstance(scoped, Mapping) else ():
         if key not in fields:
-            hint = _RENAMED.get(key, f"Mistral's {schema} refuses unknown fields")
-            fail(f"params {key!r} is not a field of Mistral's {schema}: {hint}")
+            fail(f"params['mistral'] {key!r} is not a field of Mistral's {schema}: Mistral's "
+                 f"{schema} refuses unknown fields")
+    mistral_params(request)
     if isinstance(request, EmbedRequest):
         return
     if request.temperature is not None and request.temperature > MAX_TEMPERATURE:
@@ -210,14 +223,34 @@ def check_request(request: Request) -> None:
     if request.seed is not None and request.seed < 0:
         fail("Mistral's random_seed must be >= 0")
     for m in request.messages:
-        if m.role == "system" and any(isinstance(p, ImagePart) for p in m.parts):
-            fail("Mistral system messages take text only; put images in a user message")
+        if m.role == "system" and any(not isinstance(p, TextPart) for p in m.parts):
+            fail("Mistral system messages take text only; put images and documents in a "
+                 "user message")
+    _check_features(request, fail)
     if request.response_model is not None:
         where = _free_form_object(request.response_model.model_json_schema(), "$")
         if where is not None:
             fail(f"response_model field {where} is a free-form dict: Mistral's strict "
                  "json_schema closes every object (additionalProperties: false), so it would "
                  "always come back empty; use a model with named fields")
+
+
+def _check_features(request: ChatRequest, fail: Callable[[str], NoReturn]) -> None:
+    """What Mistral's spelling of the v2 features cannot carry."""
+    reasoning = request.reasoning
+    if reasoning is not None and not reasoning.off and reasoning.effort is None:
+        fail("Mistral takes a reasoning effort level (reasoning='low' ... 'high'), not a token "
+             "budget")
+    for m in request.messages:
+        for part in m.parts:
+            if isinstance(part, DocumentPart) and part.file_id is not None and \
+                    not _UUID.match(part.file_id):
+                fail(f"a document file_id for Mistral is the id of a file uploaded to its Files "
+                     f"API (a UUID), not {part.file_id!r}")
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                   r"[0-9a-fA-F]{12}$")
 
 
 def _free_form_object(node: Any, path: str) -> str | None:
@@ -259,9 +292,7 @@ def decode_line(line: bytes | str) -> Result:
     if result.status == "errored":
         obj, _ = load_line(line, "Mistral batch result")
         result.error = _line_error(obj) or result.error
-    if result.finish_reason == "model_length":  # Mistral's "context window full": a cut reply
-        result.finish_reason = "length"
-    return result
+    return features.with_mistral_reading(result)
 
 
 def _line_error(obj: Mapping[str, Any]) -> ErrorInfo | None:

@@ -79,14 +79,84 @@ def _loc(path: str) -> list[str | int]:
 def check_body(endpoint: str, body: dict[str, Any]) -> ReplyError | None:
     """The 422 a real request with this body would get, or None when the body is valid."""
     problems = _spec.validate("mistral", BODY_SCHEMAS[endpoint], body)
-    return ReplyError(422, validation_detail(problems)) if problems else None
+    if problems:
+        return ReplyError(422, validation_detail(problems))
+    problem = _tool_problem(body) if endpoint == "/v1/chat/completions" else None
+    return ReplyError(400, problem) if problem else None
+
+
+_CALL_ID = re.compile(r"^[A-Za-z0-9]{9}$")
+
+
+def _tool_problem(body: dict[str, Any]) -> str | None:
+    """What Mistral refuses about tools beyond the schema: call ids that are not nine letters or
+    digits, a tool result answering no earlier call, a tool choice with no tools or naming
+    none of them."""
+    called: set[str] = set()
+    for message in body.get("messages") or []:
+        for call in message.get("tool_calls") or []:
+            if not _CALL_ID.match(str(call.get("id"))):
+                return (f"Tool call id was {call.get('id')} but must be a-z, A-Z, 0-9, with a "
+                        "length of 9.")
+            called.add(str(call["id"]))
+        if message.get("role") == "tool" and message.get("tool_call_id") not in called:
+            return (f"Tool message with tool_call_id {message.get('tool_call_id')} has no "
+                    "matching tool call in a previous assistant message.")
+    names = [t["function"]["name"] for t in body.get("tools") or []]
+    choice = body.get("tool_choice")
+    if choice not in (None, "auto", "none") and not names:
+        return "tool_choice requires tools to be set."
+    if isinstance(choice, dict) and choice["function"]["name"] not in names:
+        return f"tool_choice names function {choice['function']['name']} which is not in tools."
+    return None
+
+
+def _forced_calls(body: dict[str, Any], seed: str) -> list[dict[str, Any]] | None:
+    """The tool call Mistral makes when ``tool_choice`` forces one (``any`` / ``required`` /
+    a named function), arguments fitting the function's parameters schema."""
+    choice = body.get("tool_choice")
+    tools = [t["function"] for t in body.get("tools") or []]
+    if choice in (None, "auto", "none") or not tools:
+        return None
+    wanted = choice["function"]["name"] if isinstance(choice, dict) else tools[0]["name"]
+    function = next(f for f in tools if f["name"] == wanted)
+    arguments = fill_schema(function.get("parameters") or {"type": "object"}, seed=seed)
+    call_id = "".join(c for c in seed if c.isalnum())[:9]
+    return [{"id": call_id, "type": "function", "index": 0, "function": {
+        "name": wanted, "arguments": json.dumps(arguments, ensure_ascii=False)}}]
 
 
 
 def chat_completion(body: dict[str, Any], custom_id: str) -> dict[str, Any]:
-    """A ``chat.completion`` reply; JSON that satisfies a ``json_schema`` response format."""
+    """A ``chat.completion`` reply: ``n`` choices, each a forced tool call or a text (JSON
+    that satisfies a ``json_schema`` response format), led by a ``thinking`` chunk when a
+    ``reasoning_effort`` other than ``none`` is asked for."""
     seed = digest("mistral-chat", custom_id, json.dumps(body, sort_keys=True))
     prompt = collect_text(body.get("messages", []))
+    choices, completion_tokens = [], 0
+    for index in range(int(body.get("n") or 1)):
+        choice, tokens = _choice(body, digest(seed, str(index)), prompt, index)
+        choices.append(choice)
+        completion_tokens += tokens
+    prompt_tokens = estimate_tokens(prompt) + 3 * len(body.get("messages", []))
+    return {
+        "id": seed[:32],
+        "object": "chat.completion",
+        "model": str(body.get("model")),
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+        "created": 0,
+        "choices": choices,
+    }
+
+
+def _choice(body: dict[str, Any], seed: str, prompt: str, index: int
+            ) -> tuple[dict[str, Any], int]:
+    calls = _forced_calls(body, seed)
+    if calls is not None:
+        tokens = estimate_tokens(calls[0]["function"]["arguments"])
+        return {"index": index, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": "", "tool_calls": calls}}, tokens
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema") or {}
@@ -100,21 +170,15 @@ def chat_completion(body: dict[str, Any], custom_id: str) -> dict[str, Any]:
     truncated = False
     if isinstance(cap, int) and estimate_tokens(text) > cap:  # cut as the vendor does
         text, truncated = text[: cap * 4], True
-    prompt_tokens = estimate_tokens(prompt) + 3 * len(body.get("messages", []))
-    completion_tokens = estimate_tokens(text) if text else 0
-    return {
-        "id": seed[:32],
-        "object": "chat.completion",
-        "model": str(body.get("model")),
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
-        "created": 0,
-        "choices": [{
-            "index": 0,
-            "finish_reason": "length" if truncated else "stop",
-            "message": {"role": "assistant", "content": text, "tool_calls": None},
-        }],
-    }
+    tokens = estimate_tokens(text) if text else 0
+    content: Any = text
+    if body.get("reasoning_effort") not in (None, "none"):
+        thought = f"Thinking ({seed[:6]}) about the question first."
+        content = [{"type": "thinking", "thinking": [{"type": "text", "text": thought}]},
+                   {"type": "text", "text": text}]
+        tokens += estimate_tokens(thought)
+    return {"index": index, "finish_reason": "length" if truncated else "stop",
+            "message": {"role": "assistant", "content": content, "tool_calls": None}}, tokens
 
 
 def embedding_list(body: dict[str, Any]) -> dict[str, Any]:
