@@ -253,3 +253,10 @@ def test_every_sdk_stop_reason_has_a_shared_word(stop: str) -> None:
     result = decode_line(orjson.dumps({"custom_id": "r1", "result": {
         "type": "succeeded", "message": message}}))
     assert result.finish_reason == FINISH_REASONS[stop] and result.vendor_finish_reason == stop
+
+
+@pytest.mark.parametrize("raw", [{"output_config": {}}, {"anthropic": {"output_config": {}}}])
+def test_raw_params_cannot_replace_the_output_format_scoped_or_not(raw: dict[str, Any]) -> None:
+    request = chat(response_schema={"type": "object"}, params=raw)
+    assert "would replace the response format" in refused(request)
+    assert "reject 'stream'" in refused(chat(params={"anthropic": {"stream": True}}))

@@ -205,3 +205,9 @@ def test_capability_table_agrees_with_the_claude_codec(feature: str) -> None:
         body(request)
     else:
         refused(request)
+
+
+@pytest.mark.parametrize("raw", [{"tools": []}, {"bedrock": {"tool_choice": {"type": "any"}}}])
+def test_raw_params_cannot_replace_the_respond_tool_scoped_or_not(raw: dict[str, Any]) -> None:
+    assert "would replace the tool" in refused(chat(response_model=Invoice, params=raw))
+    assert "choose it in the provider string" in refused(chat(params={"bedrock": {"model": "x"}}))

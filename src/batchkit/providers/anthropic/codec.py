@@ -99,8 +99,10 @@ def check_request(request: Request, options: Mapping[str, Any]) -> None:
 
     if isinstance(request, EmbedRequest):
         fail("anthropic has no embeddings API; send EmbedRequests to another provider")
+    scoped = request.params.get("anthropic")
+    given = {*request.params, *(scoped if isinstance(scoped, Mapping) else ())}
     for key, rule in _PARAM_RULES.items():
-        if key in request.params:
+        if key in given:
             fail(rule)
     sampling = [k for k in ("temperature", "top_p") if getattr(request, k) is not None]
     if sampling and not options.get("drop_sampling"):
@@ -110,7 +112,7 @@ def check_request(request: Request, options: Mapping[str, Any]) -> None:
         fail("anthropic has no 'seed'; remove it for this provider")
     check_messages(request, fail, links=True)
     check_features(request, fail)
-    if (request.response_model or request.response_schema) and "output_config" in request.params:
+    if (request.response_model or request.response_schema) and "output_config" in given:
         fail("params 'output_config' would replace the response format's output_config")
     request_params(request)
 

@@ -160,13 +160,17 @@ def check_request(request: Request, family: Family | None, model: str) -> None:
     if family.kind != request.kind:
         wanted = "EmbedRequests" if family.kind == "embed" else "ChatRequests"
         fail(f"bedrock model {model!r} ({family.label}) takes {wanted} only")
-    if "stream" in request.params:
+    scoped = request.params.get("bedrock")
+    given = {*request.params, *(scoped if isinstance(scoped, Mapping) else ())}
+    if "stream" in given:
         fail("batch jobs reject 'stream'; remove it from params")
+    if "model" in given and family.kind == "chat":
+        fail("params must not set 'model'; choose it in the provider string")
     request_params(request, family)
     if isinstance(request, EmbedRequest):
         _check_embed(request, family, fail)
     else:
-        _check_chat(request, family, fail)
+        _check_chat(request, family, given, fail)
 
 
 def _check_embed(
@@ -182,17 +186,16 @@ def _check_embed(
 
 
 def _check_chat(
-    request: ChatRequest, family: Family, fail: Callable[[str], NoReturn]
+    request: ChatRequest, family: Family, given: set[str], fail: Callable[[str], NoReturn]
 ) -> None:
-    if "model" in request.params:
-        fail("params must not set 'model'; choose it in the provider string")
+    """``given``: the raw params' keys, unscoped and scoped to bedrock."""
     if request.temperature is not None and request.temperature > 1:
         fail(f"{family.label} takes temperature between 0 and 1")
     if request.seed is not None:
         fail(f"{family.label} on Bedrock has no 'seed'; remove it for this provider")
     taken = ("tools", "tool_choice") if family is CLAUDE else ("toolConfig",)
     structured = request.response_model is not None or request.response_schema is not None
-    if structured and any(k in request.params for k in taken):
+    if structured and any(k in given for k in taken):
         fail(f"params {'/'.join(taken)} would replace the tool that carries the response_model")
     if structured and request.tools:
         fail("on Bedrock a response_model/response_schema is a forced tool and cannot share the "
