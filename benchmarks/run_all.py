@@ -14,6 +14,7 @@ import bench_emulator
 import bench_encode
 import bench_index
 import bench_memory
+import bench_neutral
 import bench_store
 from _bench import print_table
 
@@ -27,6 +28,7 @@ def main() -> None:
     rows = bench_emulator.run(100_000 // scale)
     rows += bench_memory.run(1_000_000 // scale)
     rows += bench_encode.run(200_000 // scale)
+    rows += bench_neutral.run(100_000 // scale)
     rows += bench_decode.run(20_000 // scale)
     rows += bench_index.run(20_000 // scale)
     rows += bench_store.run(2_000 // scale)

@@ -35,6 +35,8 @@ OPENAI_EFFORTS: Mapping[str, str] = {
 }
 """Neutral effort -> OpenAI's ``reasoning_effort`` (``none`` turns thinking off on gpt-5.1+)."""
 
+_PLAIN_MESSAGE_FIELDS = frozenset({"role", "content", "cache"})
+"""A message setting only these (cache is a no-op here) is ``{"role", "content"}`` on the wire."""
 _TOOL_CACHE: dict[int, tuple[Tool, bool, bool, dict[str, Any]]] = {}
 _TOOL_CACHE_SIZE = 1024
 
@@ -158,8 +160,8 @@ def chat_messages(req: ChatRequest) -> list[dict[str, Any]]:
     """``messages``; a plain text turn (most of a million-row job) takes the short path."""
     return [
         {"role": m.role, "content": m.content}
-        if type(m.content) is str and m.name is None and not m.tool_calls
-        and m.tool_call_id is None else _chat_message(m)
+        if type(m.content) is str and m.__pydantic_fields_set__ <= _PLAIN_MESSAGE_FIELDS
+        else _chat_message(m)
         for m in req.messages
     ]
 
