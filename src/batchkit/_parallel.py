@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ._exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -84,14 +86,21 @@ def shards_in_processes(decode: ShardDecoder, shards: list[ShardRecord], unmatch
         pool.join()
 
 
-def _stream(job: AsyncResult[tuple[list[tuple[int, Result]], list[Any]]],
-            unmatched: list[Any]) -> Iterator[tuple[int, Result]]:
-    pairs, strays = job.get()
+_Shard = tuple[list[tuple[int, "Result"]], list[Any], "np.ndarray | None", list[int]]
+"""What a worker sends back: the pairs (their vectors lifted out), the unmatched lines, the
+vectors as one block and which pairs they belong to."""
+
+
+def _stream(job: AsyncResult[_Shard], unmatched: list[Any]) -> Iterator[tuple[int, Result]]:
+    pairs, strays, block, rows = job.get()
     unmatched.extend(strays)
+    if block is not None:  # each result's vector back, as a row of the shard's block
+        for row, at in enumerate(rows):
+            pairs[at][1].embedding = block[row]
     yield from pairs
 
 
-def _decode_shard(index: int) -> tuple[list[tuple[int, Result]], list[Any]]:
+def _decode_shard(index: int) -> _Shard:
     """In a worker: shard ``index``'s pairs, and the lines of it that matched no request."""
     assert _WORK is not None, "set before the fork"
     decode, shards, unmatched = _WORK
@@ -99,4 +108,23 @@ def _decode_shard(index: int) -> tuple[list[tuple[int, Result]], list[Any]]:
     pairs = list(decode(shards[index]))
     strays = unmatched[before:]
     del unmatched[before:]
-    return pairs, strays
+    block, rows = _lift_vectors(pairs)
+    return pairs, strays, block, rows
+
+
+def _lift_vectors(pairs: list[tuple[int, Result]]) -> tuple[np.ndarray | None, list[int]]:
+    """The results' vectors as one matrix (sent back as one buffer: thousands of small arrays
+    cost as much to pickle as to decode), each result's ``embedding`` emptied meanwhile.
+    Left in place unless every vector has one dtype and length."""
+    rows: list[int] = []
+    vectors: list[np.ndarray] = []
+    for at, (_, result) in enumerate(pairs):
+        if result.embedding is not None:
+            rows.append(at)
+            vectors.append(result.embedding)
+    if not vectors or len({(v.dtype, v.shape) for v in vectors}) != 1:
+        return None, []
+    block = np.stack(vectors)
+    for at in rows:
+        pairs[at][1].embedding = None
+    return block, rows
