@@ -189,3 +189,19 @@ def test_scoped_params_reach_only_their_vendor(handle: Any, vendor: Vendor) -> N
     for key, value in own.items():
         assert body[key] == value
     assert "logit_bias" not in body and "service_tier" not in body and "openai" not in body
+
+
+def test_cache_breakpoint_on_a_shared_message_is_written_once_then_read(handle: Any) -> None:
+    handbook = " ".join(f"Rule {i}: invoices over {i} dollars need a second signature."
+                        for i in range(120))
+    requests = [bk.ChatRequest(custom_id=f"q{i}", messages=[
+        {"role": "user", "content": handbook, "cache": True},
+        {"role": "assistant", "content": "Read it."},
+        {"role": "user", "content": f"Does invoice {i} of {i * 100} dollars need two?"}])
+        for i in range(5)]
+    results = bk.run(requests, ANTHROPIC.provider)
+    usages = [r.usage for r in results if r.usage is not None]
+    assert len(usages) == 5
+    assert sum(u.cache_creation_input_tokens > 0 for u in usages) == 1
+    assert sum(u.cached_input_tokens > 0 for u in usages) == 4
+    assert all(u.input_tokens > u.cached_input_tokens for u in usages)

@@ -83,6 +83,26 @@ def prompt_tokens(params: dict[str, Any]) -> int:
     return estimate_tokens(prompt) + 4 * len(params.get("messages") or [])
 
 
+def cached_prefix(params: dict[str, Any]) -> tuple[str, int] | None:
+    """``(key, tokens)`` of the prompt prefix a request's cache breakpoints mark, or None.
+
+    The API caches in the order tools, system, messages, up to and including the last block
+    carrying ``cache_control``; the key tells one prefix from another, the tokens are its text's.
+    """
+    items: list[Any] = list(params.get("tools") or [])
+    system = params.get("system")
+    items += system if isinstance(system, list) else [system] if system else []
+    for message in params.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        items += content if isinstance(content, list) else [content]
+    marked = [i for i, item in enumerate(items) if isinstance(item, dict)
+              and item.get("cache_control")]
+    if not marked:
+        return None
+    prefix = items[: marked[-1] + 1]
+    return json.dumps(prefix, sort_keys=True), estimate_tokens(collect_text(prefix))
+
+
 def message_reply(params: dict[str, Any], text: str, custom_id: str) -> dict[str, Any]:
     """A ``Message`` answering ``params`` (``text`` unless a tool is forced), with usage
     counted from the request and the reply."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from batchkit.testing._text import collect_text, digest, estimate_tokens
-from batchkit.testing.emulators.anthropic.replies import Responder
+from batchkit.testing._text import digest
+from batchkit.testing.emulators.anthropic.replies import Responder, cached_prefix
 
 MESSAGES_URL = "/v1/messages"
 FaultKind = Literal["errored", "expired", "canceled"]
@@ -115,15 +115,13 @@ class EmulatedBatch:
         return {"type": "succeeded", "message": message}
 
     def _account_cache(self, params: dict[str, Any], message: dict[str, Any]) -> None:
-        """Move a cache-marked system prompt's tokens into cache writes (first time in this
-        batch) or cache reads (later), as the vendor reports them beside ``input_tokens``."""
-        system = params.get("system")
-        if not isinstance(system, list) or not any(
-            isinstance(b, dict) and b.get("cache_control") for b in system
-        ):
+        """Move the tokens of the prefix a request's cache breakpoints mark (tools, system,
+        messages) into cache writes (first time in this batch) or cache reads (later), as the
+        vendor reports them beside ``input_tokens``."""
+        marked = cached_prefix(params)
+        if marked is None:
             return
-        prefix = json.dumps(system, sort_keys=True)
-        tokens = estimate_tokens(collect_text(system))
+        prefix, tokens = marked
         usage = message.get("usage") or {}
         if tokens < CACHE_MIN_TOKENS or usage.get("input_tokens", 0) <= tokens:
             return
