@@ -40,6 +40,9 @@ class Vendor:
     """params={vendor: ...} that must reach the vendor's line."""
     seen: Callable[[Any, list[dict[str, Any]]], None]
     """Installs a responder hook recording each request body the emulator answers."""
+    force: str = "Invoice"
+    """The tool_choice that forces the extraction tool (Cohere cannot name one: 'required')."""
+    reads_pdf: bool = True
 
 
 def _gemini_seen(app: Any, seen: list[dict[str, Any]]) -> None:
@@ -72,6 +75,16 @@ def _mistral_seen(app: Any, seen: list[dict[str, Any]]) -> None:
     app.responder = responder
 
 
+def _cohere_seen(app: Any, seen: list[dict[str, Any]]) -> None:
+    from batchkit.testing.emulators.cohere.replies import default_chat_responder
+
+    def responder(body: dict[str, Any], custom_id: str, model: str) -> dict[str, Any]:
+        seen.append(body)
+        return default_chat_responder(body, custom_id, model)
+
+    app.chat_responder = responder
+
+
 VENDORS = [
     Vendor("gemini", "gemini:gemini-2.5-flash",
            lambda app: len(app.files) + app.creates,
@@ -85,6 +98,10 @@ VENDORS = [
            lambda app: len(app.files) + app.creates,
            {"logprobs": True},
            {"mistral": {"safe_prompt": True}}, _mistral_seen),
+    Vendor("cohere", "cohere:command-a-03-2025",
+           lambda app: len(app.datasets) + len(app.batches),
+           {"n": 2}, {"cohere": {"safety_mode": "STRICT"}}, _cohere_seen,
+           force="required", reads_pdf=False),
 ]
 
 
@@ -103,7 +120,7 @@ def test_300_forced_tool_extractions(vendor: tuple[Vendor, Any]) -> None:
     spec, _ = vendor
     tool = bk.Tool.from_model(Invoice)
     requests = [bk.ChatRequest(custom_id=f"inv-{i}", messages=[_ask(i)], tools=[tool],
-                               tool_choice="Invoice", max_tokens=300) for i in range(300)]
+                               tool_choice=spec.force, max_tokens=300) for i in range(300)]
     results = bk.run(requests, spec.provider, shard_size=150)
     assert len(results) == 300
     assert [r.custom_id for r in results] == [r.custom_id for r in requests]
@@ -116,22 +133,24 @@ def test_300_forced_tool_extractions(vendor: tuple[Vendor, Any]) -> None:
 
 
 def test_a_tool_result_turn_and_a_pdf_question(vendor: tuple[Vendor, Any]) -> None:
-    spec, _ = vendor
+    spec, app = vendor
     tool = bk.Tool.from_model(Invoice)
     call = {"id": "call_1", "name": "Invoice",
             "arguments": {"number": "A-1", "total": 1.5, "paid": False}}
     pdf = base64.b64encode(b"%PDF-1.4\n% an emulated document\n").decode()
-    requests = [
-        bk.ChatRequest(custom_id="turns", tools=[tool], messages=[
-            _ask(1), {"role": "assistant", "content": None, "tool_calls": [call]},
-            {"role": "tool", "tool_call_id": "call_1", "content": '{"stored": true}'},
-            {"role": "user", "content": "Was it stored?"}]),
-        bk.ChatRequest(custom_id="pdf", messages=[{"role": "user", "content": [
-            {"type": "text", "text": "What is this document about?"},
-            {"type": "document", "data": pdf, "title": "invoice.pdf"}]}]),
-    ]
-    results = bk.run(requests, spec.provider)
-    assert [r.status for r in results] == ["succeeded", "succeeded"], list(results)
+    turns = bk.ChatRequest(custom_id="turns", tools=[tool], messages=[
+        _ask(1), {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"stored": true}'},
+        {"role": "user", "content": "Was it stored?"}])
+    question = bk.ChatRequest(custom_id="pdf", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What is this document about?"},
+        {"type": "document", "data": pdf, "title": "invoice.pdf"}]}])
+    if not spec.reads_pdf:
+        with pytest.raises(bk.InvalidRequestError, match=r"'pdf'.*document parts unsupported"):
+            bk.run([turns, question], spec.provider)
+        assert bk.list_jobs() == [] and spec.uploads(app) == 0
+    results = bk.run([turns, question] if spec.reads_pdf else [turns], spec.provider)
+    assert [r.status for r in results] == ["succeeded"] * len(results), list(results)
     assert all(r.text and not r.tool_calls for r in results)
 
 
@@ -149,7 +168,7 @@ def test_a_refused_feature_records_and_sends_nothing(vendor: tuple[Vendor, Any])
 def test_params_unscoped_openai_fields_refused_scoped_fields_sent(
         vendor: tuple[Vendor, Any]) -> None:
     spec, app = vendor
-    for field, value in [("logit_bias", {"50256": -100}), ("logprobs", True),
+    for field, value in [("logit_bias", {"50256": -100}), ("top_logprobs", 3),
                          ("store", True), ("user", "u-1")]:
         request = bk.ChatRequest(custom_id="p", messages=[_ask(0)], params={field: value})
         with pytest.raises(bk.InvalidRequestError, match=f"{field!r} is not a {spec.name}"):

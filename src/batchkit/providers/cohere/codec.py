@@ -2,7 +2,8 @@
 
 Cohere runs embeddings as **Embed Jobs** over an uploaded ``embed-input`` dataset and chat as
 **Batches** (``/v2/batches``) over a ``batch-chat-v2-input`` dataset. Results come back as an
-output dataset whose Avro records the adapter turns into JSON lines; this module reads those.
+output dataset whose Avro records the adapter turns into JSON lines; this module reads those
+(chat bodies and chat records themselves are spelt and read by :mod:`.chat`).
 
 Why JSONL (not CSV) for ``embed-input``: metadata keeps its types (numbers, booleans), texts with
 commas, quotes and newlines need no escaping rules, and one request is one line, which is what
@@ -25,11 +26,12 @@ import numpy as np
 import orjson
 
 from ..._exceptions import InvalidRequestError, ProviderError
-from ..._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
-from ..._results import ErrorInfo, Result, ResultStatus, Usage
+from ..._requests import ChatRequest, EmbedRequest, Request
+from ..._results import ErrorInfo, Result
 from ..._state import JobState
 from .._lines import load_line
 from ..base import LineError, RemoteStatus
+from .chat import check_chat, decode_chat_record, encode_chat
 
 __all__ = [
     "BATCH_STATUSES",
@@ -89,11 +91,6 @@ BATCH_STATUSES: Mapping[str, JobState] = {
 """``BatchStatus`` (spec). ``UNSPECIFIED`` is the enum's zero value, read as not started yet;
 ``CANCELLED`` (double L) is not in the enum but is what Cohere's own batch notebook polls for,
 so it is accepted rather than stalling a job."""
-
-_FINISH_REASONS = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length",
-                   "TOOL_CALL": "tool_calls"}
-"""Reported in chat-completions words, so one job reads the same on every vendor."""
-
 
 # -- embeddings: check and encode ------------------------------------------------------------
 
@@ -175,62 +172,7 @@ def dataset_fields(
     return sorted(kept), sorted(optional_fields)
 
 
-# -- chat: check and encode ------------------------------------------------------------------
-
-
-def check_chat(request: ChatRequest) -> None:
-    """Refuse what Cohere's v2 chat body (spec ``/v2/chat``) cannot express."""
-    cid = request.custom_id
-
-    def fail(rule: str) -> NoReturn:
-        raise InvalidRequestError(rule, custom_id=cid)
-
-    for key in ("model", "stream"):
-        if key in request.params:
-            fail(f"params must not set {key!r} (the batch names the model; batches never stream)")
-    if request.temperature is not None and request.temperature > 1:
-        fail("Cohere takes temperature between 0 and 1")
-    if request.top_p is not None and not 0.01 <= request.top_p <= 0.99:
-        fail("Cohere takes top_p (its 'p') between 0.01 and 0.99")
-    if request.stop is not None and len(request.stop) > 5:
-        fail("Cohere takes at most 5 stop sequences")
-    if request.seed is not None and request.seed < 0:
-        fail("Cohere takes a seed of 0 or more")
-    for m in request.messages:
-        if m.role != "user" and any(isinstance(p, ImagePart) for p in m.parts):
-            fail(f"images are only allowed in user messages, not {m.role!r} ones")
-
-
-def encode_chat(request: ChatRequest, vendor_id: str) -> bytes:
-    """One ``batch-chat-v2-input`` line: ``{"custom_id", "body"}``, the body a ``/v2/chat``
-    request without ``model`` (the batch names it). ``params`` are merged last."""
-    body: dict[str, Any] = {"messages": [_message(m) for m in request.messages]}
-    for key, value in (("max_tokens", request.max_tokens), ("temperature", request.temperature),
-                       ("p", request.top_p), ("stop_sequences", request.stop),
-                       ("seed", request.seed)):
-        if value is not None:
-            body[key] = value
-    if request.response_model is not None:
-        body["response_format"] = {"type": "json_object",
-                                   "json_schema": request.response_model.model_json_schema()}
-    body.update(request.params)
-    return orjson.dumps({"custom_id": vendor_id, "body": body})
-
-
-def _message(message: Message) -> dict[str, Any]:
-    if isinstance(message.content, str) or message.role != "user":
-        return {"role": message.role, "content": message.text}
-    parts: list[dict[str, Any]] = []
-    for p in message.parts:
-        if isinstance(p, ImagePart):
-            url = p.url if p.url is not None else f"data:{p.media_type};base64,{p.data}"
-            image: dict[str, Any] = {"url": url}
-            if p.detail is not None:
-                image["detail"] = p.detail
-            parts.append({"type": "image_url", "image_url": image})
-        elif isinstance(p, TextPart):
-            parts.append({"type": "text", "text": p.text})
-    return {"role": "user", "content": parts}
+# -- both ------------------------------------------------------------------------------------
 
 
 def check_request(request: Request, model: str, options: Mapping[str, Any]) -> None:
@@ -258,7 +200,7 @@ def decode_line(line: bytes | str) -> Result:
     if isinstance(obj, dict) and "embeddings" in obj:
         return _embedding_record(obj)
     obj, cid = load_line(line, "Cohere batch output")
-    return _chat_record(cid, obj)
+    return decode_chat_record(cid, obj)
 
 
 def _embedding_record(obj: dict[str, Any]) -> Result:
@@ -282,48 +224,6 @@ def _embedding_record(obj: dict[str, Any]) -> Result:
             "empty_embedding", "the output record holds no embedding of any type"))
     return Result(cid, "succeeded", embedding=vectors.get("float"), embeddings_by_type=vectors,
                   metadata=metadata, raw=raw)
-
-
-_PASSING_STATUS = re.compile(r"^\s*(?:HTTP\s*)?(?:429|5\d\d)\b")
-
-
-def passing_error(text: str) -> bool:
-    """Whether a batch record's ``error`` names a passing failure (HTTP 429 or 5xx), worth
-    running the request again. Cohere documents the field only as free text, so only a text that
-    opens with such a status (``"429: ..."``) counts; anything else is final."""
-    return _PASSING_STATUS.match(text) is not None
-
-
-def _chat_record(cid: str, obj: dict[str, Any]) -> Result:
-    error = obj.get("error")
-    body = obj.get("body")
-    if isinstance(body, str) and body:  # a body stored as JSON text reads the same
-        body = orjson.loads(body)
-    if error:
-        return Result(cid, "errored", raw=obj, error=ErrorInfo(
-            "request_failed", str(error), retryable=passing_error(str(error))))
-    if not isinstance(body, dict):
-        raise ValueError(f"record for {cid!r} has neither an error nor a body")
-    message = body.get("message") or {}
-    texts = [str(part.get("text") or "") for part in message.get("content") or []
-             if isinstance(part, dict) and part.get("type") == "text"]
-    reason = body.get("finish_reason")
-    finish = _FINISH_REASONS.get(reason, str(reason).lower()) if reason else None
-    status: ResultStatus = "errored" if reason in ("ERROR", "TIMEOUT") else "succeeded"
-    error_info = (ErrorInfo(str(reason).lower(), "the generation ended with " + str(reason),
-                            retryable=True) if status == "errored" else None)
-    return Result(cid, status, text="".join(texts) if texts else None, finish_reason=finish,
-                  usage=_usage(body.get("usage")), error=error_info, raw={**obj, "body": body})
-
-
-def _usage(usage: Any) -> Usage | None:
-    """Billed units when given (what is paid for), else the token counts."""
-    if not isinstance(usage, dict):
-        return None
-    counted = usage.get("billed_units") or usage.get("tokens") or {}
-    return Usage(input_tokens=int(counted.get("input_tokens") or 0),
-                 output_tokens=int(counted.get("output_tokens") or 0),
-                 cached_input_tokens=int(usage.get("cached_tokens") or 0))
 
 
 # -- status ----------------------------------------------------------------------------------

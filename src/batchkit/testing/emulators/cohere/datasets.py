@@ -276,11 +276,32 @@ CHAT_RESULT_SCHEMA: dict[str, Any] = {
             {"name": "finish_reason", "type": "string"},
             {"name": "message", "type": {"type": "record", "name": "AssistantMessage", "fields": [
                 {"name": "role", "type": "string"},
-                {"name": "content", "type": {"type": "array", "items": {
-                    "type": "record", "name": "TextContent", "fields": [
+                {"name": "content", "type": {"type": "array", "items": [
+                    {"type": "record", "name": "TextContent", "fields": [
                         {"name": "type", "type": "string"}, {"name": "text", "type": "string"},
-                    ]}}},
+                    ]},
+                    {"type": "record", "name": "ThinkingContent", "fields": [
+                        {"name": "type", "type": "string"},
+                        {"name": "thinking", "type": "string"},
+                    ]},
+                ]}, "default": []},
+                {"name": "tool_plan", "type": ["null", "string"], "default": None},
+                {"name": "tool_calls", "type": ["null", {"type": "array", "items": {
+                    "type": "record", "name": "ToolCall", "fields": [
+                        {"name": "id", "type": "string"}, {"name": "type", "type": "string"},
+                        {"name": "function", "type": {"type": "record", "name": "Function",
+                                                      "fields": [
+                            {"name": "name", "type": "string"},
+                            {"name": "arguments", "type": "string"},
+                        ]}},
+                    ]}}], "default": None},
             ]}},
+            {"name": "logprobs", "type": ["null", {"type": "array", "items": {
+                "type": "record", "name": "LogprobItem", "fields": [
+                    {"name": "text", "type": "string"},
+                    {"name": "token_ids", "type": {"type": "array", "items": "long"}},
+                    {"name": "logprobs", "type": {"type": "array", "items": "double"}},
+                ]}}], "default": None},
             {"name": "usage", "type": {"type": "record", "name": "Usage", "fields": [
                 {"name": "billed_units", "type": {**_TOKENS, "name": "BilledUnits"}},
                 {"name": "tokens", "type": {**_TOKENS, "name": "Tokens"}},
@@ -289,4 +310,6 @@ CHAT_RESULT_SCHEMA: dict[str, Any] = {
         {"name": "error", "type": "string"},
     ]}
 """A batch result record: ``{"custom_id", "body": ChatResponseV2 | null, "error": ""}``. Cohere
-publishes no schema for it; this follows the records its Batches API users report."""
+publishes no schema for it; this follows the records its Batches API users report, with the
+``ChatResponseV2`` fields of tool use, thinking and logprobs (``tool_calls``, ``tool_plan``,
+``thinking`` content, ``logprobs``) as the v2 chat reference names them."""

@@ -56,13 +56,57 @@ def body_problem(body: dict[str, Any], model: str) -> str | None:
     if unknown:
         return f"invalid request: unknown field {unknown[0]!r}"
     problems = _spec.validate("cohere", "V2ChatRequest", {**body, "model": model})
-    return f"invalid request: {problems[0]}" if problems else None
+    if problems:
+        return f"invalid request: {problems[0]}"
+    return _tool_problem(body)
+
+
+def _tool_problem(body: dict[str, Any]) -> str | None:
+    """Tool rules the schema cannot say: a tool result must answer an earlier call, and a
+    ``tool_choice`` needs tools."""
+    called: set[str] = set()
+    for message in body.get("messages") or []:
+        called.update(str(c.get("id")) for c in message.get("tool_calls") or [])
+        if message.get("role") == "tool" and message.get("tool_call_id") not in called:
+            return (f"invalid request: tool message references tool_call_id "
+                    f"{message.get('tool_call_id')!r} that was not in a previous assistant "
+                    "message's tool_calls")
+    if body.get("tool_choice") and not body.get("tools"):
+        return "invalid request: tool_choice requires tools to be specified"
+    return None
+
+
+def _forced_call(body: dict[str, Any], seed: str) -> dict[str, Any] | None:
+    """With ``tool_choice: REQUIRED`` Cohere calls a tool: the first, with arguments fitting
+    its parameters schema."""
+    tools = body.get("tools") or []
+    if body.get("tool_choice") != "REQUIRED" or not tools:
+        return None
+    function = tools[0]["function"]
+    arguments = fill_schema(function.get("parameters") or {"type": "object"}, seed=seed)
+    return {"id": f"{function['name']}_{seed[:8]}", "type": "function",
+            "function": {"name": function["name"], "arguments": json.dumps(arguments)}}
 
 
 def default_chat_responder(body: dict[str, Any], custom_id: str, model: str) -> dict[str, Any]:
-    """A ``ChatResponseV2``: JSON satisfying ``response_format.json_schema`` when one is given,
-    else a short text from the prompt; ``max_tokens`` applied (``MAX_TOKENS``)."""
+    """A ``ChatResponseV2``: a tool call when ``tool_choice`` is ``REQUIRED``, else JSON
+    satisfying ``response_format.json_schema`` when one is given, else a short text from the
+    prompt; ``max_tokens`` applied (``MAX_TOKENS``); a ``thinking`` part when thinking is
+    enabled, ``logprobs`` when asked for."""
     seed = digest("reply", model, custom_id, json.dumps(body, sort_keys=True))
+    prompt = estimate_tokens(collect_text(body.get("messages")))
+    call = _forced_call(body, seed)
+    content: list[dict[str, Any]] = []
+    thinking = body.get("thinking") or {}
+    if thinking.get("type") == "enabled":
+        content.append({"type": "thinking", "thinking": f"Thinking ({seed[:6]}) first."})
+    if call is not None:
+        output = estimate_tokens(call["function"]["arguments"])
+        message: dict[str, Any] = {"role": "assistant", "tool_calls": [call],
+                                   "tool_plan": "I will call the tool."}
+        if content:
+            message["content"] = content
+        return _response(seed, "TOOL_CALL", message, prompt, output)
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_object":
         text = json.dumps(fill_schema(fmt.get("json_schema") or {"type": "object"}, seed=seed))
@@ -73,12 +117,23 @@ def default_chat_responder(body: dict[str, Any], custom_id: str, model: str) -> 
     cap = body.get("max_tokens")
     if isinstance(cap, int) and estimate_tokens(text) > cap:
         text, finish = text[: cap * 4], "MAX_TOKENS"
-    prompt = estimate_tokens(collect_text(body.get("messages")))
-    output = estimate_tokens(text)
+    content.append({"type": "text", "text": text})
+    response = _response(seed, finish, {"role": "assistant", "content": content}, prompt,
+                         estimate_tokens(text))
+    if body.get("logprobs"):
+        response["logprobs"] = [
+            {"text": word, "token_ids": [int(digest(seed, word)[:4], 16)],
+             "logprobs": [-(int(digest(seed, str(i))[:3], 16) % 1000) / 1000]}
+            for i, word in enumerate(text.split(" "))]
+    return response
+
+
+def _response(seed: str, finish: str, message: dict[str, Any], prompt: int, output: int
+              ) -> dict[str, Any]:
     return {
         "id": f"{seed[:8]}-{seed[8:12]}-{seed[12:16]}-{seed[16:20]}-{seed[20:32]}",
         "finish_reason": finish,
-        "message": {"role": "assistant", "content": [{"type": "text", "text": text}]},
+        "message": message,
         "usage": {"billed_units": {"input_tokens": float(prompt), "output_tokens": float(output)},
                   "tokens": {"input_tokens": float(prompt + 20), "output_tokens": float(output)}},
     }
