@@ -164,3 +164,15 @@ def test_forget_removes_an_ended_job_and_refuses_a_live_one(chat_file: Path) -> 
     assert run("forget", live["id"], "--force").exit_code == 0
     assert bk.list_jobs() == [] and not Path(live["folder"]).exists()
     assert run("list").exit_code == 0  # an emptied store over no job folders opens fine
+
+
+def test_an_option_the_provider_would_ignore_is_refused_before_anything_is_recorded(
+    chat_file: Path,
+) -> None:
+    error = one_line_error(run("submit", str(chat_file), "-p", "openai:gpt-4o-mini",
+                               "-s", "enqued_tokens=5"))
+    assert "unknown option 'enqued_tokens' (did you mean 'enqueued_tokens'?)" in error
+    error = one_line_error(run("submit", str(chat_file), "-p", "anthropic:claude-haiku-4-5",
+                               "-s", "endpoint=responses"))  # an OpenAI option elsewhere
+    assert "anthropic: unknown option 'endpoint'" in error
+    assert bk.list_jobs() == []

@@ -41,6 +41,7 @@ def encode(
     request leaves no half-written set of files behind.
     """
     adapter = make_adapter(provider, options)
+    adapter.check_options()
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".batchkit-encode-", dir=out))

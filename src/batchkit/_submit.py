@@ -96,6 +96,7 @@ def submit(
         raise ConfigError(f"retry must be 0 or more rounds, got {retry}")
     resolved = resolve_provider(provider, profile, options)
     adapter = make_adapter(resolved.provider, resolved.options)
+    adapter.check_options()
     check_mode(mode, adapter, resolved.options)
     db = _store(store)
     job_id = _new_job_id()

@@ -17,6 +17,7 @@ Apart from ``__init__``, an adapter's methods are private or are the ones define
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from abc import ABC, abstractmethod
@@ -25,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
+from .._exceptions import ConfigError
 from .._requests import Request
 from .._results import Result
 from .._state import JobState
 from ._capabilities import Capabilities, check_capabilities
 
 __all__ = [
+    "JOB_OPTIONS",
     "Adapter",
     "Limits",
     "LineError",
@@ -44,6 +47,13 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+JOB_OPTIONS = frozenset({
+    "allow_unknown_model", "enqueued_tokens", "find_skew_seconds", "concurrency", "timeout",
+    "base_url", "rpm", "tpm", "mode", "realtime_below", "batch_window_s", "batcher",
+})
+"""Options every provider takes: the planner's, the queue's, the real-time mode's and the
+transport's (see README "Options")."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +182,10 @@ class Adapter(ABC):
     capabilities: ClassVar[Capabilities | None] = None
     """How the vendor spells each neutral feature, or why it can't (``_capabilities``); None
     leaves every decision to :meth:`check` (a third-party adapter without a table)."""
+    option_names: ClassVar[frozenset[str] | None] = None
+    """The adapter options this vendor reads (``options={...}``, ``-s key=value``) beyond
+    :data:`JOB_OPTIONS`; an option in neither is refused before anything is written. None
+    leaves options unchecked (a third-party adapter that declares none)."""
     case_insensitive_ids: ClassVar[bool] = False
     """Whether the vendor keys requests by a name where case does not count (an object key on
     a case-folding store): the planner then refuses ids that differ only by case."""
@@ -195,6 +209,19 @@ class Adapter(ABC):
     @abstractmethod
     def limits(self, group: str) -> Limits:
         """The per-batch limits for shards of ``group``."""
+
+    def check_options(self) -> None:
+        """Refuse, in one line, an option this adapter would silently ignore (a typo, or a
+        vendor's option passed to another): the job would run without it."""
+        if self.option_names is None:
+            return
+        known = JOB_OPTIONS | self.option_names
+        for name in self.options:
+            if name not in known:
+                near = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                raise ConfigError(f"{self.name}: unknown option {name!r}{hint}; this provider "
+                                  f"takes {', '.join(sorted(known))}")
 
     def check_request(self, request: Request) -> None:
         """Refuse a request this vendor cannot take, before anything is written: first the

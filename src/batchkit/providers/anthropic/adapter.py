@@ -62,6 +62,7 @@ class AnthropicAdapter(AnthropicRealtime["Anthropic"], StainlessAdapter["Anthrop
 
     name = "anthropic"
     capabilities = CAPABILITIES
+    option_names = frozenset({"cache_system", "drop_sampling", "max_tokens"})
     # Batches carry no key: re-attaching tells a job's shards apart by creation order.
     parallel_submit = False
     credential_env = ("ANTHROPIC_API_KEY",)

@@ -55,6 +55,9 @@ class AzureAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
 
     name = "azure"
     capabilities = CAPABILITIES
+    option_names = frozenset({
+        "api_version", "completion_window", "endpoint", "file_expiry_days", "find_max_age_days",
+    })
     credential_env = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
     sdk = StainlessSDK(
         vendor="Azure OpenAI", module="openai", base_error="OpenAIError",

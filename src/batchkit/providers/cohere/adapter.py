@@ -94,7 +94,10 @@ class CohereAdapter(Adapter):
 
     name = "cohere"
     capabilities = CAPABILITIES
-    option_names = frozenset({"keep_fields", "send_metadata", "validation_timeout"})
+    option_names = frozenset({
+        "embedding_types", "input_type", "keep_fields", "optional_fields", "send_metadata",
+        "truncate", "validation_timeout",
+    })
     credential_env = ("CO_API_KEY", "COHERE_API_KEY")
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:

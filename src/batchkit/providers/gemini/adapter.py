@@ -91,6 +91,7 @@ class GeminiAdapter(GeminiRealtime, Adapter):
 
     name = "gemini"
     capabilities = CAPABILITIES
+    option_names = frozenset({"inline_max_bytes", "max_requests"})
     credential_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:

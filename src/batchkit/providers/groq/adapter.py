@@ -62,6 +62,7 @@ class GroqAdapter(OpenAIRealtime["Groq"], FileBatchAdapter["Groq"]):
 
     name = "groq"
     capabilities = CAPABILITIES
+    option_names = frozenset({"completion_window", "endpoint", "find_max_age_days"})
     credential_env = ("GROQ_API_KEY",)
     realtime_prefix, realtime_keeps_v1 = "/openai", True
     """The groq SDK's paths start ``/openai/v1`` below its base URL."""

@@ -92,6 +92,7 @@ class MistralAdapter(MistralRealtime, Adapter):
 
     name = "mistral"
     capabilities = CAPABILITIES
+    option_names = frozenset({"timeout_hours", "upload"})
     credential_env = ("MISTRAL_API_KEY",)
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:

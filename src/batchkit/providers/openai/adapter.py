@@ -51,6 +51,7 @@ class OpenAIAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
 
     name = "openai"
     capabilities = CAPABILITIES
+    option_names = frozenset({"completion_window", "endpoint", "find_max_age_days"})
     credential_env = ("OPENAI_API_KEY",)
     sdk = StainlessSDK(vendor="OpenAI", module="openai", base_error="OpenAIError",
                        key_env="OPENAI_API_KEY", key_pattern=re.compile(r"sk-[A-Za-z0-9_\-*]{3,}"),

@@ -61,6 +61,7 @@ class TogetherAdapter(OpenAIRealtime["Together"], FileBatchAdapter["Together"]):
 
     name = "together"
     capabilities = CAPABILITIES
+    option_names = frozenset({"endpoint", "find_max_age_days"})
     credential_env = ("TOGETHER_API_KEY",)
     sdk = StainlessSDK(vendor="Together", module="together", base_error="TogetherError",
                        key_env="TOGETHER_API_KEY",

@@ -108,6 +108,7 @@ class VertexAdapter(Adapter):
 
     name = "vertex"
     capabilities = CAPABILITIES
+    option_names = frozenset({"api_endpoint", "bucket", "location", "project"})
     credential_env = ("GOOGLE_APPLICATION_CREDENTIALS",)
     """The one credential variable of ADC; ``gcloud auth application-default login`` and the
     metadata server need none. Project and bucket are settings, not secrets."""
