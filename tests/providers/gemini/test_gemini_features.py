@@ -241,3 +241,15 @@ def test_unscoped_params_must_be_google_request_fields() -> None:
     assert {"generationConfig", "safetySettings", "toolConfig"} <= gemini_request_fields()
     assert "labels" in vertex_request_fields() and "labels" not in gemini_request_fields()
     assert "contents" not in vertex_request_fields() | gemini_request_fields()
+
+
+@pytest.mark.parametrize("model, reasoning, words", [
+    ("gemini-2.5-pro", "off", "cannot turn thinking off"),
+    ("gemini-2.0-flash", "low", "does not think"),
+])
+def test_thinking_a_model_cannot_do_is_refused_at_planning(model: str, reasoning: str,
+                                                           words: str) -> None:
+    for adapter in (GeminiAdapter(model), VertexAdapter(model)):
+        with pytest.raises(bk.InvalidRequestError, match=words):
+            adapter.check_request(_chat(reasoning=reasoning))
+    GeminiAdapter("gemini-2.5-pro").check_request(_chat(reasoning="minimal"))

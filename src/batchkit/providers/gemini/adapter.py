@@ -109,7 +109,7 @@ class GeminiAdapter(GeminiRealtime, Adapter):
 
     def check(self, request: Request) -> None:
         if isinstance(request, ChatRequest):
-            check_chat_request(request)
+            check_chat_request(request, model=self.model)
         else:
             check_embed_request(request)
 

@@ -11,9 +11,9 @@ from .._capabilities import Support, complete, no, yes
 __all__ = ["CAPABILITIES", "google_table"]
 
 
-def google_table(vendor: str, file_uri: str) -> dict[str, Support]:
+def google_table(vendor: str, file_uri: str, call_ids: str) -> dict[str, Support]:
     """The table both Google batch services share; ``file_uri`` says what a document's
-    ``file_id`` must be on ``vendor``."""
+    ``file_id`` must be on ``vendor``, ``call_ids`` how replayed calls keep their ids."""
     return {
         "tools": yes("tools[].functionDeclarations[] with parametersJsonSchema",
                      note="strict is implicit: Gemini follows the declared schema"),
@@ -23,7 +23,7 @@ def google_table(vendor: str, file_uri: str) -> dict[str, Support]:
         "parallel_tool_calls": no(f"leave parallel_tool_calls unset: {vendor} decides itself "
                                   "whether to return several functionCall parts"),
         "tool_results": yes("functionCall parts in model turns, functionResponse parts in "
-                            "user turns", note="calls without an id get call_<n>"),
+                            "user turns", note=call_ids),
         "message_name": no("put the speaker's name in the message text; Gemini contents "
                            "have only a role"),
         "images": yes("inlineData / fileData parts"),
@@ -43,4 +43,6 @@ def google_table(vendor: str, file_uri: str) -> dict[str, Support]:
     }
 
 
-CAPABILITIES = complete(google_table("gemini", "a Files API URI"), "gemini")
+CAPABILITIES = complete(google_table(
+    "gemini", "a Files API URI", "ids sent; a reply's call without one gets call_<n>"),
+    "gemini")

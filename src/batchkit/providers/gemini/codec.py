@@ -109,9 +109,11 @@ def _camel(name: str) -> str:
 # -- encode: chat ----------------------------------------------------------------------------
 
 
-def check_chat_request(request: ChatRequest, dialect: Dialect = GEMINI) -> None:
+def check_chat_request(request: ChatRequest, dialect: Dialect = GEMINI, model: str = ""
+                       ) -> None:
     """Raise ``InvalidRequestError`` (naming the custom_id and rule) for what Gemini would
-    reject or batchkit would silently lose."""
+    reject or batchkit would silently lose; ``model`` (when given) for the thinking rules:
+    models before 2.5 do not think, and Pro models cannot stop (their least budget is 128)."""
     provider = dialect.vendor
 
     def fail(rule: str) -> NoReturn:
@@ -122,6 +124,11 @@ def check_chat_request(request: ChatRequest, dialect: Dialect = GEMINI) -> None:
         if key in request.params or (isinstance(scoped, Mapping) and key in scoped):
             fail(rule)
     params = chat_params(request, dialect)
+    name = model.rsplit("/", 1)[-1]
+    if request.reasoning is not None and name.startswith(("gemini-1.", "gemini-2.0")):
+        fail(f"{name} does not think; leave reasoning unset or use a 2.5 or later model")
+    if request.reasoning is not None and request.reasoning.off and "-pro" in name:
+        fail(f"{name} cannot turn thinking off; use reasoning='minimal' or budget_tokens=128")
     if request.stop is not None and len(request.stop) > MAX_STOP_SEQUENCES:
         fail(f"{provider} takes at most {MAX_STOP_SEQUENCES} stop sequences, "
              f"not {len(request.stop)}")

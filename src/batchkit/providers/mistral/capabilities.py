@@ -20,7 +20,7 @@ CAPABILITIES = complete({
     "images": yes("image_url chunks in user and assistant messages"),
     "documents": yes("document_url chunks (a URL or a data: URL)", note="title as "
                      "document_name"),
-    "document_file_id": yes("file chunks: a Files API id (UUID)"),
+    "document_file_id": yes("file chunks", note="a Files API id (a UUID)"),
     "cache_breakpoints": yes("automatic prefix caching", note="no-op: cached automatically"),
     "reasoning": yes("reasoning_effort", note="effort levels only, no token budget"),
     "reasoning_off": yes("reasoning_effort 'none'"),

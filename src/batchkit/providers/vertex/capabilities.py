@@ -10,4 +10,6 @@ from ..gemini.capabilities import google_table
 
 __all__ = ["CAPABILITIES"]
 
-CAPABILITIES = complete(google_table("vertex", "a gs:// URI"), "vertex")
+CAPABILITIES = complete(google_table(
+    "vertex", "a gs:// URI", "no ids on Vertex: paired by name and order; replies get "
+    "call_<n>"), "vertex")

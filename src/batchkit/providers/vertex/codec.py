@@ -146,7 +146,7 @@ def check_request(request: Request, model: str) -> None:
             raise InvalidRequestError(
                 f"vertex model {model!r} is an embedding model; chat requests need a "
                 "Gemini model (e.g. vertex:gemini-2.5-flash)", custom_id=request.custom_id)
-        check_chat_request(request, VERTEX)
+        check_chat_request(request, VERTEX, model)
         params = chat_params(request, VERTEX)
         if "cachedContent" in params or "cached_content" in params:
             raise InvalidRequestError(
