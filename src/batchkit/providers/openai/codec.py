@@ -251,10 +251,12 @@ class LineFormat:
         for m in request.messages:
             if type(m.content) is list:
                 has_parts = True
-                if m.role != "user" and any(isinstance(p, ImagePart | DocumentPart)
-                                            for p in m.content):
-                    return (f"images and documents are only allowed in user messages, not "
-                            f"{m.role!r} ones")
+                if m.role != "user":
+                    for p in m.content:
+                        if isinstance(p, ImagePart | DocumentPart):
+                            what = "images" if isinstance(p, ImagePart) else "documents"
+                            return (f"{what} are only allowed in user messages, not {m.role!r} "
+                                    "ones")
         if (request.stop is not None and self.max_stop_sequences
                 and len(request.stop) > self.max_stop_sequences):
             return f"at most {self.max_stop_sequences} stop sequences are allowed"
@@ -312,7 +314,7 @@ class LineFormat:
 _PARAM_RULES = {
     "model": "params must not set 'model'; choose it in the provider string",
     "stream": "batch APIs reject 'stream'; remove it from params",
-    "n": "params must not set 'n'; use ChatRequest(n=...), which keeps every choice",
+    "n": "params 'n' is not taken; use ChatRequest(n=...), which keeps every choice",
     "input": "params must not set 'input'; use one EmbedRequest per text",
 }
 
