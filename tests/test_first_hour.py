@@ -176,3 +176,17 @@ def test_an_option_the_provider_would_ignore_is_refused_before_anything_is_recor
                                "-s", "endpoint=responses"))  # an OpenAI option elsewhere
     assert "anthropic: unknown option 'endpoint'" in error
     assert bk.list_jobs() == []
+
+
+def test_a_request_kind_the_model_cannot_serve_is_refused(tmp_path: Path) -> None:
+    texts = tmp_path / "texts.csv"
+    texts.write_text("id,text\n1,first text\n2,second text\n")
+    error = one_line_error(run("submit", str(texts), "-p", "openai:gpt-4o-mini", "--wait",
+                               "--sandbox"))
+    assert "openai:gpt-4o-mini is a chat model and cannot serve an embedding request" in error
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text(json.dumps({"custom_id": "c", "messages": [{"role": "user",
+                                                                "content": "hi"}]}) + "\n")
+    error = one_line_error(run("submit", str(chat), "-p", "openai:text-embedding-3-small"))
+    assert "is an embedding model and cannot serve a chat request" in error
+    assert bk.list_jobs() == []

@@ -9,6 +9,8 @@ otherwise refuse the line after a paid upload, or, worse, accept it and fail it.
   mean" for a typo; ``options={"allow_unknown_model": True}`` (``-s allow_unknown_model=true``)
   lets a model newer than the catalog through, and a provider whose models are the user's own
   names (``BatchRule.user_named_models``, deployments) is never judged.
+* The request's kind must be what the model serves: a CSV of texts sent to a chat model
+  would otherwise go out as embedding lines naming a chat model.
 * ``max_tokens`` may not exceed the model's ``max_output_tokens`` (or, where that is not
   known, its context window ``max_input_tokens``).
 * The text of a request may not be larger than the model's context window could hold:
@@ -61,9 +63,19 @@ class ModelRules:
     model: str
     max_output_tokens: int | None
     max_input_tokens: int | None
+    kind: str = "chat"
+    """What the model serves (the catalog's ``kind``): ``chat`` or ``embedding``."""
 
     def check(self, request: Request) -> None:
-        """Refuse a ``max_tokens`` over the model's limit (one line, naming the request)."""
+        """Refuse a request the model cannot serve (an embedding sent to a chat model, or the
+        other way) and a ``max_tokens`` over its limit; one line, naming the request."""
+        serves = "embed" if self.kind == "embedding" else "chat"
+        if request.kind != serves:
+            have, want = ("an embedding", "a chat") if serves == "embed" else ("a chat",
+                                                                                "an embedding")
+            raise InvalidRequestError(
+                f"{self.model} is {have} model and cannot serve {want} request; choose "
+                f"{want} model (`batchkit prices` lists them)", custom_id=request.custom_id)
         max_tokens = getattr(request, "max_tokens", None)
         # A reply never outgrows the context window either, where no output limit is known.
         cap = self.max_output_tokens or self.max_input_tokens
@@ -114,7 +126,8 @@ def model_rules(adapter: Adapter) -> ModelRules | None:
     row = catalog.rows.get(f"{name}:{model}") or catalog.rows.get(
         f"{name}:{_SNAPSHOT.sub('', model)}")
     if row is not None:  # a deployment named after its model is judged as that model
-        return ModelRules(f"{name}:{model}", row.max_output_tokens, row.max_input_tokens)
+        return ModelRules(f"{name}:{model}", row.max_output_tokens, row.max_input_tokens,
+                          row.kind)
     if catalog.rule(name).user_named_models or _truthy(adapter.options.get("allow_unknown_model")):
         return None
     known = [r.model for r in catalog.for_provider(name)]
