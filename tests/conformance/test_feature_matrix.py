@@ -152,6 +152,8 @@ def _columns() -> list[Column]:
         columns.append(Column(target.name, target))
         if target.name == "openai":
             columns.append(Column("openai-responses", target, {"endpoint": "responses"}))
+        if target.name == "azure":
+            columns.append(Column("azure-responses", target, {"api": "responses"}))
     return columns
 
 

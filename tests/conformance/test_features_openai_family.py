@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import BaseModel
 
 import batchkit as bk
-from batchkit._exceptions import InvalidRequestError
+from batchkit._exceptions import ConfigError, InvalidRequestError
 from batchkit._registry import make_adapter
 from batchkit.testing import emulate
 
@@ -44,6 +45,7 @@ VENDORS = [
     Vendor("openai", "openai:gpt-4o-mini", documents=True),
     Vendor("openai-responses", "openai:gpt-5-mini", {"endpoint": "responses"}, documents=True),
     Vendor("azure", "azure:gpt-4o-mini"),
+    Vendor("azure-responses", "azure:gpt-5-mini", {"api": "responses"}),
     Vendor("groq", "groq:openai/gpt-oss-20b"),
     Vendor("together", "together:openai/gpt-oss-20b"),
 ]
@@ -102,7 +104,8 @@ def test_pdf_question_sent_where_read_and_refused_before_anything_elsewhere(
         [result] = _run(v, [request])
         assert result.ok and result.text
         return
-    with pytest.raises(InvalidRequestError, match=rf"custom_id 'pdf': {v.name}: document parts "
+    name = v.provider.partition(":")[0]
+    with pytest.raises(InvalidRequestError, match=rf"custom_id 'pdf': {name}: document parts "
                        "unsupported — send the document's text"):
         _run(v, [request])
     assert bk.list_jobs() == [] and app.uploads == 0
@@ -130,3 +133,11 @@ def test_raw_params_are_scoped_per_vendor(provider: str, foreign: dict[str, Any]
         assert f'"{next(iter(own))}"'.encode() in line and key.encode() not in line
         [result] = bk.run([scoped], provider)
         assert result.ok
+
+
+def test_azure_chooses_the_responses_api_by_its_api_option() -> None:
+    line = orjson.loads(make_adapter("azure:gpt-5-mini", {"api": "responses"}).encode(
+        bk.ChatRequest(custom_id="r", messages=[{"role": "user", "content": "hi"}]), "r"))
+    assert line["url"] == "/v1/responses" and line["body"]["input"][0]["content"] == "hi"
+    with pytest.raises(ConfigError, match="azure option api must be 'chat' or 'responses'"):
+        make_adapter("azure:gpt-5-mini", {"api": "batch"})

@@ -14,7 +14,9 @@ Microsoft documents for each. With a dated ``api_version`` (``2024-10-21``...) i
 is the plain ``openai.OpenAI`` client on ``{endpoint}/openai/v1``, which Microsoft recommends
 and which needs no version to keep up with new models.
 
-Options: ``endpoint`` (default ``AZURE_OPENAI_ENDPOINT``), ``api_version`` (default
+Options: ``api`` (``"chat"``, the default, or ``"responses"``: chat requests go to the Responses
+API, as with OpenAI's ``endpoint`` option, whose name Azure's resource URL already has),
+``endpoint`` (default ``AZURE_OPENAI_ENDPOINT``), ``api_version`` (default
 ``OPENAI_API_VERSION``, else ``v1``), ``file_expiry_days`` (default 14; see
 :meth:`AzureAdapter.submit`), ``find_skew_seconds`` (see :meth:`AzureAdapter.find_by_key`).
 """
@@ -25,7 +27,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..._exceptions import ConfigError
 from .._stainless import StainlessSDK
@@ -42,6 +44,8 @@ __all__ = ["AzureAdapter"]
 
 CHAT_ENDPOINT = "/chat/completions"
 """Azure's spelling in both the line ``url`` and the batch ``endpoint`` (its batch how-to)."""
+RESPONSES_ENDPOINT = "/v1/responses"
+"""The Responses API in a batch, as Azure's REST batch how-to spells its lines' ``url``."""
 _MAX_REQUESTS = 100_000
 _MAX_BYTES = 200 * 1000 * 1000
 """Azure says "200 MB"; counted in decimal megabytes, the smaller reading, to stay inside."""
@@ -56,7 +60,8 @@ class AzureAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
     name = "azure"
     capabilities = CAPABILITIES
     option_names = frozenset({
-        "api_version", "completion_window", "endpoint", "file_expiry_days", "find_max_age_days",
+        "api", "api_version", "completion_window", "endpoint", "file_expiry_days",
+        "find_max_age_days",
     })
     credential_env = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
     sdk = StainlessSDK(
@@ -67,7 +72,12 @@ class AzureAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(model, options)
         # No embeddings: Azure's batch docs call them "currently not supported".
-        self._format = LineFormat(model, chat_url=CHAT_ENDPOINT, embeddings_url=None,
+        api = self.options.get("api", "chat")
+        if api not in ("chat", "responses"):
+            raise ConfigError(f"azure option api must be 'chat' or 'responses', not {api!r}")
+        self._api: Literal["chat", "responses"] = api
+        self._format = LineFormat(model, chat_endpoint=api, chat_url=CHAT_ENDPOINT,
+                                  responses_url=RESPONSES_ENDPOINT, embeddings_url=None,
                                   vendor="Azure OpenAI Global Batch", key="azure")
         days = self.options.get("file_expiry_days", 14)
         low, high = _EXPIRY_RANGE_DAYS
@@ -90,7 +100,8 @@ class AzureAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
         return {"expires_after": self._expiry()}
 
     def _create_options(self, shard: ShardInput) -> dict[str, Any]:
-        return {"endpoint": CHAT_ENDPOINT, "completion_window": "24h",
+        endpoint = RESPONSES_ENDPOINT if self._api == "responses" else CHAT_ENDPOINT
+        return {"endpoint": endpoint, "completion_window": "24h",
                 "output_expires_after": self._expiry()}
 
     def poll_many(

@@ -11,8 +11,8 @@ authoring spec and providers.md:
 * ``api-key`` header auth (the v1 API also takes the key as a bearer token);
 * ``body.model`` is a Global Batch *deployment name*, the same on every line
   (``model_mismatch``), and must exist (``model_not_found``);
-* endpoint spelled ``/chat/completions`` (line ``url`` must match: ``url_mismatch``); no
-  embeddings; any completion window but ``24h`` makes the job fail;
+* endpoint spelled ``/chat/completions`` or ``/v1/responses`` (line ``url`` must match:
+  ``url_mismatch``); no embeddings; any completion window but ``24h`` makes the job fail;
 * 100,000 requests and 200 MB per file;
 * a completed batch always has an error file, empty when nothing failed;
 * result lines carry GUID request ids and content-filter annotations.
@@ -34,9 +34,11 @@ from batchkit.testing.emulators.openai.routes import ApiError, OpenAIEmulator, _
 from batchkit.testing.emulators.openai.state import EmulatedBatch
 from batchkit.testing.emulators.openai.validation import InputLimits, InputRules, ValidationError
 
-CHAT_SPELLINGS = {"/chat/completions": "/v1/chat/completions",
-                  "/v1/chat/completions": "/v1/chat/completions"}
-"""Azure's docs create batches with ``/chat/completions``; some of its REST pages use ``/v1/``."""
+BATCH_SPELLINGS = {"/chat/completions": "/v1/chat/completions",
+                   "/v1/chat/completions": "/v1/chat/completions",
+                   "/responses": "/v1/responses", "/v1/responses": "/v1/responses"}
+"""Azure's docs create batches with ``/chat/completions``; some of its REST pages use ``/v1/``,
+as its Responses lines do (``/v1/responses``)."""
 AZURE_PURPOSES = frozenset({"fine-tune", "fine-tune-results", "assistants", "assistants_output",
                             "batch", "batch_output"})
 ACCESS_DENIED = ("Access denied due to invalid subscription key or wrong API endpoint. Make sure "
@@ -56,7 +58,7 @@ class AzureEmulator(OpenAIEmulator):
 
     name = "azure"
     file_purposes = AZURE_PURPOSES
-    input_rules = InputRules(urls=CHAT_SPELLINGS, one_model_code="model_mismatch",
+    input_rules = InputRules(urls=BATCH_SPELLINGS, one_model_code="model_mismatch",
                              url_mismatch_code="url_mismatch")
     empty_error_file = True
 
@@ -108,14 +110,15 @@ class AzureEmulator(OpenAIEmulator):
                 raise ApiError(400, f"Missing required parameter: '{name}'.", param=name,
                                code="missing_required_parameter")
         endpoint = body["endpoint"]
-        if endpoint not in CHAT_SPELLINGS:
+        if endpoint not in BATCH_SPELLINGS:
             raise ApiError(400, f"The endpoint {endpoint!r} is not supported by Global Batch; "
-                           "use /chat/completions.", param="endpoint", code="invalid_value")
+                           "use /chat/completions or /v1/responses.", param="endpoint",
+                           code="invalid_value")
         if isinstance(body.get("metadata"), dict):
             _check_metadata(body["metadata"])
         # Azure's body is OpenAI's CreateBatchRequest with its own endpoint spelling, and a
         # window other than 24h fails the job later (see _create_error), not the request.
-        canonical = {**body, "endpoint": CHAT_SPELLINGS[endpoint], "completion_window": "24h"}
+        canonical = {**body, "endpoint": BATCH_SPELLINGS[endpoint], "completion_window": "24h"}
         problems = _spec.validate("openai", "CreateBatchRequest", canonical)
         if problems:
             path, _, message = problems[0].partition(": ")
