@@ -107,10 +107,20 @@ def test_vendor_errors_become_provider_errors(handle: Any) -> None:
     adapter = GeminiAdapter("gemini-2.5-flash")
     with pytest.raises(bk.ProviderError, match=r"HTTP 404 \[NOT_FOUND\]"):
         adapter.poll("batches/missing")
-    app.endpoint_faults.add(503, path_prefix="/v1beta/batches")
+    app.endpoint_faults.add(503, path_prefix="/v1beta/batches", times=4)  # outlasts SDK retries
     with pytest.raises(bk.ProviderError) as info:
         adapter.poll("batches/missing")
-    assert info.value.status_code == 503
+    assert info.value.status_code == 503 and info.value.transient
+    assert app.endpoint_faults.hits == 4
+
+
+def test_a_read_rides_out_a_passing_failure_with_the_sdks_retries(handle: Any) -> None:
+    """Reads (not creates) go with the SDK's own retries: one 503 never reaches batchkit."""
+    app = handle.apps["gemini"]
+    app.endpoint_faults.add(503, path_prefix="/v1beta/batches")
+    with pytest.raises(bk.ProviderError, match=r"HTTP 404 \[NOT_FOUND\]"):
+        GeminiAdapter("gemini-2.5-flash").poll("batches/missing")
+    assert app.endpoint_faults.hits == 1
 
 
 def test_a_failed_create_is_looked_up_before_it_is_sent_again(handle: Any) -> None:

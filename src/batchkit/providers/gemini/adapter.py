@@ -78,6 +78,12 @@ _MAX_REQUESTS = 50_000
 """Gemini documents no request count per batch, only per-model enqueued-token quotas; 50,000 keeps
 one batch well inside those for typical prompts. Raise it with the ``max_requests`` option."""
 _LIST_PAGE = 100
+_READS: Any = {"retry_options": {"attempts": 4, "initial_delay": 0.25, "max_delay": 4.0}}
+"""Per-call HTTP options for reads, which are safe to repeat: the SDK's own retries (on 408, 429,
+5xx, lost connections) on top of batchkit's, since the client itself is built without any
+(see :meth:`GeminiAdapter.submit`). Without them, one look at a finished batch is three calls
+that a flaky network must all get through at once."""
+_LISTING: Any = {"http_options": _READS, "page_size": _LIST_PAGE}
 _KEY_PATTERN = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
 _DISPLAY_PREFIX = "batchkit:"
 _REQUEST_FIELDS = {"contents", "generationConfig", "systemInstruction", "safetySettings",
@@ -176,7 +182,7 @@ class GeminiAdapter(GeminiRealtime, Adapter):
 
     def poll(self, remote_id: str) -> RemoteStatus:
         with self._call("read the batch") as client:
-            batch = client.batches.get(name=remote_id)
+            batch = client.batches.get(name=remote_id, config={"http_options": _READS})
         return _status(batch)
 
     def poll_many(
@@ -188,7 +194,7 @@ class GeminiAdapter(GeminiRealtime, Adapter):
         with self._call("list batches") as client:
 
             def pages() -> Iterator[list[BatchJob]]:
-                pager = client.batches.list(config={"page_size": _LIST_PAGE})
+                pager = client.batches.list(config=_LISTING)
                 while True:
                     yield pager.page
                     try:
@@ -215,7 +221,7 @@ class GeminiAdapter(GeminiRealtime, Adapter):
         to the user, and named after the batch id made safe (the vendor's text is never a path).
         """
         with self._call("read the batch") as client:
-            batch = client.batches.get(name=remote_id)
+            batch = client.batches.get(name=remote_id, config={"http_options": _READS})
         out = batch.dest
         if out is None:
             return []
@@ -225,7 +231,8 @@ class GeminiAdapter(GeminiRealtime, Adapter):
         if out.file_name:
             with self._call("download the results file") as client, open_private(part) as fh:
                 # open_private returns a real io.BufferedWriter; the SDK's overload asks for IOBase.
-                client.files.download(file=out.file_name, destination=cast(io.IOBase, fh))
+                client.files.download(file=out.file_name, destination=cast(io.IOBase, fh),
+                                     config={"http_options": _READS})
         elif out.inlined_responses is not None or out.inlined_embed_content_responses is not None:
             items = [*(out.inlined_responses or []), *(out.inlined_embed_content_responses or [])]
             with open_private(part) as fh:
@@ -248,7 +255,7 @@ class GeminiAdapter(GeminiRealtime, Adapter):
         wanted = _DISPLAY_PREFIX + shard.key
         since = self._listing_cutoff(shard.journaled_at)
         with self._call("list batches") as client:
-            for batch in client.batches.list(config={"page_size": _LIST_PAGE}):
+            for batch in client.batches.list(config=_LISTING):
                 if batch.display_name != wanted or batch.name in shard.taken:
                     continue
                 created = batch.create_time
