@@ -3,6 +3,7 @@ decoded in turn: same order, statuses, vectors, parsed replies, costs and unmatc
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -99,6 +100,11 @@ def test_small_jobs_and_one_core_stay_in_process(monkeypatch: pytest.MonkeyPatch
     assert _parallel.decode_processes(3, 10) == 3  # a number asked for is used at any size
     monkeypatch.delenv("BATCHKIT_DECODE_PROCESSES")
     assert _parallel.decode_processes(1, 10 * _parallel.MIN_BYTES) == 1
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (float(cores), 0.0, 0.0))
+    assert _parallel.decode_processes(4, 10 * _parallel.MIN_BYTES) == 1  # no core is idle
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert _parallel.decode_processes(4, 10 * _parallel.MIN_BYTES) == min(cores, 4)
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "two")
     with pytest.raises(bk.ConfigError, match="BATCHKIT_DECODE_PROCESSES"):
         _parallel.decode_processes(4, 10 * _parallel.MIN_BYTES)

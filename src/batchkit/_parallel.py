@@ -12,7 +12,8 @@ cached rows (those share one result across shards, so a shard cannot be decoded 
 several shards, more than one core, the ``fork`` start method, and enough bytes to decode
 (``MIN_BYTES``) that starting processes is a small part of the time.
 ``BATCHKIT_DECODE_PROCESSES`` sets the number of processes for any size (``1``: decode in
-this process); by default it is the cores this process may use.
+this process); by default it is the cores this process may use that are idle (by the
+one-minute load average).
 """
 
 from __future__ import annotations
@@ -56,8 +57,11 @@ def decode_processes(shards: int, result_bytes: int) -> int:
                           f"not {wanted!r}") from None
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    if not wanted and result_bytes < MIN_BYTES:  # asked for by number: used at any size
-        return 1
+    if not wanted:  # asked for by number: used at any size and load
+        if result_bytes < MIN_BYTES:
+            return 1
+        # A core other programs keep busy gives a worker nothing: count the idle ones.
+        cap = min(cap, int(cap - os.getloadavg()[0] + 0.5))
     return max(1, min(cap, shards))
 
 
