@@ -89,3 +89,10 @@ def test_results_carry_calls_choices_and_the_vendor_stop_reason() -> None:
     assert [c["text"] for c in data["choices"]] == [None, "no"]
     assert finish_reason("weird", {"end_turn": "stop"}) == "other"
     assert finish_reason(None, {}) is None
+
+
+def test_a_model_without_a_docstring_sends_no_inherited_description() -> None:
+    class Bare(BaseModel):
+        value: int
+
+    assert Tool.from_model(Bare).description is None

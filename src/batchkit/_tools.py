@@ -70,7 +70,9 @@ class Tool(BaseModel):
         (or ``name``) and its docstring (or ``description``). Parse a call back with
         ``model.model_validate(call.arguments)``."""
         schema = model.model_json_schema()
-        doc = description or schema.pop("description", None) or inspect.getdoc(model)
+        own_doc = model.__dict__.get("__doc__")  # not BaseModel's, inherited by every model
+        doc = description or schema.pop("description", None) or (
+            inspect.cleandoc(own_doc) if own_doc else None)
         schema.pop("title", None)
         return cls(name=name or model.__name__, description=doc or None, parameters=schema,
                    strict=strict)

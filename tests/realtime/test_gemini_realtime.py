@@ -7,6 +7,7 @@ import batchkit as bk
 from batchkit.testing import emulate
 
 MODEL = "gemini:gemini-2.5-flash"
+EMBED_MODEL = "gemini:gemini-embedding-001"
 
 
 def test_gemini_realtime_chat_and_embeddings_come_back_once_at_realtime_prices() -> None:
@@ -14,12 +15,14 @@ def test_gemini_realtime_chat_and_embeddings_come_back_once_at_realtime_prices()
         bk.ChatRequest(custom_id=f"g{i}", max_tokens=30,
                        messages=[bk.Message(role="user", content=f"hello {i}")])
         for i in range(30)]
-    requests += [bk.EmbedRequest(custom_id=f"e{i}", text=f"doc {i}") for i in range(5)]
+    texts = [bk.EmbedRequest(custom_id=f"e{i}", text=f"doc {i}") for i in range(5)]
     with emulate(providers=["gemini"]) as handle:
         app = handle.apps["gemini"]
         app.realtime.rpm = 1200
-        realtime = bk.run(requests, MODEL, mode="realtime")
-        batch = bk.run(requests, MODEL)
+        # a chat model serves the chat requests, an embedding model the texts: two jobs each
+        realtime = bk.ResultSet([*bk.run(requests, MODEL, mode="realtime"),
+                                 *bk.run(texts, EMBED_MODEL, mode="realtime")])
+        batch = bk.ResultSet([*bk.run(requests, MODEL), *bk.run(texts, EMBED_MODEL)])
         assert sorted(app.realtime.answered.values()) == [1] * 35  # none bought twice
         assert app.realtime.rate_limited < app.realtime.calls / 4
     assert realtime.counts() == {"succeeded": 35}

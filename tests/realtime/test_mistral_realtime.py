@@ -7,6 +7,7 @@ import batchkit as bk
 from batchkit.testing import emulate
 
 MODEL = "mistral:mistral-small-latest"
+EMBED_MODEL = "mistral:mistral-embed"
 
 
 def test_mistral_realtime_chat_and_embeddings_come_back_once_at_realtime_prices() -> None:
@@ -14,12 +15,14 @@ def test_mistral_realtime_chat_and_embeddings_come_back_once_at_realtime_prices(
         bk.ChatRequest(custom_id=f"m{i}", max_tokens=30,
                        messages=[bk.Message(role="user", content=f"hello {i}")])
         for i in range(30)]
-    requests += [bk.EmbedRequest(custom_id=f"e{i}", text=f"doc {i}") for i in range(5)]
+    texts = [bk.EmbedRequest(custom_id=f"e{i}", text=f"doc {i}") for i in range(5)]
     with emulate(providers=["mistral"]) as handle:
         app = handle.apps["mistral"]
         app.realtime.rpm = 1200
-        realtime = bk.run(requests, MODEL, mode="realtime")
-        batch = bk.run(requests, MODEL)
+        # a chat model serves the chat requests, an embedding model the texts: two jobs each
+        realtime = bk.ResultSet([*bk.run(requests, MODEL, mode="realtime"),
+                                 *bk.run(texts, EMBED_MODEL, mode="realtime")])
+        batch = bk.ResultSet([*bk.run(requests, MODEL), *bk.run(texts, EMBED_MODEL)])
         assert sorted(app.realtime.answered.values()) == [1] * 35  # none bought twice
     assert realtime.counts() == {"succeeded": 35}
     assert [(r.custom_id, r.usage, r.finish_reason) for r in realtime] == \
