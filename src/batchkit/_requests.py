@@ -48,6 +48,9 @@ __all__ = [
 MAX_CUSTOM_ID_LENGTH = 512
 
 
+_TEXT_MESSAGE_FIELDS = frozenset({"role", "content", "cache"})
+
+
 class Message(OneLineModel):
     """One chat message. ``developer`` is accepted as an alias of ``system``.
 
@@ -87,6 +90,11 @@ class Message(OneLineModel):
 
     @model_validator(mode="after")
     def _roles_and_tools(self) -> Message:
+        # pydantic runs this for every message of every request (also a Message passed in
+        # built): a text message with none of the tool fields returns at once.
+        if self.__pydantic_fields_set__ <= _TEXT_MESSAGE_FIELDS and self.content is not None \
+                and self.role != "tool":
+            return self
         if self.tool_calls and self.role != "assistant":
             raise ValueError(f"only assistant messages carry tool_calls, not {self.role}")
         if self.role == "tool":
@@ -221,6 +229,29 @@ class ChatRequest(_RequestBase):
 
     @model_validator(mode="after")
     def _consistent(self) -> ChatRequest:
+        # Each rule is guarded by the field it is about, so a plain chat request (most rows of
+        # a million-row job) pays a few attribute reads here, not set and list building.
+        if self.tools is not None or self.tool_choice is not None:
+            self._tools_consistent()
+        if self.top_logprobs is not None and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs=True")
+        if (self.response_schema is not None or self.json_mode) and (
+                self.response_model is not None or (self.response_schema is not None
+                                                    and self.json_mode)):
+            formats = [name for name, given in (("response_model", self.response_model),
+                                                ("response_schema", self.response_schema),
+                                                ("json_mode", self.json_mode)) if given]
+            raise ValueError(f"choose one of {' / '.join(formats)}")
+        called: set[str] = set()
+        for i, message in enumerate(self.messages):
+            if message.tool_calls:
+                called.update(call.id for call in message.tool_calls)
+            elif message.role == "tool" and message.tool_call_id not in called:
+                raise ValueError(f"messages.{i}: tool_call_id {message.tool_call_id!r} answers "
+                                 "no earlier assistant tool call")
+        return self
+
+    def _tools_consistent(self) -> None:
         tools = {t.name for t in self.tools or ()}
         if self.tools is not None and len(tools) != len(self.tools):
             raise ValueError("tools: two tools share a name")
@@ -229,20 +260,6 @@ class ChatRequest(_RequestBase):
             raise ValueError(f"tool_choice {choice!r} needs tools")
         if choice not in (None, "auto", "none", "required") and choice not in tools:
             raise ValueError(f"tool_choice names no tool of this request: {choice!r}")
-        if self.top_logprobs is not None and not self.logprobs:
-            raise ValueError("top_logprobs needs logprobs=True")
-        formats = [name for name, given in (("response_model", self.response_model),
-                                            ("response_schema", self.response_schema),
-                                            ("json_mode", self.json_mode)) if given]
-        if len(formats) > 1:
-            raise ValueError(f"choose one of {' / '.join(formats)}")
-        called: set[str] = set()
-        for i, message in enumerate(self.messages):
-            called.update(call.id for call in message.tool_calls or ())
-            if message.role == "tool" and message.tool_call_id not in called:
-                raise ValueError(f"messages.{i}: tool_call_id {message.tool_call_id!r} answers "
-                                 "no earlier assistant tool call")
-        return self
 
     @field_validator("stop")
     @classmethod
