@@ -12,6 +12,7 @@ import argparse
 import bench_decode
 import bench_emulator
 import bench_encode
+import bench_import
 import bench_index
 import bench_memory
 import bench_neutral
@@ -32,6 +33,7 @@ def main() -> None:
     rows += bench_decode.run(20_000 // scale)
     rows += bench_index.run(20_000 // scale)
     rows += bench_store.run(2_000 // scale)
+    rows += bench_import.run(15 if scale == 1 else 5)
     print_table([*rows[3:], *rows[:3]])
 
 
