@@ -43,12 +43,15 @@ def _openai_created(handle: Any, key: str) -> int:
 
 def _anthropic_created(handle: Any, key: str) -> int:
     """Anthropic batches carry no key: find the shard's payload from its key (``<job>-<index>``)
-    and count the creates whose first request is that payload's first request."""
+    and count the batches the emulator holds whose requests are exactly that payload's (a retry
+    shard may begin with the same request as the shard it retries, so the first id is not enough).
+    """
     job_id, _, index = key.rpartition("-")
     payload = batchkit_home() / "jobs" / job_id / f"shard-{index}.payload.jsonl"
     with payload.open("rb") as fh:
-        first_id = orjson.loads(fh.readline())["custom_id"]
-    return int(handle.apps["anthropic"].batches_created_with(first_id))
+        ids = [orjson.loads(line)["custom_id"] for line in fh if line.strip()]
+    batches = handle.apps["anthropic"].batches.values()
+    return sum(1 for b in batches if [r.custom_id for r in b.requests] == ids)
 
 
 @contextlib.contextmanager
