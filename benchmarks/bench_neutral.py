@@ -107,10 +107,10 @@ def _measure(src: Path, n: int, repeat: int) -> dict[str, float]:
     return timings
 
 
-def _old_source(folder: Path) -> Path | None:
+def _old_source(folder: Path, commit: str) -> Path | None:
     """``src`` of the commit before the v2 model, or None outside a git checkout."""
     try:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", BEFORE_V2, "src"],
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "src"],
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     except (OSError, subprocess.CalledProcessError):
@@ -127,9 +127,9 @@ def _best(kept: dict[str, float] | None, new: dict[str, float]) -> dict[str, flo
     return new if score(new) > score(kept) else kept
 
 
-def run(n: int, repeat: int = 3, rounds: int = 3) -> list[Row]:
+def run(n: int, repeat: int = 3, rounds: int = 3, before_commit: str = BEFORE_V2) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
-        old_src = _old_source(Path(tmp))
+        old_src = _old_source(Path(tmp), before_commit)
         now, before = _measure(REPO / "src", n, repeat), None
         for _ in range(rounds):  # alternated, each version's best ratio kept
             if old_src is not None:
@@ -155,8 +155,8 @@ def run(n: int, repeat: int = 3, rounds: int = 3) -> list[Row]:
                           "ChatRequest.batch + bk.encode (then: build one by one)"))
         for key, then, what in pairs:
             ratio_now, ratio_before = now["dumps"] / now[key], before["dumps"] / before[then]
-            rows.append(Row("g neutral", f"  {what}, v2 vs {BEFORE_V2} (x its dumps loop)",
-                            f"{ratio_now:.2f}x", f"{BEFORE_V2} {ratio_before:.2f}x",
+            rows.append(Row("g neutral", f"  {what}, v2 vs {before_commit} (x its dumps loop)",
+                            f"{ratio_now:.2f}x", f"{before_commit} {ratio_before:.2f}x",
                             f"{ratio_now / ratio_before:.2f}", ">= 0.95 (no slower)",
                             ratio_now / ratio_before >= 0.95))
     return rows
@@ -165,7 +165,10 @@ def run(n: int, repeat: int = 3, rounds: int = 3) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 requests instead of 100,000")
-    print_table(run(10_000 if parser.parse_args().quick else 100_000))
+    parser.add_argument("--before", default=BEFORE_V2,
+                        help=f"the commit to compare with (default {BEFORE_V2})")
+    args = parser.parse_args()
+    print_table(run(10_000 if args.quick else 100_000, before_commit=args.before))
 
 
 if __name__ == "__main__":
