@@ -19,7 +19,7 @@ TESTING = Path(batchkit.testing.__file__).parent
 EMULATORS = TESTING / "emulators"
 # The generic core that stays at the top of testing/: no vendor knowledge in it.
 CORE = {"__init__.py", "_emulate.py", "_fake.py", "_schema_fill.py", "_server.py", "_clock.py",
-        "_spec.py", "_text.py", "_postgres.py"}
+        "_spec.py", "_text.py", "_postgres.py", "_faults.py"}
 
 
 def imported_modules(source: str, package: str) -> set[str]:
