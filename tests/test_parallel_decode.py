@@ -3,7 +3,6 @@ decoded in turn: same order, statuses, vectors, parsed replies, costs and unmatc
 
 from __future__ import annotations
 
-import os
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -91,20 +90,11 @@ def test_a_job_whose_copies_share_results_across_shards_decodes_in_turn(
     assert summary(results) == summary(in_turn(job, monkeypatch))
 
 
-def test_small_jobs_and_one_core_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_process_unless_more_are_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BATCHKIT_DECODE_PROCESSES", raising=False)
-    assert _parallel.decode_processes(4, _parallel.MIN_BYTES - 1) == 1
-    monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "1")
-    assert _parallel.decode_processes(4, 10 * _parallel.MIN_BYTES) == 1
+    assert _parallel.decode_processes(4) == 1
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "8")
-    assert _parallel.decode_processes(3, 10) == 3  # a number asked for is used at any size
-    monkeypatch.delenv("BATCHKIT_DECODE_PROCESSES")
-    assert _parallel.decode_processes(1, 10 * _parallel.MIN_BYTES) == 1
-    cores = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(os, "getloadavg", lambda: (float(cores), 0.0, 0.0))
-    assert _parallel.decode_processes(4, 10 * _parallel.MIN_BYTES) == 1  # no core is idle
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-    assert _parallel.decode_processes(4, 10 * _parallel.MIN_BYTES) == min(cores, 4)
+    assert _parallel.decode_processes(3) == 3  # never more processes than shards
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "two")
     with pytest.raises(bk.ConfigError, match="BATCHKIT_DECODE_PROCESSES"):
-        _parallel.decode_processes(4, 10 * _parallel.MIN_BYTES)
+        _parallel.decode_processes(4)

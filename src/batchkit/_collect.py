@@ -21,7 +21,7 @@ from ._cache import ResultCache
 from ._exceptions import ProviderError
 from ._inputs import restore_inputs
 from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard
-from ._parallel import decode_processes, result_bytes, shards_in_processes
+from ._parallel import decode_processes, shards_in_processes
 from ._plan import read_request_records
 from ._results import Result
 from .providers.base import Adapter
@@ -87,14 +87,14 @@ class ResultCollector:
                 for shard in self.shards if shard.attempt == attempt
                 for position, result in self.shard_results(shard, later)
             }
-        if not shared and not uses_cache:  # every shard decodes alone: maybe on every core
-            files = [path for shard in first_round for path in self.fetch(shard)]
-            processes = decode_processes(len(first_round), result_bytes(files))
-            if processes > 1:
-                with shards_in_processes(lambda shard: self.shard_results(shard, later),
-                                         first_round, self.unmatched, processes) as streams:
-                    yield from merge_in_order(streams)
-                return
+        processes = decode_processes(len(first_round))
+        if processes > 1 and not shared and not uses_cache:  # every shard decodes alone
+            for shard in first_round:  # downloads here, not in a forked worker
+                self.fetch(shard)
+            with shards_in_processes(lambda shard: self.shard_results(shard, later),
+                                     first_round, self.unmatched, processes) as streams:
+                yield from merge_in_order(streams)
+            return
         cache = ResultCache() if uses_cache else None
         streams = [
             (shard.group, self.shard_results(shard, later, shared, cache))
