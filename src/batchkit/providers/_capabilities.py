@@ -27,6 +27,7 @@ from .._requests import ChatRequest, Request
 
 __all__ = [
     "FEATURES",
+    "FEATURE_FIELDS",
     "Capabilities",
     "Feature",
     "Support",
@@ -128,8 +129,9 @@ def features_used(request: Request) -> dict[Feature, str]:
     return used
 
 
-_FEATURE_FIELDS = frozenset({"tools", "tool_choice", "parallel_tool_calls", "reasoning", "n",
-                             "logprobs", "top_logprobs", "response_schema", "json_mode"})
+FEATURE_FIELDS = frozenset({"tools", "tool_choice", "parallel_tool_calls", "reasoning", "n",
+                            "logprobs", "top_logprobs", "response_schema", "json_mode"})
+"""The ChatRequest fields that carry a neutral feature (a codec reads them only when one is set)."""
 _PLAIN_MESSAGE_FIELDS = frozenset({"role", "content"})
 
 
@@ -138,7 +140,7 @@ def plain_request(request: ChatRequest) -> bool:
     (most rows of most jobs). Read from the fields pydantic saw set, one set operation per
     model, since this runs once per request of a million-row job; a feature field set to its
     default only sends the request down the full path."""
-    if not _FEATURE_FIELDS.isdisjoint(request.__pydantic_fields_set__):
+    if not FEATURE_FIELDS.isdisjoint(request.__pydantic_fields_set__):
         return False
     for m in request.messages:
         if type(m.content) is not str or not m.__pydantic_fields_set__ <= _PLAIN_MESSAGE_FIELDS:
@@ -148,6 +150,8 @@ def plain_request(request: ChatRequest) -> bool:
 
 def check_capabilities(request: Request, vendor: str, table: Capabilities) -> None:
     """Refuse, in one line naming the request, the first feature ``vendor`` cannot take."""
+    if not isinstance(request, ChatRequest) or plain_request(request):
+        return
     for feature, words in features_used(request).items():
         support = table[feature]
         if not support.supported:

@@ -22,7 +22,8 @@ from .._strict_schema import StrictSchemaError, to_strict_schema
 
 __all__ = [
     "OPENAI_EFFORTS",
-    "chat_messages",
+    "TEXT_MESSAGE_FIELDS",
+    "chat_message",
     "chat_tools",
     "feature_fields",
     "responses_input",
@@ -35,7 +36,7 @@ OPENAI_EFFORTS: Mapping[str, str] = {
 }
 """Neutral effort -> OpenAI's ``reasoning_effort`` (``none`` turns thinking off on gpt-5.1+)."""
 
-_PLAIN_MESSAGE_FIELDS = frozenset({"role", "content", "cache"})
+TEXT_MESSAGE_FIELDS = frozenset({"role", "content", "cache"})
 """A message setting only these (cache is a no-op here) is ``{"role", "content"}`` on the wire."""
 _TOOL_CACHE: dict[int, tuple[Tool, bool, bool, dict[str, Any]]] = {}
 _TOOL_CACHE_SIZE = 1024
@@ -136,7 +137,7 @@ def _chat_part(part: TextPart | ImagePart | DocumentPart) -> dict[str, Any]:
     return {"type": "file", "file": {"file_data": _data_url(part), "filename": _filename(part)}}
 
 
-def _chat_message(message: Message) -> dict[str, Any]:
+def chat_message(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role}
     if message.role == "tool":  # a tool result is text in every vendor of the family
         out["content"] = message.text
@@ -154,16 +155,6 @@ def _chat_message(message: Message) -> dict[str, Any]:
     if message.tool_call_id is not None:
         out["tool_call_id"] = message.tool_call_id
     return out
-
-
-def chat_messages(req: ChatRequest) -> list[dict[str, Any]]:
-    """``messages``; a plain text turn (most of a million-row job) takes the short path."""
-    return [
-        {"role": m.role, "content": m.content}
-        if type(m.content) is str and m.__pydantic_fields_set__ <= _PLAIN_MESSAGE_FIELDS
-        else _chat_message(m)
-        for m in req.messages
-    ]
 
 
 def _responses_part(part: TextPart | ImagePart | DocumentPart) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from ..._exceptions import InvalidRequestError
 from ..._parts import DocumentPart
 from ..._requests import ChatRequest, EmbedRequest, ImagePart, Request
-from .._capabilities import vendor_params
+from .._capabilities import FEATURE_FIELDS, vendor_params
 from .._strict_schema import (
     StrictSchemaError,
     schema_name,
@@ -38,7 +38,8 @@ from .._strict_schema import (
 )
 from .bodies import (
     OPENAI_EFFORTS,
-    chat_messages,
+    TEXT_MESSAGE_FIELDS,
+    chat_message,
     chat_tools,
     feature_fields,
     responses_input,
@@ -175,7 +176,11 @@ class LineFormat:
 
     def _chat_body(self, req: ChatRequest, body: dict[str, Any],
                    response_format: _FormatMaker) -> None:
-        body["messages"] = chat_messages(req)
+        # A text turn (most of a million-row job) is written here without a call.
+        body["messages"] = [
+            {"role": m.role, "content": m.content}
+            if type(m.content) is str and m.__pydantic_fields_set__ <= TEXT_MESSAGE_FIELDS
+            else chat_message(m) for m in req.messages]
         # Spelled out rather than looped: this runs once per request of a million-row job.
         if req.max_tokens is not None:
             body[self.max_tokens_field] = req.max_tokens
@@ -189,7 +194,11 @@ class LineFormat:
             body["seed"] = req.seed
         if req.response_model is not None:
             body["response_format"] = response_format(req.response_model, self.strict, False)
-        elif req.response_schema is not None:
+        if not FEATURE_FIELDS.isdisjoint(req.__pydantic_fields_set__):  # one set operation
+            self._chat_features(req, body)
+
+    def _chat_features(self, req: ChatRequest, body: dict[str, Any]) -> None:
+        if req.response_schema is not None:
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": self._raw_schema(req.response_schema)}
         elif req.json_mode:
