@@ -2,18 +2,18 @@
 
 Why: decoding is CPU work (a 1,536-float embedding line is some 1,536 float texts to parse) and
 a job's shards are independent files, so on idle cores a job of several shards should decode
-in about 1/cores of the time. Worker processes are forked, so each starts with the job's collector (adapter,
-response models, retry rounds already read) and no setup to send; each decodes one shard and
-returns its ``(input position, Result)`` pairs, which the caller merges in input order as it
-does for shards decoded in turn.
+in about 1/cores of the time. Worker processes are forked, so each starts with the job's
+collector (adapter, response models, retry rounds already read) and no setup to send; each
+decodes one shard and returns its ``(input position, Result)`` pairs, which the caller merges
+in input order as it does for shards decoded in turn.
 
 It is used where it is exact: a first round whose index has no duplicate or cached rows
 (those share one result across shards, so a shard cannot be decoded alone), several shards,
 and the ``fork`` start method. It is opt-in, ``BATCHKIT_DECODE_PROCESSES=N``: on this
 project's shared 2-core machine two processes have not yet beaten one (a 4-shard job of
-8,000 float-text embeddings: 1.31-1.42 s against 0.97-1.19 s, the workers' CPU no more than the
-serial run's, their wall time twice it), so the default stays one process until a measurement
-shows it pays.
+8,000 float-text embeddings: 1.31-1.42 s against 0.97-1.19 s; each worker's wall time was 2-4x
+its CPU time, i.e. it waited for a core other programs held), so the default stays one process
+until a measurement on idle cores shows it pays.
 """
 
 from __future__ import annotations
