@@ -47,6 +47,23 @@ def test_an_item_fault_fails_once_then_lets_the_retry_through() -> None:
     assert not any(k in again for k in failed)
 
 
+def test_a_create_answered_after_the_client_gave_up_is_found_not_repeated() -> None:
+    """The vendor makes the batch, then answers past the client's read timeout: the client
+    must find that batch by its key, not create a second."""
+    with emulate(providers=["openai"]) as handle:
+        faults = handle.apps["openai"].endpoint_faults
+        faults.add(None, method="POST", path_prefix="/v1/batches", hold=1.0)
+        job = bk.submit([bk.ChatRequest(custom_id="a", max_tokens=5,
+                                        messages=[{"role": "user", "content": "hi"}])],
+                        "openai:gpt-4o-mini", options={"timeout": 0.3})
+        # The client gave up on the create and looked the batch up by key instead.
+        assert faults.calls[("GET", "/v1/batches")] == 1
+        assert job.wait().results().counts() == {"succeeded": 1}
+        assert faults.hits == 1
+        key = job.shards[0].key
+        assert handle.apps["openai"].batches_created_with("batchkit_key", key) == 1
+
+
 @pytest.fixture
 def bedrock() -> object:
     with pytest.MonkeyPatch.context() as patch:

@@ -87,21 +87,23 @@ class EndpointFaults:
         corrupt_lines: float = 0.0,
         rate: float | None = None,
         seed: int = 0,
+        hold: float = 0.0,
     ) -> None:
         """Arm a fault for the next ``times`` matching requests, or for a ``rate`` of them.
 
-        ``status=None`` with no other effect only delays.
+        ``status=None`` with no other effect only delays (``delay``: before the work) or holds
+        (``hold``: after the work, so a client with a shorter read timeout never hears of it).
         """
         fault = EndpointFault(status, method, path_prefix, times, retry_after, delay, drop,
                               path_suffix, truncate, corrupt_lines, rate,
-                              random.Random(seed) if rate is not None else None)
+                              random.Random(seed) if rate is not None else None, hold=hold)
         with self._lock:
             self._armed.append(fault)
 
     def mixed(self, rate: float, *, seed: int = 0, hold: float = 0.3,
               path_prefix: str = "/") -> None:
         """Fail ``rate`` of every request below ``path_prefix`` for good, each hit one of
-        :data:`MIXED_EFFECTS` in turn-free random order: 429 (``Retry-After: 0``), 500, 503,
+        :data:`MIXED_EFFECTS` drawn at random: 429 (``Retry-After: 0``), 500, 503,
         a reset connection, an answer held ``hold`` seconds (give the client a shorter read
         timeout) or a body cut half way. Seeded, so a run repeats exactly."""
         fault = EndpointFault(None, None, path_prefix, 0, None, 0.0, False, rate=rate,
