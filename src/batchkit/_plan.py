@@ -230,9 +230,9 @@ class _Planner:
                 "within a job", custom_id=cid,
             )
         self.seen[cid] = position
+        self.adapter.check_request(req)  # the vendor's own rules first: its words are clearer
         if self.model_rules is not None:
             self.model_rules.check(req)
-        self.adapter.check_request(req)
         vid = self.adapter.vendor_id(cid)
         if self.folded_ids is not None:
             self._check_case(cid, vid, self.folded_ids)

@@ -38,7 +38,7 @@ class Tool(BaseModel):
     """A function the model may call: ``name``, ``description`` and a JSON-schema ``parameters``
     object. ``strict=True`` asks vendors that have it for exact schema adherence."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     description: str | None = None
@@ -146,7 +146,7 @@ class MessageToolCall(BaseModel):
     (``{"id", "type": "function", "function": {"name", "arguments": "<json>"}}``) is read too,
     since most users' conversation files are OpenAI-shaped."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: str
     name: str

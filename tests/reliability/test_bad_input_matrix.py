@@ -28,6 +28,7 @@ from batchkit.cli import cli
 from batchkit.testing import emulate
 
 OPENAI = "openai:gpt-4o-mini"
+OPENAI_EMBED = "openai:text-embedding-3-small"  # a CSV of texts is embeddings
 ANTHROPIC = "anthropic:claude-haiku-4-5"
 
 
@@ -338,21 +339,22 @@ FILE_CASES = [
     case("openai-anthropic-cannot-take-seed",
          _from_file(_oa("s", seed=4), provider=ANTHROPIC),
          ("custom_id 's'", "no 'seed'")),
-    case("csv-without-text-column", _from_file(b"id,title\n1,hello\n", ".csv"),
+    case("csv-without-text-column", _from_file(b"id,title\n1,hello\n", ".csv", OPENAI_EMBED),
          ("line 1", "no 'text' column", "id, title")),
-    case("csv-not-utf8", _from_file(b"text,title\nok,fine\ncaf\xe9,bad\n", ".csv"),
+    case("csv-not-utf8", _from_file(b"text,title\nok,fine\ncaf\xe9,bad\n", ".csv", OPENAI_EMBED),
          ("line 3", "not valid UTF-8")),
     case("csv-field-over-the-csv-size-limit",
-         _from_file(b"text\nfine\n" + b"x" * 140_000 + b"\n", ".csv"),
+         _from_file(b"text\nfine\n" + b"x" * 140_000 + b"\n", ".csv", OPENAI_EMBED),
          ("line 3", "not valid CSV", "field larger than field limit")),
-    case("csv-empty-file", _from_file(b"", ".csv"), ("no 'text' column", "none")),
-    case("csv-header-only", _from_file(b"custom_id,text\n", ".csv"), ("holds no requests",)),
-    case("csv-empty-text-cell", _from_file(b"custom_id,text\na,hello\nb,\n", ".csv"),
+    case("csv-empty-file", _from_file(b"", ".csv", OPENAI_EMBED), ("no 'text' column", "none")),
+    case("csv-header-only", _from_file(b"custom_id,text\n",
+                                       ".csv", OPENAI_EMBED), ("holds no requests",)),
+    case("csv-empty-text-cell", _from_file(b"custom_id,text\na,hello\nb,\n", ".csv", OPENAI_EMBED),
          ("line 3", "custom_id 'b'", "must not be empty")),
     case("csv-empty-text-cell-for-chat",
          _from_file(b"custom_id,text\na,hello\nb,\n", ".csv", kind="chat"),
          ("line 3", "custom_id 'b'", "must not be empty")),
-    case("csv-duplicate-ids", _from_file(b"id,text\nx,one\ny,two\nx,three\n", ".csv"),
+    case("csv-duplicate-ids", _from_file(b"id,text\nx,one\ny,two\nx,three\n", ".csv", OPENAI_EMBED),
          ("custom_id 'x'", "duplicate custom_id")),
     case("csv-embeddings-with-a-response-model",
          _from_file(b"text\nhello\n", ".csv", kind="embed", response_model=Label),
@@ -545,9 +547,10 @@ def test_ids_anthropic_cannot_take_are_mapped_not_refused(emulators: Any) -> Non
 def test_the_checks_do_see_a_job_that_is_sent(emulators: Any, tmp_path: Path) -> None:
     """The control: a valid job moves every counter the cases above require to stay still."""
     before = _traffic(emulators)
-    bk.submit([chat("a"), bk.EmbedRequest(custom_id="e", text="x")], OPENAI)
+    bk.submit([chat("a")], OPENAI)
+    bk.submit([bk.EmbedRequest(custom_id="e", text="x")], OPENAI_EMBED)
     bk.submit([chat("b")], ANTHROPIC)
     after = _traffic(emulators)
     assert all(after[k] > before[k] for k in before), (before, after)
-    assert len(bk.list_jobs()) == 2
-    assert len(list((tmp_path / "bkhome" / "jobs").iterdir())) == 2
+    assert len(bk.list_jobs()) == 3
+    assert len(list((tmp_path / "bkhome" / "jobs").iterdir())) == 3
