@@ -36,6 +36,16 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def _secrets_registered_per_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credentials a test makes batchkit resolve are forgotten after it: the redactor's
+    registry is process-wide, and a key a test invented (``sk-...xxxxxxxx``, a name with
+    ``emulator`` in it) would otherwise mask that text in every later test's output."""
+    from batchkit import _redact
+
+    monkeypatch.setattr(_redact, "_known", _redact._known)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -29,15 +29,18 @@ def openai_app() -> Iterator[Any]:
         yield handle.apps["openai"]
 
 
-def _requests(n: int = 20) -> list[bk.ChatRequest | bk.EmbedRequest]:
-    chats: list[bk.ChatRequest | bk.EmbedRequest] = [
+def _requests(n: int = 20) -> list[bk.ChatRequest]:
+    return [
         bk.ChatRequest(custom_id=f"mail-{i}", max_tokens=50, temperature=0,
                        response_model=Verdict if i % 2 else None,
                        messages=[bk.Message(role="user", content=f"Is mail {i} spam?")])
         for i in range(n)
     ]
-    return chats + [bk.EmbedRequest(custom_id=f"doc-{i}", text=f"document {i}")
-                    for i in range(5)]
+
+
+def _texts() -> list[bk.EmbedRequest]:
+    """For the embedding model: a chat model cannot serve them."""
+    return [bk.EmbedRequest(custom_id=f"doc-{i}", text=f"document {i}") for i in range(5)]
 
 
 def _view(results: bk.ResultSet) -> list[tuple[Any, ...]]:
@@ -50,7 +53,10 @@ def test_realtime_equals_batch_and_is_priced_at_realtime_rates(openai_app: Any) 
     batch = bk.run(requests, "openai:gpt-4o-mini")
     realtime = bk.run(requests, "openai:gpt-4o-mini", mode="realtime")
     assert _view(realtime) == _view(batch)
-    assert sum(openai_app.realtime.answered.values()) == len(requests)
+    texts = _texts()
+    assert _view(bk.run(texts, "openai:text-embedding-3-small", mode="realtime")) == _view(
+        bk.run(texts, "openai:text-embedding-3-small"))
+    assert sum(openai_app.realtime.answered.values()) == len(requests) + len(texts)
     assert realtime[1].parsed is not None
     for rt, bt in zip(realtime, batch, strict=True):
         assert rt.usage is not None
@@ -116,8 +122,7 @@ def test_stream_yields_results_in_input_order(openai_app: Any) -> None:
         job = await bk.asubmit(_requests(8), "openai:gpt-4o-mini", mode="realtime")
         return [r.custom_id async for r in job.stream()]
 
-    assert asyncio.run(main()) == [f"mail-{i}" for i in range(8)] + \
-        [f"doc-{i}" for i in range(5)]
+    assert asyncio.run(main()) == [f"mail-{i}" for i in range(8)]
 
 
 def test_batcher_500_callers_become_few_openai_batches(openai_app: Any) -> None:

@@ -90,7 +90,7 @@ class BedrockAdapter(Adapter):
     capabilities = CAPABILITIES
     option_names = frozenset({
         "endpoint_url", "max_records", "max_tokens", "min_records", "model_family", "prefix",
-        "profile", "region", "timeout_hours",
+        "profile", "region", "role_arn", "bucket", "s3_endpoint_url", "timeout_hours",
     })
     credential_env = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "BATCHKIT_BEDROCK_ROLE_ARN",
                       "BATCHKIT_BEDROCK_BUCKET")
