@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from ..._clock import Backoff
 from ..._exceptions import (
     BatchFailedError,
-    ConfigError,
     MissingCredentialsError,
     MissingDependencyError,
     ProviderError,
@@ -51,7 +50,6 @@ from ..base import (
 )
 from .capabilities import CAPABILITIES
 from .codec import (
-    EMBEDDING_DTYPES,
     check_request,
     dataset_fields,
     decode_line,
@@ -61,6 +59,7 @@ from .codec import (
     map_embed_job,
 )
 from .datasets import copy_part, payload_rows
+from .options import OPTION_NAMES, EmbedJobSettings
 
 if TYPE_CHECKING:
     import httpx
@@ -85,7 +84,6 @@ dataset or job; ``find_by_key`` attaches to the first one instead."""
 _LIST_PAGE = 1000
 _KEY_PATTERN = re.compile(r"\b[A-Za-z0-9]{40}\b")
 """Cohere keys are 40 letters and digits, with no prefix."""
-_INPUT_TYPES = ("search_document", "search_query", "classification", "clustering")
 """``EmbedRequest.input_type``'s values, all of which Cohere's ``EmbedInputType`` takes."""
 
 
@@ -94,33 +92,15 @@ class CohereAdapter(Adapter):
 
     name = "cohere"
     capabilities = CAPABILITIES
-    option_names = frozenset({
-        "embedding_types", "input_type", "keep_fields", "optional_fields", "send_metadata",
-        "truncate", "validation_timeout",
-    })
+    option_names = OPTION_NAMES
     credential_env = ("CO_API_KEY", "COHERE_API_KEY")
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(model, options)
-        opts = self.options
-        self._input_type = opts.get("input_type", "search_document")
-        if self._input_type not in _INPUT_TYPES:
-            raise ConfigError(f"cohere option input_type must be one of {_INPUT_TYPES}, "
-                              f"not {self._input_type!r}")
-        self._embedding_types = list(opts.get("embedding_types") or ["float"])
-        unknown = [t for t in self._embedding_types if t not in EMBEDDING_DTYPES]
-        if unknown:
-            raise ConfigError(f"cohere option embedding_types: {unknown[0]!r} is not one of "
-                              f"{', '.join(EMBEDDING_DTYPES)}")
-        self._truncate = opts.get("truncate")
-        if self._truncate not in (None, "START", "END"):
-            raise ConfigError(f"cohere option truncate must be 'START' or 'END', "
-                              f"not {self._truncate!r}")
-        self._keep = _names(opts, "keep_fields")
-        self._optional = _names(opts, "optional_fields")
-        self._send_metadata = bool(opts.get("send_metadata", True))
-        if self._keep and not self._send_metadata:
-            raise ConfigError("cohere options keep_fields and send_metadata=False conflict")
+        settings = EmbedJobSettings.from_options(self.options)
+        self._input_type, self._embedding_types = settings.input_type, settings.embedding_types
+        self._truncate, self._send_metadata = settings.truncate, settings.send_metadata
+        self._keep, self._optional = settings.keep, settings.optional
         self._client: ClientV2 | None = None
         self._http: httpx.Client | None = None
         self._api_key: str | None = None
@@ -404,14 +384,6 @@ class CohereAdapter(Adapter):
                 f"Cohere could not {action}: {type(exc).__name__}: {self._redact(str(exc))}",
                 transient=True,
             ) from None
-
-
-def _names(options: Mapping[str, Any], key: str) -> list[str]:
-    value = options.get(key) or []
-    names = [value] if isinstance(value, str) else list(value)
-    if not all(isinstance(n, str) for n in names):
-        raise ConfigError(f"cohere option {key} must be a list of field names")
-    return names
 
 
 def _cohere_key(provider: str) -> str:
