@@ -137,3 +137,11 @@ def _response(seed: str, finish: str, message: dict[str, Any], prompt: int, outp
         "usage": {"billed_units": {"input_tokens": float(prompt), "output_tokens": float(output)},
                   "tokens": {"input_tokens": float(prompt + 20), "output_tokens": float(output)}},
     }
+
+
+def retryable_record(status: int) -> str:
+    """A retryable record fault as a Cohere batch writes it: the record's ``error`` text, which
+    for a passing failure names the HTTP status the single call would have had."""
+    return {429: "429: too many requests, please retry later",
+            503: "503: service unavailable, please retry later"}.get(
+        status, f"{status}: internal server error, please retry later")

@@ -52,6 +52,7 @@ from batchkit.testing.emulators.cohere.replies import (
     EMBED_DIMENSIONS,
     ChatResponder,
     default_chat_responder,
+    retryable_record,
 )
 from batchkit.testing.emulators.cohere.state import ChatBatch, EmbedJob, JobPhases
 
@@ -342,7 +343,7 @@ class CohereEmulator(VendorApp):
         batch = ChatBatch(
             id=str(uuid.uuid4()), name=body["name"], model=body["model"], dataset=dataset,
             created_at=self.clock.now(), phases=JobPhases(**vars(self.job_phases)),
-            record_faults=self.retryable_items.overlay(self.record_faults, _retryable_record),
+            record_faults=self.retryable_items.overlay(self.record_faults, retryable_record),
             failure=self._job_faults.pop(0) if self._job_faults else None,
         )
         self.batches[batch.id] = batch
@@ -443,10 +444,3 @@ def create_app(clock: EmulatorClock) -> CohereEmulator:
     """Factory named in the emulate() table."""
     return CohereEmulator(clock)
 
-
-def _retryable_record(status: int) -> str:
-    """A retryable record fault as a Cohere batch writes it: the record's ``error`` text, which
-    for a passing failure names the HTTP status the single call would have had."""
-    return {429: "429: too many requests, please retry later",
-            503: "503: service unavailable, please retry later"}.get(
-        status, f"{status}: internal server error, please retry later")

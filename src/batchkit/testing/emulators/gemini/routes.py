@@ -23,12 +23,9 @@ responses) and :meth:`fault` (one row's error), and read counters such as
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import secrets
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from batchkit.testing._clock import EmulatorClock
@@ -55,7 +52,8 @@ from batchkit.testing.emulators.gemini.state import (
     Kind,
     Phases,
     Row,
-    rfc3339,
+    StoredFile,
+    UploadSession,
 )
 
 MAX_INLINE_BYTES = 20 * 1024 * 1024
@@ -75,36 +73,6 @@ class ApiError(VendorError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(status, {"error": {"code": status, "message": message,
                                             "status": _STATUS.get(status, "UNKNOWN")}}, message)
-
-
-@dataclass
-class StoredFile:
-    id: str
-    display_name: str
-    mime_type: str
-    data: bytes
-    created_at: float
-    source: str
-
-    def as_json(self, host: str) -> dict[str, Any]:
-        out = {"name": f"files/{self.id}", "displayName": self.display_name,
-               "mimeType": self.mime_type, "sizeBytes": str(len(self.data)),
-               "createTime": rfc3339(self.created_at), "updateTime": rfc3339(self.created_at),
-               "expirationTime": rfc3339(self.created_at + 48 * 3600),
-               "sha256Hash": base64.b64encode(hashlib.sha256(self.data).digest()).decode(),
-               "uri": f"http://{host}/gemini/v1beta/files/{self.id}", "state": "ACTIVE",
-               "source": self.source}
-        if self.source == "GENERATED":
-            out["downloadUri"] = f"http://{host}/gemini/v1beta/files/{self.id}:download?alt=media"
-        return out
-
-
-@dataclass
-class UploadSession:
-    display_name: str
-    mime_type: str
-    size: int
-    data: bytearray = field(default_factory=bytearray)
 
 
 class GeminiEmulator(VendorApp):

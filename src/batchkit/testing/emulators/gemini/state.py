@@ -13,6 +13,8 @@ The batch renders itself as the API's ``Operation`` whose ``metadata`` is the
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -215,3 +217,37 @@ class EmulatedBatch:
 
 def rfc3339(at: float) -> str:
     return datetime.fromtimestamp(at, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class StoredFile:
+    """A file held by the emulated Files API (uploaded input, or a batch's generated output)."""
+
+    id: str
+    display_name: str
+    mime_type: str
+    data: bytes
+    created_at: float
+    source: str
+
+    def as_json(self, host: str) -> dict[str, Any]:
+        out = {"name": f"files/{self.id}", "displayName": self.display_name,
+               "mimeType": self.mime_type, "sizeBytes": str(len(self.data)),
+               "createTime": rfc3339(self.created_at), "updateTime": rfc3339(self.created_at),
+               "expirationTime": rfc3339(self.created_at + 48 * 3600),
+               "sha256Hash": base64.b64encode(hashlib.sha256(self.data).digest()).decode(),
+               "uri": f"http://{host}/gemini/v1beta/files/{self.id}", "state": "ACTIVE",
+               "source": self.source}
+        if self.source == "GENERATED":
+            out["downloadUri"] = f"http://{host}/gemini/v1beta/files/{self.id}:download?alt=media"
+        return out
+
+
+@dataclass
+class UploadSession:
+    """A resumable upload in progress."""
+
+    display_name: str
+    mime_type: str
+    size: int
+    data: bytearray = field(default_factory=bytearray)
