@@ -15,18 +15,15 @@ Tests set ``app.realtime.latency_s``, ``.rpm``, ``.tpm`` (and ``.burst_s``) and 
 
 from __future__ import annotations
 
-import json
 import math
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from batchkit.testing._server import Request, Response, json_response
 from batchkit.testing._text import collect_text, estimate_tokens
-from batchkit.testing.emulators.openai.realtime import _Budget
+from batchkit.testing.emulators._realtime import RateGate
 
 __all__ = ["MESSAGES_PATH", "MessagesEndpoint"]
 
@@ -38,21 +35,13 @@ def _at(seconds_from_now: float) -> str:
     return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class MessagesEndpoint:
+class MessagesEndpoint(RateGate):
     """``POST /v1/messages`` of one emulated account (see the module docstring)."""
 
     def __init__(self, respond: Callable[[str, dict[str, Any], str], dict[str, Any]],
                  problem: Callable[[Any], str | None]) -> None:
+        super().__init__()
         self.respond, self.problem = respond, problem
-        self.latency_s = 0.0
-        self.rpm: int | None = None
-        self.tpm: int | None = None
-        self.burst_s = 1.0
-        self.answered: Counter[str] = Counter()
-        self.rate_limited = 0
-        self.calls = 0
-        self._requests, self._tokens = _Budget(), _Budget()
-        self._lock = threading.Lock()
 
     def handle(self, request: Request) -> Response:
         try:
@@ -63,36 +52,23 @@ class MessagesEndpoint:
         problem = self.problem(params)
         if problem is not None:
             return _error(400, "invalid_request_error", problem)
-        tokens = estimate_tokens(collect_text(params.get("messages") or "")) \
-            + int(params.get("max_tokens") or 0)
-        with self._lock:
-            self.calls += 1
-            now = time.monotonic()
-            ok_r, left_r, reset_r = self._requests.take(self.rpm, 1, self.burst_s, now)
-            ok_t, left_t, reset_t = (False, 0.0, 0.0) if not ok_r else \
-                self._tokens.take(self.tpm, tokens, self.burst_s, now)
-            if ok_r and not ok_t:  # nothing ran: the request is given back
-                self._requests.level = (self._requests.level or 0.0) + 1
-            if not (ok_r and ok_t):
-                self.rate_limited += 1
+        gate = self.admit(estimate_tokens(collect_text(params.get("messages") or ""))
+                          + int(params.get("max_tokens") or 0))
         headers: dict[str, str] = {}
-        for kind, limit, left, reset in (("requests", self.rpm, left_r, reset_r),
-                                         ("tokens", self.tpm, left_t, reset_t)):
+        for kind, limit, left, reset in (
+                ("requests", self.rpm, gate.requests_left, gate.requests_reset),
+                ("tokens", self.tpm, gate.tokens_left, gate.tokens_reset)):
             if limit is not None:
                 headers[f"anthropic-ratelimit-{kind}-limit"] = str(limit)
                 headers[f"anthropic-ratelimit-{kind}-remaining"] = str(max(0, int(left)))
                 headers[f"anthropic-ratelimit-{kind}-reset"] = _at(reset)
-        if not (ok_r and ok_t):
-            wait = reset_r if not ok_r else reset_t
-            headers["retry-after"] = str(max(1, math.ceil(min(wait, 60))))
-            kind = "requests" if not ok_r else "tokens"
+        if not gate.ok:
+            headers["retry-after"] = str(max(1, math.ceil(min(gate.wait, 60))))
             return _error(429, "rate_limit_error", f"This request would exceed your "
-                          f"organization's rate limit of {kind} per minute.", headers)
-        if self.latency_s:
-            time.sleep(self.latency_s)
+                          f"organization's rate limit of {gate.refused} per minute.", headers)
+        self.pause()
         reply = self.respond("/v1/messages", params, "")
-        with self._lock:
-            self.answered[json.dumps(params, sort_keys=True)] += 1
+        self.billed(params)
         return json_response(reply, 200, headers)
 
 

@@ -14,36 +14,25 @@ answered 200, by body), ``.calls`` and ``.rate_limited``.
 
 from __future__ import annotations
 
-import json
 import math
-import threading
-import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from batchkit.testing._server import Request, Response, json_response
+from batchkit.testing.emulators._realtime import RateGate
 from batchkit.testing.emulators.gemini.replies import embed_problem, embed_reply, generate_problem
-from batchkit.testing.emulators.openai.realtime import _Budget
 
 __all__ = ["REALTIME_VERBS", "SyncEndpoints"]
 
 REALTIME_VERBS = frozenset({"generateContent", "batchEmbedContents"})
 
 
-class SyncEndpoints:
+class SyncEndpoints(RateGate):
     """The synchronous endpoints of one emulated account (see the module docstring)."""
 
     def __init__(self, respond: Callable[[str, dict[str, Any], str], dict[str, Any]]) -> None:
+        super().__init__()
         self.respond = respond
-        self.latency_s = 0.0
-        self.rpm: int | None = None
-        self.burst_s = 1.0
-        self.answered: Counter[str] = Counter()
-        self.rate_limited = 0
-        self.calls = 0
-        self._requests = _Budget()
-        self._lock = threading.Lock()
 
     def handle(self, request: Request, model: str, verb: str) -> Response:
         try:
@@ -64,25 +53,20 @@ class SyncEndpoints:
                 rows.append(checked)
         if problem is not None:
             return _error(400, "INVALID_ARGUMENT", problem)
-        with self._lock:
-            self.calls += 1
-            ok, _, reset = self._requests.take(self.rpm, 1, self.burst_s, time.monotonic())
-            if not ok:
-                self.rate_limited += 1
-        if not ok:
+        gate = self.admit()
+        reset = gate.wait
+        if not gate.ok:
             return _error(429, "RESOURCE_EXHAUSTED",
                           "Resource has been exhausted (e.g. check quota).",
                           [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
                             "retryDelay": f"{max(1, math.ceil(reset))}s"}])
-        if self.latency_s:
-            time.sleep(self.latency_s)
+        self.pause()
         if verb == "generateContent":
             reply = self.respond(f"models/{model}", rows[0], "")
         else:
             reply = {"embeddings": [embed_reply(f"models/{model}", row)["embedding"]
                                     for row in rows]}
-        with self._lock:
-            self.answered[json.dumps(body, sort_keys=True)] += 1
+        self.billed(body)
         return json_response(reply)
 
 

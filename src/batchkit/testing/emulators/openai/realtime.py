@@ -16,47 +16,20 @@ bucket covers) and read ``.answered`` (calls answered 200, by body) and ``.rate_
 
 from __future__ import annotations
 
-import json
 import math
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from batchkit.testing._server import Request, Response, json_response
 from batchkit.testing._text import collect_text, estimate_tokens
+from batchkit.testing.emulators._realtime import RateGate
 from batchkit.testing.emulators.openai.replies import ReplyError
 from batchkit.testing.emulators.openai.validation import body_problem
 
 __all__ = ["REALTIME_URLS", "RealtimeEndpoints"]
 
 REALTIME_URLS = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/responses"})
-
-
-class _Budget:
-    """One per-minute budget: a bucket refilled at ``limit / 60`` a second that holds
-    ``burst_s`` seconds of it (at least one request's worth)."""
-
-    def __init__(self) -> None:
-        self.level: float | None = None
-        self.stamp = time.monotonic()
-
-    def take(self, limit: int | None, amount: int, burst_s: float, now: float
-             ) -> tuple[bool, float, float]:
-        """``(taken, remaining, seconds until full)``; nothing is taken when it does not fit."""
-        if limit is None:
-            return True, math.inf, 0.0
-        rate = limit / 60.0
-        capacity = max(float(amount), rate * burst_s, 1.0)
-        level = capacity if self.level is None else self.level
-        level = min(capacity, level + (now - self.stamp) * rate)
-        self.stamp = now
-        taken = level >= amount
-        if taken:
-            level -= amount
-        self.level = level
-        return taken, level, (capacity - level) / rate
 
 
 def _duration(seconds: float) -> str:
@@ -78,21 +51,12 @@ def request_tokens(url: str, body: dict[str, Any]) -> int:
     return prompt + int(cap)
 
 
-class RealtimeEndpoints:
+class RealtimeEndpoints(RateGate):
     """The synchronous endpoints of one emulated account (see the module docstring)."""
 
     def __init__(self, respond: Callable[[str, dict[str, Any], str], dict[str, Any]]) -> None:
+        super().__init__()
         self.respond = respond
-        self.latency_s = 0.0
-        self.rpm: int | None = None
-        self.tpm: int | None = None
-        self.burst_s = 1.0
-        self.answered: Counter[str] = Counter()
-        """Calls answered 200, by request body: what the account was billed for."""
-        self.rate_limited = 0
-        self.calls = 0
-        self._requests, self._tokens = _Budget(), _Budget()
-        self._lock = threading.Lock()
 
     def handle(self, request: Request, url: str) -> Response:
         try:
@@ -104,34 +68,23 @@ class RealtimeEndpoints:
         problem = body_problem(url, body)
         if problem is not None:
             return _error(400, problem.message, param=problem.param, code=problem.code)
-        tokens = request_tokens(url, body)
-        with self._lock:
-            self.calls += 1
-            now = time.monotonic()
-            ok_r, left_r, reset_r = self._requests.take(self.rpm, 1, self.burst_s, now)
-            ok_t, left_t, reset_t = (False, 0.0, 0.0) if not ok_r else \
-                self._tokens.take(self.tpm, tokens, self.burst_s, now)
-            if ok_r and not ok_t:  # the request budget is given back: nothing ran
-                self._requests.level = (self._requests.level or 0.0) + 1
-            if not (ok_r and ok_t):
-                self.rate_limited += 1
-        headers = self._headers(left_r, reset_r, left_t, reset_t)
-        if not ok_r or not ok_t:
-            wait = reset_r if not ok_r else reset_t
-            kind, limit = ("requests", self.rpm) if not ok_r else ("tokens", self.tpm)
+        gate = self.admit(request_tokens(url, body))
+        headers = self._headers(gate.requests_left, gate.requests_reset, gate.tokens_left,
+                                gate.tokens_reset)
+        if not gate.ok:
+            wait, kind = gate.wait, gate.refused
+            limit = self.rpm if kind == "requests" else self.tpm
             headers.update({"retry-after-ms": str(max(1, round(min(wait, 60) * 1000))),
                             "retry-after": str(max(1, math.ceil(min(wait, 60))))})
             return _error(429, f"Rate limit reached for {body.get('model')} on {kind} per min: "
                           f"Limit {limit}. Please try again in {_duration(wait)}.",
                           code="rate_limit_exceeded", type=kind, headers=headers)
-        if self.latency_s:
-            time.sleep(self.latency_s)
+        self.pause()
         try:
             reply = self.respond(url, body, request.header("X-Client-Request-Id") or "")
         except ReplyError as failure:
             return json_response(failure.body, failure.status_code, headers)
-        with self._lock:
-            self.answered[json.dumps(body, sort_keys=True)] += 1
+        self.billed(body)
         for stamp in ("created", "created_at"):  # the batch path stamps its own clock
             if reply.get(stamp) == 0:
                 reply[stamp] = int(time.time())
