@@ -190,3 +190,10 @@ def test_a_request_kind_the_model_cannot_serve_is_refused(tmp_path: Path) -> Non
     error = one_line_error(run("submit", str(chat), "-p", "openai:text-embedding-3-small"))
     assert "is an embedding model and cannot serve a chat request" in error
     assert bk.list_jobs() == []
+
+
+def test_an_unknown_model_is_refused_in_the_sandbox_with_a_suggestion(chat_file: Path) -> None:
+    error = one_line_error(run("submit", str(chat_file), "-p", "openai:gpt-4o-minii",
+                               "--sandbox", "--wait"))
+    assert "unknown model 'gpt-4o-minii'" in error and "did you mean 'gpt-4o-mini'" in error
+    assert bk.list_jobs() == []
