@@ -19,15 +19,31 @@ import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, create_model, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 __all__ = ["MessageToolCall", "Tool", "ToolCall", "ToolChoice", "tool_call_from_raw"]
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 """The strictest rule among the vendors (OpenAI, Anthropic and Gemini agree on it)."""
+
+def _vendor_safe_name(value: str) -> str:
+    if not _TOOL_NAME.match(value):
+        raise ValueError(f"tool name {value!r} must be 1-64 letters, digits, '_' or '-'")
+    return value
+
+
+ToolName = Annotated[str, AfterValidator(_vendor_safe_name)]
+"""A tool's name, in a tool definition and in a replayed call alike."""
 
 ToolChoice = Literal["auto", "none", "required"] | str
 """``auto`` (the model decides), ``none`` (no tool), ``required`` (some tool), or a tool's name
@@ -40,17 +56,10 @@ class Tool(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
-    name: str
+    name: ToolName
     description: str | None = None
     parameters: dict[str, Any] = {"type": "object", "properties": {}}
     strict: bool | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _vendor_safe_name(cls, value: str) -> str:
-        if not _TOOL_NAME.match(value):
-            raise ValueError(f"tool name {value!r} must be 1-64 letters, digits, '_' or '-'")
-        return value
 
     @field_validator("parameters")
     @classmethod
@@ -149,7 +158,7 @@ class MessageToolCall(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: str
-    name: str
+    name: ToolName
     arguments: dict[str, Any] = {}
 
     @model_validator(mode="before")
@@ -166,10 +175,3 @@ class MessageToolCall(BaseModel):
         if isinstance(data, ToolCall):
             return {"id": data.id, "name": data.name, "arguments": data.arguments or {}}
         return data
-
-    @field_validator("name")
-    @classmethod
-    def _vendor_safe_name(cls, value: str) -> str:
-        if not _TOOL_NAME.match(value):
-            raise ValueError(f"tool name {value!r} must be 1-64 letters, digits, '_' or '-'")
-        return value
