@@ -6,6 +6,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from batchkit._registry import _BUILTIN, get_adapter_class
 from batchkit.providers._capabilities import FEATURES
 
@@ -43,3 +45,16 @@ def test_a_stale_matrix_is_caught(tmp_path: Path) -> None:
     text = (REPO / "providers.md").read_text(encoding="utf-8")
     stale = text.replace("| tools |", "| tools (old) |", 1)
     assert script.rendered(stale) != stale
+
+
+def test_a_new_vendors_starting_table_refuses_every_feature_with_a_way_forward() -> None:
+    from batchkit import ChatRequest, InvalidRequestError, Tool
+    from batchkit.providers._capabilities import check_capabilities, complete, pending
+
+    table = complete(pending("newvendor"), "newvendor")  # CONTRIBUTING's starting point
+    assert not any(support.supported for support in table.values())
+    request = ChatRequest(custom_id="r", messages=[{"role": "user", "content": "hi"}],
+                          tools=[Tool(name="lookup")])
+    with pytest.raises(InvalidRequestError, match="newvendor: tools unsupported — batchkit "
+                       "does not translate tools for newvendor yet"):
+        check_capabilities(request, "newvendor", table)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .._exceptions import InvalidRequestError
 from .._parts import DocumentPart, ImagePart
@@ -48,12 +48,7 @@ Feature = Literal[
     "cache_breakpoints", "reasoning", "reasoning_off", "n", "logprobs", "response_schema",
     "json_mode",
 ]
-FEATURES: tuple[Feature, ...] = (
-    "tools", "tool_choice", "tool_choice_required", "tool_choice_named", "parallel_tool_calls",
-    "tool_results", "message_name", "images", "documents", "document_file_id",
-    "cache_breakpoints", "reasoning", "reasoning_off", "n", "logprobs", "response_schema",
-    "json_mode",
-)
+FEATURES: tuple[Feature, ...] = get_args(Feature)
 """The neutral features a vendor must decide on. Sampling fields (temperature, top_p, stop,
 seed) are older and checked by each codec's own rules."""
 
