@@ -7,6 +7,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from batchkit._exceptions import InvalidRequestError
 from batchkit._results import Choice, Result, finish_reason
 from batchkit._tools import MessageToolCall, Tool, ToolCall, tool_call_from_raw
 
@@ -45,11 +46,14 @@ def test_a_tool_from_a_typed_function_reads_its_signature() -> None:
         Tool.from_function(untyped)
 
 
-def test_tool_names_and_schemas_are_checked() -> None:
-    with pytest.raises(ValidationError, match="1-64 letters"):
+def test_tool_names_and_schemas_are_checked_with_one_line_errors() -> None:
+    with pytest.raises(InvalidRequestError, match="1-64 letters") as bad_name:
         Tool(name="has space")
-    with pytest.raises(ValidationError, match="type 'object'"):
+    with pytest.raises(InvalidRequestError, match="type 'object'") as bad_schema:
         Tool.from_schema("t", {"type": "string"})
+    for error in (bad_name, bad_schema):
+        assert "\n" not in str(error.value)
+        assert not isinstance(error.value, ValidationError)
 
 
 @pytest.mark.parametrize(("raw", "arguments", "error"), [

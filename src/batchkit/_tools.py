@@ -31,6 +31,8 @@ from pydantic import (
     model_validator,
 )
 
+from ._parts import OneLineModel
+
 __all__ = ["MessageToolCall", "Tool", "ToolCall", "ToolChoice", "tool_call_from_raw"]
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -50,7 +52,7 @@ ToolChoice = Literal["auto", "none", "required"] | str
 (that tool, forced)."""
 
 
-class Tool(BaseModel):
+class Tool(OneLineModel):
     """A function the model may call: ``name``, ``description`` and a JSON-schema ``parameters``
     object. ``strict=True`` asks vendors that have it for exact schema adherence."""
 
@@ -149,7 +151,7 @@ def tool_call_from_raw(call_id: str, name: str, arguments: str | Mapping[str, An
     return ToolCall(call_id, name, value, arguments)
 
 
-class MessageToolCall(BaseModel):
+class MessageToolCall(OneLineModel):
     """A tool call inside an assistant message of a conversation being replayed: the call the
     model made earlier, which a following ``tool`` message answers by ``id``. OpenAI's shape
     (``{"id", "type": "function", "function": {"name", "arguments": "<json>"}}``) is read too,
