@@ -27,6 +27,7 @@ from ._export import (
     write_parquet,
     write_parquet_dataset,
 )
+from ._redact import redact
 from ._storage import Target
 from ._tools import ToolCall
 
@@ -92,6 +93,11 @@ class ErrorInfo:
     message: str
     retryable: bool = False
     http_status: int | None = None
+
+    def __post_init__(self) -> None:
+        # Vendors echo keys in error text (masked or whole); this message is written to result
+        # files, the cache and the CLI, so it is redacted once, here, on the way in.
+        object.__setattr__(self, "message", redact(self.message))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -12,11 +12,13 @@ import string
 import traceback
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
 from batchkit import _redact, _redact_logs
 from batchkit._exceptions import InvalidRequestError, ProviderError
 from batchkit._redact import redact, redact_exception, register_secret
+from batchkit._results import ErrorInfo, Result
 from batchkit.cli._output import RedactingStream
 
 ALPHABET = string.ascii_letters + string.digits
@@ -128,6 +130,16 @@ def test_an_exception_whose_text_comes_from_an_object_gets_a_redacting_type(key:
 def test_invalid_request_rule_is_cleaned(key: str) -> None:
     error = InvalidRequestError(f"field api_key holds {key}", line=3)
     assert _leaks(key, str(error) + error.rule) == []
+
+
+def test_a_vendor_error_echoing_the_key_is_cleaned_before_it_reaches_a_result_file(
+        key: str) -> None:
+    masked = f"Incorrect API key provided: {key[:18]}****{key[-8:]}."
+    result = Result("r1", "errored", error=ErrorInfo("invalid_api_key", masked, http_status=401))
+    assert result.error is not None
+    assert _leaks(key, result.error.message) == []
+    assert result.error.message.startswith("Incorrect API key provided: ")
+    assert _leaks(key, orjson.dumps(result.to_dict()).decode()) == []
 
 
 @pytest.fixture
