@@ -58,7 +58,8 @@ PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA
        "JRU5ErkJggg==")
 PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF").decode()
 SYSTEM = {"role": "system", "content": "Classify the email as spam or ham and say why."}
-USER = {"role": "user", "content": "Where is it sunny today? Answer in JSON. \u00e9\u4e2d\U0001f600"}
+USER = {"role": "user",
+        "content": "Where is it sunny today? Answer in JSON. \u00e9\u4e2d\U0001f600"}
 TURNS = [{"role": "user", "content": "Stock of sku A-1?"},
          {"role": "assistant", "content": None,
           "tool_calls": [{"id": "call_1", "name": "lookup",
