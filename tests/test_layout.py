@@ -23,7 +23,6 @@ MAX_LINES = 450
 # Modules outside the vendor rooms allowed to name vendors in code, each with its reason.
 NAMING_ALLOWED = {
     "_registry.py": "the registry table maps names to adapters",
-    "_readers.py": "'openai' is the name of an input file format (OpenAI batch JSONL) users pass",
     "cost/_catalog.py": "the price catalog's provider keys (its data is per vendor by design)",
     "cost/_refresh.py": "maps published price files' provider names onto the catalog's",
     "cost/_estimate.py": "the documented default target of bk.estimate",

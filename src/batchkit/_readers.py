@@ -1,4 +1,4 @@
-"""Streaming readers for request files: neutral JSONL, OpenAI batch JSONL and CSV.
+"""Streaming readers for request files: neutral JSONL, every vendor's native batch JSONL, CSV.
 
 Files are read line by line, so a ten-million-line file never sits in memory. Every problem is
 reported as an :class:`InvalidRequestError` naming the line (1-based) and, where known, the
@@ -6,10 +6,11 @@ reported as an :class:`InvalidRequestError` naming the line (1-based) and, where
 
 * **neutral JSONL** — one request per line: ``{"custom_id", "messages", ...}`` for chat or
   ``{"custom_id", "text", ...}`` for embeddings (the fields of ChatRequest / EmbedRequest).
-* **OpenAI batch JSONL** — ``{"custom_id", "method", "url", "body"}``, the format most users
-  already have. ``/v1/chat/completions`` and ``/v1/embeddings`` lines are understood: tools,
-  tool calls and results, reasoning effort, n, logprobs and response formats become their neutral
-  fields (``_openai_fields``); body fields batchkit has no name for are kept in ``params``.
+* **a vendor's batch INPUT file** — the format is found from the first line by asking each
+  vendor's reader (``providers/<vendor>/reader.py``, listed by ``_registry.input_formats``)
+  whether the line looks like its format; ``format="<vendor>"`` skips the guess, and
+  ``format="<vendor>:<model>"`` also names the model, for formats whose lines do not. Fields a
+  vendor's line has that batchkit has no neutral name for are kept in ``params``.
 * **CSV** — a ``text`` column is required; an optional ``custom_id`` (or ``id``) column names
   the rows (else ``row-N``); every other column becomes metadata.
 
@@ -28,19 +29,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any, Literal
 
 import orjson
 from pydantic import BaseModel
 
 from ._exceptions import ConfigError, InvalidRequestError
-from ._openai_fields import neutral_chat_fields, neutral_tool, neutral_tool_choice
+from ._registry import input_format, input_formats
 from ._requests import ChatRequest, EmbedRequest, Request
 from ._storage import Target, display_name, display_url, is_url, open_target
+from .providers._reader_kit import build, function_tool, function_tool_choice
 
-__all__ = ["read_requests"]
+__all__ = ["detect_format", "read_requests"]
 
-FileFormat = Literal["jsonl", "openai", "csv"]
+FileFormat = str
+"""``jsonl`` (neutral), ``csv``, or a vendor's name (``vendor:model`` to name the model too)."""
 
 _BOM = "\ufeff".encode()
 
@@ -56,22 +60,23 @@ def read_requests(
 ) -> Iterator[Request]:
     """Yield the requests in ``path`` (a path or an fsspec URL) one at a time, in file order.
 
-    ``format`` is guessed from the suffix (``.csv``) or the first line (OpenAI lines have
-    ``method``/``url``/``body``). For CSV, ``kind`` chooses embeddings or chat, where each row's
+    ``format`` is guessed from the suffix (``.csv``) or the first line (see the module
+    docstring). For CSV, ``kind`` chooses embeddings or chat, where each row's
     text becomes the user message after an optional ``system`` prompt; it defaults to chat when
     a ``response_model`` or ``system`` prompt is given (they only mean something for chat), else
     to embeddings. ``response_model`` is applied to every chat request.
 
-    The lines of an OpenAI batch file for one endpoint must name one model: the model is chosen
-    by the provider string, and lines asking for different models cannot all get what they ask
-    for. ``storage_options`` go to fsspec for a URL (credentials, endpoint).
+    The lines of one kind in a vendor file that names models must name one model: the model is
+    chosen by the provider string, and lines asking for different models cannot all get what
+    they ask for. ``storage_options`` go to fsspec for a URL (credentials, endpoint).
     """
     source = _Source(path if is_url(path) else Path(path), storage_options)
     fmt = format or _guess_format(source)
     if fmt == "csv":
         requests = _read_csv(source, kind, response_model, system)
-    elif fmt == "openai":
-        requests = _read_openai(source, response_model)
+    elif fmt != "jsonl":
+        name, _, model = fmt.partition(":")
+        requests = _read_native(source, input_format(name)[1], model or None, response_model)
     else:
         requests = (_from_neutral(obj, line_no, kind, response_model)
                     for line_no, obj in _iter_json_lines(source))
@@ -95,13 +100,19 @@ class _Source:
         return display_name(self.target)
 
 
+def detect_format(path: str | Path, storage_options: dict[str, Any] | None = None) -> str:
+    """The format :func:`read_requests` would read ``path`` in (``csv``, ``jsonl`` or the
+    name of a vendor's format), from its suffix or first line."""
+    return _guess_format(_Source(path if is_url(path) else Path(path), storage_options))
+
+
 def _guess_format(source: _Source) -> FileFormat:
     if source.name.lower().endswith(".csv"):
         return "csv"
-    for line_no, obj in _iter_json_lines(source):
-        del line_no
-        if "body" in obj and "url" in obj:
-            return "openai"
+    for _, obj in _iter_json_lines(source):
+        for name, reader in input_formats():
+            if reader.looks_like(obj):
+                return name
         return "jsonl"
     return "jsonl"
 
@@ -118,11 +129,6 @@ def _open(source: _Source, *, text: bool = False) -> Iterator[IO[Any]]:
     except OSError as exc:
         why = exc.strerror or str(exc) or type(exc).__name__
         raise InvalidRequestError(f"cannot read {display_url(source.target)!r}: {why}") from None
-
-
-def _string_id(obj: dict[str, Any]) -> str | None:
-    cid = obj.get("custom_id")
-    return cid if isinstance(cid, str) else None
 
 
 def _iter_json_lines(source: _Source) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -145,13 +151,6 @@ def _iter_json_lines(source: _Source) -> Iterator[tuple[int, dict[str, Any]]]:
             yield line_no, obj
 
 
-def _build(cls: type[Request], data: dict[str, Any], line_no: int) -> Request:
-    try:
-        return cls(**data)
-    except InvalidRequestError as exc:
-        raise InvalidRequestError(exc.rule, custom_id=exc.custom_id, line=line_no) from None
-
-
 def _from_neutral(
     obj: dict[str, Any],
     line_no: int,
@@ -163,16 +162,16 @@ def _from_neutral(
     if line_kind == "embed" and "custom_id" not in data:
         data = _document_row(data, line_no)
     if line_kind == "embed":
-        return _build(EmbedRequest, data, line_no)
+        return build(EmbedRequest, data, line_no)
     if line_kind != "chat":
         raise InvalidRequestError(f"unknown kind {line_kind!r} (chat or embed)", line=line_no)
     if response_model is not None:
         data["response_model"] = response_model
-    if isinstance(data.get("tools"), list):  # OpenAI-shaped tools are common in neutral files
-        data["tools"] = [neutral_tool(t) for t in data["tools"]]
+    if isinstance(data.get("tools"), list):  # function-wrapped tools are common in neutral files
+        data["tools"] = [function_tool(t) for t in data["tools"]]
     if "tool_choice" in data:
-        data["tool_choice"] = neutral_tool_choice(data["tool_choice"])
-    return _build(ChatRequest, data, line_no)
+        data["tool_choice"] = function_tool_choice(data["tool_choice"])
+    return build(ChatRequest, data, line_no)
 
 
 def _document_row(row: dict[str, Any], line_no: int) -> dict[str, Any]:
@@ -185,57 +184,28 @@ def _document_row(row: dict[str, Any], line_no: int) -> dict[str, Any]:
             "metadata": row}
 
 
-def _read_openai(source: _Source, response_model: type[BaseModel] | None) -> Iterator[Request]:
+def _read_native(source: _Source, reader: ModuleType, model: str | None,
+                 response_model: type[BaseModel] | None) -> Iterator[Request]:
+    """A vendor file's requests, by its reader; the lines of one kind must name one model."""
+    many = getattr(reader, "requests_from_line", None)
+    line_model = getattr(reader, "line_model", None)
     first_model: dict[str, tuple[int, Any]] = {}  # kind -> (line, model) of its first line
     for line_no, obj in _iter_json_lines(source):
-        req = _from_openai_line(obj, line_no, response_model)
-        model = obj["body"].get("model")  # body is an object: _from_openai_line checked it
-        first_line, first = first_model.setdefault(req.kind, (line_no, model))
-        if model != first:
-            raise InvalidRequestError(
-                f"model {model!r} differs from {first!r} on line {first_line}; a file is one "
-                "job on one model per endpoint (choose it in the provider string)",
-                custom_id=req.custom_id, line=line_no,
-            )
-        yield req
-
-
-def _from_openai_line(
-    obj: dict[str, Any], line_no: int, response_model: type[BaseModel] | None
-) -> Request:
-    cid = _string_id(obj)
-    body = obj.get("body")
-    if not isinstance(body, dict):
-        raise InvalidRequestError("'body' must be a JSON object", custom_id=cid, line=line_no)
-    if obj.get("method", "POST") != "POST":
-        raise InvalidRequestError("'method' must be POST", custom_id=cid, line=line_no)
-    url = obj.get("url")
-    body = {k: v for k, v in body.items() if k != "model"}
-    if url == "/v1/chat/completions":
-        data: dict[str, Any] = {"custom_id": cid, "messages": body.pop("messages", None)}
-        data.update(neutral_chat_fields(body, response_model is not None))
-        if response_model is not None:
-            data["response_model"] = response_model
-        data["params"] = body
-        return _build(ChatRequest, data, line_no)
-    if url == "/v1/embeddings":
-        text = body.pop("input", None)
-        if isinstance(text, list):
-            if len(text) != 1 or not isinstance(text[0], str):
-                raise InvalidRequestError(
-                    "embedding 'input' must be one string per line (split lists into lines)",
-                    custom_id=cid,
-                    line=line_no,
-                )
-            text = text[0]
-        data = {"custom_id": cid, "text": text, "dimensions": body.pop("dimensions", None)}
-        data["params"] = body
-        return _build(EmbedRequest, data, line_no)
-    raise InvalidRequestError(
-        f"url {url!r} is not supported (use /v1/chat/completions or /v1/embeddings)",
-        custom_id=cid,
-        line=line_no,
-    )
+        found = many(obj, line_no, model) if many else (reader.request_from_line(
+            obj, line_no, model),)
+        for req in found:
+            if line_model is not None:
+                named = line_model(obj)
+                first_line, first = first_model.setdefault(req.kind, (line_no, named))
+                if named != first:
+                    raise InvalidRequestError(
+                        f"model {named!r} differs from {first!r} on line {first_line}; a file "
+                        "is one job on one model per kind (choose it in the provider string)",
+                        custom_id=req.custom_id, line=line_no)
+            if response_model is not None and isinstance(req, ChatRequest):
+                req = req.model_copy(update={"response_model": response_model,
+                                             "response_schema": None, "json_mode": False})
+            yield req
 
 
 def _read_csv(
@@ -267,7 +237,7 @@ def _read_csv(
             cid = (row.pop(id_col) if id_col else None) or f"row-{row_no}"
             metadata = {k: v for k, v in row.items() if k is not None}
             if kind == "embed":
-                yield _build(
+                yield build(
                     EmbedRequest, {"custom_id": cid, "text": text, "metadata": metadata}, line_no
                 )
                 continue
@@ -276,7 +246,7 @@ def _read_csv(
             data: dict[str, Any] = {"custom_id": cid, "messages": messages, "metadata": metadata}
             if response_model is not None:
                 data["response_model"] = response_model
-            yield _build(ChatRequest, data, line_no)
+            yield build(ChatRequest, data, line_no)
 
 
 class _CheckedLines:

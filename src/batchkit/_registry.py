@@ -11,8 +11,10 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Any
 
 from ._exceptions import ConfigError, MissingDependencyError, UnknownProviderError
@@ -23,6 +25,8 @@ __all__ = [
     "ProviderSpec",
     "available_providers",
     "get_adapter_class",
+    "input_format",
+    "input_formats",
     "make_adapter",
     "parse_provider",
     "register_provider",
@@ -68,6 +72,49 @@ _BUILTIN: dict[str, ProviderSpec] = {
 }
 
 _registered: dict[str, type[Adapter] | str] = {}
+
+# Native batch INPUT formats: name -> reader module (contract: providers/_reader_kit.py).
+# Detection asks each in this order; their looks_like tell formats apart by top-level keys.
+_READERS: dict[str, str] = {
+    "openai": "batchkit.providers.openai.reader",
+    "anthropic": "batchkit.providers.anthropic.reader",
+    "bedrock": "batchkit.providers.bedrock.reader",
+    "gemini": "batchkit.providers.gemini.reader",
+    "vertex": "batchkit.providers.vertex.reader",
+    "mistral": "batchkit.providers.mistral.reader",
+    "cohere": "batchkit.providers.cohere.reader",
+}
+# Vendors whose batch files are another's format (the same reader reads them).
+_READER_ALIASES = {"azure": "openai", "groq": "openai", "together": "mistral"}
+
+
+def input_format(name: str) -> tuple[str, ModuleType]:
+    """``(format, reader module)`` for a vendor name (its own format, or the one it shares)."""
+    canonical = _READER_ALIASES.get(name, name)
+    target = _READERS.get(canonical)
+    module = _load_reader(target) if target else None
+    if module is None:
+        known = ", ".join(sorted({*_READERS, *_READER_ALIASES}))
+        raise ConfigError(f"no reader for {name!r} batch files (readers: {known})")
+    return canonical, module
+
+
+def input_formats() -> Iterator[tuple[str, ModuleType]]:
+    """Every native input format whose reader is present, in detection order."""
+    for name, target in _READERS.items():
+        module = _load_reader(target)
+        if module is not None:
+            yield name, module
+
+
+def _load_reader(target: str) -> ModuleType | None:
+    """The reader module, or None while a vendor has none yet (a module not written)."""
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        if exc.name == target:
+            return None
+        raise
 
 
 def register_provider(name: str, adapter: type[Adapter] | str, *, clobber: bool = False) -> None:

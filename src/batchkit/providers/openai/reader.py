@@ -1,0 +1,149 @@
+"""Reading OpenAI-shaped batch INPUT lines (``{"custom_id", "method", "url", "body"}``) as
+neutral requests: the format most users already have, and the one Azure OpenAI and Groq batch
+files share.
+
+Endpoints understood, with or without the ``/v1`` prefix (Azure's files say
+``/chat/completions``): chat completions, responses and embeddings. Body fields batchkit has a
+name for become their neutral fields (tools, tool calls and results, reasoning effort, n,
+logprobs, response formats); the rest are kept in ``params`` and merged back unchanged when the
+file is written for the same family again. Shapes: the OpenAI OpenAPI spec's
+``CreateChatCompletionRequest``, ``CreateResponse`` and ``CreateEmbeddingRequest``
+(https://platform.openai.com/docs/api-reference/batch/request-input).
+
+An embeddings line whose ``input`` is a list of N strings is N requests, since an
+:class:`~batchkit.EmbedRequest` is one text: their ids are ``<custom_id>#0`` ... ``#N-1``
+(a list of one string keeps the line's id). A list of token ids is refused: batchkit sends
+text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..._requests import ChatRequest, EmbedRequest, Request
+from .._reader_kit import build, fail, function_tool, function_tool_choice, string_id
+from .responses_reader import responses_fields
+
+__all__ = ["line_model", "looks_like", "neutral_chat_fields", "request_from_line",
+           "requests_from_line"]
+
+_SAME_NAME = ("max_tokens", "temperature", "top_p", "stop", "seed", "n", "logprobs",
+              "top_logprobs", "parallel_tool_calls")
+EFFORTS = {"none": "off", "minimal": "minimal", "low": "low", "medium": "medium",
+           "high": "high"}
+"""OpenAI's ``reasoning_effort`` values as neutral efforts."""
+_ENDPOINTS = ("chat/completions", "responses", "embeddings")
+
+
+def looks_like(obj: dict[str, Any]) -> bool:
+    """A batch line names its endpoint (``url``) beside the ``body``."""
+    return "url" in obj and "body" in obj
+
+
+def line_model(obj: dict[str, Any]) -> str | None:
+    body = obj.get("body")
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else None
+
+
+def request_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> Request:
+    """The one request of a line (a list-input embeddings line of several texts is refused
+    here; :func:`requests_from_line` splits it)."""
+    found = list(requests_from_line(obj, line_no, model))
+    if len(found) != 1:
+        fail(f"embedding 'input' holds {len(found)} texts: read the file with read_requests, "
+             "which splits it into one request per text", line_no, string_id(obj.get("custom_id")))
+    return found[0]
+
+
+def requests_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> Iterator[Request]:
+    """Every request of one line: one, or one per text of a list-input embeddings line."""
+    del model  # the line names its own
+    cid = string_id(obj.get("custom_id"))
+    body = obj.get("body")
+    if not isinstance(body, dict):
+        fail("'body' must be a JSON object", line_no, cid)
+    if obj.get("method", "POST") != "POST":
+        fail("'method' must be POST", line_no, cid)
+    url = obj.get("url")
+    endpoint = url.removeprefix("/").removeprefix("v1/") if isinstance(url, str) else None
+    if endpoint not in _ENDPOINTS:
+        fail(f"url {url!r} is not supported (use /v1/chat/completions, /v1/responses or "
+             "/v1/embeddings, with or without /v1)", line_no, cid)
+    extra = set(obj) - {"custom_id", "method", "url", "body"}
+    if extra:
+        fail(f"unknown line field(s) {', '.join(sorted(extra))} (a batch line holds "
+             "custom_id, method, url and body)", line_no, cid)
+    body = {k: v for k, v in body.items() if k != "model"}
+    if endpoint == "embeddings":
+        yield from _embeddings(cid, body, line_no)
+        return
+    data: dict[str, Any] = {"custom_id": cid}
+    if endpoint == "responses":
+        data.update(responses_fields(body, line_no, cid))
+    else:
+        data["messages"] = body.pop("messages", None)
+        data.update(neutral_chat_fields(body, False))
+    data["params"] = body
+    yield build(ChatRequest, data, line_no)
+
+
+def _embeddings(cid: str | None, body: dict[str, Any], line_no: int) -> Iterator[Request]:
+    text = body.pop("input", None)
+    shared = {"dimensions": body.pop("dimensions", None), "params": body}
+    if not isinstance(text, list):
+        yield build(EmbedRequest, {"custom_id": cid, "text": text, **shared}, line_no)
+        return
+    if not text or not all(isinstance(t, str) for t in text):
+        fail("embedding 'input' must be a string or a list of strings (token ids are not "
+             "read: batchkit sends text)", line_no, cid)
+    if len(text) == 1:
+        yield build(EmbedRequest, {"custom_id": cid, "text": text[0], **shared}, line_no)
+        return
+    for i, one in enumerate(text):
+        yield build(EmbedRequest, {"custom_id": f"{cid}#{i}", "text": one, **shared}, line_no)
+
+
+def neutral_chat_fields(body: dict[str, Any], has_response_model: bool) -> dict[str, Any]:
+    """Take the chat-body fields batchkit has names for out of ``body`` (what is left stays
+    raw).
+
+    ``max_completion_tokens`` is ``max_tokens`` (the older ``max_tokens`` is read too, and
+    written back as ``max_completion_tokens``, its current name); a single ``stop`` string
+    becomes a list; ``reasoning_effort`` becomes ``reasoning`` (``none`` is ``off``);
+    ``response_format`` becomes ``response_schema`` (titled by its name) or ``json_mode``, and
+    is dropped when the caller gives a ``response_model``, which replaces it.
+    """
+    data: dict[str, Any] = {}
+    if "max_completion_tokens" in body and "max_tokens" not in body:
+        body["max_tokens"] = body.pop("max_completion_tokens")
+    for name in _SAME_NAME:
+        if name in body:
+            data[name] = body.pop(name)
+    if isinstance(data.get("stop"), str):
+        data["stop"] = [data["stop"]]
+    if isinstance(body.get("tools"), list):
+        data["tools"] = [function_tool(t) for t in body.pop("tools")]
+    if "tool_choice" in body:
+        data["tool_choice"] = function_tool_choice(body.pop("tool_choice"))
+    if body.get("reasoning_effort") in EFFORTS:
+        data["reasoning"] = {"effort": EFFORTS[body.pop("reasoning_effort")]}
+    fmt = body.get("response_format")
+    if has_response_model and fmt is not None:
+        del body["response_format"]
+    elif isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object", "text"):
+        del body["response_format"]
+        if fmt["type"] == "json_object":
+            data["json_mode"] = True
+        elif fmt["type"] == "json_schema":
+            data["response_schema"] = titled_schema(fmt.get("json_schema") or {})
+    return data
+
+
+def titled_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    """``{"name", "schema", "strict"}`` as one raw JSON schema titled by its name."""
+    schema = dict(spec.get("schema") or {})
+    if spec.get("name"):
+        schema["title"] = spec["name"]
+    return schema
