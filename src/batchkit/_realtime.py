@@ -168,14 +168,14 @@ def _rows(shard: ShardRecord, done: set[str]) -> Iterator[tuple[bytes, int]]:
                 yield line.rstrip(b"\n"), estimate
 
 
-async def _send_row(adapter: Adapter, limiter: RateLimiter, line: bytes, tokens: int,
-                    progress: RealtimeProgress) -> bytes | None:
+async def _send_row(adapter: Adapter, limiter: RateLimiter, line: bytes, group: str,
+                    tokens: int, progress: RealtimeProgress) -> bytes | None:
     """One row's answer line, or None when it kept failing for a passing reason."""
     failures = limited = 0
     while True:
         ticket = await limiter.acquire(tokens)
         try:
-            answer = await adapter.asend_now(line)
+            answer = await adapter.asend_now(line, group)
         except RateLimitedError as exc:
             limiter.release(ticket, retry_after=exc.retry_after, rate_limited=True)
             progress.rate_limited += 1
@@ -270,7 +270,8 @@ class RealtimeJob(Job):
             for line, tokens in rows:  # one shared iterator: each row goes to one worker
                 if stop.is_set():
                     return
-                answer = await _send_row(self._adapter, limiter, line, tokens, progress)
+                answer = await _send_row(self._adapter, limiter, line, shard.group, tokens,
+                                         progress)
                 if answer is not None:
                     record(answer)
 

@@ -237,6 +237,16 @@ class Adapter(ABC):
         """The id sent to the vendor for ``custom_id`` (itself, unless the vendor restricts ids)."""
         return custom_id
 
+    def row_keys(self, request: Request, vendor_id: str) -> tuple[str, ...]:
+        """Other ids a result row for ``request`` may be filed under by :meth:`decode`.
+
+        For vendors whose output rows carry no request id but echo the request itself (a
+        Vertex AI job batchkit did not write): ``decode`` files such a row under a key made
+        from the echo, and this gives the same key made from ``request``, so ``bk.decode`` can
+        join the two. None by default: every row carries its id.
+        """
+        return ()
+
     @abstractmethod
     def encode(self, request: Request, vendor_id: str) -> bytes:
         """One line of the shard payload (no trailing newline)."""
@@ -321,9 +331,11 @@ class Adapter(ABC):
 
     # -- real-time half (optional) -----------------------------------------------------------
 
-    def send_now(self, line: bytes) -> RealtimeAnswer:
+    def send_now(self, line: bytes, group: str = "") -> RealtimeAnswer:
         """Send one payload line (as :meth:`encode` made it) to the vendor's synchronous
-        endpoint; return the answer wrapped as the vendor's batch output line.
+        endpoint; return the answer wrapped as the vendor's batch output line. ``group`` is
+        the line's shard group (:meth:`group`): some vendors name a setting once per batch
+        job rather than on each line (Vertex's embedding size, Cohere's input type).
 
         An optional hook: adapters without it cannot run ``mode="realtime"`` jobs. A request
         the vendor refuses for good (a bad request) is an answer too, an error line in the
@@ -332,13 +344,13 @@ class Adapter(ABC):
         """
         raise NotImplementedError(f"{self.name} has no real-time endpoint in batchkit")
 
-    async def asend_now(self, line: bytes) -> RealtimeAnswer:
+    async def asend_now(self, line: bytes, group: str = "") -> RealtimeAnswer:
         """:meth:`send_now` for an event loop: on a worker thread unless the adapter overrides
         it with its SDK's async client."""
         import asyncio
 
         return await asyncio.get_running_loop().run_in_executor(
-            _realtime_pool(), self.send_now, line)
+            _realtime_pool(), self.send_now, line, group)
 
     @property
     def supports_realtime(self) -> bool:

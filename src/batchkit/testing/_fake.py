@@ -317,7 +317,7 @@ class FakeAdapter(Adapter):
                 out.write(orjson.dumps(row) + b"\n")
         return [out_path]
 
-    def send_now(self, line: bytes) -> RealtimeAnswer:
+    def send_now(self, line: bytes, group: str = "") -> RealtimeAnswer:
         req = orjson.loads(line)
         vid = str(req["id"])
         latency = float(self.options.get("latency_s", 0))

@@ -31,7 +31,7 @@ _PASSING = (408, 409, 429, 529)
 class AnthropicRealtime(StainlessAdapter[ClientT]):
     """``send_now`` for Anthropic's Messages API (put it first among the adapter's bases)."""
 
-    def send_now(self, line: bytes) -> RealtimeAnswer:
+    def send_now(self, line: bytes, group: str = "") -> RealtimeAnswer:
         sdk = self._import_sdk()
         item = orjson.loads(line)
         custom_id = str(item["custom_id"])

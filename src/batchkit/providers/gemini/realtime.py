@@ -50,7 +50,7 @@ class GeminiRealtime:
     if TYPE_CHECKING:
         def _call(self, action: str) -> AbstractContextManager[Any]: ...
 
-    def send_now(self, line: bytes) -> RealtimeAnswer:
+    def send_now(self, line: bytes, group: str = "") -> RealtimeAnswer:
         from google.genai import errors, types
 
         item = orjson.loads(line)

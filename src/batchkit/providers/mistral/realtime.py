@@ -35,7 +35,7 @@ class MistralRealtime:
     if TYPE_CHECKING:
         def _call(self, action: str) -> AbstractContextManager[Any]: ...
 
-    def send_now(self, line: bytes) -> RealtimeAnswer:
+    def send_now(self, line: bytes, group: str = "") -> RealtimeAnswer:
         from mistralai.client import errors
         from mistralai.client.utils import BackoffStrategy, RetryConfig
         from pydantic import ValidationError

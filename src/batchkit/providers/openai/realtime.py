@@ -69,7 +69,7 @@ class OpenAIRealtime(StainlessAdapter[ClientT]):
         batch names it once), the chat endpoint its line format sends to."""
         return str(item.get("url") or self._format.chat_url)
 
-    def send_now(self, line: bytes) -> RealtimeAnswer:
+    def send_now(self, line: bytes, group: str = "") -> RealtimeAnswer:
         import httpx
 
         sdk = self._import_sdk()

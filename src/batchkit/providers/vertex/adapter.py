@@ -59,10 +59,12 @@ from .codec import (
     dimensions_of,
     encode_request,
     group_of,
+    identity_of,
     label_value,
     map_status,
     vendor_id,
 )
+from .realtime import VertexRealtime
 
 if TYPE_CHECKING:
     from google.cloud.aiplatform_v1 import BatchPredictionJob, JobServiceClient
@@ -98,12 +100,13 @@ class _Settings:
         return f"projects/{self.project}/locations/{self.location}"
 
 
-class VertexAdapter(Adapter):
+class VertexAdapter(VertexRealtime, Adapter):
     """Vertex AI batch prediction: one JSONL file in Cloud Storage and one job per shard.
 
     Chat shards run Gemini models (``{"request": GenerateContentRequest}`` lines); embedding
     shards run text-embedding models, grouped by output dimension because a job has a single
-    ``modelParameters``.
+    ``modelParameters``. Real time (:mod:`.realtime`) sends the same lines to
+    ``generateContent`` / ``predict``.
     """
 
     name = "vertex"
@@ -118,6 +121,7 @@ class VertexAdapter(Adapter):
         self._jobs: JobServiceClient | None = None
         self._storage: StorageClient | None = None
         self._settings: _Settings | None = None
+        self._prediction: Any = None
         self._timeout = float(self.options.get("timeout", 600))
         """Seconds to wait for any one response (the JobService methods have no default)."""
 
@@ -138,6 +142,10 @@ class VertexAdapter(Adapter):
 
     def vendor_id(self, custom_id: str) -> str:
         return vendor_id(custom_id)
+
+    def row_keys(self, request: Request, vendor_id: str) -> tuple[str, ...]:
+        """A row of a job batchkit did not write carries no id: it is found by its request."""
+        return (identity_of(request, vendor_id),)
 
     def encode(self, request: Request, vendor_id: str) -> bytes:
         return encode_request(request, vendor_id)
@@ -273,6 +281,9 @@ class VertexAdapter(Adapter):
         self._clients()
 
     def close(self) -> None:
+        if self._prediction is not None:
+            self._prediction.transport.close()
+            self._prediction = None
         if self._jobs is not None:
             self._jobs.transport.close()  # type: ignore[no-untyped-call]
             self._jobs = None
@@ -286,6 +297,15 @@ class VertexAdapter(Adapter):
         """``gemini-2.5-flash`` -> ``publishers/google/models/gemini-2.5-flash``; a full
         resource name (a tuned model, another publisher) is sent as given."""
         return self.model if "/" in self.model else f"publishers/google/models/{self.model}"
+
+    def _predictions(self) -> Any:
+        """The ``PredictionServiceClient`` of real-time calls, built with the job client."""
+        self._clients()
+        return self._prediction
+
+    @property
+    def _parent(self) -> str:
+        return self._resolve().parent
 
     def _resolve(self) -> _Settings:
         if self._settings is None:
@@ -324,6 +344,9 @@ class VertexAdapter(Adapter):
             "aiplatform.googleapis.com" if location == "global"
             else f"{location}-aiplatform.googleapis.com")
         self._jobs = aiplatform_v1.JobServiceClient(
+            credentials=credentials, transport="rest",
+            client_options=ClientOptions(api_endpoint=endpoint))
+        self._prediction = aiplatform_v1.PredictionServiceClient(
             credentials=credentials, transport="rest",
             client_options=ClientOptions(api_endpoint=endpoint))
         storage_options = {"api_endpoint": gcs_sandbox} if gcs_sandbox else None

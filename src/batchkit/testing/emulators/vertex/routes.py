@@ -37,6 +37,7 @@ from batchkit.testing._server import (
 )
 from batchkit.testing.emulators.gcs.routes import GcsEmulator
 from batchkit.testing.emulators.gcs.state import GcsError, parse_gs_uri
+from batchkit.testing.emulators.vertex.realtime import REALTIME_VERBS, SyncEndpoints
 from batchkit.testing.emulators.vertex.replies import (
     ChatResponder,
     EmbeddingResponder,
@@ -112,6 +113,7 @@ class VertexEmulator:
         self._row_faults: dict[str, tuple[int, str]] = {}
         self._job_faults: list[tuple[Callable[[dict[str, Any]], bool] | None, JobFault]] = []
         self._lock = threading.RLock()
+        self.realtime = SyncEndpoints(lambda: (self.chat_responder, self.embedding_responder))
 
     # ---- fault and counter API for tests -------------------------------------------------
 
@@ -146,6 +148,11 @@ class VertexEmulator:
     # ---- HTTP --------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        parts = request.path.strip("/").split("/")
+        model, _, verb = parts[-1].partition(":")
+        if len(parts) == 9 and parts[5:8] == ["publishers", "google", "models"] \
+                and verb in REALTIME_VERBS and request.method == "POST":
+            return self.realtime.handle(request, model, verb)  # no lock: calls overlap
         try:
             with self._lock:
                 body = self._route(request)
