@@ -36,7 +36,8 @@ from ._tools import Tool, ToolCall
 
 if _typing.TYPE_CHECKING:  # loaded on first use (``_LAZY_PUBLIC``); type checkers see them here
     from ._job import Job
-    from ._offline import decode, encode
+    from ._decode import decode
+    from ._offline import encode
     from ._readers import read_requests
     from ._registry import register_provider
     from ._results import Choice, ErrorInfo, Result, ResultSet, Usage
@@ -96,7 +97,7 @@ __all__ = [
 # jobs, results and cost pull in numpy, asyncio, the store and the price catalog, which
 # building requests never needs. name -> private module.
 _LAZY_PUBLIC = {
-    "Job": "_job", "decode": "_offline", "encode": "_offline", "read_requests": "_readers",
+    "Job": "_job", "decode": "_decode", "encode": "_offline", "read_requests": "_readers",
     "register_provider": "_registry", "Choice": "_results", "ErrorInfo": "_results",
     "Result": "_results", "ResultSet": "_results", "Usage": "_results", "JobState": "_state",
     "forget": "_submit", "get_job": "_submit", "list_jobs": "_submit", "resume": "_submit",

@@ -175,11 +175,23 @@ def test_decode_embedding_rows_by_key_or_by_echoed_instance() -> None:
 
 
 @pytest.mark.parametrize("line", [b"not json", b"[1]", _row(status="", response={}),
-                                  _row(request={"labels": {}}, status=""),
                                   _row(predictions=[], status="")])
-def test_rows_without_an_id_are_not_decodable(line: bytes) -> None:
+def test_rows_that_are_not_prediction_rows_are_not_decodable(line: bytes) -> None:
     with pytest.raises(ValueError):
         decode_line(line)
+
+
+def test_a_row_without_batchkit_label_is_filed_under_its_request() -> None:
+    """A job batchkit did not write: the row's request has no id label, so the row is kept
+    under a key made from the echoed request (the same key with or without the id label)."""
+    echo = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "labels": {"team": "x"}}
+    foreign = decode_line(_row(request=echo, status="", response={}))
+    labelled = decode_line(_row(request={**echo, "labels": {"team": "x", "batchkit_id": "r1"}},
+                                status="", response={}))
+    assert labelled.custom_id == "r1"
+    assert foreign.custom_id.startswith("request-sha256-") and foreign.raw["request"] == echo
+    other = decode_line(_row(request={**echo, "labels": {}}, status="", response={}))
+    assert other.custom_id not in (foreign.custom_id, "r1")
 
 
 # -- status ----------------------------------------------------------------------------------

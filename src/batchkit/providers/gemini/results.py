@@ -273,9 +273,9 @@ def decode_embed_content_response(
     if not isinstance(values, list) or not values:
         return Result(custom_id, "errored", raw=raw, usage=usage,
                       error=ErrorInfo("no_embedding", "the response has no embedding values"))
-    tokens = response.get("tokenCount")
-    if usage is None and isinstance(tokens, int):
-        usage = Usage(input_tokens=tokens)
+    tokens = response.get("tokenCount")  # int64: JSON may carry it as a string
+    if usage is None and isinstance(tokens, (int, str)) and str(tokens).isdigit():
+        usage = Usage(input_tokens=int(tokens))
     return Result(custom_id, "succeeded", embedding=np.asarray(values, dtype=np.float32),
                   usage=usage, raw=raw)
 

@@ -22,6 +22,7 @@ what is Vertex's own:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -58,9 +59,11 @@ __all__ = [
     "dimensions_of",
     "encode_request",
     "group_of",
+    "identity_of",
     "is_embedding_model",
     "label_value",
     "map_status",
+    "request_identity",
     "vendor_id",
 ]
 
@@ -198,7 +201,9 @@ def encode_request(request: Request, vid: str) -> bytes:
 def decode_line(line: bytes) -> Result:
     """One ``predictions.jsonl`` row -> a Result under its vendor id.
 
-    Raises ``ValueError`` for a row that carries no id (the normalizer keeps it as unmatched).
+    A row without batchkit's id (a job batchkit did not write) is filed under
+    :func:`request_identity` of its echoed request. Raises ``ValueError`` for a row that is
+    not a prediction row at all.
     """
     try:
         row = orjson.loads(line)
@@ -219,21 +224,56 @@ def decode_line(line: bytes) -> Result:
 
 
 def _chat_id(request: Any) -> str:
-    labels = request.get("labels") if isinstance(request, dict) else None
+    """The row's ``labels.batchkit_id``; a row of a job batchkit did not write has none and is
+    filed under its echoed request's :func:`request_identity` instead (never dropped)."""
+    if not isinstance(request, dict):
+        raise ValueError("a Vertex AI prediction row whose 'request' is not an object")
+    labels = request.get("labels")
     vid = labels.get(ID_LABEL) if isinstance(labels, dict) else None
-    if not isinstance(vid, str):
-        raise ValueError(f"a Vertex AI prediction row whose request has no labels.{ID_LABEL}")
-    return vid
+    return vid if isinstance(vid, str) else request_identity(request, ID_LABEL)
 
 
 def _embed_id(row: dict[str, Any]) -> str:
     vid = row.get("key")
-    if vid is None and isinstance(row.get("instance"), dict):
-        vid = row["instance"].get(KEY_FIELD)
+    instance = row.get("instance")
+    if vid is None and isinstance(instance, dict):
+        vid = instance.get(KEY_FIELD)
+        if vid is None:
+            return request_identity(instance, KEY_FIELD)
     if not isinstance(vid, str):
-        raise ValueError(f"a Vertex AI prediction row with neither 'request', 'key' nor "
-                         f"'instance.{KEY_FIELD}'")
+        raise ValueError("a Vertex AI prediction row with neither 'request', 'key' nor "
+                         "'instance'")
     return vid
+
+
+IDENTITY_PREFIX = "request-sha256-"
+"""Starts the key of a row that carries no id (see :func:`request_identity`)."""
+
+
+def request_identity(echo: Mapping[str, Any], id_field: str) -> str:
+    """A stable key for a request echoed in an output row: the SHA-256 of its JSON with keys
+    sorted, batchkit's own id field left out (``labels.batchkit_id`` or the instance's
+    ``batchkit_id``), so the echo of a line batchkit wrote and of the same request written by
+    anyone else give one key. Vertex writes no id into rows of Cloud Storage input; this is how
+    such a row finds its request (``VertexAdapter.row_keys`` makes the same key from it)."""
+    body = {k: v for k, v in echo.items() if k != id_field}
+    labels = body.get("labels")
+    if isinstance(labels, dict):
+        labels = {k: v for k, v in labels.items() if k != id_field}
+        if labels:
+            body["labels"] = labels
+        else:
+            del body["labels"]
+    digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return IDENTITY_PREFIX + digest[:32]
+
+
+def identity_of(request: Request, vid: str) -> str:
+    """:func:`request_identity` of the line :func:`encode_request` writes for ``request``."""
+    line = orjson.loads(encode_request(request, vid))
+    if isinstance(request, ChatRequest):
+        return request_identity(line["request"], ID_LABEL)
+    return request_identity(line, KEY_FIELD)
 
 
 def _status_error(status: str) -> Any:
