@@ -101,7 +101,7 @@ def _requests_source(requests: Requests) -> Callable[[], Iterable[Request]]:
         from ._readers import read_requests
 
         source = requests
-        return lambda: read_requests(source)  # type: ignore[arg-type]
+        return lambda: read_requests(source)
     kept = list(requests)
     return lambda: kept
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from . import _cost, _doctor, _index, _jobs, _providers, _run, _tools, _worker
+from . import _cost, _decode, _doctor, _index, _jobs, _providers, _run, _tools, _worker
 from ._output import OneLineErrorGroup
 
 __all__ = ["cli", "main"]
@@ -24,7 +24,7 @@ def cli() -> None:
         sys.path.append(os.getcwd())
 
 
-for _module in (_jobs, _cost, _providers, _tools, _doctor, _index, _worker, _run):
+for _module in (_jobs, _cost, _providers, _tools, _decode, _doctor, _index, _worker, _run):
     _module.register(cli)
 
 
