@@ -11,7 +11,8 @@ Options (each also read from an environment variable, so a CLI user needs no cod
   and write the bucket (required; the sandbox uses a dummy);
 * ``bucket`` / ``BATCHKIT_BEDROCK_BUCKET``: the S3 bucket for input and output (required; the
   sandbox uses ``batchkit-sandbox``), ``prefix`` (default ``batchkit``) under it;
-* ``region``, ``profile``, ``endpoint_url``, ``s3_endpoint_url``: otherwise the usual AWS chain
+* ``region``, ``profile``, ``endpoint_url``, ``s3_endpoint_url``, ``runtime_endpoint_url`` (the
+  ``bedrock-runtime`` endpoint of real-time mode): otherwise the usual AWS chain
   (``AWS_REGION``, ``AWS_PROFILE``, ``~/.aws``, instance roles) decides;
 * ``min_records`` / ``BATCHKIT_BEDROCK_MIN_RECORDS`` (default 100) and ``max_records``
   (default 50,000): the per-model record quotas; ``timeout_hours`` (24-168):
@@ -60,6 +61,7 @@ from .codec import (
     map_status,
     vendor_id,
 )
+from .realtime import BedrockRealtime
 
 __all__ = ["BedrockAdapter"]
 
@@ -83,7 +85,7 @@ _BAD_CREDENTIALS = frozenset({
 })
 
 
-class BedrockAdapter(Adapter):
+class BedrockAdapter(BedrockRealtime, Adapter):
     """Bedrock batch inference: one S3 file and one job per shard; chat or embeddings by model."""
 
     name = "bedrock"
@@ -91,6 +93,7 @@ class BedrockAdapter(Adapter):
     option_names = frozenset({
         "endpoint_url", "max_records", "max_tokens", "min_records", "model_family", "prefix",
         "profile", "region", "role_arn", "bucket", "s3_endpoint_url", "timeout_hours",
+        "runtime_endpoint_url",
     })
     credential_env = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "BATCHKIT_BEDROCK_ROLE_ARN",
                       "BATCHKIT_BEDROCK_BUCKET")
@@ -99,6 +102,9 @@ class BedrockAdapter(Adapter):
         super().__init__(model, options)
         self.family = family_of(model, self.options.get("model_family"))
         self._clients: tuple[Any, Any] | None = None
+        self._session: Any = None
+        self._runtime: Any = None
+        """The session the clients came from, and real time's runtime client (:mod:`.realtime`)."""
 
     # -- pure half ---------------------------------------------------------------------------
 
@@ -124,7 +130,7 @@ class BedrockAdapter(Adapter):
         return encode_record(request, vendor_id, self.family, self.options)
 
     def decode(self, line: bytes) -> Result:
-        return decode_line(line)
+        return decode_line(line, self.family)
 
     # -- I/O half ----------------------------------------------------------------------------
 
@@ -257,6 +263,9 @@ class BedrockAdapter(Adapter):
         return None
 
     def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
         if self._clients is not None:
             for client in self._clients:
                 client.close()
@@ -324,6 +333,7 @@ class BedrockAdapter(Adapter):
                 register_aws_session(session)
                 endpoints = (self.options.get("s3_endpoint_url"),
                              self.options.get("endpoint_url"))
+            self._session = session
             self._clients = (
                 session.client("s3", endpoint_url=endpoints[0], config=config),
                 session.client("bedrock", endpoint_url=endpoints[1], config=config),

@@ -36,6 +36,7 @@ from batchkit.testing._server import (
     json_response,
 )
 from batchkit.testing.emulators._aws import AwsError, ShapeChecker, request_id, request_params
+from batchkit.testing.emulators.bedrock.realtime import SyncEndpoints
 from batchkit.testing.emulators.bedrock.replies import Responder, default_responder, family
 from batchkit.testing.emulators.bedrock.state import (
     ACTIVE,
@@ -78,6 +79,7 @@ class BedrockEmulator:
         self._tokens: dict[str, str] = {}
         self._checker = ShapeChecker("bedrock")
         self._lock = threading.RLock()
+        self.realtime = SyncEndpoints(lambda: self.responder)
 
     # ---- fault and counter API for tests -------------------------------------------------
 
@@ -120,6 +122,10 @@ class BedrockEmulator:
             if not (request.header("Authorization") or "").startswith("AWS4-HMAC-SHA256 "):
                 raise AwsError("MissingAuthenticationTokenException",
                                "Missing Authentication Token", 403)
+            parts = [unquote(p) for p in request.path.strip("/").split("/")]
+            if len(parts) == 3 and parts[0] == "model" and parts[2] == "invoke" \
+                    and request.method == "POST":  # bedrock-runtime; no lock: calls overlap
+                return self.realtime.handle(request, parts[1])
             with self._lock:
                 return self._route(request)
         except AwsError as error:
