@@ -41,7 +41,7 @@ from ._requests import ChatRequest, EmbedRequest, Request
 from ._storage import Target, display_name, display_url, is_url, open_target
 from .providers._reader_kit import build, function_tool, function_tool_choice
 
-__all__ = ["detect_format", "read_requests"]
+__all__ = ["detect_format", "first_line", "read_numbered", "read_requests"]
 
 FileFormat = str
 """``jsonl`` (neutral), ``csv``, or a vendor's name (``vendor:model`` to name the model too)."""
@@ -70,20 +70,37 @@ def read_requests(
     chosen by the provider string, and lines asking for different models cannot all get what
     they ask for. ``storage_options`` go to fsspec for a URL (credentials, endpoint).
     """
+    for _, req in read_numbered(path, format=format, kind=kind, response_model=response_model,
+                                system=system, storage_options=storage_options):
+        yield req
+
+
+def read_numbered(
+    path: str | Path,
+    *,
+    format: FileFormat | None = None,
+    kind: Literal["chat", "embed"] | None = None,
+    response_model: type[BaseModel] | None = None,
+    system: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> Iterator[tuple[int, Request]]:
+    """:func:`read_requests` with each request's line number, for errors found later (a
+    conversion's target refusing a request names the line it came from)."""
     source = _Source(path if is_url(path) else Path(path), storage_options)
     fmt = format or _guess_format(source)
+    requests: Iterator[tuple[int, Request]]
     if fmt == "csv":
         requests = _read_csv(source, kind, response_model, system)
     elif fmt != "jsonl":
         name, _, model = fmt.partition(":")
         requests = _read_native(source, input_format(name)[1], model or None, response_model)
     else:
-        requests = (_from_neutral(obj, line_no, kind, response_model)
+        requests = ((line_no, _from_neutral(obj, line_no, kind, response_model))
                     for line_no, obj in _iter_json_lines(source))
     empty = True
-    for req in requests:
+    for numbered in requests:
         empty = False
-        yield req
+        yield numbered
     if empty:
         raise InvalidRequestError(f"{source.name!r} holds no requests (it is empty)")
 
@@ -104,6 +121,13 @@ def detect_format(path: str | Path, storage_options: dict[str, Any] | None = Non
     """The format :func:`read_requests` would read ``path`` in (``csv``, ``jsonl`` or the
     name of a vendor's format), from its suffix or first line."""
     return _guess_format(_Source(path if is_url(path) else Path(path), storage_options))
+
+
+def first_line(path: str | Path, storage_options: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+    """The first JSON line of ``path`` (an empty object for an empty file)."""
+    source = _Source(path if is_url(path) else Path(path), storage_options)
+    return next((obj for _, obj in _iter_json_lines(source)), {})
 
 
 def _guess_format(source: _Source) -> FileFormat:
@@ -185,7 +209,7 @@ def _document_row(row: dict[str, Any], line_no: int) -> dict[str, Any]:
 
 
 def _read_native(source: _Source, reader: ModuleType, model: str | None,
-                 response_model: type[BaseModel] | None) -> Iterator[Request]:
+                 response_model: type[BaseModel] | None) -> Iterator[tuple[int, Request]]:
     """A vendor file's requests, by its reader; the lines of one kind must name one model."""
     many = getattr(reader, "requests_from_line", None)
     line_model = getattr(reader, "line_model", None)
@@ -205,7 +229,7 @@ def _read_native(source: _Source, reader: ModuleType, model: str | None,
             if response_model is not None and isinstance(req, ChatRequest):
                 req = req.model_copy(update={"response_model": response_model,
                                              "response_schema": None, "json_mode": False})
-            yield req
+            yield line_no, req
 
 
 def _read_csv(
@@ -213,7 +237,7 @@ def _read_csv(
     kind: str | None,
     response_model: type[BaseModel] | None,
     system: str | None,
-) -> Iterator[Request]:
+) -> Iterator[tuple[int, Request]]:
     chat_only = [name for name, given in (("response_model", response_model),
                                           ("system", system)) if given]
     if kind == "embed" and chat_only:
@@ -237,7 +261,7 @@ def _read_csv(
             cid = (row.pop(id_col) if id_col else None) or f"row-{row_no}"
             metadata = {k: v for k, v in row.items() if k is not None}
             if kind == "embed":
-                yield build(
+                yield line_no, build(
                     EmbedRequest, {"custom_id": cid, "text": text, "metadata": metadata}, line_no
                 )
                 continue
@@ -246,7 +270,7 @@ def _read_csv(
             data: dict[str, Any] = {"custom_id": cid, "messages": messages, "metadata": metadata}
             if response_model is not None:
                 data["response_model"] = response_model
-            yield build(ChatRequest, data, line_no)
+            yield line_no, build(ChatRequest, data, line_no)
 
 
 class _CheckedLines:

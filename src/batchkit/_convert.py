@@ -1,0 +1,114 @@
+"""``convert``: one vendor's batch INPUT file to another vendor's, through the neutral model.
+
+Each line is read by the source format's reader (``_readers``), checked by the target adapter
+(``Adapter.check_request``: what the target cannot express is refused, per line, naming it) and
+written by the target's encoder. Lines stream through one at a time into a staging file beside
+the output, which replaces the output only once every line passed: a refused line leaves
+nothing written. A conversion never drops a field silently: fields a reader kept raw in
+``params`` (no neutral name) go only to a vendor that reads the same format, and are refused
+for any other.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import ConfigError, InvalidRequestError
+from ._readers import detect_format, read_numbered
+from ._registry import input_format, make_adapter
+from ._requests import Request
+from ._storage import Target
+
+__all__ = ["convert"]
+
+_WRITE_BUFFER = 1 << 20
+
+
+def convert(source: Target, provider: str, out: str | Path | None = None, *,
+            format: str | None = None, kind: str | None = None,
+            options: dict[str, Any] | None = None) -> int:
+    """Write ``source``'s requests as ``provider``'s batch lines into the file ``out`` (None:
+    standard output); returns the number of lines written.
+
+    ``provider`` is ``vendor:model``, or a bare vendor to keep the model the source lines name.
+    ``format`` names the source format when its first line does not tell (``vendor`` or
+    ``vendor:model``); ``kind`` is for CSV rows (chat or embed).
+    """
+    fmt = format or detect_format(source)
+    if ":" not in provider:
+        provider = f"{provider}:{_file_model(source, fmt, provider)}"
+    adapter = make_adapter(provider, options)
+    adapter.check_options()
+    keeps_raw = _same_format(fmt.partition(":")[0], provider.partition(":")[0])
+    requests = read_numbered(source, format=fmt, kind=kind)  # type: ignore[arg-type]
+    if out is None or str(out) == "-":
+        with tempfile.TemporaryFile() as staged:
+            count = _write(requests, adapter, staged, keeps_raw, fmt)
+            staged.seek(0)
+            shutil.copyfileobj(staged, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        return count
+    target = Path(out)
+    fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER) as fh:
+            count = _write(requests, adapter, fh, keeps_raw, fmt)
+        os.replace(staging, target)
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)
+    return count
+
+
+def _write(requests: Iterator[tuple[int, Request]], adapter: Any, fh: Any, keeps_raw: bool,
+           fmt: str) -> int:
+    count = 0
+    check, encode, vendor_id = adapter.check_request, adapter.encode, adapter.vendor_id
+    write = fh.write
+    for line_no, req in requests:
+        if req.params and not keeps_raw:
+            raise InvalidRequestError(
+                f"field(s) {', '.join(sorted(req.params))} of this {fmt} line have no neutral "
+                f"meaning, so {adapter.name} cannot be given them; remove them, or convert to "
+                "a vendor that reads the same format", custom_id=req.custom_id, line=line_no)
+        try:
+            check(req)
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(exc.rule, custom_id=exc.custom_id, line=line_no) from None
+        write(encode(req, vendor_id(req.custom_id)))
+        write(b"\n")
+        count += 1
+    return count
+
+
+def _same_format(source_format: str, target: str) -> bool:
+    """Whether ``target`` reads ``source_format`` files itself (then raw fields carry over)."""
+    try:
+        return input_format(target)[0] == input_format(source_format)[0]
+    except ConfigError:
+        return False
+
+
+def _file_model(source: Target, fmt: str, vendor: str) -> str:
+    """The model the source file's first line names, for ``--to vendor`` without a model."""
+    name, _, model = fmt.partition(":")
+    if model:
+        return model
+    try:
+        reader = input_format(name)[1]
+    except ConfigError:
+        reader = None
+    line_model = getattr(reader, "line_model", None)
+    if line_model is not None:
+        from ._readers import first_line
+
+        found = line_model(first_line(source))
+        if found:
+            return str(found)
+    raise ConfigError(f"the source lines name no model: give one (--to {vendor}:MODEL)")
