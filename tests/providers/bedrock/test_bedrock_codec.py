@@ -71,7 +71,7 @@ def test_provider_string_splits_on_the_first_colon_only() -> None:
     ("amazon.titan-embed-text-v2:0", TITAN_EMBED_V2),
     ("amazon.titan-embed-text-v1", TITAN_EMBED_V1),
     ("amazon.nova-canvas-v1:0", None),
-    ("meta.llama3-1-70b-instruct-v1:0", None),
+    ("cohere.command-r-v1:0", None),
     ("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123", None),
 ])
 def test_family_of_model_ids(model: str, family: Any) -> None:
@@ -170,7 +170,7 @@ def test_params_are_merged_last_and_checked_by_the_model() -> None:
 
 
 @pytest.mark.parametrize(("provider", "request_", "rule"), [
-    ("bedrock:meta.llama3-1-70b-instruct-v1:0", chat(), "not in a family batchkit can encode"),
+    ("bedrock:cohere.command-r-v1:0", chat(), "not in a family batchkit can encode"),
     (CLAUDE_PROVIDER, bk.EmbedRequest(custom_id="c1", text="x"), "takes ChatRequests only"),
     ("bedrock:amazon.titan-embed-text-v2:0", chat(), "takes EmbedRequests only"),
     ("bedrock:amazon.titan-embed-text-v2:0",
@@ -257,13 +257,22 @@ def test_error_row_with_a_named_code() -> None:
     assert result.error is not None and result.error.code == "ThrottlingException"
 
 
-@pytest.mark.parametrize("line", [
-    b"not json", b'{"modelOutput": {}}', b'{"recordId": "r"}',
-    b'{"recordId": "r", "modelOutput": {"unknown": 1}}',
-])
+@pytest.mark.parametrize("line", [b"not json", b'{"modelOutput": {}}', b'{"recordId": 7}'])
 def test_lines_bedrock_could_not_write_raise_value_error(line: bytes) -> None:
     with pytest.raises(ValueError):
         decode_line(line)
+
+
+@pytest.mark.parametrize(("line", "code"), [
+    (b'{"recordId": "r-1_a"}', "missing_output"),
+    (b'{"recordId": "r-1_a", "modelOutput": {"unknown": 1}}', "unknown_output"),
+])
+def test_rows_without_a_readable_reply_are_kept_whole_under_their_id(line: bytes,
+                                                                    code: str) -> None:
+    result = decode_line(line)
+    assert (result.custom_id, result.status) == ("r-1_a", "errored")
+    assert result.error is not None and result.error.code == code
+    assert result.raw == orjson.loads(line)
 
 
 # -- status ----------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ def test_statuses_step_one_per_poll_in_order(handle: Any, clients: Any) -> None:
     ({"inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://Bad_Bucket/x"}}}, "s3Uri"),
     ({"jobName": None}, "Missing required parameter"),
     ({"clientRequestToken": "no spaces allowed"}, "at 'clientRequestToken'"),
-    ({"modelId": "meta.llama3-1-70b-instruct-v1:0"}, "does not support batch inference"),
+    ({"modelId": "cohere.command-r-v1:0"}, "does not support batch inference"),
 ])
 def test_bad_create_input_answers_validation_exception(
     handle: Any, change: dict[str, Any], message: str

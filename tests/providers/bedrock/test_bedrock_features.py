@@ -168,7 +168,7 @@ def test_nova_conversation_documents_and_cache_points() -> None:
 
 
 @pytest.mark.parametrize(("request_", "words"), [
-    (chat(reasoning="low"), "reasoning unsupported for Amazon Nova"),
+    (chat(reasoning="low"), "bedrock (Amazon Nova): reasoning unsupported"),
     (chat(tools=[TOOL], tool_choice="none"), "no tool_choice 'none'"),
     (chat(tools=[TOOL], parallel_tool_calls=False), "no parallel_tool_calls"),
     (chat(messages=CONVERSATION), "needs the request's tools"),

@@ -130,7 +130,7 @@ class BedrockAdapter(BedrockRealtime, Adapter):
         return encode_record(request, vendor_id, self.family, self.options)
 
     def decode(self, line: bytes) -> Result:
-        return decode_line(line)
+        return decode_line(line, self.family)
 
     # -- I/O half ----------------------------------------------------------------------------
 

@@ -1,9 +1,12 @@
-"""Bedrock batch output lines read back as Results: Claude, Nova and Titan replies, and error
-rows. No I/O.
+"""Bedrock batch output lines read back as Results, for every model family, and error rows.
+No I/O.
 
 An output line is ``{"recordId", "modelInput", "modelOutput"}`` or, for a failed record,
-``{"recordId", "modelInput", "error": {"errorCode", "errorMessage"}}``. ``decode_line`` reads
-``modelOutput`` by its *shape*, not by a model id, so ``bk.decode`` works without one. Facts:
+``{"recordId", "modelInput", "error": {"errorCode", "errorMessage"}}``. The reply is read by the
+model's family when it is known (a job's adapter), else by its *shape* (``bk.decode`` of a file
+downloaded from the console). The ``recordId`` is never rewritten: a row comes back under the id
+written in the file, whatever its characters, so rows of a file batchkit did not write keep
+matching their ids. Facts:
 https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-results.html.
 """
 
@@ -11,20 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import orjson
-
-from ..._results import ErrorInfo, FinishReason, Result, Usage, finish_reason
-from ..._tools import tool_call_from_raw
+from ..._results import ErrorInfo, Result
 from .._lines import load_line
-from ..anthropic.reply import decode_message
+from .families import Family, family_answering
+from .families._chat import TOOL_NAME
 
 __all__ = ["TOOL_NAME", "decode_line"]
-
-TOOL_NAME = "respond"
-"""The forced tool that carries a ``response_model``'s reply (Claude and Nova alike)."""
-
-# -- decode ----------------------------------------------------------------------------------
 
 _ERROR_CODES = {
     400: ("validation_error", False), 403: ("access_denied", False),
@@ -33,84 +28,61 @@ _ERROR_CODES = {
     500: ("internal_server_error", True), 503: ("service_unavailable", True),
 }
 """bedrock-runtime's InvokeModel errors by HTTP status (botocore service model), in words."""
-_NOVA_FINISH: dict[str, FinishReason] = {
-    "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-    "model_context_window_exceeded": "length", "tool_use": "tool_calls",
-    "content_filtered": "content_filter", "guardrail_intervened": "content_filter",
-    "malformed_model_output": "other", "malformed_tool_use": "other",
-}
-"""Converse's ``StopReason`` values (botocore) in batchkit's vocabulary."""
+_STATUS_KEYS = ("errorCode", "statusCode", "status", "code")
 
 
-def decode_line(line: bytes | str) -> Result:
-    """One ``.jsonl.out`` line -> a Result under the recordId (``raw`` without the echoed
-    ``modelInput``). Raises ``ValueError`` only for lines Bedrock could not have written."""
+def decode_line(line: bytes | str, family: Family | None = None) -> Result:
+    """One ``.jsonl.out`` line -> a Result under its recordId, exactly as written (``raw``
+    without the echoed ``modelInput``). Raises ``ValueError`` only for lines Bedrock could not
+    have written (not JSON, no string recordId)."""
     obj, rid = load_line(line, "batch output", id_field="recordId")
     obj.pop("modelInput", None)  # the request echoed back: the caller has it, and it can be big
-    if "error" in obj:
+    if obj.get("error") is not None:
         return Result(rid, "errored", error=_error(obj["error"]), raw=obj)
     output = obj.get("modelOutput")
     if not isinstance(output, dict):
-        raise ValueError(f"record {rid!r}: neither modelOutput nor error")
-    if output.get("type") == "message" or isinstance(output.get("content"), list):
-        return decode_message(rid, output, obj, answer_tool=TOOL_NAME)
-    if isinstance(output.get("output"), dict):
-        return _nova(rid, output, obj)
-    if "embedding" in output or "embeddingsByType" in output:
-        return _titan(rid, output, obj)
-    raise ValueError(f"record {rid!r}: modelOutput of no known family ({sorted(output)})")
+        return Result(rid, "errored", raw=obj, error=ErrorInfo(
+            "missing_output", "the row has neither a modelOutput object nor an error",
+            retryable=True))
+    reader = family if family is not None and family.answers(output) else family_answering(output)
+    if reader is not None:
+        result: Result = reader.decode(rid, output, obj)
+        return result
+    failure = _error_body(output)
+    if failure is not None:
+        return Result(rid, "errored", error=failure, raw=obj)
+    return Result(rid, "errored", raw=obj, error=ErrorInfo(
+        "unknown_output", f"a modelOutput of no model family batchkit reads (keys "
+        f"{', '.join(sorted(output)[:8])}); the row is kept whole in raw"))
 
 
 def _error(error: Any) -> ErrorInfo:
     if not isinstance(error, dict):
         return ErrorInfo("unknown_error", str(error)[:500])
     raw_code = error.get("errorCode")
-    message = str(error.get("errorMessage") or "")
-    status = int(raw_code) if isinstance(raw_code, int) or (
-        isinstance(raw_code, str) and raw_code.isdigit()) else None
+    message = str(error.get("errorMessage") or error.get("message") or "")
+    status = _status(raw_code)
     if status is None:
         return ErrorInfo(str(raw_code or "unknown_error"), message)
     code, retryable = _ERROR_CODES.get(status, (f"http_{status}", status >= 500))
     return ErrorInfo(code, message, retryable=retryable, http_status=status)
 
 
-def _nova(rid: str, output: dict[str, Any], obj: dict[str, Any]) -> Result:
-    """A Nova reply: text blocks joined, ``toolUse`` blocks as tool calls, except the forced
-    ``respond`` tool, whose input is a structured answer's text (ending as ``stop``)."""
-    message = output["output"].get("message") or {}
-    blocks = [b for b in message.get("content") or [] if isinstance(b, dict)]
-    texts = [str(b["text"]) for b in blocks if "text" in b]
-    uses = [b["toolUse"] for b in blocks if isinstance(b.get("toolUse"), dict)]
-    text: str | None = "".join(texts) if texts else None
-    vendor_stop = output.get("stopReason")
-    stop = vendor_stop if isinstance(vendor_stop, str) else None
-    finish = finish_reason(stop, _NOVA_FINISH)
-    answer = next((t for t in uses if t.get("name") == TOOL_NAME), None)
-    if answer is not None:
-        text, finish = orjson.dumps(answer.get("input")).decode(), "stop"
-        uses = [t for t in uses if t is not answer]
-    calls = [tool_call_from_raw(str(t.get("toolUseId") or ""), str(t.get("name") or ""),
-                                t.get("input") if isinstance(t.get("input"), dict) else None)
-             for t in uses]
-    usage = output.get("usage") or {}
-    read = int(usage.get("cacheReadInputTokenCount") or 0)
-    written = int(usage.get("cacheWriteInputTokenCount") or 0)
-    return Result(rid, "succeeded", text=text, finish_reason=finish, raw=obj, tool_calls=calls,
-                  vendor_finish_reason=stop, usage=Usage(
-        input_tokens=int(usage.get("inputTokens") or 0) + read + written,
-        output_tokens=int(usage.get("outputTokens") or 0),
-        cached_input_tokens=read, cache_creation_input_tokens=written,
-    ))
+def _status(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
 
 
-def _titan(rid: str, output: dict[str, Any], obj: dict[str, Any]) -> Result:
-    by_type = output.get("embeddingsByType")
-    vectors: dict[str, np.ndarray] = {}
-    if isinstance(by_type, dict):
-        for kind, values in by_type.items():
-            vectors[kind] = np.asarray(values, dtype=np.float32 if kind == "float" else np.uint8)
-    vector = output.get("embedding")
-    embedding = (np.asarray(vector, dtype=np.float32) if vector is not None
-                 else vectors.get("float"))
-    return Result(rid, "succeeded", embedding=embedding, embeddings_by_type=vectors or None,
-                  usage=Usage(input_tokens=int(output.get("inputTextTokenCount") or 0)), raw=obj)
+def _error_body(output: dict[str, Any]) -> ErrorInfo | None:
+    """A model's error answer in place of a reply (a 4xx/5xx status and a message in the body,
+    as some model containers write), or None."""
+    status = next((s for s in map(_status, map(output.get, _STATUS_KEYS))
+                   if s is not None and s >= 400), None)
+    message = output.get("message") or output.get("Message") or output.get("error")
+    if status is None and not (isinstance(message, str) and output.get("__type")):
+        return None
+    return _error({"errorCode": status if status is not None else output.get("__type"),
+                   "errorMessage": message if isinstance(message, str) else str(output)[:500]})

@@ -1,4 +1,6 @@
-"""Amazon Nova's InvokeModel body (the Converse request's shape, bytes as base64): messages of
+"""Amazon Nova understanding models (``amazon.nova-micro/lite/pro/premier``, Nova 2) on Bedrock.
+
+Nova's InvokeModel body (the Converse request's shape, bytes as base64): messages of
 content blocks with tool calls, tool results, images, documents and cache points, ``system``
 blocks, ``inferenceConfig`` and ``toolConfig``. No I/O.
 
@@ -10,18 +12,19 @@ https://docs.aws.amazon.com/nova/latest/userguide/complete-request-schema.html.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Mapping
+from typing import Any
 
-from ..._requests import ChatRequest, DocumentPart, ImagePart, Message
-from .results import TOOL_NAME
+from ...._requests import ChatRequest, DocumentPart, ImagePart, Message, Request
+from ..._capabilities import complete, no
+from ...anthropic.messages import DEFAULT_MAX_TOKENS
+from ..capabilities import CAPABILITIES
+from ._base import Fail, Family
+from ._chat import IMAGE_FORMATS, TOOL_NAME, check_chat, image_data, schema
+from .nova_reading import nova_reply, nova_request
 
-__all__ = ["IMAGE_FORMATS", "check_nova", "image_data", "nova_body"]
-
-IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
-                 "image/gif": "gif", "image/webp": "webp"}
-_DATA_URL = re.compile(r"^data:(?P<type>[^;,]+);base64,(?P<data>.*)$", re.DOTALL)
-_DOCUMENT_FORMATS = {"application/pdf": "pdf", "text/plain": "txt", "text/csv": "csv",
+__all__ = ["DOCUMENT_FORMATS", "NOVA"]
+DOCUMENT_FORMATS = {"application/pdf": "pdf", "text/plain": "txt", "text/csv": "csv",
                      "text/html": "html", "text/markdown": "md", "application/msword": "doc",
                      "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
                      "docx", "application/vnd.ms-excel": "xls",
@@ -30,17 +33,11 @@ _DOCUMENT_FORMATS = {"application/pdf": "pdf", "text/plain": "txt", "text/csv": 
 _CACHE_POINT = {"cachePoint": {"type": "default"}}
 
 
-def image_data(part: ImagePart) -> tuple[str | None, str]:
-    """``(media type, base64 data)`` of an inline image; ``(None, "")`` for a link."""
-    if part.url is None:
-        return str(part.media_type), str(part.data)
-    inline = _DATA_URL.match(part.url)
-    return (inline["type"], inline["data"]) if inline else (None, "")
-
-
-def check_nova(request: ChatRequest, fail: Callable[[str], NoReturn]) -> None:
+def _check(request: Request, fail: Fail) -> None:
     """What Nova's body cannot say: no tool choice ``none``, no parallel-call switch, documents
     only as inline data of a Converse document format."""
+    assert isinstance(request, ChatRequest)
+    check_chat(request, "Amazon Nova", ("toolConfig",), fail)
     if request.tool_choice == "none":
         fail("Amazon Nova has no tool_choice 'none'; leave the tools out of this request")
     if request.parallel_tool_calls is not None:
@@ -57,14 +54,16 @@ def check_nova(request: ChatRequest, fail: Callable[[str], NoReturn]) -> None:
             if part.data is None:
                 fail("Nova on Bedrock takes documents as base64 data, not a url or file_id; "
                      "download the file and pass data=...")
-            if part.media_type not in _DOCUMENT_FORMATS:
-                fail(f"Nova reads documents of types {', '.join(_DOCUMENT_FORMATS.values())}, "
+            if part.media_type not in DOCUMENT_FORMATS:
+                fail(f"Nova reads documents of types {', '.join(DOCUMENT_FORMATS.values())}, "
                      f"not {part.media_type!r}")
 
 
-def nova_body(request: ChatRequest, max_tokens: int,
-              schema: dict[str, Any] | None) -> dict[str, Any]:
-    """The body; a ``schema`` (response model or schema) becomes the forced ``respond`` tool."""
+def _encode(request: Request, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The body; a response model or schema becomes the forced ``respond`` tool."""
+    assert isinstance(request, ChatRequest)
+    max_tokens = request.max_tokens or int(options.get("max_tokens") or DEFAULT_MAX_TOKENS)
+    answer = schema(request)
     config: dict[str, Any] = {"maxTokens": max_tokens}
     for key, value in (("temperature", request.temperature), ("topP", request.top_p),
                        ("stopSequences", request.stop)):
@@ -76,9 +75,9 @@ def nova_body(request: ChatRequest, max_tokens: int,
         body["system"] = [{"text": request.system}]
         if any(m.cache for m in systems):
             body["system"].append(_CACHE_POINT)
-    if schema is not None:
+    if answer is not None:
         body["toolConfig"] = {
-            "tools": [_spec(TOOL_NAME, "Reply with this tool's input.", schema)],
+            "tools": [_spec(TOOL_NAME, "Reply with this tool's input.", answer)],
             "toolChoice": {"tool": {"name": TOOL_NAME}},
         }
     elif request.tools:
@@ -136,7 +135,7 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
             blocks.append({"image": {"format": IMAGE_FORMATS.get(str(media_type), "png"),
                                      "source": {"bytes": data}}})
         elif isinstance(part, DocumentPart):
-            blocks.append({"document": {"format": _DOCUMENT_FORMATS[part.media_type],
+            blocks.append({"document": {"format": DOCUMENT_FORMATS[part.media_type],
                                         "name": _document_name(part.title, index),
                                         "source": {"bytes": part.data}}})
         else:
@@ -151,3 +150,18 @@ def _document_name(title: str | None, index: int) -> str:
     parentheses and square brackets, at most 200 characters."""
     name = re.sub(r"\s+", " ", re.sub(r"[^A-Za-z0-9\s\-()\[\]]", "-", title or "")).strip()
     return name[:200] or f"document-{index + 1}"
+
+
+_CLAUDE_ONLY = ("parallel_tool_calls", "reasoning", "reasoning_off")
+_NOT_YET = no("Amazon Nova's body has no such field in batchkit yet; use a Claude model, or pass "
+              "Nova's own fields in params={'bedrock': {...}}")
+NOVA = Family(
+    name="nova", kind="chat", label="Amazon Nova",
+    body_fields=frozenset({"schemaVersion", "system", "messages", "inferenceConfig",
+                           "toolConfig"}),
+    capabilities=complete({f: _NOT_YET if f in _CLAUDE_ONLY else s
+                           for f, s in CAPABILITIES.items()}, "bedrock"),
+    encode=_encode, to_request=nova_request, decode=nova_reply,
+    answers=lambda output: isinstance(output.get("output"), dict),
+    check=_check,
+)
