@@ -212,10 +212,11 @@ class _RowIndex:
             if isinstance(request, ChatRequest) and request.response_model is not None:
                 models[response_model_path(request.response_model)] = request.response_model
             vid = adapter.vendor_id(cid)
-            for key in _keys(vid, cid, request, adapter):
+            for key, by_id in _keys(vid, cid, request, adapter):
                 rows = self._free_rows(key)
-                if len(rows):
-                    self.claimed.owner[rows] = position
+                if len(rows):  # rows under an id are all this request's (duplicates show);
+                    # identical requests share a content key and take one row each
+                    self.claimed.owner[rows if by_id else rows[:1]] = position
                     break
         order = np.argsort(self.claimed.owner, kind="stable")
         self.claimed.rows_by_owner = order
@@ -238,14 +239,19 @@ class _RowIndex:
         return kept + self.no_id
 
 
-def _keys(vid: str, cid: str, request: Request, adapter: Adapter) -> Iterator[str]:
-    yield vid
+def _keys(vid: str, cid: str, request: Request, adapter: Adapter
+          ) -> Iterator[tuple[str, bool]]:
+    """The keys a request's rows may be under, each with whether it is an id (True) or a key
+    made from the request's content (``Adapter.row_keys``)."""
+    yield vid, True
     if cid != vid:
-        yield cid
+        yield cid, True
     try:
-        yield from adapter.row_keys(request, vid)
+        keys = adapter.row_keys(request, vid)
     except InvalidRequestError:  # a request the vendor could not take has no row of its own
         return
+    for key in keys:
+        yield key, False
 
 
 def _read_at(path: Path, offset: int) -> bytes:

@@ -204,7 +204,17 @@ def test_embed_record_with_no_vector_is_errored_and_without_id_is_malformed() ->
     assert empty.status == "errored" and empty.error is not None
     assert empty.error.code == "empty_embedding"
     with pytest.raises(ValueError, match=ID_FIELD):
-        decode_line(json.dumps({"text": "t", "embeddings": {"float": [1.0]}}))
+        decode_line(json.dumps({"embeddings": {"float": [1.0]}}))
+
+
+def test_embed_record_of_a_foreign_job_is_filed_under_its_text() -> None:
+    """An embed job batchkit did not write has no id field: the record is kept under a key
+    made from its text, the same for the same text only."""
+    first = decode_line(json.dumps({"text": "t", "embeddings": {"float": [1.0]}}))
+    again = decode_line(json.dumps({"text": "t", "embeddings": {"float": [2.0]}}))
+    other = decode_line(json.dumps({"text": "u", "embeddings": {"float": [1.0]}}))
+    assert first.status == "succeeded" and first.custom_id.startswith("text-sha256-")
+    assert first.custom_id == again.custom_id != other.custom_id
 
 
 def _chat_body(finish: str = "COMPLETE") -> dict[str, Any]:

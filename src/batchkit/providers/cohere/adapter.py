@@ -57,9 +57,11 @@ from .codec import (
     encode_embed,
     map_batch,
     map_embed_job,
+    text_identity,
 )
 from .datasets import copy_part, payload_rows
 from .options import OPTION_NAMES, EmbedJobSettings
+from .realtime import CohereRealtime
 
 if TYPE_CHECKING:
     import httpx
@@ -87,8 +89,9 @@ _KEY_PATTERN = re.compile(r"\b[A-Za-z0-9]{40}\b")
 """``EmbedRequest.input_type``'s values, all of which Cohere's ``EmbedInputType`` takes."""
 
 
-class CohereAdapter(Adapter):
-    """Cohere: one dataset plus one embed job (per input type) or one batch per shard."""
+class CohereAdapter(CohereRealtime, Adapter):
+    """Cohere: one dataset plus one embed job (per input type) or one batch per shard; real
+    time (:mod:`.realtime`) sends the same lines to ``/v2/embed`` and ``/v2/chat``."""
 
     name = "cohere"
     capabilities = CAPABILITIES
@@ -129,6 +132,10 @@ class CohereAdapter(Adapter):
 
     def decode(self, line: bytes) -> Result:
         return decode_line(line)
+
+    def row_keys(self, request: Request, vendor_id: str) -> tuple[str, ...]:
+        """An embed-job record of a job batchkit did not write has no id: found by its text."""
+        return (text_identity(request.text),) if isinstance(request, EmbedRequest) else ()
 
     # -- I/O half ----------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ the Embed Jobs guide, https://docs.cohere.com/docs/embed-jobs-api.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
@@ -27,7 +28,7 @@ import orjson
 
 from ..._exceptions import InvalidRequestError, ProviderError
 from ..._requests import ChatRequest, EmbedRequest, Request
-from ..._results import ErrorInfo, Result
+from ..._results import ErrorInfo, Result, Usage
 from ..._state import JobState
 from .._lines import load_line
 from ..base import LineError, RemoteStatus
@@ -48,12 +49,14 @@ __all__ = [
     "encode_embed",
     "map_batch",
     "map_embed_job",
+    "text_identity",
 ]
 
 ID_FIELD = "batchkit_id"
 """The kept dataset field that carries each request's (vendor) id through an embed job."""
-RESERVED_FIELDS = frozenset({"text", "embeddings", ID_FIELD})
-"""Field names an output record uses itself, so metadata may not take them."""
+RESERVED_FIELDS = frozenset({"text", "embeddings", "meta", ID_FIELD})
+"""Field names an output record uses itself, so metadata may not take them (``meta``: what a
+real-time answer adds, its billed tokens or its error; see :mod:`.realtime`)."""
 EMBEDDING_DTYPES: Mapping[str, type[np.generic]] = {
     "float": np.float32, "int8": np.int8, "uint8": np.uint8,
     "binary": np.int8, "ubinary": np.uint8,
@@ -203,10 +206,24 @@ def decode_line(line: bytes | str) -> Result:
     return decode_chat_record(cid, obj)
 
 
+IDENTITY_PREFIX = "text-sha256-"
+"""Starts the key of an embed-job record that carries no ``batchkit_id``."""
+
+
+def text_identity(text: str) -> str:
+    """A stable key for an embed-job output record of a job batchkit did not write: Cohere
+    keeps only the fields of the input dataset, so such a record has no id, and is found by
+    the SHA-256 of its ``text`` (``CohereAdapter.row_keys`` makes the same key from a
+    request)."""
+    return IDENTITY_PREFIX + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def _embedding_record(obj: dict[str, Any]) -> Result:
     cid = obj.get(ID_FIELD)
+    if cid is None and isinstance(obj.get("text"), str):
+        cid = text_identity(obj["text"])  # an embed job batchkit did not write
     if not isinstance(cid, str):
-        raise ValueError(f"embed job record without a string {ID_FIELD!r} field")
+        raise ValueError(f"embed job record without a string {ID_FIELD!r} or 'text' field")
     found = obj["embeddings"]
     if not isinstance(found, dict):
         raise ValueError(f"record for {cid!r}: 'embeddings' is not an object")
@@ -219,11 +236,16 @@ def _embedding_record(obj: dict[str, Any]) -> Result:
         vectors[kind] = np.asarray(values, dtype=EMBEDDING_DTYPES[kind])
     metadata = {k: v for k, v in obj.items() if k not in RESERVED_FIELDS and v is not None}
     raw = {k: v for k, v in obj.items() if k != "embeddings"}
+    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
     if not vectors:
+        refused = meta.get("error")
         return Result(cid, "errored", metadata=metadata, raw=raw, error=ErrorInfo(
+            "request_failed", str(refused)) if refused else ErrorInfo(
             "empty_embedding", "the output record holds no embedding of any type"))
+    tokens = (meta.get("billed_units") or {}).get("input_tokens")
+    usage = Usage(input_tokens=int(tokens)) if isinstance(tokens, (int, float)) else None
     return Result(cid, "succeeded", embedding=vectors.get("float"), embeddings_by_type=vectors,
-                  metadata=metadata, raw=raw)
+                  metadata=metadata, usage=usage, raw=raw)
 
 
 # -- status ----------------------------------------------------------------------------------
