@@ -236,7 +236,8 @@ def _embedding_record(obj: dict[str, Any]) -> Result:
         vectors[kind] = np.asarray(values, dtype=EMBEDDING_DTYPES[kind])
     metadata = {k: v for k, v in obj.items() if k not in RESERVED_FIELDS and v is not None}
     raw = {k: v for k, v in obj.items() if k != "embeddings"}
-    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
+    answer = obj.get("meta")  # a real-time answer's billed tokens, or its error
+    meta: dict[str, Any] = answer if isinstance(answer, dict) else {}
     if not vectors:
         refused = meta.get("error")
         return Result(cid, "errored", metadata=metadata, raw=raw, error=ErrorInfo(

@@ -22,6 +22,8 @@ from typing import Any
 
 import fastavro
 
+from batchkit.testing import _spec
+
 EMBED_INPUT, CHAT_INPUT = "embed-input", "batch-chat-v2-input"
 INPUT_TYPES = frozenset({EMBED_INPUT, CHAT_INPUT})
 EMBEDDING_TYPES = ("float", "int8", "uint8", "binary", "ubinary")
@@ -313,3 +315,18 @@ CHAT_RESULT_SCHEMA: dict[str, Any] = {
 publishes no schema for it; this follows the records its Batches API users report, with the
 ``ChatResponseV2`` fields of tool use, thinking and logprobs (``tool_calls``, ``tool_plan``,
 ``thinking`` content, ``logprobs``) as the v2 chat reference names them."""
+
+
+def typed_query(query: dict[str, list[str]]) -> dict[str, Any]:
+    """Query values typed by the spec's parameter schemas (repeated keys make an array)."""
+    props = _spec.load_spec("cohere")["$defs"]["CreateDatasetQuery"]["properties"]
+    out: dict[str, Any] = {}
+    for name, values in query.items():
+        kind = props.get(name, {}).get("type")
+        if kind == "array":
+            out[name] = list(values)
+        elif kind == "boolean":
+            out[name] = {"true": True, "false": False}.get(values[-1].lower(), values[-1])
+        else:
+            out[name] = values[-1]
+    return out

@@ -7,7 +7,8 @@ multipart ``data`` with the options in the query string (checked against the spe
 ``/v1/datasets`` parameters), asynchronous validation, embed jobs and batches whose create bodies
 are checked against the spec's ``CreateEmbedJobRequest`` and ``Batch``, output datasets whose
 parts download as Avro from signed-looking storage URLs (no API key, as with Cohere's storage),
-and ``/v1/tokenize`` (body checked against the spec's ``TokenizeRequest``).
+and ``/v1/tokenize`` (body checked against the spec's ``TokenizeRequest``); real time's
+``/v2/embed`` and ``/v2/chat`` are in :mod:`.realtime`.
 Tests arm faults and read counters on the app object (``handle.apps["cohere"]``).
 """
 
@@ -31,6 +32,7 @@ from batchkit.testing._server import (
     json_response,
 )
 from batchkit.testing.emulators._app import VendorApp, VendorError, bearer_token, retry_headers
+from batchkit.testing.emulators.cohere import realtime
 from batchkit.testing.emulators.cohere.datasets import (
     CHAT_INPUT,
     CHAT_RESULT_SCHEMA,
@@ -45,6 +47,7 @@ from batchkit.testing.emulators.cohere.datasets import (
     input_schema,
     parse_upload,
     stored_row,
+    typed_query,
     validate_chat_input,
     validate_embed_input,
 )
@@ -89,6 +92,7 @@ class CohereEmulator(VendorApp):
         self._creates: Counter[str] = Counter()
         self.tokenized: list[int] = []
         """Token counts ``/v1/tokenize`` answered, in order, so tests can follow them."""
+        self.realtime = realtime.SyncEndpoints(lambda: self.chat_responder)
 
     # ---- fault and counter API for tests -------------------------------------------------
 
@@ -119,6 +123,10 @@ class CohereEmulator(VendorApp):
         return json_response({"message": message}, status, headers)
 
     # ---- HTTP --------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """``/v2/embed`` and ``/v2/chat`` (:mod:`.realtime`) outside the lock: calls overlap."""
+        return self.realtime.serve(request, self._authenticate) or super().handle(request)
 
     def _authenticate(self, request: Request) -> None:
         """A bearer key, except on a signed storage URL: there the URL is the credential."""
@@ -178,7 +186,7 @@ class CohereEmulator(VendorApp):
     # ---- datasets ----------------------------------------------------------------------------
 
     def _create_dataset(self, request: Request) -> Response:
-        params = _typed_query(request.query)
+        params = typed_query(request.query)
         problems = _spec.validate("cohere", "CreateDatasetQuery", params)
         if problems:
             raise ApiError(400, f"invalid request: {problems[0]}")
@@ -381,21 +389,6 @@ class CohereEmulator(VendorApp):
         if start + size < len(batches):
             out["next_page_token"] = str(start + size)
         return json_response(out)
-
-
-def _typed_query(query: dict[str, list[str]]) -> dict[str, Any]:
-    """Query values typed by the spec's parameter schemas (repeated keys make an array)."""
-    props = _spec.load_spec("cohere")["$defs"]["CreateDatasetQuery"]["properties"]
-    out: dict[str, Any] = {}
-    for name, values in query.items():
-        kind = props.get(name, {}).get("type")
-        if kind == "array":
-            out[name] = list(values)
-        elif kind == "boolean":
-            out[name] = {"true": True, "false": False}.get(values[-1].lower(), values[-1])
-        else:
-            out[name] = values[-1]
-    return out
 
 
 def _json_object(request: Request) -> dict[str, Any]:
