@@ -1,0 +1,54 @@
+"""The hand-written vendor sample files (see samples/README.md) and what each one says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+SAMPLES = Path(__file__).parent / "samples"
+
+CHAT_SAMPLES = {
+    # sample file stem: (format detected, provider that writes this format back)
+    "openai_chat": ("openai", "openai:gpt-4o-mini"),
+    "azure_chat": ("openai", "azure:gpt-4o-mini-batch"),
+    "groq_chat": ("openai", "groq:llama-3.3-70b-versatile"),
+    "together_chat": ("mistral", "together:meta-llama/Llama-3.3-70B-Instruct-Turbo"),
+    "mistral_chat": ("mistral", "mistral:mistral-small-latest"),
+    "anthropic_chat": ("anthropic", "anthropic:claude-haiku-4-5"),
+    "gemini_chat": ("gemini", "gemini:gemini-2.5-flash"),
+    "vertex_chat": ("vertex", "vertex:gemini-2.5-flash"),
+}
+OTHER_SAMPLES = {
+    "openai_responses": ("openai", "openai:gpt-4.1-mini"),
+    "openai_embeddings": ("openai", "openai:text-embedding-3-small"),
+    "mistral_embeddings": ("mistral", "mistral:mistral-embed"),
+    "gemini_embeddings": ("gemini", "gemini:gemini-embedding-001"),
+    "vertex_embeddings": ("vertex", "vertex:text-embedding-005"),
+    "cohere_embeddings": ("cohere", "cohere:embed-english-v3.0"),
+}
+ALL_SAMPLES = {**CHAT_SAMPLES, **OTHER_SAMPLES}
+
+SYSTEM = "You are a concise assistant."
+PLAIN = "Name three primary colours."
+STRUCTURED = "Extract the city and country from: 'I flew to Lyon, France.'"
+ASK = "What is the weather in Paris?"
+PLACE_PROPERTIES = {"city": {"type": "string"}, "country": {"type": "string"}}
+WEATHER_PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}},
+                      "required": ["city"]}
+
+
+def sample(stem: str) -> Path:
+    return SAMPLES / f"{stem}.jsonl"
+
+
+def without_batchkit_ids(line: dict[str, Any]) -> dict[str, Any]:
+    """A line without the row id batchkit adds to formats that have none of their own
+    (Vertex's ``labels.batchkit_id`` and instance ``batchkit_id``, Cohere's ``batchkit_id``):
+    the one documented difference of a round trip."""
+    line = {k: v for k, v in line.items() if k != "batchkit_id"}
+    request = line.get("request")
+    if isinstance(request, dict) and isinstance(request.get("labels"), dict):
+        labels = {k: v for k, v in request["labels"].items() if k != "batchkit_id"}
+        request = {k: v for k, v in request.items() if k != "labels"}
+        line["request"] = {**request, "labels": labels} if labels else request
+    return line

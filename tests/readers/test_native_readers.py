@@ -1,0 +1,190 @@
+"""Every vendor's native batch INPUT file (hand-written from the vendors' documentation, see
+samples/README.md) is detected from its first line and read field by field into the neutral
+requests it describes; a bad line is one error naming its line, its id and the rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import batchkit as bk
+from batchkit._readers import detect_format
+from batchkit._registry import input_formats
+
+from ._samples import (
+    ALL_SAMPLES,
+    ASK,
+    CHAT_SAMPLES,
+    PLACE_PROPERTIES,
+    PLAIN,
+    STRUCTURED,
+    SYSTEM,
+    WEATHER_PARAMETERS,
+    sample,
+)
+
+
+@pytest.mark.parametrize("stem", sorted(ALL_SAMPLES))
+def test_the_format_is_found_from_the_first_line_and_no_other_reader_claims_a_line(
+        stem: str) -> None:
+    assert detect_format(sample(stem)) == ALL_SAMPLES[stem][0]
+    for raw in sample(stem).read_text().splitlines():
+        claims = [name for name, reader in input_formats() if reader.looks_like(json.loads(raw))]
+        assert claims == [ALL_SAMPLES[stem][0]], raw
+
+
+@pytest.mark.parametrize("stem", sorted(CHAT_SAMPLES))
+def test_every_chat_sample_reads_into_the_same_three_requests(stem: str) -> None:
+    plain, structured, tool = bk.read_requests(sample(stem))
+    assert isinstance(plain, bk.ChatRequest) and isinstance(structured, bk.ChatRequest)
+    assert isinstance(tool, bk.ChatRequest)
+    if stem != "vertex_chat":  # Vertex lines carry no id: rows are named by their line
+        assert [plain.custom_id, structured.custom_id, tool.custom_id] == [
+            "plain-1", "struct-1", "tool-1"]
+    else:
+        assert [plain.custom_id, structured.custom_id, tool.custom_id] == [
+            "row-1", "row-2", "row-3"]
+        assert plain.params == {"labels": {"team": "research"}}
+    assert [(m.role, m.content) for m in plain.messages] == [("system", SYSTEM), ("user", PLAIN)]
+    assert (plain.max_tokens, structured.max_tokens, tool.max_tokens) == (200, 300, 100)
+    assert [(m.role, m.content) for m in structured.messages] == [("user", STRUCTURED)]
+    schema = structured.response_schema or {}
+    assert (schema.get("title"), schema.get("properties")) == ("Place", PLACE_PROPERTIES)
+    assert schema.get("required") == ["city", "country"]
+    assert tool.tools is not None and len(tool.tools) == 1
+    assert (tool.tools[0].name, tool.tools[0].description) == (
+        "get_weather", "Current weather for a city.")
+    assert tool.tools[0].parameters == WEATHER_PARAMETERS
+    assert tool.tool_choice == "auto"
+    ask, call, answer = tool.messages
+    assert (ask.role, ask.content) == ("user", ASK)
+    assert call.role == "assistant" and call.content is None and call.tool_calls is not None
+    [made] = call.tool_calls
+    assert (made.name, made.arguments) == ("get_weather", {"city": "Paris"})
+    assert answer.role == "tool" and answer.tool_call_id == made.id
+    assert json.loads(answer.text) == {"temp_c": 18}
+    if stem not in ("vertex_chat", "vertex_embeddings"):
+        assert made.id == "callParis"
+    assert (plain.params, structured.params, tool.params) == (
+        ({"labels": {"team": "research"}} if stem == "vertex_chat" else {}), {}, {})
+
+
+def test_responses_lines_read_like_chat_lines() -> None:
+    plain, structured, tool = bk.read_requests(sample("openai_responses"))
+    assert isinstance(plain, bk.ChatRequest) and plain.system == SYSTEM
+    assert plain.max_tokens == 200 and plain.messages[1].content == PLAIN
+    assert isinstance(structured, bk.ChatRequest) and structured.response_schema is not None
+    assert structured.response_schema["properties"] == PLACE_PROPERTIES
+    assert isinstance(tool, bk.ChatRequest) and tool.tools is not None
+    assert tool.tools[0].strict is False and tool.tool_choice == "auto"
+    assert [m.role for m in tool.messages] == ["user", "assistant", "tool"]
+    assert tool.messages[2].tool_call_id == "callParis"
+
+
+@pytest.mark.parametrize(("stem", "ids", "dimensions", "input_types"), [
+    ("openai_embeddings", ["emb-1", "emb-2"], [None, 256], [None, None]),
+    ("mistral_embeddings", ["emb-1", "emb-2"], [None, 512], [None, None]),
+    ("gemini_embeddings", ["emb-1", "emb-2"], [None, 768], ["search_query", None]),
+    ("vertex_embeddings", ["row-1", "row-2"], [None, None], [None, "search_document"]),
+    ("cohere_embeddings", ["row-1", "row-2"], [None, None], [None, None]),
+])
+def test_embedding_samples_read_text_ids_dimensions_and_input_types(
+        stem: str, ids: list[str], dimensions: list[int | None],
+        input_types: list[str | None]) -> None:
+    rows = list(bk.read_requests(sample(stem)))
+    texts = [next(iter(v for k, v in json.loads(raw).items() if k in ("text", "content")))
+             if stem.startswith(("vertex", "cohere")) else None
+             for raw in sample(stem).read_text().splitlines()]
+    assert all(isinstance(r, bk.EmbedRequest) for r in rows)
+    assert [r.custom_id for r in rows] == ids
+    assert [r.dimensions for r in rows] == dimensions  # type: ignore[union-attr]
+    assert [r.input_type for r in rows] == input_types  # type: ignore[union-attr]
+    if stem.startswith(("vertex", "cohere")):
+        assert [r.text for r in rows] == texts  # type: ignore[union-attr]
+    if stem == "cohere_embeddings":
+        assert rows[1].metadata == {"source": "handbook"}
+    if stem == "vertex_embeddings":
+        assert rows[1].params == {"title": "Fox"}
+    if stem == "openai_embeddings":
+        assert rows[0].params == {"encoding_format": "float"}
+
+
+def _write(tmp_path: Path, *lines: Any) -> Path:
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines))
+    return path
+
+
+def test_older_and_shorter_spellings_are_read(tmp_path: Path) -> None:
+    legacy = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
+              "body": {"model": "gpt-4o", "max_tokens": 9, "stop": "END",
+                       "messages": [{"role": "user", "content": "hi"}]}}
+    [chat] = bk.read_requests(_write(tmp_path, legacy))
+    assert isinstance(chat, bk.ChatRequest) and (chat.max_tokens, chat.stop) == (9, ["END"])
+    one_string = {"custom_id": "r", "method": "POST", "url": "/v1/responses",
+                  "body": {"model": "gpt-4.1", "input": "Tell me a story."}}
+    [story] = bk.read_requests(_write(tmp_path, one_string))
+    assert isinstance(story, bk.ChatRequest) and story.messages[0].content == "Tell me a story."
+    snake = {"key": "g", "request": {"contents": [{"parts": [{"text": "Hi"}]}],
+                                     "generation_config": {"temperature": 0.7}}}
+    [gemini] = bk.read_requests(_write(tmp_path, snake))
+    assert isinstance(gemini, bk.ChatRequest) and gemini.temperature == 0.7
+    assert (gemini.messages[0].role, gemini.params) == ("user", {})
+
+
+def test_a_list_input_embedding_line_is_one_request_per_text(tmp_path: Path) -> None:
+    line = {"custom_id": "docs", "method": "POST", "url": "/embeddings",
+            "body": {"model": "text-embedding-3-small", "input": ["one", "two", "three"]}}
+    rows = list(bk.read_requests(_write(tmp_path, line)))
+    assert [(r.custom_id, r.text) for r in rows] == [  # type: ignore[union-attr]
+        ("docs#0", "one"), ("docs#1", "two"), ("docs#2", "three")]
+
+
+@pytest.mark.parametrize(("line", "rule"), [
+    ({"custom_id": "t", "method": "POST", "url": "/v1/embeddings",
+      "body": {"model": "m", "input": [[1, 2, 3]]}}, "token ids are not read"),
+    ({"custom_id": "t", "method": "POST", "url": "/v1/completions", "body": {"model": "m"}},
+     "url '/v1/completions' is not supported"),
+    ({"custom_id": "t", "method": "GET", "url": "/v1/responses", "body": {"model": "m"}},
+     "'method' must be POST"),
+    ({"custom_id": "t", "method": "POST", "url": "/v1/responses",
+      "body": {"model": "m", "input": [{"type": "web_search_call"}]}},
+     "item type 'web_search_call' is not read"),
+    ({"custom_id": "t", "params": {"model": "claude", "max_tokens": 5, "messages": [
+        {"role": "user", "content": [{"type": "search_result"}]}]}},
+     "content block type 'search_result' is not read"),
+    ({"custom_id": "t", "params": {"model": "claude", "max_tokens": 5, "messages": [
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x",
+                                      "is_error": True, "content": "boom"}]}]}},
+     "is_error has no neutral form"),
+    ({"custom_id": "t", "params": "not an object"}, "'params' must be a JSON object"),
+    ({"key": "t", "request": {"contents": []}}, "must be a non-empty list of turns"),
+    ({"key": "t", "request": {"contents": [{"role": "user", "parts": [
+        {"functionResponse": {"name": "f", "response": {}}}]}]}},
+     "functionResponse 'f' answers no earlier functionCall"),
+    ({"key": "t", "request": {"content": {"parts": [{"text": "a"}, {"text": "b"}]}}},
+     "must hold one text part"),
+    ({"custom_id": "t", "body": {"messages": "hi"}, "url_typo": 1},
+     "unknown line field(s) url_typo"),
+])
+def test_a_bad_line_is_one_error_naming_line_id_and_rule(tmp_path: Path, line: dict[str, Any],
+                                                         rule: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    first = json.dumps(line)
+    path.write_text(first + "\n" + first)  # the same format twice: the first line is read
+    with pytest.raises(bk.InvalidRequestError) as caught:
+        list(bk.read_requests(path))
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("line 1, custom_id 't': "), message
+    assert rule in message
+
+
+def test_format_names_the_reader_and_a_model_skips_detection(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"content": "plain row"})
+    [row] = bk.read_requests(path, format="vertex:text-embedding-005")
+    assert isinstance(row, bk.EmbedRequest) and row.custom_id == "row-1"
+    with pytest.raises(bk.ConfigError, match="no reader for 'nosuch'"):
+        list(bk.read_requests(path, format="nosuch"))
