@@ -83,6 +83,11 @@ class RequestRecord:
     """Where the result is (or will be) in the result cache, when the job uses one."""
 
 
+_WRITE_BUFFER = 1 << 20
+"""Bytes buffered per open shard file: a line is a few hundred bytes, and Python's default
+8 KiB buffer would make a system call every few dozen of them."""
+
+
 class _OpenShard:
     """A shard being written: its files and running totals."""
 
@@ -104,8 +109,8 @@ class _OpenShard:
         self.max_tokens = max_tokens
         """The enqueued-token limit, when the job has one: no shard may hold more."""
         # Held open across many add() calls and closed by close(): not a with-block's shape.
-        self.payload: IO[bytes] = open_private(shard.payload_path)
-        self.index: IO[bytes] = open_private(shard.requests_path)
+        self.payload: IO[bytes] = open_private(shard.payload_path, _WRITE_BUFFER)
+        self.index: IO[bytes] = open_private(shard.requests_path, _WRITE_BUFFER)
 
     def fits(self, line_bytes: int, inputs: int, tokens: int = 0) -> bool:
         s, lim = self.shard, self.limits
@@ -117,16 +122,20 @@ class _OpenShard:
         return cap is None or s.embedding_inputs + inputs <= cap
 
     def add_index_only(self, record: bytes) -> None:
-        """A request that is not sent (a copy, or cached): indexed here, no payload line."""
-        self.index.write(record + b"\n")
+        """A request that is not sent (a copy, or cached): indexed here, no payload line.
+        ``record`` ends with its newline (``orjson.OPT_APPEND_NEWLINE``), as in :meth:`add`."""
+        self.index.write(record)
 
     def add(self, line: bytes, record: bytes, inputs: int, tokens: int = 0) -> None:
+        shard = self.shard
         self.payload.write(line + b"\n")
-        self.index.write(record + b"\n")
-        self.shard.request_count += 1
-        self.shard.byte_count += len(line) + 1
-        self.shard.embedding_inputs += inputs
-        self.shard.input_tokens += tokens
+        self.index.write(record)
+        shard.request_count += 1
+        shard.byte_count += len(line) + 1
+        if inputs:
+            shard.embedding_inputs += inputs
+        if tokens:
+            shard.input_tokens += tokens
 
     def close(self) -> None:
         self.payload.close()
@@ -214,6 +223,14 @@ class _Planner:
         self.kinds: dict[type, str] = {}
         # per group: the biggest line a shard may take (min of the batch's and the line's limit)
         self.line_limit: dict[str, int] = {}
+        # The adapter's methods called per request, looked up once; vendor_id and group are
+        # None where the adapter keeps the base class's (the id as it is, the request's kind).
+        self.check_request = adapter.request_checker()
+        self.encode = adapter.encode
+        self.vendor_id: Callable[[str], str] | None = (
+            None if type(adapter).vendor_id is Adapter.vendor_id else adapter.vendor_id)
+        self.group: Callable[[Request], str] | None = (
+            None if type(adapter).group is Adapter.group else adapter.group)
 
     def add(self, position: int, req: Request) -> None:
         self.count = position + 1
@@ -224,30 +241,31 @@ class _Planner:
                 "not a ChatRequest or EmbedRequest"
             )
         cid = req.custom_id
-        if cid in self.seen:
+        seen = self.seen
+        if cid in seen:
             raise InvalidRequestError(
-                f"duplicate custom_id (also request {self.seen[cid] + 1}); ids must be unique "
+                f"duplicate custom_id (also request {seen[cid] + 1}); ids must be unique "
                 "within a job", custom_id=cid,
             )
-        self.seen[cid] = position
-        self.adapter.check_request(req)  # the vendor's own rules first: its words are clearer
+        seen[cid] = position
+        self.check_request(req)  # the vendor's own rules first: its words are clearer
         if self.model_rules is not None:
             self.model_rules.check(req)
-        vid = self.adapter.vendor_id(cid)
+        vid = self.vendor_id(cid) if self.vendor_id is not None else cid
         if self.folded_ids is not None:
             self._check_case(cid, vid, self.folded_ids)
         if vid != cid:
-            if vid in self.rewritten_ids or vid in self.seen:
+            if vid in self.rewritten_ids or vid in seen:
                 raise InvalidRequestError(
                     f"maps to vendor id {vid!r}, which another request already uses",
                     custom_id=cid,
                 )
             self.rewritten_ids.add(vid)
-        elif cid in self.rewritten_ids:
+        elif self.rewritten_ids and cid in self.rewritten_ids:
             raise InvalidRequestError(
                 "is the vendor id another request's id was mapped to", custom_id=cid
             )
-        group = self.adapter.group(req)
+        group = self.group(req) if self.group is not None else req.kind
         model_path = None
         is_chat = kind == "chat"
         if is_chat:
@@ -258,19 +276,20 @@ class _Planner:
                                   "md": req.metadata, "rm": model_path}
         # Chat replies at a non-zero (or default) temperature are samples, never one another's
         # copies: _identity (a dump and a hash) is only computed where a copy can exist.
-        repeats = not is_chat or cast(ChatRequest, req).temperature == 0
-        identity = _identity(req, model_path) if self.dedupe and repeats else None
+        identity = None
+        if self.dedupe and (not is_chat or cast(ChatRequest, req).temperature == 0):
+            identity = _identity(req, model_path)
         if identity is not None:
             copies = self.first_copy.setdefault(group, {})
             if identity in copies:
                 record["vid"] = copies[identity]
-                self.open_by_group[group].add_index_only(orjson.dumps(record))
+                self.open_by_group[group].add_index_only(_dumps_line(record))
                 self.duplicates += 1
                 return
         if self.cache is not None:
-            record["ck"] = key = self.cache.key(self.cache_scope, self.adapter.encode(req, ""))
+            record["ck"] = key = self.cache.key(self.cache_scope, self.encode(req, ""))
             if key in self.cache:
-                self._shard_for(group, None).add_index_only(orjson.dumps(record))
+                self._shard_for(group, None).add_index_only(_dumps_line(record))
                 self.cached += 1
                 return
         if self.observe is not None:
@@ -278,13 +297,19 @@ class _Planner:
         tokens = 0
         if self.queue is not None:
             record["tk"] = tokens = self.queue.tokens_of(req)
-        line = self.adapter.encode(req, vid)
+        line = self.encode(req, vid)
         inputs = 0 if is_chat else 1
-        current = self._shard_for(group, (len(line) + 1, inputs, cid, tokens))  # line limit
+        current = self.open_by_group.get(group)
+        size = len(line) + 1
+        # The common case, spelt out: the group's open shard has room and the line is not over
+        # the line limit (checked fully in _shard_for otherwise).
+        if current is None or size > self.line_limit.get(group, 0) or not current.fits(
+                size, inputs, tokens):
+            current = self._shard_for(group, (size, inputs, cid, tokens))
         if self.model_rules is not None:  # then what the model's context window can hold
             self.model_rules.check_size(req, len(line))
         record["ln"] = current.shard.request_count + 1
-        current.add(line, orjson.dumps(record), inputs, tokens)
+        current.add(line, _dumps_line(record), inputs, tokens)
         if identity is not None:
             copies[identity] = vid
 
@@ -379,6 +404,11 @@ def _minimum_hint(group: str, total: int, minimum: int, cap: int) -> str:
     if min(size, total - size * (count - 1)) >= minimum:
         return f"pass shard_size={size} to split the {total:,} requests evenly"
     return f"send more requests, or a shard_size that leaves every shard {minimum:,} or more"
+
+
+def _dumps_line(record: dict[str, Any]) -> bytes:
+    """An index record as one JSONL line, its newline included."""
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _identity(req: Request, model_path: str | None) -> bytes | None:

@@ -38,6 +38,7 @@ __all__ = [
     "no",
     "pending",
     "plain_request",
+    "refuses_any",
     "vendor_params",
     "yes",
 ]
@@ -144,8 +145,11 @@ def plain_request(request: ChatRequest) -> bool:
 
 
 def check_capabilities(request: Request, vendor: str, table: Capabilities) -> None:
-    """Refuse, in one line naming the request, the first feature ``vendor`` cannot take."""
-    if not isinstance(request, ChatRequest) or plain_request(request):
+    """Refuse, in one line naming the request, the first feature ``vendor`` cannot take.
+
+    A table that refuses nothing (OpenAI's) has nothing to check: its answer is looked up once
+    per table, not worked out again for each of a million requests."""
+    if not refuses_any(table) or not isinstance(request, ChatRequest) or plain_request(request):
         return
     for feature, words in features_used(request).items():
         support = table[feature]
@@ -153,6 +157,18 @@ def check_capabilities(request: Request, vendor: str, table: Capabilities) -> No
             hint = f" — {support.alternative}" if support.alternative else ""
             raise InvalidRequestError(f"{vendor}: {words} unsupported{hint}",
                                       custom_id=request.custom_id)
+
+
+_REFUSES: dict[int, tuple[Capabilities, bool]] = {}
+
+
+def refuses_any(table: Capabilities) -> bool:
+    """Whether ``table`` refuses any feature, computed once per table (tables are module
+    constants; the table itself is kept beside its answer so a reused id cannot mislead)."""
+    known = _REFUSES.get(id(table))
+    if known is None or known[0] is not table:
+        known = _REFUSES[id(table)] = (table, any(not s.supported for s in table.values()))
+    return known[1]
 
 
 def vendor_params(request: Request, vendor: str, vendors: Collection[str],

@@ -30,7 +30,7 @@ from .._exceptions import ConfigError
 from .._requests import Request
 from .._results import Result
 from .._state import JobState
-from ._capabilities import Capabilities, check_capabilities
+from ._capabilities import Capabilities, check_capabilities, refuses_any
 
 __all__ = [
     "JOB_OPTIONS",
@@ -164,12 +164,14 @@ def result_file(dest: Path, remote_id: str, suffix: str) -> Path:
     return dest / f"{stem}{suffix}"
 
 
-def open_private(path: Path) -> BinaryIO:
+def open_private(path: Path, buffering: int = -1) -> BinaryIO:
     """``path`` opened for writing from the start, readable by its owner only (0600).
 
     Job files hold prompts and replies; a default umask would let other users read them.
+    ``buffering`` is the write buffer's size (-1: Python's default, 8 KiB).
     """
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb",
+                     buffering)
 
 
 class Adapter(ABC):
@@ -229,6 +231,15 @@ class Adapter(ABC):
         if self.capabilities is not None:
             check_capabilities(request, self.name, self.capabilities)
         self.check(request)
+
+    def request_checker(self) -> Callable[[Request], None]:
+        """:meth:`check_request` as the planner calls it on each request of a job, decided
+        once: a capability table that refuses nothing (or none at all) has nothing to add to
+        :meth:`check`, and a million-row job should not ask it a million times."""
+        if type(self).check_request is Adapter.check_request and (
+                self.capabilities is None or not refuses_any(self.capabilities)):
+            return self.check
+        return self.check_request
 
     def check(self, request: Request) -> None:  # noqa: B027 - optional hook
         """Raise ``InvalidRequestError`` for requests this vendor cannot take."""
