@@ -110,6 +110,10 @@ def _exact_options(command: Callable[..., None]) -> Callable[..., None]:
     "--expected-output", type=click.IntRange(min=0), help="expected output tokens/request"
 )
 @click.option("--kind", type=_KIND, help="for CSV files: embed (default) or chat rows")
+@click.option("--mode", type=click.Choice(["batch", "realtime", "auto"]),
+              help="show the mode the job would run in (auto: why), and its cost")
+@click.option("--deadline", "deadline_s", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="the job's deadline, for --mode auto")
 @_exact_options
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def estimate_cmd(
@@ -117,6 +121,8 @@ def estimate_cmd(
     provider: str,
     expected_output: int | None,
     kind: Literal["chat", "embed"] | None,
+    mode: str | None,
+    deadline_s: float | None,
     exact: bool,
     exact_sample: int,
     as_json: bool,
@@ -125,7 +131,7 @@ def estimate_cmd(
     try:
         result = estimate(
             read_requests(file, kind=kind), provider, expected_output_tokens=expected_output,
-            exact=exact, exact_sample=exact_sample,
+            exact=exact, exact_sample=exact_sample, mode=mode, deadline_s=deadline_s,
         )
     except BatchkitError as exc:
         raise click.ClickException(str(exc)) from None
@@ -137,6 +143,11 @@ def estimate_cmd(
     console.print(
         f"prices: {result.price_source} (as of {result.price_as_of})", markup=False, highlight=False
     )
+    if result.mode is not None:
+        console.print(f"mode {result.mode.asked}: runs {result.mode}; expected "
+                      f"{_usd(result.mode.cost_expected)} (at most {_usd(result.mode.cost_max)})"
+                      f"; batch {_usd(result.batch_cost_expected)}, real time "
+                      f"{_usd(result.realtime_cost_expected)}", markup=False, highlight=False)
     _print_notes(console, "Notes", result.notes)
     _print_notes(console, "Conflicts between sources", result.conflicts)
 

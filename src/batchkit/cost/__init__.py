@@ -19,9 +19,9 @@ from ._estimate import (
     Estimate,
     RunningEstimate,
     compare,
-    estimate,
 )
 from ._exact import DEFAULT_EXACT_SAMPLE
+from ._mode import ModeChoice, estimate
 from ._refresh import RefreshPlan, clear_refresh, plan_refresh, write_refresh
 from ._tokens import (
     TokenCount,
@@ -41,6 +41,7 @@ __all__ = [
     "Catalog",
     "Comparison",
     "Estimate",
+    "ModeChoice",
     "PriceRow",
     "Rates",
     "RefreshPlan",

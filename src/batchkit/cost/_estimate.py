@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import InvalidRequestError
 from .._requests import EmbedRequest, Request
@@ -23,13 +23,15 @@ from ._catalog import BatchRule, Catalog, PriceRow, Rates, load_catalog, per_mil
 from ._exact import DEFAULT_EXACT_SAMPLE, ExactInput, Reservoir, measure
 from ._tokens import TokenCount, counter_for
 
+if TYPE_CHECKING:
+    from ._mode import ModeChoice
+
 __all__ = [
     "DEFAULT_EXPECTED_OUTPUT_TOKENS",
     "DEFAULT_MAX_TOKENS",
     "Comparison",
     "Estimate",
     "compare",
-    "estimate",
 ]
 
 DEFAULT_MAX_TOKENS = 4096
@@ -66,6 +68,8 @@ class Estimate:
     """Vendor count / approximation on that sample, when it scaled a larger job's figure."""
     exact_summary: str = ""
     """What ``exact=True`` did for this target (counted, scaled, or why not); also in notes."""
+    mode: ModeChoice | None = None
+    """The mode the job would run in and why, when asked for (``estimate(..., mode=...)``)."""
 
     @property
     def batch_available(self) -> bool:
@@ -87,7 +91,8 @@ class Estimate:
             f"{self.input_tokens:,} input tokens ({exact}), output ≤ {self.output_tokens_max:,} "
             f"(expected {self.output_tokens_expected:,}); batch "
             f"{_span(self.batch_cost_expected, self.batch_cost_max)}, real-time "
-            f"{_span(self.realtime_cost_expected, self.realtime_cost_max)}>"
+            f"{_span(self.realtime_cost_expected, self.realtime_cost_max)}"
+            f"{'' if self.mode is None else f'; runs {self.mode}'}>"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,6 +116,7 @@ class Estimate:
             "exact_counted": self.exact_counted,
             "exact_ratio": self.exact_ratio,
             "exact_summary": self.exact_summary,
+            "mode": self.mode.to_dict() if self.mode is not None else None,
         }
 
 
@@ -333,38 +339,6 @@ class RunningEstimate:
 
     def result(self) -> Estimate:
         return self._tally.result()
-
-
-def estimate(
-    requests: Iterable[Request],
-    provider: str = "openai:gpt-4o-mini",
-    *,
-    expected_output_tokens: int | None = None,
-    prices: Prices = None,
-    default_max_tokens: int = DEFAULT_MAX_TOKENS,
-    exact: bool = False,
-    exact_sample: int = DEFAULT_EXACT_SAMPLE,
-) -> Estimate:
-    """Tokens and batch vs real-time cost of ``requests`` on ``provider`` (``name:model``).
-
-    ``expected_output_tokens`` is per request; ``prices`` is a :class:`Catalog` or a dict of
-    overrides as in batchkit.toml's ``[prices]``. Unknown targets raise
-    :class:`~batchkit.UnknownProviderError` naming close matches.
-
-    ``exact=True`` asks the vendor's count-tokens endpoint (where the adapter has one and a key
-    is set) for the input tokens of up to ``exact_sample`` requests: a job that small is counted
-    whole and marked exact; a larger one scales the approximation by the measured ratio. See
-    :mod:`batchkit.cost._exact`.
-    """
-    return compare(
-        requests,
-        [provider],
-        expected_output_tokens=expected_output_tokens,
-        prices=prices,
-        default_max_tokens=default_max_tokens,
-        exact=exact,
-        exact_sample=exact_sample,
-    ).estimates[0]
 
 
 def compare(
