@@ -122,14 +122,13 @@ class _OpenShard:
         return cap is None or s.embedding_inputs + inputs <= cap
 
     def add_index_only(self, record: bytes) -> None:
-        """A request that is not sent (a copy, or cached): indexed here, no payload line.
-        ``record`` ends with its newline (``orjson.OPT_APPEND_NEWLINE``), as in :meth:`add`."""
-        self.index.write(record)
+        """A request that is not sent (a copy, or cached): indexed here, no payload line."""
+        self.index.write(record + b"\n")
 
     def add(self, line: bytes, record: bytes, inputs: int, tokens: int = 0) -> None:
         shard = self.shard
         self.payload.write(line + b"\n")
-        self.index.write(record)
+        self.index.write(record + b"\n")
         shard.request_count += 1
         shard.byte_count += len(line) + 1
         if inputs:
@@ -283,13 +282,13 @@ class _Planner:
             copies = self.first_copy.setdefault(group, {})
             if identity in copies:
                 record["vid"] = copies[identity]
-                self.open_by_group[group].add_index_only(_dumps_line(record))
+                self.open_by_group[group].add_index_only(orjson.dumps(record))
                 self.duplicates += 1
                 return
         if self.cache is not None:
             record["ck"] = key = self.cache.key(self.cache_scope, self.encode(req, ""))
             if key in self.cache:
-                self._shard_for(group, None).add_index_only(_dumps_line(record))
+                self._shard_for(group, None).add_index_only(orjson.dumps(record))
                 self.cached += 1
                 return
         if self.observe is not None:
@@ -309,7 +308,7 @@ class _Planner:
         if self.model_rules is not None:  # then what the model's context window can hold
             self.model_rules.check_size(req, len(line))
         record["ln"] = current.shard.request_count + 1
-        current.add(line, _dumps_line(record), inputs, tokens)
+        current.add(line, orjson.dumps(record), inputs, tokens)
         if identity is not None:
             copies[identity] = vid
 
@@ -404,11 +403,6 @@ def _minimum_hint(group: str, total: int, minimum: int, cap: int) -> str:
     if min(size, total - size * (count - 1)) >= minimum:
         return f"pass shard_size={size} to split the {total:,} requests evenly"
     return f"send more requests, or a shard_size that leaves every shard {minimum:,} or more"
-
-
-def _dumps_line(record: dict[str, Any]) -> bytes:
-    """An index record as one JSONL line, its newline included."""
-    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _identity(req: Request, model_path: str | None) -> bytes | None:
