@@ -47,7 +47,6 @@ def test_every_chat_sample_reads_into_the_same_three_requests(stem: str) -> None
     else:
         assert [plain.custom_id, structured.custom_id, tool.custom_id] == [
             "row-1", "row-2", "row-3"]
-        assert plain.params == {"labels": {"team": "research"}}
     assert [(m.role, m.content) for m in plain.messages] == [("system", SYSTEM), ("user", PLAIN)]
     assert (plain.max_tokens, structured.max_tokens, tool.max_tokens) == (200, 300, 100)
     assert [(m.role, m.content) for m in structured.messages] == [("user", STRUCTURED)]
@@ -58,7 +57,7 @@ def test_every_chat_sample_reads_into_the_same_three_requests(stem: str) -> None
     assert (tool.tools[0].name, tool.tools[0].description) == (
         "get_weather", "Current weather for a city.")
     assert tool.tools[0].parameters == WEATHER_PARAMETERS
-    assert tool.tool_choice == "auto"
+    assert tool.tool_choice == "get_weather"
     ask, call, answer = tool.messages
     assert (ask.role, ask.content) == ("user", ASK)
     assert call.role == "assistant" and call.content is None and call.tool_calls is not None
@@ -68,8 +67,7 @@ def test_every_chat_sample_reads_into_the_same_three_requests(stem: str) -> None
     assert json.loads(answer.text) == {"temp_c": 18}
     if stem not in ("vertex_chat", "vertex_embeddings"):
         assert made.id == "callParis"
-    assert (plain.params, structured.params, tool.params) == (
-        ({"labels": {"team": "research"}} if stem == "vertex_chat" else {}), {}, {})
+    assert (plain.params, structured.params, tool.params) == ({}, {}, {})
 
 
 def test_responses_lines_read_like_chat_lines() -> None:
@@ -79,7 +77,7 @@ def test_responses_lines_read_like_chat_lines() -> None:
     assert isinstance(structured, bk.ChatRequest) and structured.response_schema is not None
     assert structured.response_schema["properties"] == PLACE_PROPERTIES
     assert isinstance(tool, bk.ChatRequest) and tool.tools is not None
-    assert tool.tools[0].strict is False and tool.tool_choice == "auto"
+    assert tool.tools[0].strict is False and tool.tool_choice == "get_weather"
     assert [m.role for m in tool.messages] == ["user", "assistant", "tool"]
     assert tool.messages[2].tool_call_id == "callParis"
 

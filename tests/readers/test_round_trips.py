@@ -62,3 +62,22 @@ def test_anthropic_raw_fields_and_cache_breakpoints_round_trip(tmp_path: Path) -
     assert (read.reasoning.budget_tokens, read.stop, read.params) == (
         1024, ["###"], {"metadata": {"user_id": "u-1"}})
     assert read.messages[0].cache and read.messages[1].parts[0].cache
+
+
+def test_vertex_labels_of_a_foreign_pipeline_stay_and_batchkit_ids_are_read(
+        tmp_path: Path) -> None:
+    lines = [{"request": {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}],
+                          "labels": {"team": "research"}}},
+             {"request": {"contents": [{"role": "user", "parts": [{"text": "Yo"}]}],
+                          "labels": {"team": "ops", "batchkit_id": "mine-7"}}}]
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(b"\n".join(orjson.dumps(x) for x in lines))
+    first, second = bk.read_requests(source)
+    assert (first.custom_id, first.params) == ("row-1", {"labels": {"team": "research"}})
+    assert (second.custom_id, second.params) == ("mine-7", {"labels": {"team": "ops"}})
+    convert(source, "vertex:gemini-2.5-flash", out)
+    written = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert written[1] == lines[1]
+    assert written[0]["request"]["labels"] == {"team": "research", "batchkit_id": "row-1"}
+    with pytest.raises(bk.InvalidRequestError, match=r"^line 1, custom_id 'row-1': field"):
+        convert(source, "gemini:gemini-2.5-flash", tmp_path / "g.jsonl")
