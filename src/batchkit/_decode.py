@@ -286,7 +286,10 @@ def _for_request(request: Request, found: list[Result], resolve: ModelResolver) 
             "duplicate_result", f"the output has {len(found)} rows for this request; see raw"))
     else:
         result = found[0]
-    result.custom_id, result.metadata = request.custom_id, dict(request.metadata)
+    # fields a vendor keeps beside the reply (Cohere's embed-job records) stay, under the
+    # request's own metadata
+    result.custom_id, result.metadata = request.custom_id, {**result.metadata,
+                                                            **request.metadata}
     model = getattr(request, "response_model", None)
     if model is not None and result.status == "succeeded":
         _parse(result, response_model_path(model), resolve)

@@ -20,6 +20,7 @@ providers.md.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -291,7 +292,11 @@ def decode_line(line: bytes | str) -> Result:
         return Result(cid, "errored", error=info, raw=obj)
     if result.status == "errored":
         obj, _ = load_line(line, "Mistral batch result")
-        result.error = _line_error(obj) or result.error
+        info, generic = _line_error(obj), result.error
+        if info is not None and generic is not None and generic.retryable:
+            # the family's reading knows which top-level codes pass (a timeout, a 5xx)
+            info = dataclasses.replace(info, retryable=True)
+        result.error = info or generic
     return features.with_mistral_reading(result)
 
 

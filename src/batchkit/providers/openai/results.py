@@ -100,9 +100,11 @@ def _http_error(status: int, body: Any) -> ErrorInfo:
 
 CHAT_FINISH: dict[str, FinishReason] = {
     "stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call":
-    "tool_calls", "content_filter": "content_filter",
+    "tool_calls", "content_filter": "content_filter", "eos": "stop",
 }
-"""Chat ``finish_reason`` words (OpenAI's five; Groq and Together use the same) in batchkit's."""
+"""Chat ``finish_reason`` words in batchkit's: OpenAI's five (Groq uses the same) and
+Together's ``eos`` (end of sequence: the model stopped by itself; the together SDK's
+``ChatCompletion`` choice type)."""
 
 
 def _chat_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Result:

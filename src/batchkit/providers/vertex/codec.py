@@ -255,8 +255,10 @@ def request_identity(echo: Mapping[str, Any], id_field: str) -> str:
     sorted, batchkit's own id field left out (``labels.batchkit_id`` or the instance's
     ``batchkit_id``), so the echo of a line batchkit wrote and of the same request written by
     anyone else give one key. Vertex writes no id into rows of Cloud Storage input; this is how
-    such a row finds its request (``VertexAdapter.row_keys`` makes the same key from it)."""
-    body = {k: v for k, v in echo.items() if k != id_field}
+    such a row finds its request (``VertexAdapter.row_keys`` makes the same key from it).
+    Fields set to null are left out: the echo spells an unset field (``"fileData": null``)
+    where the line that was sent had none."""
+    body = {k: _without_nulls(v) for k, v in echo.items() if k != id_field and v is not None}
     labels = body.get("labels")
     if isinstance(labels, dict):
         labels = {k: v for k, v in labels.items() if k != id_field}
@@ -266,6 +268,14 @@ def request_identity(echo: Mapping[str, Any], id_field: str) -> str:
             del body["labels"]
     digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return IDENTITY_PREFIX + digest[:32]
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def identity_of(request: Request, vid: str) -> str:
