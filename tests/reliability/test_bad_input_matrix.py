@@ -320,9 +320,9 @@ FILE_CASES = [
          _from_file(_line(custom_id="e", method="POST", url="/v1/embeddings",
                           body={"model": "text-embedding-3-small", "messages": user()})),
          ("line 1", "custom_id 'e'", "text")),
-    case("openai-embedding-input-list",
-         _from_file(_oa("e", "/v1/embeddings", input=["x", "y"])),
-         ("line 1", "custom_id 'e'", "one string per line")),
+    case("openai-embedding-input-token-ids",  # a list of texts is read: one request per text
+         _from_file(_oa("e", "/v1/embeddings", input=[[1, 2], [3]])),
+         ("line 1", "custom_id 'e'", "token ids are not read")),
     case("openai-mixed-models",
          _from_file(_oa("a") + _oa("b", model="gpt-4o") + _oa("c")),
          ("line 2", "custom_id 'b'", "model 'gpt-4o' differs from 'gpt-4o-mini' on line 1")),
