@@ -76,7 +76,7 @@ def prompt_request(body: dict[str, Any], custom_id: str, fmt: PromptFormat) -> C
         raise BodyError(f"'{fmt.prompt_key}' must be a non-empty string")
     kept: dict[str, Any] = {k: v for k, v in body.items()
                             if k not in (fmt.prompt_key, fmt.config_key)}
-    config = body.get(fmt.config_key) if fmt.config_key else body
+    config = body.get(fmt.config_key, {}) if fmt.config_key else body
     if not isinstance(config, dict):
         raise BodyError(f"'{fmt.config_key}' must be an object")
     fields: dict[str, Any] = {}

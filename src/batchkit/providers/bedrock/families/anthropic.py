@@ -164,10 +164,10 @@ def _turn(turn: Any) -> list[Message]:
 
 def _spoken(role: str, parts: list[Any], calls: list[MessageToolCall],
             last_cached: bool) -> Message:
-    """A user or assistant message. One text block is the message's text (what
-    ``encode_message`` writes for a string content), and its cache mark or that of a closing
-    ``tool_use`` block is the message's breakpoint."""
-    if len(parts) == 1 and isinstance(parts[0], TextPart):
+    """A user or assistant message. One text block beside tool calls or marked for the cache
+    is the message's text (what ``encode_message`` writes for a string content), and its cache
+    mark or that of a closing ``tool_use`` block is the message's breakpoint."""
+    if len(parts) == 1 and isinstance(parts[0], TextPart) and (calls or parts[0].cache):
         return Message(role=role, content=parts[0].text, tool_calls=calls or None,  # type: ignore[arg-type]
                        cache=parts[0].cache or (bool(calls) and last_cached))
     return Message(role=role, content=parts or None, tool_calls=calls or None,  # type: ignore[arg-type]

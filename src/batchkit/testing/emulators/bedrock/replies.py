@@ -13,7 +13,8 @@ schema wherever one exists:
   ``ConverseRequest``, plus the Invoke-only ``schemaVersion`` and ``inferenceConfig.topK``;
 * Titan Text Embeddings: no machine-readable schema is published; the keys and values of the
   Titan embeddings parameter page (``inputText``, ``dimensions`` 256/512/1024, ``normalize``,
-  ``embeddingTypes``), unknown keys refused as Bedrock does ("extraneous key [...]").
+  ``embeddingTypes``), unknown keys refused as Bedrock does ("extraneous key [...]");
+* Titan Text, Llama, Mistral, DeepSeek-R1 and Cohere Embed: :mod:`.text_models`.
 
 The default replies are deterministic: text derived from the prompt, JSON satisfying a forced
 tool's schema, unit vectors of the requested dimension, usage counted from the texts.
@@ -33,6 +34,7 @@ from batchkit.testing._schema_fill import fill_schema
 from batchkit.testing._text import collect_text, digest, estimate_tokens
 from batchkit.testing.emulators._aws import AwsError, ShapeChecker
 from batchkit.testing.emulators.anthropic.replies import answer_blocks, prompt_tokens
+from batchkit.testing.emulators.bedrock.text_models import PROBLEMS, REPLIES
 
 __all__ = ["ModelInputError", "Responder", "default_responder", "family", "input_problem"]
 
@@ -44,6 +46,12 @@ _FAMILIES = (
     (re.compile(r"^(?:[a-z-]+\.)?amazon\.nova-(?:2-)?(?:micro|lite|pro|premier)"), "nova"),
     (re.compile(r"^amazon\.titan-embed-text-v2"), "titan-v2"),
     (re.compile(r"^amazon\.(?:titan-embed-text-v1|titan-embed-g1-text)"), "titan-v1"),
+    (re.compile(r"^amazon\.titan-(?:text-(?:lite|express|premier)|tg1-)"), "titan-text"),
+    (re.compile(r"^(?:[a-z-]+\.)?cohere\.embed-(?:english-v3|multilingual-v3|v4)"),
+     "cohere-embed"),
+    (re.compile(r"^(?:[a-z-]+\.)?meta\.llama"), "llama"),
+    (re.compile(r"^(?:[a-z-]+\.)?mistral\."), "mistral"),
+    (re.compile(r"^(?:[a-z-]+\.)?deepseek\.r1"), "deepseek"),
 )
 _TITAN_KEYS = {"titan-v2": {"inputText", "dimensions", "normalize", "embeddingTypes"},
                "titan-v1": {"inputText"}}
@@ -72,6 +80,8 @@ def input_problem(model_id: str, body: Any) -> str | None:
         return _nova_problem(model_id, body)
     if kind in _TITAN_KEYS:
         return _titan_problem(kind, body)
+    if kind in PROBLEMS:
+        return PROBLEMS[kind](model_id, body)
     return f"model {model_id} is not emulated"
 
 
@@ -189,6 +199,8 @@ def default_responder(model_id: str, body: dict[str, Any], record_id: str) -> di
         return _claude_reply(model_id, body, seed)
     if kind == "nova":
         return _nova_reply(body, seed)
+    if kind in REPLIES:
+        return REPLIES[kind](model_id, body, seed)
     return _titan_reply(kind or "titan-v2", body, seed)
 
 
