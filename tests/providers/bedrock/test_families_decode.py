@@ -173,3 +173,30 @@ def test_missing_model_output_is_an_error_row_kept_whole() -> None:
 def test_ids_are_never_rewritten(record_id: str) -> None:
     result = decode_line(row({"generation": "ok", "stop_reason": "stop"}, record_id))
     assert result.custom_id == record_id
+
+
+def test_a_foreign_file_decodes_under_its_own_ids(tmp_path: Any) -> None:
+    """A console download of a job batchkit did not write: rows of several families, ids with
+    ``_`` and ``-``, joined to requests named by those same ids (bk.decode, model unknown)."""
+    import batchkit as bk
+
+    lines = [
+        row({"generation": "Hi.", "prompt_token_count": 3, "generation_token_count": 2,
+             "stop_reason": "stop"}, "call_0001"),
+        row({"outputs": [{"text": "Hola.", "stop_reason": "stop"}]}, "call-0002"),
+        orjson.dumps({"recordId": "call_0003-x", "modelInput": {},
+                      "error": {"errorCode": 400, "errorMessage": "bad body"}}),
+        row({"inputTextTokenCount": 3, "results": [{"tokenCount": 2, "outputText": "Hey.",
+                                                     "completionReason": "FINISHED"}]}, "x_9"),
+    ]
+    path = tmp_path / "records.jsonl.out"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    alone = bk.decode(path, "bedrock")
+    assert [r.custom_id for r in alone] == ["call_0001", "call-0002", "call_0003-x", "x_9"]
+    asked = [bk.ChatRequest(custom_id=cid, messages=[{"role": "user", "content": "hi"}])
+             for cid in ("call-0002", "call_0001", "call_0003-x")]
+    joined = bk.decode(path, "bedrock", requests=asked)
+    assert [(r.custom_id, r.text) for r in joined] == [
+        ("call-0002", "Hola."), ("call_0001", "Hi."), ("call_0003-x", None)]
+    assert joined[2].error is not None and joined[2].error.code == "validation_error"
+    assert [u["recordId"] for u in joined.unmatched] == ["x_9"]

@@ -1,9 +1,11 @@
 """What Bedrock model-invocation records can carry of the neutral features.
 
-The table is Bedrock's as a vendor; each model family spells it in its own body (Claude: the
-Anthropic Messages body; Nova: Converse's shape, ``toolConfig`` and ``toolUse``/``toolResult``
-blocks), and the codec refuses per family what one of them lacks (Nova: thinking, a
-``tool_choice`` of ``none``, ``parallel_tool_calls``). See ``providers/_capabilities.py``.
+The table is Bedrock's as a vendor: what its best family (Claude) can say. Each model family
+(``families/``) carries its own table, checked after this one by ``codec.check_request``:
+Claude's is this table, Nova's refuses thinking and ``parallel_tool_calls`` (and its codec a
+``tool_choice`` of ``none``), and the families whose body is one prompt string (Titan Text,
+Llama, Mistral, DeepSeek) or a text to embed refuse every feature. See
+``providers/_capabilities.py``.
 """
 
 from __future__ import annotations
