@@ -77,7 +77,7 @@ def decode(
         return results
     reread = _requests_source(requests)
     index = _RowIndex(files, adapter)
-    count, models = index.claim(reread(), adapter)
+    count, models = index.claim(reread, adapter)
     resolve = ModelResolver(models)
     results = ResultSet.streamed(
         lambda: with_costs(_joined(reread(), index, adapter, resolve), pricer), count)
@@ -158,9 +158,10 @@ class _Claimed:
 class _RowIndex:
     """Where every row of the files is, by the hash of its id, in two int64 arrays.
 
-    Ids are compared by hash (Python's 64-bit string hash): two different ids of one file share
-    a hash with odds of about one in 10^13 for a million rows, and the index holds 16 bytes a
-    row where a dict of ids would hold over a hundred.
+    Ids are compared by hash (Python's 64-bit string hash), so the index holds 16 bytes a row
+    where a dict of ids would hold over a hundred. In a file of a million rows, the odds that
+    two different ids share a hash are about 3 in 10^8; should it happen, the request takes both
+    rows and reads ``duplicate_result`` with both kept in ``raw``: visible, never silent.
     """
 
     def __init__(self, files: list[Path], adapter: Adapter) -> None:
@@ -192,7 +193,7 @@ class _RowIndex:
                          np.searchsorted(self.hashes, wanted, "right"))
         return span[self.claimed.owner[span] < 0]
 
-    def claim(self, requests: Iterable[Request], adapter: Adapter
+    def claim(self, requests: Callable[[], Iterable[Request]], adapter: Adapter
               ) -> tuple[int, dict[str, Any]]:
         """Give each request the rows under its id: the id the vendor was sent
         (``vendor_id``), else the id itself (a foreign file's ids as they are), else the keys
@@ -201,14 +202,11 @@ class _RowIndex:
         Returns the request count and the response models met, by import path.
         """
         count, models = 0, {}
-        seen: set[str] = set()
-        for position, request in enumerate(requests):
+        id_hashes = array("q")
+        for position, request in enumerate(requests()):
             count += 1
             cid = request.custom_id
-            if cid in seen:
-                raise InvalidRequestError("duplicate custom_id in the requests (each row of "
-                                          "the output must name one request)", custom_id=cid)
-            seen.add(cid)
+            id_hashes.append(hash(cid))
             if isinstance(request, ChatRequest) and request.response_model is not None:
                 models[response_model_path(request.response_model)] = request.response_model
             vid = adapter.vendor_id(cid)
@@ -218,6 +216,7 @@ class _RowIndex:
                     # identical requests share a content key and take one row each
                     self.claimed.owner[rows if by_id else rows[:1]] = position
                     break
+        _refuse_duplicate_ids(id_hashes, requests)
         order = np.argsort(self.claimed.owner, kind="stable")
         self.claimed.rows_by_owner = order
         self.claimed.owners_sorted = self.claimed.owner[order]
@@ -237,6 +236,26 @@ class _RowIndex:
         left = sorted(int(p) for p in self.places[self.claimed.owner < 0])
         kept = [_whole(_read_at(self.files[p & mask], p >> _FILE_BITS)) for p in left]
         return kept + self.no_id
+
+
+def _refuse_duplicate_ids(id_hashes: array[int],
+                          requests: Callable[[], Iterable[Request]]) -> None:
+    """Two requests under one id could not be told apart by any row: refuse them, naming the
+    id. Checked on the ids' hashes (8 bytes a request); only when two hashes meet are the
+    requests walked again to find the id."""
+    hashes = np.sort(np.frombuffer(id_hashes, dtype=np.int64))
+    repeated = set(hashes[1:][hashes[1:] == hashes[:-1]].tolist())
+    if not repeated:
+        return
+    seen: set[str] = set()
+    for request in requests():
+        cid = request.custom_id
+        if hash(cid) not in repeated:
+            continue
+        if cid in seen:
+            raise InvalidRequestError("duplicate custom_id in the requests (each row of the "
+                                      "output must name one request)", custom_id=cid)
+        seen.add(cid)
 
 
 def _keys(vid: str, cid: str, request: Request, adapter: Adapter

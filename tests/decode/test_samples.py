@@ -61,7 +61,7 @@ def _seen(result: bk.Result) -> Want:
 
 def _check(results: list[bk.Result], wanted: list[Want]) -> None:
     assert len(results) == len(wanted)
-    for result, want in zip(results, wanted):
+    for result, want in zip(results, wanted, strict=True):
         seen = _seen(result)
         if want.embedding is not None:  # float32 in, compared to the file's decimals
             assert seen.embedding is not None
@@ -320,7 +320,7 @@ def test_sample_decodes_joined_to_its_requests(name: str) -> None:
     results = bk.decode(SAMPLES / case.output, case.provider, case.requests, errors=errors)
     _check(list(results), case.wanted)
     assert len(results.unmatched) == len(case.unmatched)
-    for row, marker in zip(results.unmatched, case.unmatched):
+    for row, marker in zip(results.unmatched, case.unmatched, strict=True):
         assert isinstance(row, dict) and marker in _unmatched_text(row)  # the row, whole
 
 
@@ -336,7 +336,7 @@ def test_sample_decodes_alone_with_ids_as_the_file_has_them(name: str) -> None:
                         errors=None if case.errors is None else SAMPLES / case.errors)
     assert len(results) == len(rows) and results.unmatched == []
     by_id = {w.custom_id: w for w in case.wanted}
-    for row, result in zip(rows, results):
+    for row, result in zip(rows, results, strict=True):
         file_id = next((row[k] for k in ("custom_id", "key", "recordId") if k in row),
                        (row.get("metadata") or {}).get("key"))
         if file_id is None:  # Vertex and Cohere embed-job rows carry no id
