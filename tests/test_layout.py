@@ -25,7 +25,7 @@ NAMING_ALLOWED = {
     "_registry.py": "the registry table maps names to adapters",
     "cost/_catalog.py": "the price catalog's provider keys (its data is per vendor by design)",
     "cost/_refresh.py": "maps published price files' provider names onto the catalog's",
-    "cost/_estimate.py": "the documented default target of bk.estimate",
+    "cost/_mode.py": "the documented default target of bk.estimate",
 }
 
 
