@@ -186,3 +186,26 @@ def test_format_names_the_reader_and_a_model_skips_detection(tmp_path: Path) -> 
     assert isinstance(row, bk.EmbedRequest) and row.custom_id == "row-1"
     with pytest.raises(bk.ConfigError, match="no reader for 'nosuch'"):
         list(bk.read_requests(path, format="nosuch"))
+
+
+def test_lines_of_one_shape_read_as_the_constructor_builds_them(tmp_path: Path) -> None:
+    def line(cid: str, text: str) -> dict[str, Any]:
+        return {"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
+                "body": {"model": "gpt-4o-mini", "max_completion_tokens": 50, "messages": [
+                    {"role": "developer", "content": "Be brief."},
+                    {"role": "user", "content": text}]}}
+    rows = list(bk.read_requests(_write(tmp_path, *(line(f"r{i}", f"text {i}")
+                                                    for i in range(3)))))
+    for i, row in enumerate(rows):
+        built = bk.ChatRequest(custom_id=f"r{i}", max_tokens=50, params={}, messages=[
+            {"role": "system", "content": "Be brief."}, {"role": "user", "content": f"text {i}"}])
+        assert row == built and row.model_fields_set == built.model_fields_set
+        assert row.messages[1].model_fields_set == built.messages[1].model_fields_set
+    for bad, rule in ((line("r9", ""), "message content must not be empty"),
+                      (line("r9", "bad \ud800"), "surrogate"),
+                      (line("", "fine"), "custom_id: must not be empty")):
+        path = tmp_path / "bad.jsonl"
+        path.write_text(json.dumps(line("r1", "ok")) + "\n" + json.dumps(bad))
+        with pytest.raises(bk.InvalidRequestError, match=rule) as caught:
+            list(bk.read_requests(path))
+        assert str(caught.value).startswith("line 2")

@@ -1,0 +1,119 @@
+"""(h) ``batchkit convert`` of an OpenAI chat batch file to Anthropic and to Bedrock.
+
+    python benchmarks/bench_convert.py [--quick] [-n N]   # 1,000,000 lines (--quick: 100,000)
+
+The source is an OpenAI ``/v1/chat/completions`` batch file of plain chat lines (a system
+prompt, a distinct user message, ``max_completion_tokens``). batchkit converts it with the
+library function behind the CLI (``batchkit._convert.convert``): every line is read into a
+validated neutral request, checked against the target's capability table and rules, and
+written by the target's encoder, streamed through a staging file. Baseline, in the same run:
+the plain loop anyone would write — ``json.loads`` each line, rewrite the dict into the
+target's shape by hand, ``json.dumps`` it — which checks nothing.
+
+Each conversion runs in a fresh child process whose peak RSS (``VmHWM``) is reported; flat
+memory shows as the same peak for a file ten times smaller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _bench import SYSTEM, Row, email, peak_rss_mb, print_table, rate
+
+TARGETS = {
+    "anthropic": "anthropic:claude-haiku-4-5",
+    "bedrock": "bedrock:anthropic.claude-3-5-haiku-20241022-v1:0",
+}
+TARGET_RATIO = 3.0
+
+
+def write_source(path: Path, n: int) -> None:
+    with open(path, "w") as fh:
+        for i in range(n):
+            fh.write(json.dumps({
+                "custom_id": f"email-{i}", "method": "POST", "url": "/v1/chat/completions",
+                "body": {"model": "gpt-4o-mini", "max_completion_tokens": 100, "messages": [
+                    {"role": "system", "content": SYSTEM},
+                    {"role": "user", "content": email(i)}]}}) + "\n")
+
+
+def _loop_line(obj: dict, target: str) -> dict:
+    """The hand-written rewrite: system out of the messages, the vendor's envelope around."""
+    body = obj["body"]
+    system = [m["content"] for m in body["messages"] if m["role"] == "system"]
+    messages = [m for m in body["messages"] if m["role"] != "system"]
+    params = {"max_tokens": body.get("max_completion_tokens", 4096), "messages": messages}
+    if system:
+        params["system"] = "\n\n".join(system)
+    if target == "anthropic":
+        return {"custom_id": obj["custom_id"],
+                "params": {"model": TARGETS[target].partition(":")[2], **params}}
+    return {"recordId": obj["custom_id"],
+            "modelInput": {"anthropic_version": "bedrock-2023-05-31", **params}}
+
+
+def _child(mode: str, target: str, source: str, out: str) -> None:
+    start = time.perf_counter()
+    if mode == "loop":
+        with open(source) as src, open(out, "w") as dst:
+            for line in src:
+                dst.write(json.dumps(_loop_line(json.loads(line), target)) + "\n")
+    else:
+        from batchkit._convert import convert
+
+        convert(source, TARGETS[target], out)
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": peak_rss_mb()}))
+
+
+def _measure(mode: str, target: str, source: Path, out: Path) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", mode, target, str(source),
+         str(out)], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run(n: int) -> list[Row]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        source, small = Path(tmp) / "openai.jsonl", Path(tmp) / "small.jsonl"
+        write_source(source, n)
+        write_source(small, max(n // 10, 1))
+        for target in TARGETS:
+            out = Path(tmp) / f"{target}.jsonl"
+            loop = _measure("loop", target, source, out)
+            kit = _measure("batchkit", target, source, out)
+            kit_small = _measure("batchkit", target, small, out)
+            ratio = loop["seconds"] / kit["seconds"]
+            rows.append(Row(
+                "h", f"convert {n:,} OpenAI chat lines to {target}",
+                f"{kit['seconds']:.1f} s ({rate(n, kit['seconds'])})",
+                f"json loop {loop['seconds']:.1f} s ({rate(n, loop['seconds'])})",
+                f"{ratio:.2f}x", f">= {TARGET_RATIO:.0f}x the loop", ratio >= TARGET_RATIO))
+            rows.append(Row(
+                "h", f"peak RSS, convert to {target} ({n:,} / {max(n // 10, 1):,} lines)",
+                f"{kit['peak_mb']:.0f} / {kit_small['peak_mb']:.0f} MB",
+                f"json loop {loop['peak_mb']:.0f} MB",
+                f"{kit['peak_mb'] / kit_small['peak_mb']:.2f}x", "flat (10x lines, ~1x RSS)",
+                kit["peak_mb"] <= 1.2 * kit_small["peak_mb"]))
+    return rows
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child(*sys.argv[2:6])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 lines")
+    parser.add_argument("-n", type=int, help="lines (default 1,000,000)")
+    args = parser.parse_args()
+    print_table(run(args.n or (100_000 if args.quick else 1_000_000)))
+
+
+if __name__ == "__main__":
+    main()
