@@ -41,6 +41,7 @@ class CohereRealtime:
     _truncate: str | None
     if TYPE_CHECKING:
         def _call(self, action: str) -> AbstractContextManager[Any]: ...
+        def _redact(self, text: str) -> str: ...
 
     def send_now(self, line: bytes, group: str = "") -> RealtimeAnswer:
         from cohere.core.api_error import ApiError
@@ -69,7 +70,8 @@ class CohereRealtime:
                 if exc.status_code not in _REFUSED:
                     raise  # the adapter's error mapping: a refused key or a passing failure
                 body = exc.body if isinstance(exc.body, dict) else {}
-                message = f"HTTP {exc.status_code}: {body.get('message') or exc.body}"
+                message = self._redact(
+                    f"HTTP {exc.status_code}: {body.get('message') or exc.body}")[:500]
                 if chat:
                     row: dict[str, Any] = {"custom_id": ident, "body": None, "error": message}
                 else:  # an embed-job record holds no error: an empty record reads as errored

@@ -28,7 +28,7 @@ from ..._exceptions import RateLimitedError
 from ..base import RealtimeAnswer
 from ..gemini.realtime import retry_delay
 from ..openai.realtime import retry_after
-from .codec import KEY_FIELD, dimensions_of
+from .codec import ID_LABEL, KEY_FIELD, dimensions_of
 
 __all__ = ["VertexRealtime"]
 
@@ -62,7 +62,9 @@ class VertexRealtime:
         chat = "request" in item
         echo: dict[str, Any] = {"request": item["request"]} if chat else \
             {"key": item.get(KEY_FIELD)}
-        with self._call(f"answer {str(echo)[:60]} in real time"):
+        ident = str((item["request"].get("labels") or {}).get(ID_LABEL) if chat
+                    else item.get(KEY_FIELD))
+        with self._call(f"answer {ident[:60]!r} in real time"):
             client = self._predictions()
             try:
                 if chat:
