@@ -156,18 +156,25 @@ def encode_request(
     # the cache_system option's marker on the system block caches tools + system.
     _put(params, "system", encode_system(request, cache_all=bool(options.get("cache_system"))))
     _put(params, "stop_sequences", request.stop)
-    params.update(encode_tools(request, strict=True))
+    if request.tools or request.tool_choice is not None:  # else encode_tools adds nothing
+        params.update(encode_tools(request, strict=True))
     _put(params, "thinking", thinking)
-    schema = request.response_model or request.response_schema
-    if schema is not None:
+    if request.response_model is not None:
+        params["output_config"] = _output_config(request.response_model)
+    elif request.response_schema is not None:
         params["output_config"] = {"format": {"type": "json_schema",
-                                              "schema": _output_schema(schema)}}
-    params.update(request_params(request))
+                                              "schema": strict_schema(request.response_schema)}}
+    if request.params:
+        params.update(request_params(request))
     return orjson.dumps({"custom_id": custom_id, "params": params})
 
 
-def _output_schema(schema: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
-    return strict_schema(schema) if isinstance(schema, dict) else _schema_cached(schema)
+@cache
+def _output_config(model: type[BaseModel]) -> orjson.Fragment:
+    """``output_config`` for a response model, serialized once per class and spliced into every
+    line as bytes: the schema is most of a structured line, and the same in all of them."""
+    schema = _schema_cached(model)
+    return orjson.Fragment(orjson.dumps({"format": {"type": "json_schema", "schema": schema}}))
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:

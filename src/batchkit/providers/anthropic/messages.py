@@ -48,6 +48,10 @@ def check_messages(request: ChatRequest, fail: Fail, *, links: bool) -> None:
     that is only whitespace, a document type it cannot read, and (``links=False``: Bedrock)
     images or documents by link or file id, which only Anthropic's own API fetches."""
     for m in request.messages:
+        if type(m.content) is str:  # most messages: one text, nothing else to look at
+            if m.content.isspace() or not m.content:
+                fail(f"anthropic refuses text that is only whitespace (a {m.role!r} message)")
+            continue
         for part in m.parts:
             if isinstance(part, ImagePart) and m.role not in ("user", "tool"):
                 fail(f"images are only allowed in user messages, not {m.role!r} ones")
@@ -84,7 +88,7 @@ def encode_system(request: ChatRequest, *, cache_all: bool = False) -> str | lis
     if not systems:
         return None
     if not cache_all and not any(m.cache or any(p.cache for p in m.parts) for m in systems):
-        return request.system
+        return "\n\n".join([m.text for m in systems])  # request.system, without a second pass
     blocks: list[dict[str, Any]] = []
     for m in systems:
         text: dict[str, Any] = {"type": "text", "text": m.text}
