@@ -70,3 +70,28 @@ def test_bedrock_throttling_waits_and_a_refused_body_is_an_errored_row(app: Any)
     assert [r.status for r in results] == ["succeeded"] * 8 + ["errored"]
     error = results[8].error
     assert error is not None and error.http_status == 400 and "top_k" in error.message
+
+
+@pytest.mark.parametrize("model", [
+    "amazon.titan-text-express-v1", "us.meta.llama3-3-70b-instruct-v1:0",
+    "mistral.mixtral-8x7b-instruct-v0:1", "us.deepseek.r1-v1:0",
+])
+def test_every_prompt_family_answers_in_real_time_as_in_its_batch(app: Any, model: str) -> None:
+    """Real time sends the adapter's own encoding: each family's body and reply shape hold
+    without real time knowing any of them."""
+    options = {"allow_unknown_model": True}  # not in the price catalog yet
+    realtime = bk.run(_chats(5), f"bedrock:{model}", mode="realtime", options=options)
+    batch = bk.run(_chats(5), f"bedrock:{model}", options=options)
+    assert realtime.counts() == {"succeeded": 5}
+    assert [(r.custom_id, r.finish_reason, r.usage) for r in realtime] == \
+           [(r.custom_id, r.finish_reason, r.usage) for r in batch]
+    assert all(r.text and f"hello {i}" in r.text for i, r in enumerate(realtime))
+
+
+def test_cohere_embed_on_bedrock_in_real_time(app: Any) -> None:
+    texts = [bk.EmbedRequest(custom_id=f"c{i}", text=f"passage {i}",
+                             input_type="search_document") for i in range(4)]
+    results = bk.run(texts, "bedrock:cohere.embed-english-v3", mode="realtime",
+                     options={"allow_unknown_model": True})
+    assert results.counts() == {"succeeded": 4}
+    assert results.embeddings().shape == (4, 1024)
