@@ -25,7 +25,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--requests", "requests_path", type=_FILE,
               help="The input file: results come back one per request, in its order.")
 @click.option("--errors", "errors_path", type=_FILE,
-              help="The vendor's error file, read with FILE (OpenAI, Azure, Groq, ...).")
+              help="The vendor's error file (for vendors that write failed rows apart).")
 @click.option("-o", "--output", "--results", "output", type=DESTINATION,
               help="Write the results here (.jsonl, .parquet or .npy); else show counts.")
 @click.option("--raw", is_flag=True, help="JSONL: include each vendor row under 'raw'.")

@@ -35,7 +35,6 @@ from ..._requests import ChatRequest, Request
 from ..._results import Result
 from ..._state import JobState
 from .._credentials import api_key, redact
-from .._lines import load_line
 from .._transport import TRANSPORT_ERRORS
 from ..base import (
     Adapter,
@@ -56,12 +55,7 @@ from .codec import (
     encode_generate_content_request,
 )
 from .realtime import GeminiRealtime
-from .results import (
-    decode_embed_content_response,
-    decode_generate_content_response,
-    error_result,
-    map_job_state,
-)
+from .results import decode_result_line, map_job_state
 
 if TYPE_CHECKING:
     from google.genai import Client
@@ -127,19 +121,7 @@ class GeminiAdapter(GeminiRealtime, Adapter):
         return orjson.dumps({"key": vendor_id, "request": body})
 
     def decode(self, line: bytes) -> Result:
-        """A results line: ``{"key", "response"}`` or ``{"key", "error"}``, or an inline
-        response as the SDK's ``InlinedResponse`` saves it (the key in ``metadata.key``); a
-        response with an ``embedding`` is an embedding result, any other a
-        ``GenerateContentResponse``."""
-        obj, key = _result_line(line)
-        if obj.get("error") is not None:
-            return error_result(key, obj["error"], raw=obj)
-        response = obj.get("response")
-        if not isinstance(response, dict):
-            raise ValueError(f"line for {key!r}: neither a response nor an error")
-        if "embedding" in response:
-            return decode_embed_content_response(key, response, raw=obj)
-        return decode_generate_content_response(key, response, raw=obj)
+        return decode_result_line(line)
 
     # -- I/O half ----------------------------------------------------------------------------
 
@@ -380,21 +362,6 @@ def _name(batch: BatchJob) -> str:
     if not batch.name:
         raise ProviderError("Gemini created a batch but returned no name for it")
     return batch.name
-
-
-def _result_line(line: bytes) -> tuple[dict[str, Any], str]:
-    """A results line and its key: ``key`` in a responses file, ``metadata.key`` in inline
-    responses saved from ``BatchJob.dest.inlined_responses``."""
-    try:
-        return load_line(line, "Gemini batch results", id_field="key")
-    except ValueError as exc:
-        not_a_results_line = exc
-    obj = orjson.loads(line)
-    metadata = obj.get("metadata") if isinstance(obj, dict) else None
-    key = metadata.get("key") if isinstance(metadata, dict) else None
-    if not isinstance(key, str):
-        raise not_a_results_line
-    return obj, key
 
 
 def _inline_requests(payload: Path) -> list[Any] | None:

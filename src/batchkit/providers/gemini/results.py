@@ -18,16 +18,19 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from ..._results import Choice, ErrorInfo, FinishReason, Result, Usage, finish_reason
 from ..._state import JobState
 from ..._tools import ToolCall, tool_call_from_raw
+from .._lines import load_line
 
 __all__ = [
     "FINISH_REASONS",
     "decode_embed_content_response",
     "decode_generate_content_response",
+    "decode_result_line",
     "error_result",
     "map_finish_reason",
     "map_job_state",
@@ -253,6 +256,35 @@ def error_result(custom_id: str, error: Any, *, raw: Any = None) -> Result:
     return Result(custom_id, "errored", raw=raw if raw is not None else dict(error),
                   error=ErrorInfo(name.lower(), str(error.get("message") or ""),
                                   retryable=name in _RETRYABLE, http_status=http))
+
+
+def decode_result_line(line: bytes | str) -> Result:
+    """A Gemini API results line -> a Result under its key: ``{"key", "response"}`` or
+    ``{"key", "error"}`` from a responses file, or an inline response as the SDK's
+    ``InlinedResponse`` saves it (the key in ``metadata.key``). A response with an
+    ``embedding`` is an embedding result, any other a ``GenerateContentResponse``."""
+    obj, key = _result_line(line)
+    if obj.get("error") is not None:
+        return error_result(key, obj["error"], raw=obj)
+    response = obj.get("response")
+    if not isinstance(response, dict):
+        raise ValueError(f"line for {key!r}: neither a response nor an error")
+    if "embedding" in response:
+        return decode_embed_content_response(key, response, raw=obj)
+    return decode_generate_content_response(key, response, raw=obj)
+
+
+def _result_line(line: bytes | str) -> tuple[dict[str, Any], str]:
+    try:
+        return load_line(line, "Gemini batch results", id_field="key")
+    except ValueError as exc:
+        not_a_results_line = exc
+    obj = orjson.loads(line)
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    key = metadata.get("key") if isinstance(metadata, dict) else None
+    if not isinstance(key, str):
+        raise not_a_results_line
+    return obj, key
 
 
 def decode_embed_content_response(
