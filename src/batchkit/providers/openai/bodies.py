@@ -39,6 +39,7 @@ OPENAI_EFFORTS: Mapping[str, str] = {
 TEXT_MESSAGE_FIELDS = frozenset({"role", "content", "cache"})
 """A message setting only these (cache is a no-op here) is ``{"role", "content"}`` on the wire."""
 _TOOL_CACHE: dict[int, tuple[Tool, bool, bool, dict[str, Any]]] = {}
+_FRAGMENT_CACHE: dict[int, tuple[Tool, bool, bool, orjson.Fragment]] = {}
 _TOOL_CACHE_SIZE = 1024
 
 
@@ -71,10 +72,26 @@ def _tool(tool: Tool, strict: bool, responses: bool) -> dict[str, Any]:
     return encoded
 
 
-def chat_tools(req: ChatRequest, body: dict[str, Any], strict: bool) -> None:
-    """``tools``, ``tool_choice`` and ``parallel_tool_calls`` of a chat body."""
+def _tool_fragment(tool: Tool, strict: bool, responses: bool) -> orjson.Fragment:
+    """:func:`_tool` serialized once per Tool object: its schema is usually the biggest part of
+    a tool-calling line, and the same in every line of the job."""
+    hit = _FRAGMENT_CACHE.get(id(tool))
+    if hit is not None and hit[0] is tool and hit[1] is strict and hit[2] is responses:
+        return hit[3]
+    fragment = orjson.Fragment(orjson.dumps(_tool(tool, strict, responses)))
+    if len(_FRAGMENT_CACHE) >= _TOOL_CACHE_SIZE:
+        _FRAGMENT_CACHE.clear()
+    _FRAGMENT_CACHE[id(tool)] = (tool, strict, responses, fragment)
+    return fragment
+
+
+def chat_tools(req: ChatRequest, body: dict[str, Any], strict: bool, *,
+               spliced: bool = False) -> None:
+    """``tools``, ``tool_choice`` and ``parallel_tool_calls`` of a chat body (``spliced``: each
+    tool as bytes serialized once, for a line that orjson writes)."""
     if req.tools:
-        body["tools"] = [_tool(t, strict, False) for t in req.tools]
+        make = _tool_fragment if spliced else _tool
+        body["tools"] = [make(t, strict, False) for t in req.tools]
     choice = req.tool_choice
     if choice is not None:
         body["tool_choice"] = (choice if choice in ("auto", "none", "required")
@@ -83,10 +100,12 @@ def chat_tools(req: ChatRequest, body: dict[str, Any], strict: bool) -> None:
         body["parallel_tool_calls"] = req.parallel_tool_calls
 
 
-def responses_tools(req: ChatRequest, body: dict[str, Any], strict: bool) -> None:
+def responses_tools(req: ChatRequest, body: dict[str, Any], strict: bool, *,
+                    spliced: bool = False) -> None:
     """The same three fields in the Responses spelling (flat tools, flat named choice)."""
     if req.tools:
-        body["tools"] = [_tool(t, strict, True) for t in req.tools]
+        make = _tool_fragment if spliced else _tool
+        body["tools"] = [make(t, strict, True) for t in req.tools]
     choice = req.tool_choice
     if choice is not None:
         body["tool_choice"] = (choice if choice in ("auto", "none", "required")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -136,14 +136,14 @@ class LineFormat:
         if self.method_and_url:
             line["method"] = "POST"
             line["url"] = self.url(request)
-        line["body"] = self._body(request, _format_fragment)
+        line["body"] = self._body(request, spliced=True)
         return orjson.dumps(line)
 
     def _chat_line(self, req: ChatRequest, custom_id: str) -> bytes:
         """:meth:`encode` of a chat request, most lines of most jobs, without the dispatch on
         the request's kind and endpoint; the same bytes."""
         body: dict[str, Any] = {} if self.model is None else {"model": self.model}
-        self._chat_body(req, body, _format_fragment)
+        self._chat_body(req, body, spliced=True)
         if req.params:
             body.update(self.raw_params(req))
         if self.method_and_url:
@@ -159,9 +159,11 @@ class LineFormat:
         The response format is computed once per model class and shared by every body, so
         treat the returned body as read-only.
         """
-        return self._body(request, _format_dict)
+        return self._body(request, spliced=False)
 
-    def _body(self, request: Request, response_format: _FormatMaker) -> dict[str, Any]:
+    def _body(self, request: Request, *, spliced: bool) -> dict[str, Any]:
+        """The body; ``spliced``: the parts shared by many lines (response formats, tools) as
+        bytes serialized once (``orjson.Fragment``, for :meth:`encode`), else as dicts."""
         body: dict[str, Any] = {} if self.model is None else {"model": self.model}
         if isinstance(request, EmbedRequest):
             body["input"] = request.text
@@ -170,9 +172,9 @@ class LineFormat:
             if self.embeddings_base64:
                 body["encoding_format"] = "base64"
         elif self.chat_endpoint == "responses":
-            self._responses_body(request, body, response_format)
+            self._responses_body(request, body, spliced=spliced)
         else:
-            self._chat_body(request, body, response_format)
+            self._chat_body(request, body, spliced=spliced)
         if request.params:
             body.update(self.raw_params(request))
         return body
@@ -188,8 +190,7 @@ class LineFormat:
                              _known_fields(*self.params_types[endpoint])
                              if endpoint in self.params_types else None)
 
-    def _chat_body(self, req: ChatRequest, body: dict[str, Any],
-                   response_format: _FormatMaker) -> None:
+    def _chat_body(self, req: ChatRequest, body: dict[str, Any], *, spliced: bool) -> None:
         # A text turn (most of a million-row job) is written here without a call.
         body["messages"] = [
             {"role": m.role, "content": m.content}
@@ -207,36 +208,37 @@ class LineFormat:
         if req.seed is not None:
             body["seed"] = req.seed
         if req.response_model is not None:
-            body["response_format"] = response_format(req.response_model, self.strict, False)
+            body["response_format"] = (_format_fragment if spliced else _format_dict)(
+                req.response_model, self.strict, False)
         if not FEATURE_FIELDS.isdisjoint(req.__pydantic_fields_set__):  # one set operation
-            self._chat_features(req, body)
+            self._chat_features(req, body, spliced)
 
-    def _chat_features(self, req: ChatRequest, body: dict[str, Any]) -> None:
+    def _chat_features(self, req: ChatRequest, body: dict[str, Any], spliced: bool) -> None:
         if req.response_schema is not None:
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": self._raw_schema(req.response_schema)}
         elif req.json_mode:
             body["response_format"] = {"type": "json_object"}
         if req.tools or req.tool_choice is not None or req.parallel_tool_calls is not None:
-            chat_tools(req, body, self.strict)
+            chat_tools(req, body, self.strict, spliced=spliced)
         if req.reasoning is not None or req.n is not None or req.logprobs:
             feature_fields(req, body, self.efforts)
 
-    def _responses_body(self, req: ChatRequest, body: dict[str, Any],
-                        response_format: _FormatMaker) -> None:
+    def _responses_body(self, req: ChatRequest, body: dict[str, Any], *, spliced: bool) -> None:
         body["input"] = responses_input(req)
         _put(body, "instructions", req.system)
         _put(body, "max_output_tokens", req.max_tokens)
         _put(body, "temperature", req.temperature)
         _put(body, "top_p", req.top_p)
         if req.response_model is not None:
-            body["text"] = response_format(req.response_model, self.strict, True)
+            body["text"] = (_format_fragment if spliced else _format_dict)(
+                req.response_model, self.strict, True)
         elif req.response_schema is not None:
             body["text"] = {"format": {"type": "json_schema",
                                        **self._raw_schema(req.response_schema)}}
         elif req.json_mode:
             body["text"] = {"format": {"type": "json_object"}}
-        responses_tools(req, body, self.strict)
+        responses_tools(req, body, self.strict, spliced=spliced)
         if req.reasoning is not None:
             # A summary is asked for so Result.reasoning has the model's thinking in words.
             body["reasoning"] = ({"effort": OPENAI_EFFORTS["off"]} if req.reasoning.off else
@@ -340,10 +342,6 @@ _PARAM_RULES = {
     "n": "params 'n' is not taken; use ChatRequest(n=...), which keeps every choice",
     "input": "params must not set 'input'; use one EmbedRequest per text",
 }
-
-
-_FormatMaker = Callable[[type[BaseModel], bool, bool], Any]
-"""``(model, strict, responses_endpoint)`` -> the body's response format value."""
 
 
 @cache
