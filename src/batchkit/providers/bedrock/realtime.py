@@ -19,7 +19,7 @@ counts, latency) are passed on with the answer.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
@@ -40,7 +40,7 @@ _NOT_THE_ROW = frozenset({"AccessDeniedException", "UnrecognizedClientException"
 class BedrockRealtime:
     """``send_now`` for the Bedrock adapter (put it first among the adapter's bases)."""
 
-    name: str
+    name: ClassVar[str]
     model: str
     options: dict[str, Any]
     _session: Any
