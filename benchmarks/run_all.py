@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+import bench_convert
 import bench_decode
 import bench_emulator
 import bench_encode
@@ -32,6 +33,7 @@ def main() -> None:
     rows += bench_neutral.run(100_000 // scale)
     rows += bench_decode.run(20_000 // scale)
     rows += bench_index.run(20_000 // scale)
+    rows += bench_convert.run(100_000 // scale)
     rows += bench_store.run(2_000 // scale)
     rows += bench_import.run(15 if scale == 1 else 5)
     print_table([*rows[3:], *rows[:3]])

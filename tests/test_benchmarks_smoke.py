@@ -21,6 +21,13 @@ def test_encode_writes_the_same_lines_as_the_cookbook() -> None:
     assert len(rows) == 6 and "DIFFER" not in rows[0].what
 
 
+def test_convert_bench_writes_the_loop_lines_for_both_targets() -> None:
+    import bench_convert
+
+    rows = bench_convert.run(100)
+    assert len(rows) == 4 and not any("DIFFER" in row.what for row in rows)
+
+
 def test_neutral_bench_writes_the_loop_lines_on_both_versions() -> None:
     import bench_neutral
 
