@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import BaseModel
 
 import batchkit as bk
 
@@ -49,6 +50,19 @@ def test_prompt_family_job(handle: Any, model: str, bad: dict[str, Any], word: s
     if "llama" in model or "titan" in model:
         assert all(r.usage and r.usage.input_tokens and r.usage.output_tokens
                    for r in results if r.ok)
+
+
+class Verdict(BaseModel):
+    spam: bool
+    reason: str
+
+
+def test_mistral_large_2_structured_job(handle: Any) -> None:
+    results = bk.run(chats(response_model=Verdict, temperature=0),
+                     "bedrock:mistral.mistral-large-2407-v1:0", options=UNPRICED)
+    assert results.counts() == {"succeeded": N}
+    assert all(isinstance(r.parsed, Verdict) and r.finish_reason == "stop" for r in results)
+    assert {r.vendor_finish_reason for r in results} == {"tool_calls"}
 
 
 def test_a_short_max_tokens_ends_as_length(handle: Any) -> None:

@@ -25,6 +25,7 @@ TURNS = [{"role": "user", "content": "Capital of France?"},
 MODELS = {
     "titan-text": "amazon.titan-text-express-v1", "llama": "us.meta.llama3-3-70b-instruct-v1:0",
     "mistral": "mistral.mixtral-8x7b-instruct-v0:1", "deepseek": "us.deepseek.r1-v1:0",
+    "mistral-chat": "mistral.mistral-large-2407-v1:0",
     "claude": "anthropic.claude-3-5-haiku-20241022-v1:0", "nova": "amazon.nova-lite-v1:0",
     "titan-embed-v2": "amazon.titan-embed-text-v2:0",
     "titan-embed-v1": "amazon.titan-embed-text-v1",
@@ -87,7 +88,22 @@ def test_claude_and_nova_keep_tools_images_documents_and_cache() -> None:
         assert FAMILIES[name].to_request(encode(request, FAMILIES[name]), "c_1-x") == request
 
 
-@pytest.mark.parametrize("name", ["claude", "nova"])
+def test_mistral_chat_keeps_system_tools_and_tool_results() -> None:
+    lookup = bk.Tool.from_schema("lookup", {"type": "object", "properties": {
+        "q": {"type": "string"}}}, description="Find a record.")
+    request = chat([SYSTEM, {"role": "user", "content": "Look up A1."},
+                    {"role": "assistant", "content": None, "tool_calls": [
+                        {"id": "c1", "name": "lookup", "arguments": {"q": "A1"}}]},
+                    {"role": "tool", "tool_call_id": "c1", "content": "A1: 10"}],
+                   tools=[lookup], tool_choice="required", temperature=0.3)
+    family = FAMILIES["mistral-chat"]
+    body = encode(request, family)
+    assert body["tool_choice"] == "any"
+    assert body["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"q":"A1"}'
+    assert family.to_request(body, "c_1-x") == request
+
+
+@pytest.mark.parametrize("name", ["claude", "nova", "mistral-chat"])
 def test_a_response_schema_reads_back_from_its_forced_tool(name: str) -> None:
     schema = {"type": "object", "properties": {"spam": {"type": "boolean"}},
               "required": ["spam"]}
@@ -125,6 +141,8 @@ HAND_WRITTEN = [
                "max_gen_len": 512, "temperature": 0.5}),
     ("mistral", {"prompt": "<s>[INST] What is your favourite condiment? [/INST]",
                  "max_tokens": 200, "temperature": 0.5, "top_p": 0.9, "top_k": 50}),
+    ("mistral-chat", {"messages": [{"role": "user", "content": "which llm are you?"}],
+                      "max_tokens": 200, "tool_choice": "none"}),
     ("deepseek", {"prompt": "<｜begin▁of▁sentence｜><｜User｜>Describe a hello world program."
                             "<｜Assistant｜><think>\n", "max_tokens": 512, "temperature": 0.5,
                   "top_p": 0.9}),
@@ -186,6 +204,8 @@ def test_reader_errors_name_line_record_and_rule(line: dict[str, Any], model: st
     ("amazon.titan-text-express-v1", chat(TURNS, tools=[bk.Tool.from_schema(
         "f", {"type": "object", "properties": {}})]), "tools unsupported"),
     ("us.meta.llama3-3-70b-instruct-v1:0", chat(TURNS, stop=["x"]), "has no 'stop'"),
+    ("mistral.mistral-large-2407-v1:0", chat(TURNS, tools=[bk.Tool.from_schema(
+        "f", {"type": "object", "properties": {}})], tool_choice="f"), "one named tool"),
     ("mistral.mistral-7b-instruct-v0:2", chat(TURNS, seed=3), "no 'seed'"),
     ("us.deepseek.r1-v1:0", chat([*TURNS[:2]]), "ending with a user message"),
     ("mistral.mistral-7b-instruct-v0:2", chat(TURNS, response_schema={"type": "object"}),
@@ -210,7 +230,8 @@ def test_what_a_family_cannot_express_is_refused_before_sending(model: str, requ
     ("eu.meta.llama3-2-3b-instruct-v1:0", "llama"), ("apac.amazon.nova-pro-v1:0", "nova"),
     ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude"),
     ("arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.deepseek.r1-v1:0", "deepseek"),
-    ("mistral.mistral-large-2402-v1:0", "mistral"), ("amazon.titan-text-premier-v1:0",
+    ("mistral.mistral-large-2402-v1:0", "mistral"),
+    ("mistral.mistral-large-2407-v1:0", "mistral-chat"), ("amazon.titan-text-premier-v1:0",
                                                      "titan-text"),
     ("cohere.embed-multilingual-v3", "cohere-embed-v3"), ("us.cohere.embed-v4:0",
                                                           "cohere-embed-v4"),

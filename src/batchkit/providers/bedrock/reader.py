@@ -5,8 +5,9 @@ requests, through the model family's own body reader (:mod:`.families`).
 The lines do not name their model. With one (``format="bedrock:<model id>"``) its family reads
 every body; without, the family is told from the body's shape:
 
-* ``anthropic_version`` -> Claude; ``messages`` without it (or ``inferenceConfig``,
-  ``toolConfig``, ``schemaVersion``) -> Nova;
+* ``anthropic_version`` -> Claude; ``messages`` with string contents -> Mistral's chat body
+  (Mistral Large 2); other ``messages`` (or ``inferenceConfig``, ``toolConfig``,
+  ``schemaVersion``) -> Nova;
 * ``inputText`` with ``textGenerationConfig``, or in Titan's ``User: ...\\nBot:`` form -> Titan
   Text; any other ``inputText`` -> Titan Text Embeddings (V2; ``dimensions`` is V2-only);
 * ``texts`` -> Cohere Embed (v4 when ``output_dimension`` or ``inputs`` is set, else v3);
@@ -31,6 +32,7 @@ from .families import (
     DEEPSEEK,
     LLAMA,
     MISTRAL,
+    MISTRAL_CHAT,
     NOVA,
     TITAN_EMBED_V2,
     TITAN_TEXT,
@@ -90,6 +92,10 @@ def guess_family(body: dict[str, Any]) -> Family | None:
     """The family whose body ``body`` is, by its shape (None: no family or ambiguous)."""
     if "anthropic_version" in body:
         return CLAUDE
+    turns = body.get("messages")
+    if isinstance(turns, list) and any(isinstance(t, dict) and isinstance(t.get("content"), str)
+                                       for t in turns):
+        return MISTRAL_CHAT
     if "messages" in body or {"inferenceConfig", "toolConfig", "schemaVersion"} & set(body):
         return NOVA
     if "inputText" in body:

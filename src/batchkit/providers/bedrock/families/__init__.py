@@ -19,19 +19,20 @@ from .cohere_embed import COHERE_EMBED_V3, COHERE_EMBED_V4
 from .deepseek import DEEPSEEK
 from .llama import LLAMA
 from .mistral import MISTRAL
+from .mistral_chat import MISTRAL_CHAT
 from .nova import NOVA
 from .titan_embed import TITAN_EMBED_V1, TITAN_EMBED_V2
 from .titan_text import TITAN_TEXT
 
 __all__ = [
     "ANTHROPIC_VERSION", "CLAUDE", "COHERE_EMBED_V3", "COHERE_EMBED_V4", "DEEPSEEK", "FAMILIES",
-    "LLAMA", "MISTRAL", "NOVA", "TITAN_EMBED_V1", "TITAN_EMBED_V2", "TITAN_TEXT", "BodyError",
-    "Family", "base_model", "family_answering", "family_of", "known_prefixes",
+    "LLAMA", "MISTRAL", "MISTRAL_CHAT", "NOVA", "TITAN_EMBED_V1", "TITAN_EMBED_V2", "TITAN_TEXT",
+    "BodyError", "Family", "base_model", "family_answering", "family_of", "known_prefixes",
 ]
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     CLAUDE, NOVA, TITAN_TEXT, TITAN_EMBED_V2, TITAN_EMBED_V1, COHERE_EMBED_V3, COHERE_EMBED_V4,
-    LLAMA, MISTRAL, DEEPSEEK)}
+    LLAMA, MISTRAL, MISTRAL_CHAT, DEEPSEEK)}
 
 _ARN_MODEL = re.compile(
     r"^arn:aws[^:]*:bedrock:[^:]*:[^:]*:(?:foundation-model|inference-profile)/")
@@ -46,6 +47,7 @@ _PREFIXES: tuple[tuple[re.Pattern[str], Family], ...] = tuple(
         (r"^cohere\.embed-(?:english|multilingual)-v3", COHERE_EMBED_V3),
         (r"^cohere\.embed-v4", COHERE_EMBED_V4),
         (r"^meta\.llama", LLAMA),
+        (r"^mistral\.(?:mistral-large-24(?:07|11)|pixtral)", MISTRAL_CHAT),
         (r"^mistral\.", MISTRAL),
         (r"^deepseek\.r1", DEEPSEEK),
     ))
@@ -77,8 +79,10 @@ def known_prefixes() -> str:
             "cohere.embed-*, meta.llama*, mistral.*, deepseek.r1*")
 
 
-_BY_SHAPE = (CLAUDE, NOVA, TITAN_TEXT, TITAN_EMBED_V2, COHERE_EMBED_V3, LLAMA, MISTRAL, DEEPSEEK)
-"""Reply shapes in the order they are told apart (one family per distinct shape)."""
+_BY_SHAPE = (CLAUDE, NOVA, TITAN_TEXT, TITAN_EMBED_V2, COHERE_EMBED_V3, LLAMA, MISTRAL_CHAT,
+             DEEPSEEK)
+"""Reply shapes in the order they are told apart (one family per distinct shape; Mistral's
+chat reader reads its text-completion replies too)."""
 
 
 def family_answering(output: dict[str, Any]) -> Family | None:

@@ -50,6 +50,8 @@ _FAMILIES = (
     (re.compile(r"^(?:[a-z-]+\.)?cohere\.embed-(?:english-v3|multilingual-v3|v4)"),
      "cohere-embed"),
     (re.compile(r"^(?:[a-z-]+\.)?meta\.llama"), "llama"),
+    (re.compile(r"^(?:[a-z-]+\.)?mistral\.(?:mistral-large-24(?:07|11)|pixtral)"),
+     "mistral-chat"),
     (re.compile(r"^(?:[a-z-]+\.)?mistral\."), "mistral"),
     (re.compile(r"^(?:[a-z-]+\.)?deepseek\.r1"), "deepseek"),
 )

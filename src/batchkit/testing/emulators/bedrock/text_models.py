@@ -9,6 +9,8 @@ reply shape, deterministically from the record:
 * Llama: ``{"generation", "prompt_token_count", "generation_token_count", "stop_reason"}``
   (model-parameters-meta.html);
 * Mistral: ``{"outputs": [{"text", "stop_reason"}]}`` (model-parameters-mistral-text-completion);
+  Mistral Large 2's chat body: ``{"choices": [{"index", "message", "stop_reason"}]}``, a forced
+  (``any``) tool answered with a call fitting its schema (model-parameters-mistral-chat-completion);
 * DeepSeek-R1: ``{"choices": [{"text", "stop_reason"}]}``, the text opening with the model's
   reasoning closed by ``</think>`` (model-parameters-deepseek.html);
 * Cohere Embed: ``{"id", "texts", "embeddings", "response_type"}``, a list of vectors or an
@@ -17,12 +19,14 @@ reply shape, deterministically from the record:
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Callable
 from typing import Any
 
-from batchkit.testing._text import estimate_tokens
+from batchkit.testing._schema_fill import fill_schema
+from batchkit.testing._text import collect_text, estimate_tokens
 
 __all__ = ["PROBLEMS", "REPLIES"]
 
@@ -107,6 +111,30 @@ def _deepseek(model_id: str, body: dict[str, Any]) -> str | None:
                   _integer(body, "max_tokens", 1, 32768), _strings(body, "stop", 10))
 
 
+_ROLES = ("system", "user", "assistant", "tool")
+
+
+def _mistral_chat(model_id: str, body: dict[str, Any]) -> str | None:
+    turns = body.get("messages")
+    if not isinstance(turns, list) or not turns:
+        return "#: required key [messages] not found or empty"
+    for index, turn in enumerate(turns):
+        if not isinstance(turn, dict) or turn.get("role") not in _ROLES or not isinstance(
+                turn.get("content", ""), str):
+            return f"#/messages/{index}: expected {{role: {'|'.join(_ROLES)}, content: string}}"
+    tools = body.get("tools", [])
+    if not isinstance(tools, list) or not all(
+            isinstance(t, dict) and t.get("type") == "function" and isinstance(
+                t.get("function"), dict) for t in tools):
+        return "#/tools: expected an array of {type: function, function: {...}}"
+    return _first(
+        _extra(body, {"messages", "tools", "tool_choice", "max_tokens", "temperature", "top_p"}),
+        None if body.get("tool_choice", "auto") in ("auto", "any", "none")
+        else "#/tool_choice: expected one of auto, any, none",
+        _number(body, "temperature", 0, 1), _number(body, "top_p", 0, 1),
+        _integer(body, "max_tokens", 1, 8192))
+
+
 _COHERE_TYPES = {"float", "int8", "uint8", "binary", "ubinary"}
 
 
@@ -134,7 +162,8 @@ def _cohere(model_id: str, body: dict[str, Any]) -> str | None:
 
 
 PROBLEMS: dict[str, Check] = {"titan-text": _titan_text, "llama": _llama, "mistral": _mistral,
-                              "deepseek": _deepseek, "cohere-embed": _cohere}
+                              "mistral-chat": _mistral_chat, "deepseek": _deepseek,
+                              "cohere-embed": _cohere}
 
 
 # -- replies ---------------------------------------------------------------------------------
@@ -166,6 +195,23 @@ def _llama_reply(model_id: str, body: dict[str, Any], seed: str) -> dict[str, An
 def _mistral_reply(model_id: str, body: dict[str, Any], seed: str) -> dict[str, Any]:
     text, cut = _answer(body["prompt"], seed, body.get("max_tokens"))
     return {"outputs": [{"text": " " + text, "stop_reason": "length" if cut else "stop"}]}
+
+
+def _mistral_chat_reply(model_id: str, body: dict[str, Any], seed: str) -> dict[str, Any]:
+    tools = [t["function"] for t in body.get("tools") or []]
+    message: dict[str, Any] = {"role": "assistant"}
+    if tools and body.get("tool_choice") == "any":
+        arguments = fill_schema(tools[0].get("parameters") or {}, seed=seed)
+        message.update(content="", tool_calls=[{"id": seed[:9], "function": {
+            "name": tools[0]["name"], "arguments": json.dumps(arguments)}}])
+        stop = "tool_calls"
+    else:
+        prompt = collect_text([t.get("content") for t in body["messages"]])
+        text, cut = _answer(prompt, seed, body.get("max_tokens"))
+        message.update(content=text, tool_calls=None)
+        stop = "length" if cut else "stop"
+    return {"id": seed[:32], "object": "chat.completion", "choices": [
+        {"index": 0, "message": message, "stop_reason": stop}]}
 
 
 def _deepseek_reply(model_id: str, body: dict[str, Any], seed: str) -> dict[str, Any]:
@@ -200,4 +246,5 @@ def _cohere_reply(model_id: str, body: dict[str, Any], seed: str) -> dict[str, A
 
 REPLIES: dict[str, Callable[[str, dict[str, Any], str], dict[str, Any]]] = {
     "titan-text": _titan_text_reply, "llama": _llama_reply, "mistral": _mistral_reply,
-    "deepseek": _deepseek_reply, "cohere-embed": _cohere_reply}
+    "mistral-chat": _mistral_chat_reply, "deepseek": _deepseek_reply,
+    "cohere-embed": _cohere_reply}
