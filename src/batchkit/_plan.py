@@ -24,7 +24,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel
@@ -267,8 +267,9 @@ class _Planner:
         group = self.group(req) if self.group is not None else req.kind
         model_path = None
         is_chat = kind == "chat"
+        chat: Any = req  # a ChatRequest where is_chat (typing.cast would be a call per request)
         if is_chat:
-            model = cast(ChatRequest, req).response_model
+            model = chat.response_model
             if model is not None:
                 model_path = self.model_paths.get(model) or self._model_path(model)
         record: dict[str, Any] = {"i": position, "id": cid, "vid": vid, "ln": None,
@@ -276,7 +277,7 @@ class _Planner:
         # Chat replies at a non-zero (or default) temperature are samples, never one another's
         # copies: _identity (a dump and a hash) is only computed where a copy can exist.
         identity = None
-        if self.dedupe and (not is_chat or cast(ChatRequest, req).temperature == 0):
+        if self.dedupe and (not is_chat or chat.temperature == 0):
             identity = _identity(req, model_path)
         if identity is not None:
             copies = self.first_copy.setdefault(group, {})
