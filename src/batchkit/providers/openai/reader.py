@@ -23,16 +23,13 @@ from typing import Any
 
 from ..._requests import ChatRequest, EmbedRequest, Request
 from .._reader_kit import build, fail, function_tool, function_tool_choice, string_id
-from .responses_reader import responses_fields
+from .responses_reader import EFFORTS, responses_fields
 
 __all__ = ["line_model", "looks_like", "neutral_chat_fields", "request_from_line",
            "requests_from_line"]
 
 _SAME_NAME = ("max_tokens", "temperature", "top_p", "stop", "seed", "n", "logprobs",
               "top_logprobs", "parallel_tool_calls")
-EFFORTS = {"none": "off", "minimal": "minimal", "low": "low", "medium": "medium",
-           "high": "high"}
-"""OpenAI's ``reasoning_effort`` values as neutral efforts."""
 _ENDPOINTS = ("chat/completions", "responses", "embeddings")
 
 
@@ -84,7 +81,7 @@ def requests_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> 
         data.update(responses_fields(body, line_no, cid))
     else:
         data["messages"] = body.pop("messages", None)
-        data.update(neutral_chat_fields(body, False))
+        data.update(neutral_chat_fields(body))
     data["params"] = body
     yield build(ChatRequest, data, line_no)
 
@@ -105,15 +102,15 @@ def _embeddings(cid: str | None, body: dict[str, Any], line_no: int) -> Iterator
         yield build(EmbedRequest, {"custom_id": f"{cid}#{i}", "text": one, **shared}, line_no)
 
 
-def neutral_chat_fields(body: dict[str, Any], has_response_model: bool) -> dict[str, Any]:
+def neutral_chat_fields(body: dict[str, Any]) -> dict[str, Any]:
     """Take the chat-body fields batchkit has names for out of ``body`` (what is left stays
     raw).
 
     ``max_completion_tokens`` is ``max_tokens`` (the older ``max_tokens`` is read too, and
     written back as ``max_completion_tokens``, its current name); a single ``stop`` string
     becomes a list; ``reasoning_effort`` becomes ``reasoning`` (``none`` is ``off``);
-    ``response_format`` becomes ``response_schema`` (titled by its name) or ``json_mode``, and
-    is dropped when the caller gives a ``response_model``, which replaces it.
+    ``response_format`` becomes ``response_schema`` (titled by its name) or ``json_mode``
+    (``read_requests(response_model=...)`` replaces either).
     """
     data: dict[str, Any] = {}
     if "max_completion_tokens" in body and "max_tokens" not in body:
@@ -130,9 +127,7 @@ def neutral_chat_fields(body: dict[str, Any], has_response_model: bool) -> dict[
     if body.get("reasoning_effort") in EFFORTS:
         data["reasoning"] = {"effort": EFFORTS[body.pop("reasoning_effort")]}
     fmt = body.get("response_format")
-    if has_response_model and fmt is not None:
-        del body["response_format"]
-    elif isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object", "text"):
+    if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object", "text"):
         del body["response_format"]
         if fmt["type"] == "json_object":
             data["json_mode"] = True

@@ -16,10 +16,12 @@ import orjson
 
 from .._reader_kit import fail
 
-__all__ = ["responses_fields"]
+__all__ = ["EFFORTS", "responses_fields"]
 
-_EFFORTS = {"none": "off", "minimal": "minimal", "low": "low", "medium": "medium",
-            "high": "high"}
+EFFORTS = {"none": "off", "minimal": "minimal", "low": "low", "medium": "medium",
+           "high": "high"}
+"""OpenAI's reasoning effort values (chat ``reasoning_effort``, responses ``reasoning.effort``)
+as neutral efforts."""
 _SAME_NAME = ("temperature", "top_p", "parallel_tool_calls", "top_logprobs")
 
 
@@ -46,9 +48,9 @@ def responses_fields(body: dict[str, Any], line_no: int, cid: str | None) -> dic
     elif isinstance(choice, str):
         data["tool_choice"] = body.pop("tool_choice")
     reasoning = body.get("reasoning")
-    if isinstance(reasoning, dict) and reasoning.get("effort") in _EFFORTS and \
+    if isinstance(reasoning, dict) and reasoning.get("effort") in EFFORTS and \
             set(reasoning) <= {"effort", "summary"} and reasoning.get("summary", "auto") == "auto":
-        data["reasoning"] = {"effort": _EFFORTS[body.pop("reasoning")["effort"]]}
+        data["reasoning"] = {"effort": EFFORTS[body.pop("reasoning")["effort"]]}
     if body.get("include") == ["message.output_text.logprobs"]:
         del body["include"]
         data["logprobs"] = True
