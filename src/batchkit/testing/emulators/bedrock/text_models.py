@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -169,9 +170,14 @@ PROBLEMS: dict[str, Check] = {"titan-text": _titan_text, "llama": _llama, "mistr
 # -- replies ---------------------------------------------------------------------------------
 
 
+_MARKERS = re.compile(r"<[|｜][^>]*?[|｜]>|</?s>|\[/?INST\]|<think>")
+"""The prompt templates' special tokens, left out of the words an answer echoes."""
+
+
 def _answer(prompt: str, seed: str, cap: Any) -> tuple[str, bool]:
     """The stock answer to a prompt, cut at ``cap`` tokens (True: it was cut)."""
-    text = f"Emulated answer ({seed[:8]}) to: " + " ".join(prompt.split()[-12:])
+    words = _MARKERS.sub(" ", prompt).split()
+    text = f"Emulated answer ({seed[:8]}) to: " + " ".join(words[-12:])
     if isinstance(cap, int) and estimate_tokens(text) > cap:
         return text[: max(cap, 1) * 4], True
     return text, False
