@@ -16,6 +16,7 @@ resident memory (``VmHWM``) is its own:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -90,7 +91,18 @@ def run(megabytes: int) -> list[tuple[str, float, int]]:
             figures.append((mode, seconds, peak_kib))
             print(f"  {mode:9s} {seconds:7.1f} s   peak RSS {peak_kib / 1024:8.0f} MB   "
                   f"{rows / seconds:10,.0f} rows/s")
+        same = _same_texts(folder / "joined.jsonl", folder / "baseline.jsonl")
+        print("  joined results and baseline: " + ("same texts" if same else "DIFFER"))
+        figures.append(("same" if same else "DIFFER", 0.0, 0))
     return figures
+
+
+def _same_texts(ours: Path, theirs: Path) -> bool:
+    """Whether both files hold the same reply text on every line (read side by side)."""
+    with ours.open() as a, theirs.open() as b:
+        return all(x is not None and y is not None
+                   and json.loads(x)["text"] == json.loads(y)["text"]
+                   for x, y in itertools.zip_longest(a, b))
 
 
 if __name__ == "__main__":

@@ -242,3 +242,12 @@ def test_memory_stays_flat_as_the_file_grows(tmp_path: Path, joined: bool) -> No
     large_peak = _peak_kib(tmp_path, large, joined)
     added_file_kib = (large - small) * 4
     assert large_peak - small_peak < added_file_kib / 10, (small_peak, large_peak)
+
+
+def test_benchmark_runs_at_toy_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``benchmarks/bench_decode_file.py`` runs (1 MB), so it cannot rot; nothing is timed."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_decode_file
+
+    figures = bench_decode_file.run(1)
+    assert [f[0] for f in figures] == ["alone", "joined", "baseline", "same"]
