@@ -86,10 +86,22 @@ def decode(
 
 
 def _existing(paths: Paths) -> list[Path]:
-    """``paths`` as files that exist, or a one-line error naming the first that does not."""
-    found = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-    for path in found:
-        if not path.is_file():
+    """``paths`` as files that exist, or a one-line error naming the first that does not.
+
+    A folder stands for every JSONL file under it (``*.jsonl``, Bedrock's ``*.jsonl.out``), in
+    name order: a Vertex AI prediction folder, a Bedrock output prefix copied down."""
+    given = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    found: list[Path] = []
+    for path in given:
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*.jsonl*") if p.is_file()
+                            and p.name.endswith((".jsonl", ".jsonl.out")))
+            if not inside:
+                raise ConfigError(f"{path}: a folder with no .jsonl or .jsonl.out file in it")
+            found.extend(inside)
+        elif path.is_file():
+            found.append(path)
+        else:
             raise ConfigError(f"{path}: no such file (give the vendor's output file)")
     return found
 

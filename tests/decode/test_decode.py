@@ -142,10 +142,22 @@ def test_requests_sharing_an_id_are_refused_by_name(tmp_path: Path) -> None:
     assert "B-2" in str(caught.value)
 
 
+def test_a_folder_reads_every_jsonl_file_under_it(tmp_path: Path) -> None:
+    """A Vertex AI prediction folder (or a Bedrock output prefix): every ``.jsonl`` and
+    ``.jsonl.out`` file under it, in name order; other files (a manifest) are left alone."""
+    folder = tmp_path / "prediction-model-2025-01-01T00:00:00.000000Z"
+    (folder / "part").mkdir(parents=True)
+    _write(folder / "predictions_00002.jsonl", [_row("b", "second")])
+    _write(folder / "part" / "predictions_00001.jsonl.out", [_row("a", "first")])
+    (folder / "manifest.json.out").write_text('{"totalRecordCount": 2}\n')
+    results = bk.decode(folder, "openai", [_chat("a"), _chat("b")])
+    assert [r.text for r in results] == ["first", "second"] and results.unmatched == []
+
+
 def test_wrong_file_or_vendor_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(bk.ConfigError, match="no such file"):
         bk.decode(tmp_path / "absent.jsonl", "openai")
-    with pytest.raises(bk.ConfigError, match="no such file"):
+    with pytest.raises(bk.ConfigError, match=r"no \.jsonl or \.jsonl\.out file"):
         bk.decode(SAMPLES / "openai.output.jsonl", "openai", errors=tmp_path)
     with pytest.raises(bk.UnknownProviderError):
         bk.decode(SAMPLES / "openai.output.jsonl", "opneai")

@@ -19,7 +19,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 @click.command("decode")
-@click.argument("file", type=_FILE)
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("-p", "--provider", required=True, metavar="VENDOR[:MODEL]",
               help="Whose output FILE is (the model prices results and picks a model family).")
 @click.option("--requests", "requests_path", type=_FILE,
@@ -33,7 +33,8 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @handle_errors
 def decode_cmd(file: Path, provider: str, requests_path: Path | None, errors_path: Path | None,
                output: Target | None, raw: bool, as_json: bool) -> None:
-    """Decode a vendor's batch output FILE into results, offline and streamed.
+    """Decode a vendor's batch output FILE (or every JSONL file in a folder) into results,
+    offline and streamed.
 
     Rows keep their ids exactly as FILE has them; with --requests, rows that match no request
     are counted as unmatched (kept whole in the Python API's ``results.unmatched``).
