@@ -17,7 +17,11 @@ CHAT_SAMPLES = {
     "anthropic_chat": ("anthropic", "anthropic:claude-haiku-4-5"),
     "gemini_chat": ("gemini", "gemini:gemini-2.5-flash"),
     "vertex_chat": ("vertex", "vertex:gemini-2.5-flash"),
+    "bedrock_chat": ("bedrock", "bedrock:anthropic.claude-3-5-haiku-20241022-v1:0"),
 }
+CHAT_IDS = {"vertex_chat": ["row-1", "row-2", "row-3"],  # Vertex lines carry no id
+            "bedrock_chat": ["CALL0000001", "CALL0000002", "CALL0000003"]}
+"""The ids of the three chat requests where a sample does not use plain-1, struct-1, tool-1."""
 OTHER_SAMPLES = {
     "openai_responses": ("openai", "openai:gpt-4.1-mini"),
     "openai_embeddings": ("openai", "openai:text-embedding-3-small"),

@@ -17,6 +17,7 @@ from batchkit._registry import input_formats
 from ._samples import (
     ALL_SAMPLES,
     ASK,
+    CHAT_IDS,
     CHAT_SAMPLES,
     PLACE_PROPERTIES,
     PLAIN,
@@ -41,12 +42,8 @@ def test_every_chat_sample_reads_into_the_same_three_requests(stem: str) -> None
     plain, structured, tool = bk.read_requests(sample(stem))
     assert isinstance(plain, bk.ChatRequest) and isinstance(structured, bk.ChatRequest)
     assert isinstance(tool, bk.ChatRequest)
-    if stem != "vertex_chat":  # Vertex lines carry no id: rows are named by their line
-        assert [plain.custom_id, structured.custom_id, tool.custom_id] == [
-            "plain-1", "struct-1", "tool-1"]
-    else:
-        assert [plain.custom_id, structured.custom_id, tool.custom_id] == [
-            "row-1", "row-2", "row-3"]
+    assert [plain.custom_id, structured.custom_id, tool.custom_id] == CHAT_IDS.get(
+        stem, ["plain-1", "struct-1", "tool-1"])
     assert [(m.role, m.content) for m in plain.messages] == [("system", SYSTEM), ("user", PLAIN)]
     assert (plain.max_tokens, structured.max_tokens, tool.max_tokens) == (200, 300, 100)
     assert [(m.role, m.content) for m in structured.messages] == [("user", STRUCTURED)]
