@@ -46,8 +46,7 @@ def decode_line(line: bytes | str, family: Family | None = None) -> Result:
             retryable=True))
     reader = family if family is not None and family.answers(output) else family_answering(output)
     if reader is not None:
-        result: Result = reader.decode(rid, output, obj)
-        return result
+        return reader.decode(rid, output, obj)
     failure = _error_body(output)
     if failure is not None:
         return Result(rid, "errored", error=failure, raw=obj)

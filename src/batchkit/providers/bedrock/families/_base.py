@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ...._requests import ChatRequest, Request
+from ...._results import Result
 from ..._capabilities import Capabilities, complete, no
 
 __all__ = ["BodyError", "Fail", "Family", "prompt_only", "put", "text_messages"]
@@ -40,7 +41,7 @@ class Family:
     """neutral request, adapter options -> ``modelInput``"""
     to_request: Callable[[dict[str, Any], str], Request]
     """``modelInput``, custom_id -> neutral request (raises :class:`BodyError`)"""
-    decode: Callable[[str, dict[str, Any], dict[str, Any]], Any]
+    decode: Callable[[str, dict[str, Any], dict[str, Any]], Result]
     """record id, ``modelOutput``, the whole row -> Result"""
     answers: Callable[[dict[str, Any]], bool]
     """True when a ``modelOutput`` has this family's shape."""

@@ -120,7 +120,7 @@ def _neutral(turn: Any) -> Message:
 
 def _decode(rid: str, output: dict[str, Any], row: dict[str, Any]) -> Result:
     """The shared Mistral reply, with the forced ``respond`` call as a structured answer."""
-    result: Result = MISTRAL.decode(rid, output, row)
+    result = MISTRAL.decode(rid, output, row)
     answer = next((c for c in result.tool_calls if c.name == TOOL_NAME), None)
     if answer is not None:
         result.text, result.finish_reason = answer.raw_arguments, "stop"
