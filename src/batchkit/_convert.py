@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ._exceptions import ConfigError, InvalidRequestError
-from ._readers import detect_format, read_numbered
+from ._readers import detect_format, first_line, read_numbered
 from ._registry import input_format, make_adapter
 from ._requests import Request
 from ._storage import Target
@@ -106,8 +106,6 @@ def _file_model(source: Target, fmt: str, vendor: str) -> str:
         reader = None
     line_model = getattr(reader, "line_model", None)
     if line_model is not None:
-        from ._readers import first_line
-
         found = line_model(first_line(source))
         if found:
             return str(found)

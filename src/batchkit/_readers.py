@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -127,7 +127,8 @@ def first_line(path: str | Path, storage_options: dict[str, Any] | None = None
                ) -> dict[str, Any]:
     """The first JSON line of ``path`` (an empty object for an empty file)."""
     source = _Source(path if is_url(path) else Path(path), storage_options)
-    return next((obj for _, obj in _iter_json_lines(source)), {})
+    with closing(_iter_json_lines(source)) as lines:
+        return next((obj for _, obj in lines), {})
 
 
 def _guess_format(source: _Source) -> FileFormat:
@@ -155,7 +156,7 @@ def _open(source: _Source, *, text: bool = False) -> Iterator[IO[Any]]:
         raise InvalidRequestError(f"cannot read {display_url(source.target)!r}: {why}") from None
 
 
-def _iter_json_lines(source: _Source) -> Iterator[tuple[int, dict[str, Any]]]:
+def _iter_json_lines(source: _Source) -> Generator[tuple[int, dict[str, Any]], None, None]:
     with _open(source) as fh:
         for line_no, raw in enumerate(fh, start=1):
             if line_no == 1:

@@ -12,6 +12,8 @@ contract, looked up by ``_registry.input_formats``:
   not say it; most readers ignore it;
 * optionally ``line_model(obj) -> str | None`` — the model a line names, so the reader of a
   file can hold every line of one kind to the model of the first (a file is one job).
+* optionally ``requests_from_line(obj, line_no, model) -> Iterator[Request]`` — for formats
+  where one line may hold several requests (an embeddings line with a list of texts).
 
 Fields a reader has no neutral name for are kept in ``params`` scoped to the vendor
 (``params={"<vendor>": {...}}``): the same vendor's encoder merges them back unchanged, and
