@@ -35,8 +35,9 @@ from ._requests import (
 from ._tools import Tool, ToolCall
 
 if _typing.TYPE_CHECKING:  # loaded on first use (``_LAZY_PUBLIC``); type checkers see them here
-    from ._job import Job
+    from ._convert import convert
     from ._decode import decode
+    from ._job import Job
     from ._offline import encode
     from ._readers import read_requests
     from ._registry import register_provider
@@ -80,6 +81,7 @@ __all__ = [
     "UnknownProviderError",
     "Usage",
     "compare",
+    "convert",
     "decode",
     "encode",
     "estimate",
@@ -97,7 +99,8 @@ __all__ = [
 # jobs, results and cost pull in numpy, asyncio, the store and the price catalog, which
 # building requests never needs. name -> private module.
 _LAZY_PUBLIC = {
-    "Job": "_job", "decode": "_decode", "encode": "_offline", "read_requests": "_readers",
+    "Job": "_job", "convert": "_convert", "decode": "_decode", "encode": "_offline",
+    "read_requests": "_readers",
     "register_provider": "_registry", "Choice": "_results", "ErrorInfo": "_results",
     "Result": "_results", "ResultSet": "_results", "Usage": "_results", "JobState": "_state",
     "forget": "_submit", "get_job": "_submit", "list_jobs": "_submit", "resume": "_submit",
