@@ -206,3 +206,11 @@ def test_lines_of_one_shape_read_as_the_constructor_builds_them(tmp_path: Path) 
         with pytest.raises(bk.InvalidRequestError, match=rule) as caught:
             list(bk.read_requests(path))
         assert str(caught.value).startswith("line 2")
+
+
+def test_a_vendor_that_shares_a_format_names_it_too() -> None:
+    by_alias = list(bk.read_requests(sample("azure_chat"), format="azure"))
+    by_format = list(bk.read_requests(sample("azure_chat"), format="openai"))
+    assert by_alias == by_format and len(by_alias) == 3
+    [*together] = bk.read_requests(sample("together_chat"), format="together")
+    assert [r.custom_id for r in together] == ["plain-1", "struct-1", "tool-1"]
