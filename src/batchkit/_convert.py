@@ -55,7 +55,8 @@ def convert(source: Target, provider: str, out: str | Path | None = None, *,
             sys.stdout.buffer.flush()
         return count
     target = Path(out)
-    fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER) as fh:
             count = _write(requests, adapter, fh, keeps_raw, fmt)
