@@ -72,9 +72,7 @@ def decode(
     pricer = usage_pricer(provider)
     if requests is None:
         count = sum(_row_count(path) for path in files)
-        results = ResultSet.streamed(
-            lambda: with_costs(_every_row(files, adapter), pricer), count)
-        return results
+        return ResultSet.streamed(lambda: with_costs(_every_row(files, adapter), pricer), count)
     reread = _requests_source(requests)
     index = _RowIndex(files, adapter)
     count, models = index.claim(reread, adapter)
@@ -177,7 +175,7 @@ class _RowIndex:
     """
 
     def __init__(self, files: list[Path], adapter: Adapter) -> None:
-        self.files, self.adapter = files, adapter
+        self.files = files
         hashes, places = array("q"), array("q")
         self.no_id: list[Any] = []
         """Rows whose id cannot be read at all: they can match no request."""
