@@ -205,7 +205,8 @@ CASES = {
     ),
     "gemini": Case(
         "gemini:gemini-2.5-flash", "gemini.results.jsonl", None,
-        [_chat(i) for i in ("request-1", "Request_2", "request-3", "request-4")],
+        [_chat(i) for i in ("request-1", "Request_2", "request-3", "request-4", "blocked-5",
+                            "Safety_6")],
         [
             Want("request-1", "succeeded", "Gemini batch mode processes requests "
                  "asynchronously.", "stop", "STOP", (8, 12, 0, 0, 5)),
@@ -214,6 +215,11 @@ CASES = {
             Want("request-3", "errored", error=(
                 "invalid_argument", "Request contains an invalid argument.", 400, False)),
             Want("request-4", "errored", error=MISSING),
+            Want("blocked-5", "errored", usage=(9, 0, 0, 0, 0), error=(
+                "prompt_blocked", "the prompt was blocked (SAFETY): blocked: SAFETY", 400,
+                False)),
+            Want("Safety_6", "succeeded", None, "content_filter", "SAFETY", (5, 0, 0, 0, 0),
+                 error=("content_filter", "the reply was stopped (SAFETY)", None, False)),
         ],
         [],
     ),
