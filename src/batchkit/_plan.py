@@ -38,7 +38,10 @@ from .providers.base import Adapter, Limits, open_private
 if TYPE_CHECKING:
     from ._queue import QueueLimit
 
-__all__ = ["Plan", "PlannedShard", "RequestRecord", "plan_shards", "read_request_records"]
+__all__ = [
+    "Plan", "PlannedShard", "RequestRecord", "check_minimum", "plan_shards",
+    "read_request_records",
+]
 
 
 @dataclass
@@ -152,6 +155,7 @@ def plan_shards(
     cache: ResultCache | None = None,
     cache_scope: str = "",
     queue: QueueLimit | None = None,
+    enforce_minimum: bool = True,
 ) -> Plan:
     """Validate every request and write shard files under ``folder``.
 
@@ -165,7 +169,9 @@ def plan_shards(
 
     Raises :class:`InvalidRequestError` at the first bad request (by its position, 1-based,
     and custom_id), or when a shard would send fewer requests than the provider's
-    ``Limits.min_requests``; the caller removes the partial folder. A ``shard_size`` below 1 is a
+    ``Limits.min_requests`` (unless ``enforce_minimum`` is False: a job that may yet run in real
+    time checks with :func:`check_minimum` once its mode is known); the caller removes the
+    partial folder. A ``shard_size`` below 1 is a
     :class:`ConfigError` (it would otherwise make one vendor batch per request).
     """
     if shard_size is not None and (
@@ -180,11 +186,35 @@ def plan_shards(
     finally:
         for open_shard in planner.open_by_group.values():
             open_shard.close()
-    planner.check_minimum()
+    if enforce_minimum:
+        check_minimum(planner.shards, adapter)
     return Plan(shards=planner.shards, request_count=planner.count,
                 response_models={path: model for model, path in planner.model_paths.items()},
                 duplicates=planner.duplicates,
                 cached=planner.cached)
+
+
+def check_minimum(shards: list[PlannedShard], adapter: Adapter) -> None:
+    """Refuse shards below the provider's per-batch minimum, naming a way to avoid them.
+
+    Batch jobs only: a real-time job has no minimum. Shards are cut greedily while the
+    requests stream past, so the last shard of a group can come out small; rather than
+    re-balance files already written, the error names an even ``shard_size`` (or says to send
+    more requests).
+    """
+    for group in dict.fromkeys(s.group for s in shards):
+        limits = adapter.limits(group)
+        minimum = limits.min_requests or 0
+        sent = [s for s in shards if s.group == group and s.request_count]
+        small = next((s for s in sent if s.request_count < minimum), None)
+        if small is None:
+            continue
+        total = sum(s.request_count for s in sent)
+        raise InvalidRequestError(
+            f"shard {small.index} would send {small.request_count} {group} request(s), "
+            f"below the provider's minimum of {minimum:,} per batch; "
+            + _minimum_hint(group, total, minimum, limits.max_requests)
+        )
 
 
 class _Planner:
@@ -364,27 +394,6 @@ class _Planner:
                 current.close()
             current = self._open(group, limits)
         return current
-
-    def check_minimum(self) -> None:
-        """Refuse shards below the provider's per-batch minimum, naming a way to avoid them.
-
-        Shards are cut greedily while the requests stream past, so the last shard of a group
-        can come out small; rather than re-balance files already written, the error names an
-        even ``shard_size`` (or says to send more requests).
-        """
-        for group in dict.fromkeys(s.group for s in self.shards):
-            limits = self.adapter.limits(group)
-            minimum = limits.min_requests or 0
-            sent = [s for s in self.shards if s.group == group and s.request_count]
-            small = next((s for s in sent if s.request_count < minimum), None)
-            if small is None:
-                continue
-            total = sum(s.request_count for s in sent)
-            raise InvalidRequestError(
-                f"shard {small.index} would send {small.request_count} {group} request(s), "
-                f"below the provider's minimum of {minimum:,} per batch; "
-                + _minimum_hint(group, total, minimum, limits.max_requests)
-            )
 
     def _open(self, group: str, limits: Limits) -> _OpenShard:
         opened = self.open_by_group[group] = _OpenShard.new(

@@ -19,7 +19,7 @@ from ._clock import Clock
 from ._config import batchkit_home, resolve_provider
 from ._exceptions import ConfigError, InvalidRequestError
 from ._job import DEFAULT_CONCURRENCY, Job
-from ._plan import plan_shards
+from ._plan import check_minimum, plan_shards
 from ._queue import queue_limit
 from ._realtime import (
     MODE_OPTION,
@@ -110,13 +110,17 @@ def submit(
     try:
         plan = plan_shards(requests, adapter, folder, shard_size=shard_size, dedupe=dedupe,
                            observe=running.add if running else None, cache=result_cache,
-                           cache_scope=resolved.provider, queue=queue)
+                           cache_scope=resolved.provider, queue=queue,
+                           enforce_minimum=mode == "batch")
         if plan.request_count == 0:
             raise InvalidRequestError("no requests to submit")
         # Credentials and the SDK client only now: a wrong line must be named before a
         # missing key is, and neither leaves anything recorded.
         adapter.prepare()
-        mode = choose_mode(mode, adapter, plan.request_count, resolved.options, deadline_s)
+        asked, mode = mode, choose_mode(mode, adapter, plan.request_count, resolved.options,
+                                        deadline_s)
+        if mode == "batch" and asked != "batch":  # a per-batch minimum binds batch jobs only
+            check_minimum(plan.shards, adapter)
         estimate = None
         if running is not None and max_cost_usd is not None:
             estimate = running.result()

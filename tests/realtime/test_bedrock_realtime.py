@@ -95,3 +95,19 @@ def test_cohere_embed_on_bedrock_in_real_time(app: Any) -> None:
                      options={"allow_unknown_model": True})
     assert results.counts() == {"succeeded": 4}
     assert results.embeddings().shape == (4, 1024)
+
+
+def test_the_per_batch_minimum_binds_batch_jobs_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bedrock batch jobs take at least 100 records; three requests sent now need no batch."""
+    monkeypatch.delenv("BATCHKIT_BEDROCK_MIN_RECORDS", raising=False)
+    with emulate(providers=["bedrock"]) as handle:
+        now = bk.run(_chats(3), CLAUDE, mode="realtime")
+        assert now.counts() == {"succeeded": 3}
+        recorded = len(bk.list_jobs())
+        assert sorted(handle.apps["bedrock"].realtime.answered.values()) == [1, 1, 1]
+        with pytest.raises(bk.InvalidRequestError, match="below the provider's minimum of 100"):
+            bk.submit(_chats(3), CLAUDE, mode="batch")
+        with pytest.raises(bk.InvalidRequestError, match="below the provider's minimum of 100"):
+            bk.submit(_chats(3), CLAUDE, mode="auto", options={"realtime_below": 2})
+        assert len(bk.list_jobs()) == recorded  # the refused jobs left nothing behind
+        assert handle.apps["bedrock"].creates == 0
