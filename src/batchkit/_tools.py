@@ -26,6 +26,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Field,
     create_model,
     field_validator,
     model_validator,
@@ -60,7 +61,8 @@ class Tool(OneLineModel):
 
     name: ToolName
     description: str | None = None
-    parameters: dict[str, Any] = {"type": "object", "properties": {}}
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool | None = None
 
     @field_validator("parameters")
@@ -161,7 +163,7 @@ class MessageToolCall(OneLineModel):
 
     id: str
     name: ToolName
-    arguments: dict[str, Any] = {}
+    arguments: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
