@@ -10,7 +10,8 @@ use (first characters, ``****``, last four), as a suffix and as a piece from the
 Then the test searches every file under ``$BATCHKIT_HOME``, the ``str``, ``repr`` and full
 chained traceback of every exception raised, every CLI output, and every log record of every
 logger at DEBUG, for any 6-character piece of any canary's random tail. It builds on
-``tests/reliability/test_secrets.py``, which covers OpenAI and Anthropic in more situations.
+``tests/reliability/test_secrets_canary.py``, which covers OpenAI and Anthropic in more
+situations.
 """
 
 from __future__ import annotations
