@@ -16,9 +16,12 @@ import batchkit
 from batchkit._registry import _BUILTIN
 
 SRC = Path(batchkit.__file__).parent
+REPO = Path(__file__).resolve().parent.parent
 VENDORS = sorted(name for name in _BUILTIN if name != "fake")
 VENDOR_WORD = re.compile(r"\b(" + "|".join(VENDORS) + r")\b", re.IGNORECASE)
 MAX_LINES = 450
+# The folders of Python files beside the library that the line limit holds for as well.
+PYTHON_FOLDERS = ("tests", "benchmarks", "scripts")
 
 # Modules outside the vendor rooms allowed to name vendors in code, each with its reason.
 NAMING_ALLOWED = {
@@ -99,4 +102,17 @@ def test_the_scan_does_find_a_vendor_named_in_code(tmp_path: Path) -> None:
 def test_no_source_file_is_longer_than_the_limit() -> None:
     long = {p.relative_to(SRC).as_posix(): n for p in SRC.rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_no_test_benchmark_or_script_is_longer_than_the_limit() -> None:
+    """The same limit holds beside the library: tests, benchmarks and scripts are read and
+    reviewed as often as the code they check, and a long test module hides which subject a
+    failing test belongs to (split by subject, helpers in a ``_``-prefixed module or conftest).
+    Sample and golden data files in these folders are not Python and are not counted."""
+    long: dict[str, int] = {}
+    for folder in PYTHON_FOLDERS:
+        assert (REPO / folder).is_dir(), folder  # a wrong root would find nothing and pass
+        long.update({p.relative_to(REPO).as_posix(): n for p in (REPO / folder).rglob("*.py")
+                     if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES})
     assert long == {}
