@@ -76,7 +76,9 @@ class ModelRules:
             raise InvalidRequestError(
                 f"{self.model} is {have} model and cannot serve {want} request; choose "
                 f"{want} model (`batchkit prices` lists them)", custom_id=request.custom_id)
-        max_tokens = getattr(request, "max_tokens", None)
+        # Read from the fields (an EmbedRequest has none): getattr's miss would go through
+        # pydantic's __getattr__ and an exception, once per request of an embedding job.
+        max_tokens = request.__dict__.get("max_tokens")
         # A reply never outgrows the context window either, where no output limit is known.
         cap = self.max_output_tokens or self.max_input_tokens
         if cap is not None and max_tokens is not None and max_tokens > cap:
