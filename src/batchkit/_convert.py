@@ -7,6 +7,11 @@ the output, which replaces the output only once every line passed: a refused lin
 nothing written. A conversion never drops a field silently: fields a reader kept raw in
 ``params`` (no neutral name) go only to a vendor that reads the same format, and are refused
 for any other.
+
+A vendor's native file is converted line by line here (``_convert_lines``): most lines repeat a
+layout that only their id and texts vary in, and those are spliced into the bytes the target
+wrote for the first line of that layout (``_convert_shapes``), with the same bytes and the same
+refusals as reading, checking and encoding each one.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import ConfigError, InvalidRequestError
+from ._convert_lines import convert_native, convert_request
+from ._exceptions import ConfigError
 from ._readers import detect_format, first_line, read_numbered
 from ._registry import input_format, make_adapter
 from ._requests import Request
@@ -46,10 +52,16 @@ def convert(source: Target, provider: str, out: str | Path | None = None, *,
     adapter = make_adapter(provider, options)
     adapter.check_options()
     keeps_raw = _same_format(fmt.partition(":")[0], provider.partition(":")[0])
-    requests = read_numbered(source, format=fmt, kind=kind)  # type: ignore[arg-type]
+
+    def write(fh: Any) -> int:
+        if fmt in ("csv", "jsonl"):
+            return _write(read_numbered(source, format=fmt, kind=kind),  # type: ignore[arg-type]
+                          adapter, fh, keeps_raw, fmt)
+        return convert_native(source, fmt, adapter, fh.write, keeps_raw)
+
     if out is None or str(out) == "-":
         with tempfile.TemporaryFile() as staged:
-            count = _write(requests, adapter, staged, keeps_raw, fmt)
+            count = write(staged)
             staged.seek(0)
             shutil.copyfileobj(staged, sys.stdout.buffer)
             sys.stdout.buffer.flush()
@@ -59,7 +71,7 @@ def convert(source: Target, provider: str, out: str | Path | None = None, *,
     fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER) as fh:
-            count = _write(requests, adapter, fh, keeps_raw, fmt)
+            count = write(fh)
         os.replace(staging, target)
     finally:
         if os.path.exists(staging):
@@ -70,19 +82,9 @@ def convert(source: Target, provider: str, out: str | Path | None = None, *,
 def _write(requests: Iterator[tuple[int, Request]], adapter: Any, fh: Any, keeps_raw: bool,
            fmt: str) -> int:
     count = 0
-    check, encode, vendor_id = adapter.check_request, adapter.encode, adapter.vendor_id
     write = fh.write
     for line_no, req in requests:
-        if req.params and not keeps_raw:
-            raise InvalidRequestError(
-                f"field(s) {', '.join(sorted(req.params))} of this {fmt} line have no neutral "
-                f"meaning, so {adapter.name} cannot be given them; remove them, or convert to "
-                "a vendor that reads the same format", custom_id=req.custom_id, line=line_no)
-        try:
-            check(req)
-        except InvalidRequestError as exc:
-            raise InvalidRequestError(exc.rule, custom_id=exc.custom_id, line=line_no) from None
-        write(encode(req, vendor_id(req.custom_id)))
+        write(convert_request(req, line_no, adapter, keeps_raw, fmt))
         write(b"\n")
         count += 1
     return count

@@ -1,0 +1,158 @@
+"""Converting a vendor's native batch file line by line, splicing the lines of a known shape.
+
+Each line is first tried against the shapes learnt so far (``_convert_shapes``): a match whose
+values keep to the rules is written without being read into a request. Every other line takes
+the whole way, exactly as ``read_numbered`` reads a native file (the same UTF-8, JSON and
+one-model-per-kind errors, naming the line) followed by the target's check and encoder; a line
+that went the whole way and is one request teaches a new shape, up to a limit, so a file of
+lines that all differ costs a bounded number of lessons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._convert_shapes import Shape, learn_shape
+from ._exceptions import InvalidRequestError
+from ._readers import _BOM, _open, _Source
+from ._registry import input_format
+from ._requests import Request
+from ._storage import Target, is_url
+
+__all__ = ["convert_native", "convert_request"]
+
+_MAX_SHAPES = 32
+_MAX_LESSONS = 64
+"""Lines a shape is learnt from at most (learning one reads the line again per string)."""
+
+
+def convert_request(req: Request, line_no: int, adapter: Any, keeps_raw: bool,
+                    fmt: str) -> bytes:
+    """One request as the target's line (no newline), or the error naming its line."""
+    if req.params and not keeps_raw:
+        raise InvalidRequestError(
+            f"field(s) {', '.join(sorted(req.params))} of this {fmt} line have no neutral "
+            f"meaning, so {adapter.name} cannot be given them; remove them, or convert to "
+            "a vendor that reads the same format", custom_id=req.custom_id, line=line_no)
+    try:
+        adapter.check_request(req)
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(exc.rule, custom_id=exc.custom_id, line=line_no) from None
+    out: bytes = adapter.encode(req, adapter.vendor_id(req.custom_id))
+    return out
+
+
+def numbered_lines(source: Target) -> Iterator[tuple[int, bytes]]:
+    """``(line number, raw line)`` of a local path or URL, the first without its BOM."""
+    with _open(_Source(source if is_url(source) else Path(source), None)) as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            yield line_no, raw.removeprefix(_BOM) if line_no == 1 else raw
+
+
+def convert_native(source: Target, fmt: str, adapter: Any, write: Callable[[bytes], Any],
+                   keeps_raw: bool) -> int:
+    """Write every line of the native file ``source`` (format ``vendor[:model]``) as the
+    target's lines; returns how many were written."""
+    count = LineConverter(fmt, adapter, keeps_raw).convert(numbered_lines(source), write)
+    if not count:
+        raise InvalidRequestError(f"{_Source(source, None).name!r} holds no requests (it is "
+                                  "empty)")
+    return count
+
+
+class LineConverter:
+    """The state of one file's conversion: its reader, the model of each kind, the shapes."""
+
+    def __init__(self, fmt: str, adapter: Any, keeps_raw: bool) -> None:
+        name, _, model = fmt.partition(":")
+        self.reader = input_format(name)[1]
+        self.model = model or None
+        self.fmt, self.adapter, self.keeps_raw = fmt, adapter, keeps_raw
+        self.first_model: dict[str, tuple[int, Any]] = {}
+        self.shapes: list[Shape] = []
+        self.lessons = 0
+
+    def convert(self, lines: Iterable[tuple[int, bytes]], write: Callable[[bytes], Any]) -> int:
+        """Write the target's line for each of ``lines``, each followed by a newline."""
+        count = 0
+        shapes = self.shapes
+        for line_no, raw in lines:
+            line = raw.rstrip(b"\r\n")
+            for at, shape in enumerate(shapes):
+                matched = shape.pattern.fullmatch(line)
+                if matched is None:
+                    continue
+                out = shape.splice(matched.groups()) if line.isascii() or _utf8(line) else None
+                if out is not None:
+                    write(out + b"\n")
+                    count += 1
+                    if at:
+                        shapes.insert(0, shapes.pop(at))
+                break
+            else:
+                out = None
+            if out is None:
+                count += self.whole_way(line_no, raw, write)
+        return count
+
+    def whole_way(self, line_no: int, raw: bytes, write: Callable[[bytes], Any]) -> int:
+        """Read, check and encode one line (what ``read_numbered`` and ``convert`` do)."""
+        if not raw.strip():
+            return 0
+        obj = _parse(raw, line_no)
+        line_model = getattr(self.reader, "line_model", None)
+        found: list[tuple[Request, bytes]] = []
+        for req in self._requests(obj, line_no):
+            if line_model is not None:
+                named = line_model(obj)
+                first_line, first = self.first_model.setdefault(req.kind, (line_no, named))
+                if named != first:
+                    raise InvalidRequestError(
+                        f"model {named!r} differs from {first!r} on line {first_line}; a file "
+                        "is one job on one model per kind (choose it in the provider string)",
+                        custom_id=req.custom_id, line=line_no)
+            out = convert_request(req, line_no, self.adapter, self.keeps_raw, self.fmt)
+            write(out + b"\n")
+            found.append((req, out))
+        if len(found) == 1 and self.lessons < _MAX_LESSONS and len(
+                self.shapes) < _MAX_SHAPES:
+            self.lessons += 1
+            shape = learn_shape(raw, found[0][0], self._one_request, self.adapter, found[0][1])
+            if shape is not None:
+                self.shapes.insert(0, shape)
+        return len(found)
+
+    def _requests(self, obj: dict[str, Any], line_no: int) -> Iterable[Request]:
+        many = getattr(self.reader, "requests_from_line", None)
+        if many is not None:
+            return many(obj, line_no, self.model)  # type: ignore[no-any-return]
+        return (self.reader.request_from_line(obj, line_no, self.model),)
+
+    def _one_request(self, obj: dict[str, Any]) -> Request | None:
+        found = list(self._requests(obj, 0))
+        return found[0] if len(found) == 1 else None
+
+
+def _utf8(line: bytes) -> bool:
+    try:
+        line.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _parse(raw: bytes, line_no: int) -> dict[str, Any]:
+    """A line as a JSON object, with ``read_numbered``'s errors."""
+    if not _utf8(raw):
+        raise InvalidRequestError("not valid UTF-8", line=line_no)
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError(f"not valid JSON ({exc.msg})", line=line_no) from None
+    if not isinstance(obj, dict):
+        raise InvalidRequestError("each line must be a JSON object", line=line_no)
+    return obj
