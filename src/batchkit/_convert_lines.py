@@ -56,8 +56,15 @@ def numbered_lines(source: Target) -> Iterator[tuple[int, bytes]]:
 def convert_native(source: Target, fmt: str, adapter: Any, write: Callable[[bytes], Any],
                    keeps_raw: bool) -> int:
     """Write every line of the native file ``source`` (format ``vendor[:model]``) as the
-    target's lines; returns how many were written."""
-    count = LineConverter(fmt, adapter, keeps_raw).convert(numbered_lines(source), write)
+    target's lines; returns how many were written. A large local file is cut into chunks
+    converted on every core (``_convert_parallel``)."""
+    from ._convert_parallel import convert_in_parallel, workers_for
+
+    workers = 0 if is_url(source) else workers_for(Path(source))
+    if workers:
+        count = convert_in_parallel(Path(source), fmt, adapter, write, keeps_raw, workers)
+    else:
+        count = LineConverter(fmt, adapter, keeps_raw).convert(numbered_lines(source), write)
     if not count:
         raise InvalidRequestError(f"{_Source(source, None).name!r} holds no requests (it is "
                                   "empty)")
@@ -67,12 +74,19 @@ def convert_native(source: Target, fmt: str, adapter: Any, write: Callable[[byte
 class LineConverter:
     """The state of one file's conversion: its reader, the model of each kind, the shapes."""
 
-    def __init__(self, fmt: str, adapter: Any, keeps_raw: bool) -> None:
+    def __init__(self, fmt: str, adapter: Any, keeps_raw: bool, *,
+                 check_models: bool = True) -> None:
         name, _, model = fmt.partition(":")
         self.reader = input_format(name)[1]
+        self.line_model = getattr(self.reader, "line_model", None)
         self.model = model or None
         self.fmt, self.adapter, self.keeps_raw = fmt, adapter, keeps_raw
+        self.check_models = check_models
         self.first_model: dict[str, tuple[int, Any]] = {}
+        self.named: set[tuple[str, Any]] = set()
+        self.models: list[tuple[int, str, Any, str]] = []
+        """Without ``check_models``: (line, kind, model, id) where each model of a kind is
+        first named, for whoever sees the lines before these to check (``_convert_parallel``)."""
         self.shapes: list[Shape] = []
         self.lessons = 0
 
@@ -82,19 +96,16 @@ class LineConverter:
         shapes = self.shapes
         for line_no, raw in lines:
             line = raw.rstrip(b"\r\n")
-            for at, shape in enumerate(shapes):
-                matched = shape.pattern.fullmatch(line)
-                if matched is None:
-                    continue
-                out = shape.splice(matched.groups()) if line.isascii() or _utf8(line) else None
-                if out is not None:
-                    write(out + b"\n")
-                    count += 1
-                    if at:
-                        shapes.insert(0, shapes.pop(at))
-                break
-            else:
-                out = None
+            out = None
+            if shapes and (line.isascii() or _utf8(line)):
+                for at, shape in enumerate(shapes):
+                    out = shape.convert(line)
+                    if out is not None:
+                        write(out + b"\n")
+                        count += 1
+                        if at:
+                            shapes.insert(0, shapes.pop(at))
+                        break
             if out is None:
                 count += self.whole_way(line_no, raw, write)
         return count
@@ -104,17 +115,10 @@ class LineConverter:
         if not raw.strip():
             return 0
         obj = _parse(raw, line_no)
-        line_model = getattr(self.reader, "line_model", None)
         found: list[tuple[Request, bytes]] = []
         for req in self._requests(obj, line_no):
-            if line_model is not None:
-                named = line_model(obj)
-                first_line, first = self.first_model.setdefault(req.kind, (line_no, named))
-                if named != first:
-                    raise InvalidRequestError(
-                        f"model {named!r} differs from {first!r} on line {first_line}; a file "
-                        "is one job on one model per kind (choose it in the provider string)",
-                        custom_id=req.custom_id, line=line_no)
+            if self.line_model is not None:
+                self._note_model(req, self.line_model(obj), line_no)
             out = convert_request(req, line_no, self.adapter, self.keeps_raw, self.fmt)
             write(out + b"\n")
             found.append((req, out))
@@ -126,6 +130,18 @@ class LineConverter:
                 self.shapes.insert(0, shape)
         return len(found)
 
+    def _note_model(self, req: Request, named: Any, line_no: int) -> None:
+        """The lines of one kind must name one model: the first line's (or, without
+        ``check_models``, note where each model of a kind is first named)."""
+        if not self.check_models:
+            if (req.kind, named) not in self.named:
+                self.named.add((req.kind, named))
+                self.models.append((line_no, req.kind, named, req.custom_id))
+            return
+        first_line, first = self.first_model.setdefault(req.kind, (line_no, named))
+        if named != first:
+            raise model_differs(named, first, first_line, req.custom_id, line_no)
+
     def _requests(self, obj: dict[str, Any], line_no: int) -> Iterable[Request]:
         many = getattr(self.reader, "requests_from_line", None)
         if many is not None:
@@ -135,6 +151,15 @@ class LineConverter:
     def _one_request(self, obj: dict[str, Any]) -> Request | None:
         found = list(self._requests(obj, 0))
         return found[0] if len(found) == 1 else None
+
+
+def model_differs(named: Any, first: Any, first_line: int, custom_id: str,
+                  line_no: int) -> InvalidRequestError:
+    """The error of a line naming another model than the first line of its kind."""
+    return InvalidRequestError(
+        f"model {named!r} differs from {first!r} on line {first_line}; a file is one job on "
+        "one model per kind (choose it in the provider string)", custom_id=custom_id,
+        line=line_no)
 
 
 def _utf8(line: bytes) -> bool:

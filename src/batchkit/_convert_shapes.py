@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -40,8 +41,10 @@ from ._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest, Request,
 
 __all__ = ["Shape", "learn_shape"]
 
-_STRING = rb'"[^"\\\x00-\x1f]*(?:\\.[^"\\\x00-\x1f]*)*"'
-_TOKEN = re.compile(_STRING)
+_INNER = rb'[^"\\\x00-\x1f]*(?:\\.[^"\\\x00-\x1f]*)*'
+_TOKEN = re.compile(b'"' + _INNER + b'"')
+_COMMON_TEXT = rb'[!#-\[\]-~][^"\\\x00-\x1f]*'
+_COMMON_ID = rb'[^"\\\x00-\x1f]+'
 _KEY_AFTER = re.compile(rb"\s*:")
 _MARK = "Qz7xKv"
 """In every sentinel: a constant part of a shape holding it means a slot was not found."""
@@ -57,72 +60,78 @@ ReadLine = Callable[[dict[str, Any]], Request | None]
 
 @dataclass(frozen=True)
 class Shape:
-    """A layout of line: its pattern, what each group is, and the target's bytes around."""
+    """A layout of line: its patterns (each slot a group: the inner bytes of its JSON
+    string), and the target's bytes around the slots' values."""
 
+    common: re.Pattern[bytes]
+    """Texts without escapes that start with a printable ASCII character (neither empty nor
+    whitespace only, already as orjson writes them), and an id without escapes: most lines."""
     pattern: re.Pattern[bytes]
-    slots: tuple[tuple[int, int], ...]
-    """Per ``%b`` of ``template``: (group, what: _ID, _VENDOR_ID or _TEXT)."""
+    """Any JSON strings, each value checked in :meth:`splice`."""
+    pick: Callable[[tuple[bytes, ...]], tuple[bytes, ...]]
+    """(id, vendor's id, *slots) -> the values of ``template``'s ``%b`` in order."""
     template: bytes
-    id_group: int
+    id_slot: int
+    text_slots: tuple[int, ...]
     vendor_id: Callable[[str], str]
     vendor_id_differs: bool
     """Whether the shape tells the id from the vendor's id (else they must be equal)."""
 
-    def splice(self, groups: tuple[bytes, ...]) -> bytes | None:
-        """The target's line for a matching line's values, or None: take the whole way."""
-        raw = groups[self.id_group]
-        if b"\\" in raw:
-            cid = _loads(raw)
-            raw = orjson.dumps(cid)
-        else:
-            cid = raw[1:-1].decode()
+    def convert(self, line: bytes) -> bytes | None:
+        """The target's line for ``line`` (valid UTF-8, no newline), or None: not of this
+        shape, or a value that needs the whole way."""
+        matched = self.common.fullmatch(line)
+        if matched is not None:
+            values = matched.groups()
+            raw = values[self.id_slot]
+            cid = raw.decode()
+            if len(cid) > MAX_CUSTOM_ID_LENGTH:
+                return None
+            vid = self.vendor_id(cid)
+            if vid == cid:
+                return self.template % self.pick((raw, raw, *values))
+            if self.vendor_id_differs:
+                return self.template % self.pick((raw, orjson.dumps(vid)[1:-1], *values))
+            return None
+        matched = self.pattern.fullmatch(line)
+        return None if matched is None else self.splice(matched.groups())
+
+    def splice(self, values: tuple[bytes, ...]) -> bytes | None:
+        """The target's line for any line's values, or None: take the whole way."""
+        raw = values[self.id_slot]
+        cid = _loads(raw) if b"\\" in raw else raw.decode()
         if not cid or len(cid) > MAX_CUSTOM_ID_LENGTH:
             return None
+        raw = orjson.dumps(cid)[1:-1]
         vid = self.vendor_id(cid)
-        if vid == cid:
-            vendor_raw = raw
-        elif self.vendor_id_differs:
-            vendor_raw = orjson.dumps(vid)
-        else:
+        if vid != cid and not self.vendor_id_differs:
             return None
-        values = []
-        for group, what in self.slots:
-            if what == _TEXT:
-                text = groups[group]
-                # The common text: no escape, an ASCII letter or mark first (so neither empty
-                # nor whitespace only), already written as orjson writes it.
-                if b"\\" in text or not 0x20 < text[1] < 0x7F or len(text) < 3:
-                    text = _text(text)  # type: ignore[assignment]
-                    if text is None:
-                        return None
-                values.append(text)
-            else:
-                values.append(raw if what == _ID else vendor_raw)
-        return self.template % tuple(values)
+        texts = list(values)
+        for slot in self.text_slots:
+            text = _text(values[slot])
+            if text is None:
+                return None
+            texts[slot] = text
+        return self.template % self.pick((raw, orjson.dumps(vid)[1:-1], *texts))
 
 
-def _loads(raw: bytes) -> str:
+def _loads(inner: bytes) -> str:
+    """A JSON string's text from its inner bytes ("": a bad escape, which the whole way
+    names)."""
     try:
-        value = orjson.loads(raw)
+        value = orjson.loads(b'"' + inner + b'"')
     except orjson.JSONDecodeError:
-        return ""  # a bad escape: the whole way names it
+        return ""
     return value if isinstance(value, str) else ""
 
 
-def _text(raw: bytes) -> bytes | None:
-    """A text group as the target writes it (orjson escapes only quotes, backslashes and
-    control characters, which an unescaped group cannot hold), or None for an empty or
-    whitespace-only text or a bad escape."""
-    if b"\\" in raw:
-        text = _loads(raw)
-        return orjson.dumps(text) if text and not text.isspace() else None
-    if len(raw) < 3:
+def _text(inner: bytes) -> bytes | None:
+    """A text slot as the target writes it (orjson escapes only quotes, backslashes and
+    control characters), or None for an empty or whitespace-only text or a bad escape."""
+    text = _loads(inner) if b"\\" in inner else inner.decode()
+    if not text or text.isspace():
         return None
-    first = raw[1]
-    if 0x20 < first < 0x7F:
-        return raw
-    text = raw[1:-1].decode()
-    return None if text.isspace() else raw
+    return orjson.dumps(text)[1:-1] if b"\\" in inner else inner
 
 
 def learn_shape(raw: bytes, request: Request, read: ReadLine, adapter: Any,
@@ -131,17 +140,15 @@ def learn_shape(raw: bytes, request: Request, read: ReadLine, adapter: Any,
     or None when its lines cannot be spliced."""
     line = raw.rstrip(b"\r\n")
     known = _variables(request)
-    slots: list[tuple[int, int, Path]] = []  # (start, end, path) of each slot in the line
+    strings: list[tuple[int, int, Path | None]] = []  # every JSON string: where, slot of what
     for token in _TOKEN.finditer(line):
-        if _KEY_AFTER.match(line, token.end()):
-            continue
-        path = _slot(line, token.start(), token.end(), request, known, read)
-        if path is not None:
-            slots.append((token.start(), token.end(), path))
-    ids = [s for s in slots if s[2] == ("id",)]
-    if len(ids) != 1 or len({s[2] for s in slots}) != len(slots):
+        path = None if _KEY_AFTER.match(line, token.end()) else _slot(
+            line, token.start(), token.end(), request, known, read)
+        strings.append((token.start(), token.end(), path))
+    paths = [path for _, _, path in strings if path is not None]
+    if paths.count(("id",)) != 1 or len(set(paths)) != len(paths):
         return None
-    return _encoded_shape(line, slots, request, adapter, encoded)
+    return _encoded_shape(line, strings, request, adapter, encoded)
 
 
 def _slot(line: bytes, start: int, end: int, request: Request, known: dict[Path, str],
@@ -162,24 +169,24 @@ def _slot(line: bytes, start: int, end: int, request: Request, known: dict[Path,
     return found
 
 
-def _encoded_shape(line: bytes, slots: list[tuple[int, int, Path]], request: Request,
+def _encoded_shape(line: bytes, strings: list[tuple[int, int, Path | None]], request: Request,
                    adapter: Any, encoded: bytes) -> Shape | None:
-    by_path = {path: group for group, (_, _, path) in enumerate(slots)}
+    slots = [path for _, _, path in strings if path is not None]
     vendor_id = adapter.vendor_id
     cid = next((c.format(0) for c in _IDS if vendor_id(c.format(0)) != c.format(0)),
                _IDS[0].format(0))
     probe = request
     tokens: list[tuple[bytes, tuple[int, int]]] = []
-    for path, group in by_path.items():
+    for slot, path in enumerate(slots):
         if path == ("id",):
             probe = _with(probe, path, cid)
-            tokens.append((orjson.dumps(cid), (group, _ID)))
+            tokens.append((orjson.dumps(cid), (slot, _ID)))
             if vendor_id(cid) != cid:
-                tokens.append((orjson.dumps(vendor_id(cid)), (group, _VENDOR_ID)))
+                tokens.append((orjson.dumps(vendor_id(cid)), (slot, _VENDOR_ID)))
         else:
-            text = _ODD_TEXT.format(f"s{group}")
+            text = _ODD_TEXT.format(f"s{slot}")
             probe = _with(probe, path, text)
-            tokens.append((orjson.dumps(text), (group, _TEXT)))
+            tokens.append((orjson.dumps(text), (slot, _TEXT)))
     try:
         adapter.check_request(probe)
         out = adapter.encode(probe, vendor_id(cid))
@@ -188,22 +195,51 @@ def _encoded_shape(line: bytes, slots: list[tuple[int, int, Path]], request: Req
     template, order = _cut(out, tokens)
     if template is None or _MARK.encode() in template.replace(b"%%", b"%"):
         return None
-    pattern = re.compile(b"".join(
-        b"(" + _STRING + b")" if i % 2 else re.escape(part)
-        for i, part in enumerate(_split(line, slots))))
-    shape = Shape(pattern, tuple(order), template,
-                  by_path[("id",)],
-                  vendor_id, vendor_id(cid) != cid)
-    matched = pattern.fullmatch(line)
-    if matched is None or shape.splice(matched.groups()) != encoded:
+    parts = _parts(line, strings)
+    varied = [i for i in range(1, len(parts), 2) if strings[i // 2][2] is not None]
+    id_slot = slots.index(("id",))
+
+    def pattern(text: bytes, one_id: bytes) -> re.Pattern[bytes]:
+        return re.compile(b"".join(
+            (b'"(' + (one_id if i == varied[id_slot] else text) + b')"') if i in varied
+            else re.escape(b'"' + part + b'"' if i % 2 else part)
+            for i, part in enumerate(parts)))
+
+    shape = Shape(
+        common=pattern(_COMMON_TEXT, _COMMON_ID), pattern=pattern(_INNER, _INNER),
+        pick=_getter([(0 if what == _ID else 1) if what != _TEXT else 2 + slot
+                      for slot, what in order]),
+        template=template, id_slot=id_slot,
+        text_slots=tuple(i for i in range(len(slots)) if i != id_slot),
+        vendor_id=vendor_id, vendor_id_differs=vendor_id(cid) != cid)
+    matched = shape.pattern.fullmatch(line)
+    if matched is None or shape.splice(matched.groups()) != encoded or shape.convert(
+            line) not in (None, encoded):
         return None
     return shape
 
 
+def _getter(indices: list[int]) -> Callable[[tuple[bytes, ...]], tuple[bytes, ...]]:
+    """``itemgetter`` that gives a tuple for one index too."""
+    if len(indices) == 1:
+        one = indices[0]
+        return lambda values: (values[one],)
+    return itemgetter(*indices)
+
+
+def _parts(line: bytes, strings: list[tuple[int, int, Path | None]]) -> list[bytes]:
+    """The line cut at its JSON strings: outside, string inside, outside, ..."""
+    parts, last = [], 0
+    for start, end, _ in strings:
+        parts += [line[last:start], line[start + 1:end - 1]]
+        last = end
+    return [*parts, line[last:]]
+
+
 def _cut(out: bytes, tokens: list[tuple[bytes, tuple[int, int]]]
          ) -> tuple[bytes | None, list[tuple[int, int]]]:
-    """``out`` as a ``%b`` template with a slot for each token, and the slots in order; every
-    group must be written (as the id or the vendor's id, for the id)."""
+    """``out`` as a template with ``"%b"`` for each token (its inner bytes go there), and the
+    slots in order; every slot must be written (as the id or the vendor's id, for the id)."""
     found = sorted((at.start(), at.end(), slot) for token, slot in tokens
                    for at in re.finditer(re.escape(token), out))
     if {slot[0] for _, _, slot in found} != {slot[0] for _, slot in tokens}:
@@ -216,16 +252,7 @@ def _cut(out: bytes, tokens: list[tuple[bytes, tuple[int, int]]]
         order.append(slot)
         last = end
     pieces.append(out[last:].replace(b"%", b"%%"))
-    return b"%b".join(pieces), order
-
-
-def _split(line: bytes, slots: list[tuple[int, int, Path]]) -> list[bytes]:
-    """constant, slot, constant, ... of ``line``."""
-    parts, last = [], 0
-    for start, end, _ in slots:
-        parts += [line[last:start], line[start:end]]
-        last = end
-    return [*parts, line[last:]]
+    return b'"%b"'.join(pieces), order
 
 
 def _variables(request: Request) -> dict[Path, str]:

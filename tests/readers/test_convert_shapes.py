@@ -91,14 +91,14 @@ def _whole_way(path: Path, provider: str) -> list[tuple[int, bytes | str]]:
 def spliced(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many lines were spliced (so a test shows the shapes were used, not bypassed)."""
     count = [0]
-    splice = Shape.splice
+    convert_line = Shape.convert
 
-    def counted(self: Shape, groups: tuple[bytes, ...]) -> bytes | None:
-        out = splice(self, groups)
+    def counted(self: Shape, line: bytes) -> bytes | None:
+        out = convert_line(self, line)
         count[0] += out is not None
         return out
 
-    monkeypatch.setattr(Shape, "splice", counted)
+    monkeypatch.setattr(Shape, "convert", counted)
     return count
 
 

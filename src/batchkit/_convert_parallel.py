@@ -1,0 +1,122 @@
+"""Converting a large native file on every core: chunks of lines converted by forked workers,
+written back in order by the parent.
+
+Why: a conversion is CPU-bound line work that needs nothing from its neighbours except the
+rule that the lines of one kind name one model. The file is cut into chunks of whole lines
+(``CHUNK_BYTES``, each with the number of its first line); workers forked from this process
+(they inherit the adapter, nothing is pickled but bytes) convert a chunk each
+(``_convert_lines.LineConverter``) and return its lines as bytes, which the parent writes in
+file order. At most two chunks per worker are in flight, so memory stays flat whatever the
+file's size.
+
+Errors are the serial path's: each worker stops its chunk at its first bad line, and the
+parent, taking chunks in order, raises the first. The one-model rule spans chunks, so workers
+only note where each model of a kind is first named and the parent checks those notes in file
+order; a model clash before a chunk's bad line is that chunk's error. Nothing reaches the
+output before the last chunk is done (the caller stages it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from itertools import count
+from multiprocessing.pool import AsyncResult
+from pathlib import Path
+from typing import Any
+
+from ._convert_lines import LineConverter, model_differs
+from ._exceptions import InvalidRequestError
+from ._readers import _BOM
+
+__all__ = ["CHUNK_BYTES", "convert_in_parallel", "workers_for"]
+
+CHUNK_BYTES = 4 << 20
+PARALLEL_BYTES = 32 << 20
+"""Files smaller than this are converted in this process: forking would cost more."""
+_MAX_WORKERS = 8
+
+_Outcome = tuple[bytes, int, list[tuple[int, str, Any, str]], tuple[str, str | None, int] | None]
+"""A chunk's lines, how many requests, its model notes, its first error (rule, id, line)."""
+
+_job: tuple[str, Any, bool] | None = None
+"""(format, adapter, keeps_raw) of the conversion, set in the parent before forking."""
+
+
+def workers_for(path: Path) -> int:
+    """How many workers convert ``path`` (0: convert it in this process)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    if cores < 2 or path.stat().st_size < PARALLEL_BYTES:
+        return 0
+    return min(cores, _MAX_WORKERS)
+
+
+def convert_in_parallel(path: Path, fmt: str, adapter: Any, write: Callable[[bytes], Any],
+                        keeps_raw: bool, workers: int) -> int:
+    """Write the target's lines for every line of ``path``; returns how many."""
+    global _job
+    _job = (fmt, adapter, keeps_raw)
+    written = 0
+    firsts: dict[str, tuple[int, Any]] = {}
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            pending: deque[AsyncResult[_Outcome]] = deque()
+            for chunk in _chunks(path):
+                pending.append(pool.apply_async(_convert_chunk, (chunk,)))
+                if len(pending) >= 2 * workers:
+                    written += _take(pending.popleft().get(), firsts, write)
+            while pending:
+                written += _take(pending.popleft().get(), firsts, write)
+    finally:
+        _job = None
+    return written
+
+
+def _take(outcome: _Outcome, firsts: dict[str, tuple[int, Any]],
+          write: Callable[[bytes], Any]) -> int:
+    """Write a chunk's lines, or raise its first error (a model clash included)."""
+    data, converted, models, error = outcome
+    for line_no, kind, named, custom_id in models:
+        first_line, first = firsts.setdefault(kind, (line_no, named))
+        if named != first and (error is None or line_no <= error[2]):
+            raise model_differs(named, first, first_line, custom_id, line_no)
+    if error is not None:
+        raise InvalidRequestError(error[0], custom_id=error[1], line=error[2])
+    write(data)
+    return converted
+
+
+def _chunks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(number of the first line, whole lines of about ``CHUNK_BYTES``), BOM left out."""
+    first_line = 1
+    with open(path, "rb") as fh:
+        while data := fh.read(CHUNK_BYTES):
+            if not data.endswith(b"\n"):
+                data += fh.readline()
+            if first_line == 1:
+                data = data.removeprefix(_BOM)
+            yield first_line, data
+            first_line += data.count(b"\n")
+
+
+def _convert_chunk(chunk: tuple[int, bytes]) -> _Outcome:
+    """In a worker: one chunk's lines converted, or its first error."""
+    assert _job is not None
+    first_line, data = chunk
+    lines = data.split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    converter = LineConverter(*_job, check_models=False)
+    out: list[bytes] = []
+    try:
+        converted = converter.convert(zip(count(first_line), lines), out.append)
+    except InvalidRequestError as exc:
+        return b"", 0, converter.models, (exc.rule, exc.custom_id, exc.line or first_line)
+    return b"".join(out), converted, converter.models, None
