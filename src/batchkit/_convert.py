@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._convert_lines import convert_native, convert_request
+from ._convert_lines import convert_request
+from ._convert_parallel import convert_native
 from ._exceptions import ConfigError
 from ._readers import detect_format, first_line, read_numbered
 from ._registry import input_format, make_adapter

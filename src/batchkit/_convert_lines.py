@@ -23,7 +23,7 @@ from ._registry import input_format
 from ._requests import Request
 from ._storage import Target, is_url
 
-__all__ = ["convert_native", "convert_request"]
+__all__ = ["LineConverter", "convert_request", "model_differs", "numbered_lines"]
 
 _MAX_SHAPES = 32
 _MAX_LESSONS = 64
@@ -53,24 +53,6 @@ def numbered_lines(source: Target) -> Iterator[tuple[int, bytes]]:
             yield line_no, raw.removeprefix(_BOM) if line_no == 1 else raw
 
 
-def convert_native(source: Target, fmt: str, adapter: Any, write: Callable[[bytes], Any],
-                   keeps_raw: bool) -> int:
-    """Write every line of the native file ``source`` (format ``vendor[:model]``) as the
-    target's lines; returns how many were written. A large local file is cut into chunks
-    converted on every core (``_convert_parallel``)."""
-    from ._convert_parallel import convert_in_parallel, workers_for
-
-    workers = 0 if is_url(source) else workers_for(Path(source))
-    if workers:
-        count = convert_in_parallel(Path(source), fmt, adapter, write, keeps_raw, workers)
-    else:
-        count = LineConverter(fmt, adapter, keeps_raw).convert(numbered_lines(source), write)
-    if not count:
-        raise InvalidRequestError(f"{_Source(source, None).name!r} holds no requests (it is "
-                                  "empty)")
-    return count
-
-
 class LineConverter:
     """The state of one file's conversion: its reader, the model of each kind, the shapes."""
 
@@ -88,7 +70,18 @@ class LineConverter:
         """Without ``check_models``: (line, kind, model, id) where each model of a kind is
         first named, for whoever sees the lines before these to check (``_convert_parallel``)."""
         self.shapes: list[Shape] = []
+        self.waiting: list[Shape] = []
+        """Shapes learnt before :meth:`next_chunk`, each back in use once a line of it went
+        the whole way in this chunk (which notes its model)."""
         self.lessons = 0
+
+    def next_chunk(self) -> None:
+        """Start on lines that do not follow the ones before (another chunk of the file):
+        the notes of models start again, the shapes wait for a line of theirs."""
+        self.named.clear()
+        self.models = []
+        self.waiting.extend(self.shapes)
+        self.shapes.clear()
 
     def convert(self, lines: Iterable[tuple[int, bytes]], write: Callable[[bytes], Any]) -> int:
         """Write the target's line for each of ``lines``, each followed by a newline."""
@@ -122,12 +115,18 @@ class LineConverter:
             out = convert_request(req, line_no, self.adapter, self.keeps_raw, self.fmt)
             write(out + b"\n")
             found.append((req, out))
-        if len(found) == 1 and self.lessons < _MAX_LESSONS and len(
-                self.shapes) < _MAX_SHAPES:
+        if len(found) != 1:
+            return len(found)
+        line = raw.rstrip(b"\r\n")
+        for at, shape in enumerate(self.waiting):
+            if shape.convert(line) is not None:
+                self.shapes.insert(0, self.waiting.pop(at))
+                return 1
+        if self.lessons < _MAX_LESSONS and len(self.shapes) + len(self.waiting) < _MAX_SHAPES:
             self.lessons += 1
-            shape = learn_shape(raw, found[0][0], self._one_request, self.adapter, found[0][1])
-            if shape is not None:
-                self.shapes.insert(0, shape)
+            learnt = learn_shape(raw, found[0][0], self._one_request, self.adapter, found[0][1])
+            if learnt is not None:
+                self.shapes.insert(0, learnt)
         return len(found)
 
     def _note_model(self, req: Request, named: Any, line_no: int) -> None:

@@ -1,5 +1,5 @@
-"""Converting a large native file on every core: chunks of lines converted by forked workers,
-written back in order by the parent.
+"""Converting a vendor's native file: in this process, or, for a large one, on every core
+(chunks of lines converted by forked workers, written back in order by the parent).
 
 Why: a conversion is CPU-bound line work that needs nothing from its neighbours except the
 rule that the lines of one kind name one model. The file is cut into chunks of whole lines
@@ -27,11 +27,12 @@ from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
-from ._convert_lines import LineConverter, model_differs
+from ._convert_lines import LineConverter, model_differs, numbered_lines
 from ._exceptions import InvalidRequestError
-from ._readers import _BOM
+from ._readers import _BOM, _Source
+from ._storage import Target, is_url
 
-__all__ = ["CHUNK_BYTES", "convert_in_parallel", "workers_for"]
+__all__ = ["convert_native"]
 
 CHUNK_BYTES = 4 << 20
 PARALLEL_BYTES = 32 << 20
@@ -43,6 +44,25 @@ _Outcome = tuple[bytes, int, list[tuple[int, str, Any, str]], tuple[str, str | N
 
 _job: tuple[str, Any, bool] | None = None
 """(format, adapter, keeps_raw) of the conversion, set in the parent before forking."""
+_converter: LineConverter | None = None
+"""A worker's converter, kept from chunk to chunk so shapes are learnt once per worker."""
+
+
+def convert_native(source: Target, fmt: str, adapter: Any, write: Callable[[bytes], Any],
+                   keeps_raw: bool) -> int:
+    """Write every line of the native file ``source`` (format ``vendor[:model]``) as the
+    target's lines; returns how many were written. A local file of ``PARALLEL_BYTES`` or
+    more is cut into chunks converted on every core."""
+    local = None if is_url(source) else Path(source)
+    workers = 0 if local is None else workers_for(local)
+    if local is not None and workers:
+        written = convert_in_parallel(local, fmt, adapter, write, keeps_raw, workers)
+    else:
+        written = LineConverter(fmt, adapter, keeps_raw).convert(numbered_lines(source), write)
+    if not written:
+        raise InvalidRequestError(f"{_Source(local or source, None).name!r} holds no requests "
+                                  "(it is empty)")
+    return written
 
 
 def workers_for(path: Path) -> int:
@@ -113,7 +133,11 @@ def _convert_chunk(chunk: tuple[int, bytes]) -> _Outcome:
     lines = data.split(b"\n")
     if not lines[-1]:
         lines.pop()
-    converter = LineConverter(*_job, check_models=False)
+    global _converter
+    if _converter is None:
+        _converter = LineConverter(*_job, check_models=False)
+    converter = _converter
+    converter.next_chunk()
     out: list[bytes] = []
     try:
         converted = converter.convert(zip(count(first_line), lines), out.append)
