@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
@@ -124,7 +125,11 @@ def register_provider(name: str, adapter: type[Adapter] | str, *, clobber: bool 
     _registered[name] = adapter
 
 
+@cache
 def _entry_point_targets() -> dict[str, str]:
+    """The plug-ins' adapters, read once per process: reading them opens every installed
+    distribution's metadata (tens of ms), and codecs ask for the provider names per request
+    (to tell a vendor's ``params`` scope from a field)."""
     return {ep.name: ep.value for ep in entry_points(group="batchkit.providers")}
 
 
@@ -161,7 +166,10 @@ def _names_missing_sdk(missing: str, sdk: str) -> bool:
     return missing == sdk or sdk.startswith(missing + ".") or missing.startswith(sdk + ".")
 
 
+@cache
 def _sdk_installed(sdk: str) -> bool:
+    """Whether ``sdk`` can be imported, looked up once per process (``available_providers``
+    runs per request in the codecs that scope ``params``)."""
     try:
         return importlib.util.find_spec(sdk) is not None
     except ModuleNotFoundError:  # a dotted name whose parent package is absent
