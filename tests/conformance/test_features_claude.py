@@ -157,7 +157,7 @@ def test_thinking_comes_back_as_reasoning(handle: Any, vendor: Vendor) -> None:
     (ANTHROPIC, {"n": 3}, "n=3 unsupported — Anthropic answers once per request; send N"),
     (ANTHROPIC, {"logprobs": True}, "logprobs unsupported"),
     (BEDROCK, {"json_mode": True}, "json_mode unsupported"),
-    (NOVA, {"reasoning": "high"}, "reasoning unsupported for Amazon Nova"),
+    (NOVA, {"reasoning": "high"}, "(Amazon Nova): reasoning unsupported"),
     (ANTHROPIC, {"params": {"logit_bias": {"50256": -100}}}, "'logit_bias' is not a anthropic"),
     (BEDROCK, {"params": {"service_tier": "flex"}}, "'service_tier' is not a bedrock"),
 ], ids=["anthropic-n", "anthropic-logprobs", "bedrock-json-mode", "nova-reasoning",

@@ -214,3 +214,18 @@ def test_a_vendor_that_shares_a_format_names_it_too() -> None:
     assert by_alias == by_format and len(by_alias) == 3
     [*together] = bk.read_requests(sample("together_chat"), format="together")
     assert [r.custom_id for r in together] == ["plain-1", "struct-1", "tool-1"]
+
+
+def test_no_vendor_reader_claims_a_neutral_line_however_many_fields_it_spells_out(
+        tmp_path: Path) -> None:
+    """A neutral line written with every field (``model_dump``) has a ``params`` object beside
+    its ``messages``, as an Anthropic line has beside its ``custom_id``: it stays neutral."""
+    request = bk.ChatRequest(custom_id="q0", messages=[bk.Message(role="user", content="hi")],
+                             params={"seed": 7})
+    line = request.model_dump(mode="json", exclude={"response_model"})
+    embed = bk.EmbedRequest(custom_id="e0", text="doc").model_dump(mode="json")
+    for obj in (line, embed):
+        assert [name for name, reader in input_formats() if reader.looks_like(obj)] == []
+    path = tmp_path / "neutral.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    assert list(bk.read_requests(path)) == [request]

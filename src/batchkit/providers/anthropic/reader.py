@@ -24,8 +24,10 @@ _CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 
 
 def looks_like(obj: dict[str, Any]) -> bool:
-    """A Message Batches request: ``custom_id`` and ``params``."""
-    return "custom_id" in obj and "params" in obj
+    """A Message Batches request: ``custom_id`` and a ``params`` object, and not a neutral
+    line (whose own ``params`` sits beside its ``messages`` or ``text``)."""
+    return ("custom_id" in obj and isinstance(obj.get("params"), dict)
+            and "messages" not in obj and "text" not in obj)
 
 
 def line_model(obj: dict[str, Any]) -> str | None:
