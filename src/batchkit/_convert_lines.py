@@ -11,19 +11,17 @@ lines that all differ costs a bounded number of lessons.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
 from ._convert_shapes import Shape, learn_shape
 from ._exceptions import InvalidRequestError
-from ._readers import _BOM, _open, _Source
+from ._readers import _BOM
 from ._registry import input_format
 from ._requests import Request
-from ._storage import Target, is_url
 
-__all__ = ["LineConverter", "convert_request", "model_differs", "numbered_lines"]
+__all__ = ["LineConverter", "blocks", "convert_request", "model_differs"]
 
 _MAX_SHAPES = 32
 _MAX_LESSONS = 64
@@ -46,11 +44,17 @@ def convert_request(req: Request, line_no: int, adapter: Any, keeps_raw: bool,
     return out
 
 
-def numbered_lines(source: Target) -> Iterator[tuple[int, bytes]]:
-    """``(line number, raw line)`` of a local path or URL, the first without its BOM."""
-    with _open(_Source(source if is_url(source) else Path(source), None)) as fh:
-        for line_no, raw in enumerate(fh, start=1):
-            yield line_no, raw.removeprefix(_BOM) if line_no == 1 else raw
+def blocks(fh: IO[bytes], size: int) -> Iterator[tuple[int, bytes]]:
+    """(number of the first line, whole lines of about ``size`` bytes) of a binary file, the
+    first without its BOM."""
+    first_line = 1
+    while data := fh.read(size):
+        if not data.endswith(b"\n"):
+            data += fh.readline()
+        if first_line == 1:
+            data = data.removeprefix(_BOM)
+        yield first_line, data
+        first_line += data.count(b"\n")
 
 
 class LineConverter:
@@ -83,24 +87,61 @@ class LineConverter:
         self.waiting.extend(self.shapes)
         self.shapes.clear()
 
-    def convert(self, lines: Iterable[tuple[int, bytes]], write: Callable[[bytes], Any]) -> int:
-        """Write the target's line for each of ``lines``, each followed by a newline."""
+    def convert(self, line_no: int, block: bytes, write: Callable[[bytes], Any]) -> int:
+        """Write the target's lines for ``block`` (whole lines, the first numbered
+        ``line_no``); returns how many were written.
+
+        The lines of the shape in use are found all at once by its ``lines`` pattern; the
+        lines between (another shape, a value to check, a line to read) are taken one by one.
+        """
+        outs: list[bytes] = []
+        count = at = 0
+        if block.isascii() or _utf8(block):
+            while not self.shapes and at < len(block):  # until a line shows a shape
+                end = block.find(b"\n", at)
+                end = len(block) if end < 0 else end
+                count += self._one_by_one(line_no, block[at:end], outs)
+                line_no += 1
+                at = end + 1
+        if self.shapes and at < len(block) and (block.isascii() or _utf8(block)):
+            shape = self.shapes[0]
+            take = shape.take
+            for matched in shape.lines.finditer(block, at):
+                start = matched.start()
+                if start != at:
+                    gap = block[at:start]
+                    count += self._one_by_one(line_no, gap, outs)
+                    line_no += gap.count(b"\n")
+                out = take(matched.groups())
+                if out is not None:
+                    outs.append(out)
+                    count += 1
+                else:
+                    count += self._one_by_one(line_no, matched[0], outs)
+                line_no += 1
+                at = matched.end() + 1
+        count += self._one_by_one(line_no, block[at:], outs)
+        write(b"".join(outs))
+        return count
+
+    def _one_by_one(self, line_no: int, lines: bytes, outs: list[bytes]) -> int:
+        """Convert whole lines one at a time: by any shape, else the whole way."""
         count = 0
         shapes = self.shapes
-        for line_no, raw in lines:
-            line = raw.rstrip(b"\r\n")
+        for number, raw in enumerate(lines.split(b"\n"), start=line_no):
+            line = raw.rstrip(b"\r")
             out = None
             if shapes and (line.isascii() or _utf8(line)):
                 for at, shape in enumerate(shapes):
                     out = shape.convert(line)
                     if out is not None:
-                        write(out + b"\n")
+                        outs.append(out)
                         count += 1
                         if at:
                             shapes.insert(0, shapes.pop(at))
                         break
             if out is None:
-                count += self.whole_way(line_no, raw, write)
+                count += self.whole_way(number, raw, outs.append)
         return count
 
     def whole_way(self, line_no: int, raw: bytes, write: Callable[[bytes], Any]) -> int:

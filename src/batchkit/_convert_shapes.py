@@ -66,11 +66,21 @@ class Shape:
     common: re.Pattern[bytes]
     """Texts without escapes that start with a printable ASCII character (neither empty nor
     whitespace only, already as orjson writes them), and an id without escapes: most lines."""
+    lines: re.Pattern[bytes]
+    """``common`` as the lines of a block (``finditer`` over many lines at once)."""
     pattern: re.Pattern[bytes]
     """Any JSON strings, each value checked in :meth:`splice`."""
     pick: Callable[[tuple[bytes, ...]], tuple[bytes, ...]]
     """(id, vendor's id, *slots) -> the values of ``template``'s ``%b`` in order."""
+    order: tuple[tuple[int, int], ...]
+    """What goes in each ``%b`` of ``template``: (slot, _ID, _VENDOR_ID or _TEXT)."""
     template: bytes
+    pieces: tuple[bytes, ...]
+    """The bytes of ``template`` between its ``%b``, as they are."""
+    line_parts: tuple[bytes, ...] | None
+    """``line.split(b'"')`` of the line learnt from (None: a constant holds an escape)."""
+    varied: tuple[int, ...]
+    """Where the slots are in ``line_parts``."""
     id_slot: int
     text_slots: tuple[int, ...]
     vendor_id: Callable[[str], str]
@@ -82,19 +92,22 @@ class Shape:
         shape, or a value that needs the whole way."""
         matched = self.common.fullmatch(line)
         if matched is not None:
-            values = matched.groups()
-            raw = values[self.id_slot]
-            cid = raw.decode()
-            if len(cid) > MAX_CUSTOM_ID_LENGTH:
-                return None
-            vid = self.vendor_id(cid)
-            if vid == cid:
-                return self.template % self.pick((raw, raw, *values))
-            if self.vendor_id_differs:
-                return self.template % self.pick((raw, orjson.dumps(vid)[1:-1], *values))
-            return None
+            return self.take(matched.groups())
         matched = self.pattern.fullmatch(line)
         return None if matched is None else self.splice(matched.groups())
+
+    def take(self, values: tuple[bytes, ...]) -> bytes | None:
+        """The target's line (with its newline) for the values of ``common`` or ``lines``."""
+        raw = values[self.id_slot]
+        cid = raw.decode()
+        if len(cid) > MAX_CUSTOM_ID_LENGTH:
+            return None
+        vid = self.vendor_id(cid)
+        if vid == cid:
+            return self.template % self.pick((raw, raw, *values))
+        if self.vendor_id_differs:
+            return self.template % self.pick((raw, orjson.dumps(vid)[1:-1], *values))
+        return None
 
     def splice(self, values: tuple[bytes, ...]) -> bytes | None:
         """The target's line for any line's values, or None: take the whole way."""
@@ -192,29 +205,35 @@ def _encoded_shape(line: bytes, strings: list[tuple[int, int, Path | None]], req
         out = adapter.encode(probe, vendor_id(cid))
     except Exception:  # a shape the target will not encode is left to the whole way
         return None
-    template, order = _cut(out, tokens)
-    if template is None or _MARK.encode() in template.replace(b"%%", b"%"):
+    pieces, order = _cut(out, tokens)
+    if not pieces or any(_MARK.encode() in piece for piece in pieces):
         return None
+    pieces[-1] += b"\n"
     parts = _parts(line, strings)
     varied = [i for i in range(1, len(parts), 2) if strings[i // 2][2] is not None]
     id_slot = slots.index(("id",))
 
-    def pattern(text: bytes, one_id: bytes) -> re.Pattern[bytes]:
-        return re.compile(b"".join(
+    def pattern(text: bytes, one_id: bytes) -> bytes:
+        return b"".join(
             (b'"(' + (one_id if i == varied[id_slot] else text) + b')"') if i in varied
             else re.escape(b'"' + part + b'"' if i % 2 else part)
-            for i, part in enumerate(parts)))
+            for i, part in enumerate(parts))
 
+    common = pattern(_COMMON_TEXT, _COMMON_ID)
     shape = Shape(
-        common=pattern(_COMMON_TEXT, _COMMON_ID), pattern=pattern(_INNER, _INNER),
+        common=re.compile(common), lines=re.compile(b"(?m)^" + common + b"\r?$"),
+        pattern=re.compile(pattern(_INNER, _INNER)),
         pick=_getter([(0 if what == _ID else 1) if what != _TEXT else 2 + slot
-                      for slot, what in order]),
-        template=template, id_slot=id_slot,
+                      for slot, what in order]), order=tuple(order),
+        template=b"%b".join(piece.replace(b"%", b"%%") for piece in pieces),
+        pieces=tuple(pieces), line_parts=None if any(
+            b"\\" in part for i, part in enumerate(parts) if i not in varied) else tuple(parts),
+        varied=tuple(varied), id_slot=id_slot,
         text_slots=tuple(i for i in range(len(slots)) if i != id_slot),
         vendor_id=vendor_id, vendor_id_differs=vendor_id(cid) != cid)
     matched = shape.pattern.fullmatch(line)
-    if matched is None or shape.splice(matched.groups()) != encoded or shape.convert(
-            line) not in (None, encoded):
+    if matched is None or shape.splice(matched.groups()) != encoded + b"\n" or shape.convert(
+            line) not in (None, encoded + b"\n"):
         return None
     return shape
 
@@ -237,22 +256,22 @@ def _parts(line: bytes, strings: list[tuple[int, int, Path | None]]) -> list[byt
 
 
 def _cut(out: bytes, tokens: list[tuple[bytes, tuple[int, int]]]
-         ) -> tuple[bytes | None, list[tuple[int, int]]]:
-    """``out`` as a template with ``"%b"`` for each token (its inner bytes go there), and the
-    slots in order; every slot must be written (as the id or the vendor's id, for the id)."""
+         ) -> tuple[list[bytes], list[tuple[int, int]]]:
+    """``out`` cut at each token: the bytes around the tokens' inner bytes (quotes included)
+    and the slots in order (no pieces: a slot is not written whole, as the id or the vendor's
+    id for the id, or tokens overlap)."""
     found = sorted((at.start(), at.end(), slot) for token, slot in tokens
                    for at in re.finditer(re.escape(token), out))
     if {slot[0] for _, _, slot in found} != {slot[0] for _, slot in tokens}:
-        return None, []
+        return [], []
     pieces, last, order = [], 0, []
     for start, end, slot in found:
         if start < last:
-            return None, []
-        pieces.append(out[last:start].replace(b"%", b"%%"))
+            return [], []
+        pieces.append(out[last:start + 1])
         order.append(slot)
-        last = end
-    pieces.append(out[last:].replace(b"%", b"%%"))
-    return b'"%b"'.join(pieces), order
+        last = end - 1
+    return [*pieces, out[last:]], order
 
 
 def _variables(request: Request) -> dict[Path, str]:

@@ -91,14 +91,16 @@ def _whole_way(path: Path, provider: str) -> list[tuple[int, bytes | str]]:
 def spliced(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many lines were spliced (so a test shows the shapes were used, not bypassed)."""
     count = [0]
-    convert_line = Shape.convert
 
-    def counted(self: Shape, line: bytes) -> bytes | None:
-        out = convert_line(self, line)
-        count[0] += out is not None
-        return out
+    def counting(original: Any) -> Any:
+        def counted(self: Shape, values: tuple[bytes, ...]) -> bytes | None:
+            out = original(self, values)
+            count[0] += out is not None
+            return out  # type: ignore[no-any-return]
+        return counted
 
-    monkeypatch.setattr(Shape, "convert", counted)
+    monkeypatch.setattr(Shape, "take", counting(Shape.take))  # the common lines
+    monkeypatch.setattr(Shape, "splice", counting(Shape.splice))  # any line of a shape
     return count
 
 
