@@ -100,6 +100,8 @@ def check_chat(request: ChatRequest) -> None:
 def cohere_params(request: ChatRequest) -> dict[str, Any]:
     """The raw params for Cohere's body (another vendor's scope left out, an unscoped field
     the v2 chat request lacks refused)."""
+    if not request.params:  # most rows: nothing to scope, so no registry lookup per row
+        return {}
     from ..._registry import available_providers
 
     vendors = [name for name, _, _ in available_providers()]

@@ -144,6 +144,8 @@ def check_chat_request(request: ChatRequest, dialect: Dialect = GEMINI, model: s
 
 def chat_params(request: ChatRequest, dialect: Dialect = GEMINI) -> dict[str, Any]:
     """The raw params for the dialect's rows (refusing another vendor's unscoped fields)."""
+    if not request.params:  # most rows: nothing to scope, so no registry lookup per row
+        return {}
     from ..._registry import available_providers
 
     vendors = [name for name, _, _ in available_providers()]

@@ -143,6 +143,8 @@ def request_body(request: Request) -> dict[str, Any]:
 def mistral_params(request: Request) -> dict[str, Any]:
     """The raw params for Mistral's line: unscoped ones and ``params["mistral"]``; another
     vendor's scope is left out, and an unscoped field Mistral's schema lacks is refused."""
+    if not request.params:  # most rows: nothing to scope, so no registry lookup per row
+        return {}
     from ..._registry import available_providers
 
     vendors = [name for name, _, _ in available_providers()]
