@@ -93,40 +93,41 @@ class LineConverter:
 
         The lines of the shape in use are found all at once by its ``lines`` pattern; the
         lines between (another shape, a value to check, a line to read) are taken one by one.
+        Each request is one item of ``outs``, written at the end.
         """
         outs: list[bytes] = []
-        count = at = 0
+        at = 0
+        counted = [0, line_no]  # a position in the block, and the number of its line
+
+        def number(position: int) -> int:
+            counted[1] += block.count(b"\n", counted[0], position)
+            counted[0] = position
+            return counted[1]
+
         if block.isascii() or _utf8(block):
             while not self.shapes and at < len(block):  # until a line shows a shape
                 end = block.find(b"\n", at)
                 end = len(block) if end < 0 else end
-                count += self._one_by_one(line_no, block[at:end], outs)
-                line_no += 1
+                self._one_by_one(number(at), block[at:end], outs)
                 at = end + 1
-        if self.shapes and at < len(block) and (block.isascii() or _utf8(block)):
-            shape = self.shapes[0]
-            take = shape.take
-            for matched in shape.lines.finditer(block, at):
-                start = matched.start()
-                if start != at:
-                    gap = block[at:start]
-                    count += self._one_by_one(line_no, gap, outs)
-                    line_no += gap.count(b"\n")
-                out = take(matched.groups())
-                if out is not None:
-                    outs.append(out)
-                    count += 1
-                else:
-                    count += self._one_by_one(line_no, matched[0], outs)
-                line_no += 1
-                at = matched.end() + 1
-        count += self._one_by_one(line_no, block[at:], outs)
+            if self.shapes and at < len(block):
+                take = self.shapes[0].take
+                append = outs.append
+                for matched in self.shapes[0].lines.finditer(block, at):
+                    if matched.start() != at:  # lines of no use to this shape
+                        self._one_by_one(number(at), block[at:matched.start()], outs)
+                    out = take(matched.groups())
+                    if out is not None:
+                        append(out)
+                    else:
+                        self._one_by_one(number(matched.start()), matched[0], outs)
+                    at = matched.end() + 1
+        self._one_by_one(number(min(at, len(block))), block[at:], outs)
         write(b"".join(outs))
-        return count
+        return len(outs)
 
-    def _one_by_one(self, line_no: int, lines: bytes, outs: list[bytes]) -> int:
+    def _one_by_one(self, line_no: int, lines: bytes, outs: list[bytes]) -> None:
         """Convert whole lines one at a time: by any shape, else the whole way."""
-        count = 0
         shapes = self.shapes
         for number, raw in enumerate(lines.split(b"\n"), start=line_no):
             line = raw.rstrip(b"\r")
@@ -136,18 +137,16 @@ class LineConverter:
                     out = shape.convert(line)
                     if out is not None:
                         outs.append(out)
-                        count += 1
                         if at:
                             shapes.insert(0, shapes.pop(at))
                         break
             if out is None:
-                count += self.whole_way(number, raw, outs.append)
-        return count
+                self.whole_way(number, raw, outs.append)
 
-    def whole_way(self, line_no: int, raw: bytes, write: Callable[[bytes], Any]) -> int:
+    def whole_way(self, line_no: int, raw: bytes, write: Callable[[bytes], Any]) -> None:
         """Read, check and encode one line (what ``read_numbered`` and ``convert`` do)."""
         if not raw.strip():
-            return 0
+            return
         obj = _parse(raw, line_no)
         found: list[tuple[Request, bytes]] = []
         for req in self._requests(obj, line_no):
@@ -157,18 +156,17 @@ class LineConverter:
             write(out + b"\n")
             found.append((req, out))
         if len(found) != 1:
-            return len(found)
+            return
         line = raw.rstrip(b"\r\n")
         for at, shape in enumerate(self.waiting):
             if shape.convert(line) is not None:
                 self.shapes.insert(0, self.waiting.pop(at))
-                return 1
+                return
         if self.lessons < _MAX_LESSONS and len(self.shapes) + len(self.waiting) < _MAX_SHAPES:
             self.lessons += 1
             learnt = learn_shape(raw, found[0][0], self._one_request, self.adapter, found[0][1])
             if learnt is not None:
                 self.shapes.insert(0, learnt)
-        return len(found)
 
     def _note_model(self, req: Request, named: Any, line_no: int) -> None:
         """The lines of one kind must name one model: the first line's (or, without

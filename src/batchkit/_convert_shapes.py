@@ -44,7 +44,7 @@ __all__ = ["Shape", "learn_shape"]
 _INNER = rb'[^"\\\x00-\x1f]*(?:\\.[^"\\\x00-\x1f]*)*'
 _TOKEN = re.compile(b'"' + _INNER + b'"')
 _COMMON_TEXT = rb'[!#-\[\]-~][^"\\\x00-\x1f]*'
-_COMMON_ID = rb'[^"\\\x00-\x1f]+'
+_COMMON_ID = rb'[^"\\\x00-\x1f]{1,%d}' % MAX_CUSTOM_ID_LENGTH
 _KEY_AFTER = re.compile(rb"\s*:")
 _MARK = "Qz7xKv"
 """In every sentinel: a constant part of a shape holding it means a slot was not found."""
@@ -54,6 +54,7 @@ _IDS = (_MARK + "{}i", _MARK + "-{}i", _MARK + " {}i")
 _ID, _VENDOR_ID, _TEXT = 0, 1, 2
 
 Path = tuple[Any, ...]
+Picker = Callable[[tuple[bytes, ...]], tuple[bytes, ...]]
 ReadLine = Callable[[dict[str, Any]], Request | None]
 """A parsed line -> its one request (None: not one request, or refused)."""
 
@@ -70,22 +71,17 @@ class Shape:
     """``common`` as the lines of a block (``finditer`` over many lines at once)."""
     pattern: re.Pattern[bytes]
     """Any JSON strings, each value checked in :meth:`splice`."""
-    pick: Callable[[tuple[bytes, ...]], tuple[bytes, ...]]
+    pick: Picker
     """(id, vendor's id, *slots) -> the values of ``template``'s ``%b`` in order."""
-    order: tuple[tuple[int, int], ...]
-    """What goes in each ``%b`` of ``template``: (slot, _ID, _VENDOR_ID or _TEXT)."""
     template: bytes
-    pieces: tuple[bytes, ...]
-    """The bytes of ``template`` between its ``%b``, as they are."""
-    line_parts: tuple[bytes, ...] | None
-    """``line.split(b'"')`` of the line learnt from (None: a constant holds an escape)."""
-    varied: tuple[int, ...]
-    """Where the slots are in ``line_parts``."""
     id_slot: int
     text_slots: tuple[int, ...]
     vendor_id: Callable[[str], str]
     vendor_id_differs: bool
     """Whether the shape tells the id from the vendor's id (else they must be equal)."""
+    take: Callable[[tuple[bytes, ...]], bytes | None]
+    """The target's line (with its newline) for the values of ``common`` or ``lines``: the
+    one step left per line of most files, so a closure (``_taker``)."""
 
     def convert(self, line: bytes) -> bytes | None:
         """The target's line for ``line`` (valid UTF-8, no newline), or None: not of this
@@ -95,19 +91,6 @@ class Shape:
             return self.take(matched.groups())
         matched = self.pattern.fullmatch(line)
         return None if matched is None else self.splice(matched.groups())
-
-    def take(self, values: tuple[bytes, ...]) -> bytes | None:
-        """The target's line (with its newline) for the values of ``common`` or ``lines``."""
-        raw = values[self.id_slot]
-        cid = raw.decode()
-        if len(cid) > MAX_CUSTOM_ID_LENGTH:
-            return None
-        vid = self.vendor_id(cid)
-        if vid == cid:
-            return self.template % self.pick((raw, raw, *values))
-        if self.vendor_id_differs:
-            return self.template % self.pick((raw, orjson.dumps(vid)[1:-1], *values))
-        return None
 
     def splice(self, values: tuple[bytes, ...]) -> bytes | None:
         """The target's line for any line's values, or None: take the whole way."""
@@ -220,17 +203,18 @@ def _encoded_shape(line: bytes, strings: list[tuple[int, int, Path | None]], req
             for i, part in enumerate(parts))
 
     common = pattern(_COMMON_TEXT, _COMMON_ID)
+    pick = _getter([(0 if what == _ID else 1) if what != _TEXT else 2 + slot
+                    for slot, what in order])
+    template = b"%b".join(piece.replace(b"%", b"%%") for piece in pieces)
+    differs = vendor_id(cid) != cid
     shape = Shape(
         common=re.compile(common), lines=re.compile(b"(?m)^" + common + b"\r?$"),
-        pattern=re.compile(pattern(_INNER, _INNER)),
-        pick=_getter([(0 if what == _ID else 1) if what != _TEXT else 2 + slot
-                      for slot, what in order]), order=tuple(order),
-        template=b"%b".join(piece.replace(b"%", b"%%") for piece in pieces),
-        pieces=tuple(pieces), line_parts=None if any(
-            b"\\" in part for i, part in enumerate(parts) if i not in varied) else tuple(parts),
-        varied=tuple(varied), id_slot=id_slot,
-        text_slots=tuple(i for i in range(len(slots)) if i != id_slot),
-        vendor_id=vendor_id, vendor_id_differs=vendor_id(cid) != cid)
+        pattern=re.compile(pattern(_INNER, _INNER)), pick=pick, template=template,
+        id_slot=id_slot, text_slots=tuple(i for i in range(len(slots)) if i != id_slot),
+        vendor_id=vendor_id, vendor_id_differs=differs,
+        take=_taker(template, pick, _getter([id_slot if what != _TEXT else slot
+                                             for slot, what in order]),
+                    id_slot, vendor_id, differs))
     matched = shape.pattern.fullmatch(line)
     if matched is None or shape.splice(matched.groups()) != encoded + b"\n" or shape.convert(
             line) not in (None, encoded + b"\n"):
@@ -238,7 +222,28 @@ def _encoded_shape(line: bytes, strings: list[tuple[int, int, Path | None]], req
     return shape
 
 
-def _getter(indices: list[int]) -> Callable[[tuple[bytes, ...]], tuple[bytes, ...]]:
+def _taker(template: bytes, pick: Picker, pick_same: Picker, id_slot: int,
+           vendor_id: Callable[[str], str], differs: bool
+           ) -> Callable[[tuple[bytes, ...]], bytes | None]:
+    """``Shape.take``: the id's bytes go in as they are when the vendor takes the id as it is
+    (the common id group has no escape and at most ``MAX_CUSTOM_ID_LENGTH`` bytes);
+    ``pick_same`` takes the values of ``template`` from the slots alone, for that case."""
+    dumps = orjson.dumps
+
+    def take(values: tuple[bytes, ...]) -> bytes | None:
+        raw = values[id_slot]
+        cid = raw.decode()
+        vid = vendor_id(cid)
+        if vid == cid:
+            return template % pick_same(values)
+        if differs:
+            return template % pick((raw, dumps(vid)[1:-1], *values))
+        return None
+
+    return take
+
+
+def _getter(indices: list[int]) -> Picker:
     """``itemgetter`` that gives a tuple for one index too."""
     if len(indices) == 1:
         one = indices[0]
