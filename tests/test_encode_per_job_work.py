@@ -74,9 +74,11 @@ def test_entry_points_are_read_once_not_per_request(column: str,
 
 
 @pytest.mark.parametrize("column", list(COLUMNS))
-def test_a_response_models_schema_is_built_per_class_not_per_request(column: str) -> None:
-    if column.split("-")[0] in SCHEMA_PER_RECORD:
-        pytest.xfail(f"{column} builds the schema for every record")
+def test_a_response_models_schema_is_built_per_class_not_per_request(
+        column: str, request: pytest.FixtureRequest) -> None:
+    if column.split("-")[0] in SCHEMA_PER_RECORD:  # strict: passing means the list is stale
+        request.applymarker(pytest.mark.xfail(reason=f"{column} builds the schema for every "
+                                              "record", strict=True))
     provider, _, options = COLUMNS[column]
     few, few_built = _model()
     _encode(provider, options, 3, response_model=few)
