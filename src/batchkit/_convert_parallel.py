@@ -40,9 +40,9 @@ CHUNK_BYTES = 4 << 20
 PARALLEL_BYTES = 32 << 20
 """Files smaller than this are converted in this process: forking would cost more."""
 MIN_CORES = 4
-"""Fewer cores convert in this process: measured on two (virtual) cores, the parent's reading,
-copying and writing and the workers' slower cores cost more than the second core gave (5.1-6.6
-against 2.9-4.6 µs a line for an OpenAI file to Anthropic; bench_convert.py)."""
+"""Fewer cores convert in this process: on a shared two-core machine the parent's reading,
+copying and writing and the busy second core cost more than they gave (200,000 OpenAI lines:
+5.1-6.6 against 2.9-4.6 µs a line to Anthropic, 8.2-10.2 against 5.8-7.1 to Bedrock)."""
 _MAX_WORKERS = 8
 
 _Outcome = tuple[bytes, int, list[tuple[int, str, Any, str]], tuple[str, str | None, int] | None]
