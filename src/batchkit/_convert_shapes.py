@@ -24,7 +24,9 @@ How a shape is learnt, from a line that went the whole way (read, checked, encod
 A line of a shape is converted without reading or encoding when its values keep to the rules
 any reader or target applies to a value: an id non-empty and at most ``MAX_CUSTOM_ID_LENGTH``
 long, a text that is not empty or only whitespace, no escape a JSON parser refuses. Any other
-line (or one matching no shape) takes the whole way, which also gives its error.
+line (or one matching no shape) takes the whole way, which also gives its error. These are
+all the rules the readers and targets apply to an id's or a text's value today; a target rule
+on a text's content beyond them (a length limit, say) must be added to the checks here.
 """
 
 from __future__ import annotations
