@@ -24,9 +24,9 @@ _CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 
 
 def looks_like(obj: dict[str, Any]) -> bool:
-    """A Message Batches request: ``custom_id`` and a ``params`` object, and not a neutral
-    line (whose own ``params`` sits beside its ``messages`` or ``text``)."""
-    return ("custom_id" in obj and isinstance(obj.get("params"), dict)
+    """A Message Batches request: ``custom_id`` and ``params``, and not a neutral line (whose
+    own ``params`` sits beside its ``messages`` or ``text``)."""
+    return ("custom_id" in obj and "params" in obj
             and "messages" not in obj and "text" not in obj)
 
 
