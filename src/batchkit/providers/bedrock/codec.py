@@ -65,6 +65,7 @@ __all__ = [
 _RECORD_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 """The documented recordId is an "alphanumeric string": ids like that are sent unchanged."""
 _ESCAPE = "bkx"
+_NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
 
 
 def vendor_id(custom_id: str) -> str:
@@ -74,7 +75,7 @@ def vendor_id(custom_id: str) -> str:
     up to 16 of its letters and digits, and 32 hex digits of its SHA-256 (what makes it unique).
     """
     return escaped_id(custom_id, accepted=_RECORD_ID.match, escape=_ESCAPE, separator="",
-                      slug=lambda cid: re.sub(r"[^A-Za-z0-9]", "", cid)[:16])
+                      slug=lambda cid: _NOT_ALPHANUMERIC.sub("", cid)[:16])
 
 
 def job_name(key: str) -> str:
