@@ -20,9 +20,6 @@ from batchkit import _registry
 
 from .test_encode_identity import COLUMNS, SYSTEM
 
-SCHEMA_PER_RECORD = {"bedrock"}
-"""Vendors whose codec still builds the response model's schema for every record."""
-
 
 def _model() -> tuple[type[BaseModel], list[int]]:
     """A response model class of its own (no codec has cached it yet) counting its schema
@@ -74,11 +71,7 @@ def test_entry_points_are_read_once_not_per_request(column: str,
 
 
 @pytest.mark.parametrize("column", list(COLUMNS))
-def test_a_response_models_schema_is_built_per_class_not_per_request(
-        column: str, request: pytest.FixtureRequest) -> None:
-    if column.split("-")[0] in SCHEMA_PER_RECORD:  # strict: passing means the list is stale
-        request.applymarker(pytest.mark.xfail(reason=f"{column} builds the schema for every "
-                                              "record", strict=True))
+def test_a_response_models_schema_is_built_per_class_not_per_request(column: str) -> None:
     provider, _, options = COLUMNS[column]
     few, few_built = _model()
     _encode(provider, options, 3, response_model=few)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from pydantic import BaseModel
 
 from ...._requests import ChatRequest, ImagePart
 from ._base import Fail
@@ -33,9 +36,16 @@ def given_params(request: ChatRequest) -> set[str]:
 
 
 def schema(request: ChatRequest) -> dict[str, Any] | None:
-    """The JSON schema a structured answer must fit, or None."""
+    """The JSON schema a structured answer must fit, or None (shared per response model: the
+    bodies embed it, nothing changes it)."""
     model = request.response_model
-    return request.response_schema if model is None else model.model_json_schema()
+    return request.response_schema if model is None else _model_schema(model)
+
+
+@functools.lru_cache(maxsize=256)
+def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Built once per class: pydantic's schema generation costs ~0.2 ms, a job has one model."""
+    return model.model_json_schema()
 
 
 def check_chat(request: ChatRequest, label: str, taken: tuple[str, ...], fail: Fail) -> None:
