@@ -13,19 +13,22 @@ def test_importing_batchkit_imports_no_vendor_sdk() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, batchkit; "
-            "print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))")
+    sdks = ("openai", "anthropic", "google.genai", "google.cloud.storage", "boto3", "cohere",
+            "mistralai", "together", "vertexai")
+    code = f"import sys, batchkit; print(sorted(m for m in {sdks!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_importing_batchkit_leaves_heavy_modules_for_first_use() -> None:
-    """``import batchkit`` stays fast: jobs, results and cost load when first named."""
+    """``import batchkit`` stays fast: requests (pydantic), jobs, results and cost load when
+    first named."""
     import subprocess
     import sys
 
-    heavy = ("numpy", "pyarrow", "asyncio", "rich", "batchkit._job", "batchkit.store",
-             "batchkit.cost", "batchkit.testing")
+    heavy = ("numpy", "pyarrow", "asyncio", "rich", "pydantic", "httpx", "batchkit._job",
+             "batchkit._requests", "batchkit.store", "batchkit.cost", "batchkit.testing",
+             "batchkit.providers")
     code = (f"import sys, batchkit; print(sorted(m for m in {heavy!r} if m in sys.modules)); "
             "batchkit.ResultSet; print(batchkit.ResultSet.__module__, "
             "'batchkit._results' in sys.modules)")

@@ -23,16 +23,6 @@ from ._exceptions import (
     StoreError,
     UnknownProviderError,
 )
-from ._requests import (
-    ChatRequest,
-    DocumentPart,
-    EmbedRequest,
-    ImagePart,
-    Message,
-    Reasoning,
-    TextPart,
-)
-from ._tools import Tool, ToolCall
 
 if _typing.TYPE_CHECKING:  # loaded on first use (``_LAZY_PUBLIC``); type checkers see them here
     from ._convert import convert
@@ -41,9 +31,19 @@ if _typing.TYPE_CHECKING:  # loaded on first use (``_LAZY_PUBLIC``); type checke
     from ._offline import encode
     from ._readers import read_requests
     from ._registry import register_provider
+    from ._requests import (
+        ChatRequest,
+        DocumentPart,
+        EmbedRequest,
+        ImagePart,
+        Message,
+        Reasoning,
+        TextPart,
+    )
     from ._results import Choice, ErrorInfo, Result, ResultSet, Usage
     from ._state import JobState
     from ._submit import forget, get_job, list_jobs, resume, run, submit
+    from ._tools import Tool, ToolCall
     from .cost import Comparison, Estimate, compare, estimate
 
 __version__ = "0.1.0"
@@ -97,8 +97,12 @@ __all__ = [
 
 # Public names whose modules load on first use, so that ``import batchkit`` stays under 100 ms:
 # jobs, results and cost pull in numpy, asyncio, the store and the price catalog, which
-# building requests never needs. name -> private module.
+# building requests never needs; the request models pull in pydantic (two thirds of the import),
+# which ``batchkit status`` or ``except bk.BatchkitError`` never needs. name -> private module.
 _LAZY_PUBLIC = {
+    "ChatRequest": "_requests", "DocumentPart": "_requests", "EmbedRequest": "_requests",
+    "ImagePart": "_requests", "Message": "_requests", "Reasoning": "_requests",
+    "TextPart": "_requests", "Tool": "_tools", "ToolCall": "_tools",
     "Job": "_job", "convert": "_convert", "decode": "_decode", "encode": "_offline",
     "read_requests": "_readers",
     "register_provider": "_registry", "Choice": "_results", "ErrorInfo": "_results",
@@ -137,9 +141,13 @@ def __getattr__(name: str) -> object:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     if name in _LAZY_PUBLIC:
-        obj = _public(getattr(importlib.import_module(f"{__name__}.{_LAZY_PUBLIC[name]}"), name))
-        globals()[name] = obj  # looked up once; later accesses skip this function
-        return obj
+        # every public name of the module at once, so a class's __module__ does not depend on
+        # which of its neighbours was named first; looked up once, later accesses skip this
+        module = importlib.import_module(f"{__name__}.{_LAZY_PUBLIC[name]}")
+        for other, where in _LAZY_PUBLIC.items():
+            if where == _LAZY_PUBLIC[name]:
+                globals()[other] = _public(getattr(module, other))
+        return globals()[name]
     if name in _LAZY_ATTRIBUTES:
         return getattr(importlib.import_module(f"{__name__}.{_LAZY_ATTRIBUTES[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
