@@ -8,32 +8,68 @@ row then gets only the checks of what varies (its id and its text, the same rule
 one-line errors as the validators in ``_requests``) and is cloned from the template without
 running pydantic again. The result is a real ``ChatRequest``/``EmbedRequest``, equal to the one
 the constructor would build, so the planner and every codec take it unchanged.
+
+The rows come as :class:`BulkRows`, which also tells the planner the row it just yielded, so
+the vendor's checks and encoder can be run once for the template instead of once per row
+(``_bulk_splice``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import count
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from ._exceptions import InvalidRequestError
-from ._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest
+from ._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest, Request
 from ._validate import lone_surrogate
 
-__all__ = ["chat_batch", "embed_batch"]
+__all__ = ["BulkRows", "chat_batch", "embed_batch"]
 
 _PLACEHOLDER = "placeholder"
 """The text the template is validated with; every row replaces it."""
 
 _Model = TypeVar("_Model", bound=BaseModel)
+_Row = TypeVar("_Row", bound=ChatRequest | EmbedRequest)
 _new = object.__new__
 _set = object.__setattr__
+# The slots every pydantic model sets on construction, written straight through their
+# descriptors: a clone is four slot writes and a dict, not a validation.
+_set_fields = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_MISSING: Any = object()
+
+
+class BulkRows(Iterator[_Row]):
+    """The requests of one ``batch`` call, streamed; ``last``/``last_text`` are the row just
+    yielded and its text, and ``make`` builds a row from the template (for probes)."""
+
+    def __init__(self, template: _Row, make: Callable[[str, str], _Row],
+                 rows: Callable[[BulkRows[_Row]], Iterator[_Row]]) -> None:
+        self.template: _Row = template
+        self.make: Callable[[str, str], _Row] = make
+        self.last: _Row | None = None
+        self.last_text = ""
+        self._rows: Iterator[_Row] = rows(self)
+
+    def __iter__(self) -> Iterator[_Row]:
+        return self._rows
+
+    def __next__(self) -> _Row:
+        return next(self._rows)
+
+    def splicer(self, adapter: Any) -> Callable[[Request], bytes | None] | None:
+        """The planner's shortcut for these rows (see ``_bulk_splice.learn_splice``)."""
+        from ._bulk_splice import learn_splice
+
+        return learn_splice(self, adapter)
 
 
 def chat_batch(texts: Iterable[str], *, custom_ids: Iterable[str] | None = None,
-               system: str | None = None, **shared: Any) -> Iterator[ChatRequest]:
+               system: str | None = None, **shared: Any) -> BulkRows[ChatRequest]:
     """One chat request per text (the user message, after ``system``), ids from ``custom_ids``
     (default ``"0"``, ``"1"``, ...); ``shared`` is every other ``ChatRequest`` field, the same
     for all. A bad shared field raises at once; a bad row raises when it is reached."""
@@ -43,14 +79,72 @@ def chat_batch(texts: Iterable[str], *, custom_ids: Iterable[str] | None = None,
     messages: list[Any] = [] if system is None else [{"role": "system", "content": system}]
     template = _template(ChatRequest, {**shared, "messages": [
         *messages, {"role": "user", "content": _PLACEHOLDER}]})
-    return _chat_rows(template, texts, custom_ids)
+    *before, user = template.messages
+    where = f"messages.{len(before)}.content"
+    message_type, request_type = type(user), type(template)
+    user_values, values = user.__dict__, template.__dict__
+    user_fields, fields = user.__pydantic_fields_set__, template.__pydantic_fields_set__
+
+    def make(cid: str, text: str) -> ChatRequest:
+        message = _new(message_type)
+        _set(message, "__dict__", {**user_values, "content": text})
+        _set_fields(message, user_fields.copy())
+        _set_extra(message, None)
+        _set_private(message, None)
+        row: ChatRequest = _new(request_type)
+        _set(row, "__dict__", {**values, "custom_id": cid, "messages": [*before, message]})
+        _set_fields(row, fields.copy())
+        _set_extra(row, None)
+        _set_private(row, None)
+        return row
+
+    def rows(out: BulkRows[ChatRequest]) -> Iterator[ChatRequest]:
+        ids = _ids(custom_ids)
+        for position, text in enumerate(texts):
+            cid = next(ids, _MISSING)
+            if type(cid) is not str or not cid.isascii() or not 0 < len(cid) <= \
+                    MAX_CUSTOM_ID_LENGTH:
+                cid = _checked_id(cid, position)
+            if type(text) is not str or not text or not text.isascii():
+                _check_text(text, where, cid, "message content must not be empty")
+            out.last = row = make(cid, text)
+            out.last_text = text
+            yield row
+        _no_ids_left(ids, custom_ids)
+
+    return BulkRows(template, make, rows)
 
 
 def embed_batch(texts: Iterable[str], *, custom_ids: Iterable[str] | None = None,
-                **shared: Any) -> Iterator[EmbedRequest]:
+                **shared: Any) -> BulkRows[EmbedRequest]:
     """One embedding request per text; as :func:`chat_batch`, without messages."""
     template = _template(EmbedRequest, {**shared, "text": _PLACEHOLDER})
-    return _embed_rows(template, texts, custom_ids)
+    request_type, values = type(template), template.__dict__
+    fields = template.__pydantic_fields_set__
+
+    def make(cid: str, text: str) -> EmbedRequest:
+        row: EmbedRequest = _new(request_type)
+        _set(row, "__dict__", {**values, "custom_id": cid, "text": text})
+        _set_fields(row, fields.copy())
+        _set_extra(row, None)
+        _set_private(row, None)
+        return row
+
+    def rows(out: BulkRows[EmbedRequest]) -> Iterator[EmbedRequest]:
+        ids = _ids(custom_ids)
+        for position, text in enumerate(texts):
+            cid = next(ids, _MISSING)
+            if type(cid) is not str or not cid.isascii() or not 0 < len(cid) <= \
+                    MAX_CUSTOM_ID_LENGTH:
+                cid = _checked_id(cid, position)
+            if type(text) is not str or text.isspace() or not text or not text.isascii():
+                _check_text(text, "text", cid, "must not be empty", blank_too=True)
+            out.last = row = make(cid, text)
+            out.last_text = text
+            yield row
+        _no_ids_left(ids, custom_ids)
+
+    return BulkRows(template, make, rows)
 
 
 def _template(cls: type[_Model], fields: dict[str, Any]) -> _Model:
@@ -64,47 +158,21 @@ def _template(cls: type[_Model], fields: dict[str, Any]) -> _Model:
         raise InvalidRequestError(f"{cls.__name__}.batch: {exc.rule}") from None
 
 
-def _chat_rows(template: ChatRequest, texts: Iterable[str],
-               custom_ids: Iterable[str] | None) -> Iterator[ChatRequest]:
-    *before, user = template.messages
-    where = f"messages.{len(before)}.content"
-    for cid, text in _rows(texts, custom_ids):
-        if not isinstance(text, str) or not text:
-            raise InvalidRequestError(
-                f"{where}: {_text_rule(text, 'message content must not be empty')}",
-                custom_id=cid)
-        _check_text(text, where, cid)
-        message = _clone(user, {"content": text})
-        yield _clone(template, {"custom_id": cid, "messages": [*before, message]})
+def _ids(custom_ids: Iterable[str] | None) -> Iterator[Any]:
+    return iter(custom_ids) if custom_ids is not None else map(str, count())
 
 
-def _embed_rows(template: EmbedRequest, texts: Iterable[str],
-                custom_ids: Iterable[str] | None) -> Iterator[EmbedRequest]:
-    for cid, text in _rows(texts, custom_ids):
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidRequestError(f"text: {_text_rule(text, 'must not be empty')}",
-                                      custom_id=cid)
-        _check_text(text, "text", cid)
-        yield _clone(template, {"custom_id": cid, "text": text})
-
-
-def _rows(texts: Iterable[str],
-          custom_ids: Iterable[str] | None) -> Iterator[tuple[str, Any]]:
-    """(checked custom_id, text) per row; ids and texts must pair up one to one."""
-    ids: Iterator[Any] = iter(custom_ids) if custom_ids is not None else map(str, count())
-    missing = object()
-    for position, text in enumerate(texts):
-        cid = next(ids, missing)
-        if cid is missing:
-            raise InvalidRequestError(f"custom_ids ran out at text {position + 1}: give one id "
-                                      "per text")
-        yield _checked_id(cid, position), text
-    if custom_ids is not None and next(ids, missing) is not missing:
+def _no_ids_left(ids: Iterator[Any], custom_ids: Iterable[str] | None) -> None:
+    if custom_ids is not None and next(ids, _MISSING) is not _MISSING:
         raise InvalidRequestError("custom_ids has more ids than there are texts")
 
 
 def _checked_id(cid: Any, position: int) -> str:
-    """The rules of ``_RequestBase._check_id``, without pydantic."""
+    """The rules of ``_RequestBase._check_id``, without pydantic (ids and texts must pair up
+    one to one)."""
+    if cid is _MISSING:
+        raise InvalidRequestError(f"custom_ids ran out at text {position + 1}: give one id "
+                                  "per text")
     if not isinstance(cid, str):
         raise InvalidRequestError(f"request {position + 1}: custom_id: must be a string, "
                                   f"not {type(cid).__name__}")
@@ -116,24 +184,26 @@ def _checked_id(cid: Any, position: int) -> str:
     return cid
 
 
-def _text_rule(text: Any, empty_rule: str) -> str:
-    return empty_rule if isinstance(text, str) else f"must be a string, not {type(text).__name__}"
-
-
-def _check_text(text: str, where: str, cid: str) -> None:
-    problem = lone_surrogate(text)
+def _check_text(text: Any, where: str, cid: str, empty_rule: str,
+                blank_too: bool = False) -> None:
+    """The rules of the text's validator, for a row the fast test did not pass."""
+    if not isinstance(text, str):
+        problem: str | None = f"must be a string, not {type(text).__name__}"
+    elif not text or (blank_too and text.isspace()):
+        problem = empty_rule
+    else:
+        problem = lone_surrogate(text)
     if problem is not None:
         raise InvalidRequestError(f"{where}: {problem}", custom_id=cid)
 
 
 def _clone(template: _Model, changes: dict[str, Any]) -> _Model:
     """``template`` with ``changes``, already valid: what ``model_construct`` does, minus the
-    walk over every field's default (the template's values are the defaults)."""
+    walk over every field's default (the template's values are the defaults). The readers
+    build their requests of a known shape with it too."""
     clone: _Model = _new(type(template))
-    values = template.__dict__.copy()
-    values.update(changes)
-    _set(clone, "__dict__", values)
-    _set(clone, "__pydantic_fields_set__", set(template.__pydantic_fields_set__))
-    _set(clone, "__pydantic_extra__", None)
-    _set(clone, "__pydantic_private__", None)
+    _set(clone, "__dict__", {**template.__dict__, **changes})
+    _set_fields(clone, set(template.__pydantic_fields_set__))
+    _set_extra(clone, None)
+    _set_private(clone, None)
     return clone
