@@ -26,12 +26,12 @@ import yaml
 ROOT_SCHEMAS: dict[str, tuple[str, ...]] = {
     "openai": (
         "CreateChatCompletionRequest", "CreateEmbeddingRequest", "CreateResponse",
-        "CreateBatchRequest",
+        "CreateBatchRequest", "CreateModerationRequest", "CreateModerationResponse",
     ),
     "cohere": ("Batch", "CreateEmbedJobRequest"),
     "mistral": (
         "ChatCompletionRequest", "EmbeddingRequest", "CreateBatchJobRequest", "BatchJob",
-        "ListBatchJobsResponse",
+        "ListBatchJobsResponse", "ClassificationRequest", "ModerationResponse",
     ),
 }
 SPEC_FILES: dict[str, str] = {

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from batchkit._registry import _BUILTIN, get_adapter_class
-from batchkit.providers._capabilities import FEATURES
+from batchkit.providers._capabilities import ALL_FEATURES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ def test_every_vendor_has_a_complete_table_and_its_adapter_uses_it() -> None:
     tables = _script().tables()
     assert sorted(tables) == sorted(name for name in _BUILTIN if name != "fake")
     for name, table in tables.items():
-        assert set(table) == set(FEATURES), name
+        assert set(table) == set(ALL_FEATURES), name
         assert get_adapter_class(name).capabilities is table, name
         for support in table.values():  # a refusal must say what to do instead
             assert support.supported or support.alternative, name

@@ -37,10 +37,11 @@ if _typing.TYPE_CHECKING:  # loaded on first use (``_LAZY_PUBLIC``); type checke
         EmbedRequest,
         ImagePart,
         Message,
+        ModerationRequest,
         Reasoning,
         TextPart,
     )
-    from ._results import Choice, ErrorInfo, Result, ResultSet, Usage
+    from ._results import Choice, ErrorInfo, Moderation, Result, ResultSet, Usage
     from ._state import JobState
     from ._submit import forget, get_job, list_jobs, resume, run, submit
     from ._tools import Tool, ToolCall
@@ -69,6 +70,8 @@ __all__ = [
     "Message",
     "MissingCredentialsError",
     "MissingDependencyError",
+    "Moderation",
+    "ModerationRequest",
     "ProviderError",
     "RateLimitedError",
     "Reasoning",
@@ -102,6 +105,7 @@ __all__ = [
 _LAZY_PUBLIC = {
     "ChatRequest": "_requests", "DocumentPart": "_requests", "EmbedRequest": "_requests",
     "ImagePart": "_requests", "Message": "_requests", "Reasoning": "_requests",
+    "ModerationRequest": "_requests", "Moderation": "_results",
     "TextPart": "_requests", "Tool": "_tools", "ToolCall": "_tools",
     "Job": "_job", "convert": "_convert", "decode": "_decode", "encode": "_offline",
     "read_requests": "_readers",

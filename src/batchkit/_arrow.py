@@ -39,7 +39,7 @@ _SCALAR_COLUMNS = (
     ("error_message", "string"), ("input_tokens", "int64"), ("output_tokens", "int64"),
     ("cost_usd", "float64"), ("attempts", "int32"), ("metadata", "string"),
     ("tool_calls", "string"), ("reasoning", "string"), ("refusal", "string"),
-    ("vendor_finish_reason", "string"), ("reasoning_tokens", "int64"),
+    ("vendor_finish_reason", "string"), ("reasoning_tokens", "int64"), ("moderation", "string"),
 )
 
 
@@ -63,7 +63,7 @@ def result_schema(embedding_width: int | None) -> pa.Schema:
                  else arrow.list_(vector, embedding_width))
     schema: pa.Schema = arrow.schema(
         [*((name, getattr(arrow, kind)()) for name, kind in _SCALAR_COLUMNS),
-         ("embedding", embedding)])
+         ("embedding", embedding), ("embeddings", arrow.list_(embedding))])
     return schema
 
 
@@ -77,7 +77,7 @@ def record_batches(results: Iterable[Result], batch_rows: int = BATCH_ROWS
     arrow = import_pyarrow()
     chunks = _chunks(results, batch_rows)
     first = next(chunks, [])
-    width = next((len(r.embedding) for r in first if r.embedding is not None), None)
+    width = next((r.embedding.shape[-1] for r in first if r.embedding is not None), None)
     schema = result_schema(width)
 
     def stream() -> Iterator[pa.RecordBatch]:
@@ -87,6 +87,7 @@ def record_batches(results: Iterable[Result], batch_rows: int = BATCH_ROWS
             columns = [arrow.array(values, type=schema.field(name).type)
                        for name, values in _scalar_columns(chunk).items()]
             columns.append(_embedding_column(arrow, chunk, width))
+            columns.append(_texts_column(arrow, chunk, schema.field("embeddings").type))
             yield arrow.RecordBatch.from_arrays(columns, schema=schema)
 
     return schema, stream()
@@ -127,21 +128,25 @@ def _scalar_columns(chunk: list[Result]) -> dict[str, list[Any]]:
         "refusal": [r.refusal for r in chunk],
         "vendor_finish_reason": [r.vendor_finish_reason for r in chunk],
         "reasoning_tokens": [u.reasoning_tokens if u else None for u in usage],
+        "moderation": [None if r.moderation is None else
+                       orjson.dumps([m.to_dict() for m in r.moderation]).decode()
+                       for r in chunk],
     }
 
 
 def _embedding_column(arrow: Any, chunk: list[Result], width: int | None) -> Any:
     """The vectors as one float32 block: copied row by row into a numpy matrix and handed to
     Arrow without a Python float per element (a ``tolist`` of 1,536 floats per row is most of
-    the time otherwise). Rows without a vector are nulls."""
+    the time otherwise). Rows without a vector, or with several (``embeddings``), are nulls."""
     if width is None:
-        return arrow.array([None if r.embedding is None else r.embedding.astype(np.float32)
+        return arrow.array([None if r.embedding is None or r.embedding.ndim != 1
+                            else r.embedding.astype(np.float32)
                             for r in chunk], type=arrow.list_(arrow.float32()))
     matrix = np.zeros((len(chunk), width), dtype=np.float32)
     missing = np.ones(len(chunk), dtype=bool)
     for i, r in enumerate(chunk):
         vector = r.embedding
-        if vector is None:
+        if vector is None or vector.ndim != 1:
             continue
         if len(vector) != width:
             raise ValueError(f"custom_id {r.custom_id!r} has an embedding of {len(vector)} "
@@ -151,3 +156,11 @@ def _embedding_column(arrow: Any, chunk: list[Result], width: int | None) -> Any
     return arrow.FixedSizeListArray.from_arrays(
         arrow.array(matrix.reshape(-1)), width,
         mask=arrow.array(missing) if missing.any() else None)
+
+
+def _texts_column(arrow: Any, chunk: list[Result], kind: Any) -> Any:
+    """The ``embeddings`` column: a request of several texts' vectors, one per text in order
+    (null for other rows, whose one vector is in ``embedding``)."""
+    return arrow.array([list(r.embedding.astype(np.float32))
+                        if r.embedding is not None and r.embedding.ndim == 2 else None
+                        for r in chunk], type=kind)

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from ._config import batchkit_home
-from ._results import Choice, ErrorInfo, Result, Usage
+from ._results import Choice, ErrorInfo, Moderation, Result, Usage
 from ._tools import ToolCall
 
 __all__ = ["ResultCache", "result_from_dict"]
@@ -56,6 +56,8 @@ def result_from_dict(data: dict[str, Any]) -> Result:
             for c in data["choices"]],
         logprobs=data.get("logprobs"),
         vendor_finish_reason=data.get("vendor_finish_reason"),
+        moderation=None if data.get("moderation") is None
+        else [Moderation(**m) for m in data["moderation"]],
     )
 
 

@@ -284,7 +284,7 @@ def _cut(out: bytes, tokens: list[tuple[bytes, tuple[int, int]]]
 def _variables(request: Request) -> dict[Path, str]:
     """The request's id and texts, by where they sit."""
     found: dict[Path, str] = {("id",): request.custom_id}
-    if isinstance(request, EmbedRequest):
+    if isinstance(request, EmbedRequest) and request.text is not None:
         found[("embed",)] = request.text
     elif isinstance(request, ChatRequest):
         for i, message in enumerate(request.messages):

@@ -170,18 +170,21 @@ def fill_matrix(
     results: Iterable[Result],
     kind: str,
     allocate: Callable[[np.dtype[Any], tuple[int, ...]], np.ndarray],
+    grow: Callable[[np.ndarray, int], np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, int]:
     """Fill a matrix with each result's ``kind`` vector, row by row; returns it (None when there
     are no results) and the rows filled.
 
     ``allocate(dtype, row shape)`` makes the matrix at the first vector: in memory for
-    :meth:`ResultSet.embeddings`, a memory-mapped file for ``.npy`` output. Raises
-    ``ValueError`` naming the first request without a vector, or with a vector of another
-    length, or past the matrix's last row: a matrix with a hole shifts every row after it.
+    :meth:`ResultSet.embeddings`, a memory-mapped file for ``.npy`` output. A result of several
+    texts holds a ``(k, d)`` matrix and fills ``k`` rows; ``grow(matrix, rows)`` makes room for
+    them (without it, rows past the end are refused). Raises ``ValueError`` naming the first
+    request without a vector, or with a vector of another length, or past the matrix's last
+    row: a matrix with a hole shifts every row after it.
     """
     matrix: np.ndarray | None = None
     filled = 0
-    for i, r in enumerate(results):
+    for r in results:
         vec = r.embedding if kind == "float" else None
         if vec is None and r.embeddings_by_type:
             vec = r.embeddings_by_type.get(kind)
@@ -191,15 +194,23 @@ def fill_matrix(
                 f"custom_id {r.custom_id!r} has no {kind!r} embedding ({why}); "
                 "filter with [r for r in results if r.ok] first"
             )
+        rows = 1 if vec.ndim == 1 else len(vec)
         if matrix is None:
-            matrix = allocate(np.dtype(np.float32) if kind == "float" else vec.dtype, vec.shape)
-        if vec.shape != matrix.shape[1:]:
+            matrix = allocate(np.dtype(np.float32) if kind == "float" else vec.dtype,
+                              vec.shape[-1:])
+        if vec.shape[-1:] != matrix.shape[1:]:
             raise ValueError(
-                f"custom_id {r.custom_id!r} has a {kind!r} embedding of shape {vec.shape}, "
+                f"custom_id {r.custom_id!r} has a {kind!r} embedding of shape {vec.shape[-1:]}, "
                 f"but the first one has {matrix.shape[1:]}"
             )
-        if i >= len(matrix):
-            raise ValueError(f"custom_id {r.custom_id!r} is past the matrix's {len(matrix)} rows")
-        matrix[i] = vec
-        filled += 1
+        if filled + rows > len(matrix):
+            if grow is None:
+                raise ValueError(f"custom_id {r.custom_id!r} is past the matrix's {len(matrix)} "
+                                 "rows (a request of several texts adds a row per text)")
+            matrix = grow(matrix, filled + rows)
+        if rows == 1 and vec.ndim == 1:
+            matrix[filled] = vec
+        else:
+            matrix[filled:filled + rows] = vec
+        filled += rows
     return matrix, filled

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from ._cache import ResultCache
 from ._exceptions import ConfigError, InvalidRequestError
-from ._requests import ChatRequest, EmbedRequest, Request, response_model_path
+from ._requests import ChatRequest, EmbedRequest, ModerationRequest, Request, response_model_path
 from ._validate import model_rules
 from .providers.base import Adapter, Limits, open_private
 
@@ -180,6 +180,8 @@ def plan_shards(
         raise ConfigError(f"shard_size must be a whole number of requests >= 1, not {shard_size!r}")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     planner = _Planner(adapter, folder, shard_size, dedupe, observe, cache, cache_scope, queue)
+    if hasattr(requests, "splicer"):  # the rows of one ChatRequest.batch (_bulk_splice)
+        planner.spliced = requests.splicer(adapter)
     try:
         for position, req in enumerate(requests):
             planner.add(position, req)
@@ -260,6 +262,8 @@ class _Planner:
             None if type(adapter).vendor_id is Adapter.vendor_id else adapter.vendor_id)
         self.group: Callable[[Request], str] | None = (
             None if type(adapter).group is Adapter.group else adapter.group)
+        # A row's line where its checks and line were worked out once for its template
+        self.spliced: Callable[[Request], bytes | None] | None = None
 
     def add(self, position: int, req: Request) -> None:
         self.count = position + 1
@@ -267,7 +271,7 @@ class _Planner:
         if kind == "neither":
             raise InvalidRequestError(
                 f"request {position + 1} is a {type(req).__name__}, "
-                "not a ChatRequest or EmbedRequest"
+                "not a ChatRequest, EmbedRequest or ModerationRequest"
             )
         cid = req.custom_id
         seen = self.seen
@@ -277,9 +281,11 @@ class _Planner:
                 "within a job", custom_id=cid,
             )
         seen[cid] = position
-        self.check_request(req)  # the vendor's own rules first: its words are clearer
-        if self.model_rules is not None:
-            self.model_rules.check(req)
+        line = self.spliced(req) if self.spliced is not None else None
+        if line is None:
+            self.check_request(req)  # the vendor's own rules first: its words are clearer
+            if self.model_rules is not None:
+                self.model_rules.check(req)
         vid = self.vendor_id(cid) if self.vendor_id is not None else cid
         if self.folded_ids is not None:
             self._check_case(cid, vid, self.folded_ids)
@@ -327,8 +333,10 @@ class _Planner:
         tokens = 0
         if self.queue is not None:
             record["tk"] = tokens = self.queue.tokens_of(req)
-        line = self.encode(req, vid)
-        inputs = 0 if is_chat else 1
+        if line is None:
+            line = self.encode(req, vid)
+        # An embedding line of several texts counts each toward a vendor's cap on inputs.
+        inputs = 0 if is_chat else 1 if chat.texts is None else len(chat.texts)
         current = self.open_by_group.get(group)
         size = len(line) + 1
         # The common case, spelt out: the group's open shard has room and the line is not over
@@ -354,7 +362,9 @@ class _Planner:
 
     def _kind_of(self, cls: type) -> str:
         kind = self.kinds[cls] = ("chat" if issubclass(cls, ChatRequest) else
-                                  "embed" if issubclass(cls, EmbedRequest) else "neither")
+                                  "embed" if issubclass(cls, EmbedRequest) else
+                                  "moderation" if issubclass(cls, ModerationRequest) else
+                                  "neither")
         return kind
 
     def _model_path(self, model: type[BaseModel]) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "EmbedRequest",
     "ImagePart",
     "Message",
+    "ModerationRequest",
     "Reasoning",
     "Request",
     "TextPart",
@@ -304,25 +305,58 @@ class ChatRequest(_RequestBase):
         return chat_batch(texts, custom_ids=custom_ids, system=system, **shared)
 
 
-class EmbedRequest(_RequestBase):
-    """One text to embed."""
+class _TextsRequest(_RequestBase):
+    """A request about one ``text`` or several ``texts`` (exactly one of the two)."""
+
+    text: str | None = None
+    texts: list[str] | None = None
+    """Several texts in one vendor line, where the vendor's batch line takes a list (OpenAI's
+    list ``input``); its result holds one answer per text, in this order. A vendor whose line
+    takes one text refuses it before anything is sent: send one request per text there."""
+
+    @field_validator("text")
+    @classmethod
+    def _has_text(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        return None if value is None else valid_text(value)
+
+    @field_validator("texts")
+    @classmethod
+    def _has_texts(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("must hold at least one text")
+        for i, one in enumerate(value):
+            if not one.strip():
+                raise ValueError(f"text {i} must not be empty")
+            valid_text(one)
+        return value
+
+    @model_validator(mode="after")
+    def _one_of_text_and_texts(self) -> _TextsRequest:
+        if (self.text is None) == (self.texts is None):
+            raise ValueError("give exactly one of text or texts")
+        return self
+
+    @property
+    def inputs(self) -> list[str]:
+        """The texts of the request, in order (one for a ``text`` request)."""
+        return self.texts if self.texts is not None else [self.text or ""]
+
+
+class EmbedRequest(_TextsRequest):
+    """One text to embed, or several ``texts`` in one vendor line (one vector each)."""
 
     kind: ClassVar[str] = "embed"
 
-    text: str
     input_type: (
         Literal["search_document", "search_query", "classification", "clustering"] | None
     ) = None
     dimensions: int | None = Field(default=None, gt=0)
 
     _numbers_not_bools = field_validator("dimensions", mode="before")(not_a_bool)
-
-    @field_validator("text")
-    @classmethod
-    def _has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return valid_text(value)
 
     @classmethod
     def batch(cls, texts: Iterable[str], *, custom_ids: Iterable[str] | None = None,
@@ -333,7 +367,16 @@ class EmbedRequest(_RequestBase):
         return embed_batch(texts, custom_ids=custom_ids, **shared)
 
 
-Request = ChatRequest | EmbedRequest
+class ModerationRequest(_TextsRequest):
+    """Ask a moderation model whether a ``text`` (or each of several ``texts``) breaks its
+    content policy. Sent where a vendor's batch API takes moderations (OpenAI
+    ``/v1/moderations``, Mistral), refused elsewhere before anything is sent; the answer is
+    ``Result.moderation``, one :class:`~batchkit.Moderation` per text."""
+
+    kind: ClassVar[str] = "moderation"
+
+
+Request = ChatRequest | EmbedRequest | ModerationRequest
 
 
 def response_model_path(model: type[BaseModel]) -> str:

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
-    "Choice", "ErrorInfo", "FinishReason", "Result", "ResultSet", "ResultStatus", "Usage",
-    "fill_matrix", "finish_reason", "gc_paused", "write_jsonl",
+    "Choice", "ErrorInfo", "FinishReason", "Moderation", "Result", "ResultSet", "ResultStatus",
+    "Usage", "fill_matrix", "finish_reason", "gc_paused", "vectors", "write_jsonl",
 ]
 
 ResultStatus = Literal["succeeded", "errored", "expired", "cancelled"]
@@ -139,6 +139,26 @@ class Choice:
                 "vendor_finish_reason": self.vendor_finish_reason, "logprobs": self.logprobs}
 
 
+@dataclass(frozen=True, slots=True)
+class Moderation:
+    """A moderation model's verdict on one text: ``flagged`` when any category is, each
+    category's flag and score in the vendor's own category names."""
+
+    flagged: bool
+    categories: dict[str, bool]
+    category_scores: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flagged": self.flagged, "categories": self.categories,
+                "category_scores": self.category_scores}
+
+
+def vectors(rows: Sequence[Any], dtype: Any = np.float32) -> np.ndarray:
+    """A vendor line's vectors as ``Result.embedding``: the vector itself for one, a ``(k, d)``
+    matrix, one row per text in request order, for several."""
+    return np.asarray(rows[0] if len(rows) == 1 else rows, dtype=dtype)
+
+
 @dataclass(slots=True)
 class Result:
     """The outcome of one request.
@@ -154,6 +174,8 @@ class Result:
     parsed: BaseModel | None = None
     parse_error: str | None = None
     embedding: np.ndarray | None = None
+    """The vector of an embedding request; for a request of several ``texts``, a ``(k, d)``
+    matrix, one row per text in request order (:meth:`ResultSet.embeddings` stacks them)."""
     embeddings_by_type: dict[str, np.ndarray] | None = None
     """Every embedding type returned (``float``, ``int8``, ...), for vendors that return several."""
     finish_reason: str | None = None
@@ -182,6 +204,8 @@ class Result:
     """Per output token: ``token``, ``logprob`` and ``top_logprobs`` (when asked for)."""
     vendor_finish_reason: str | None = None
     """The vendor's own stop reason; ``finish_reason`` is it in batchkit's vocabulary."""
+    moderation: list[Moderation] | None = None
+    """A moderation request's verdicts, one per text in request order."""
 
     @property
     def ok(self) -> bool:
@@ -213,6 +237,8 @@ class Result:
             out["choices"] = [choice.to_dict() for choice in self.choices]
         if self.logprobs is not None:
             out["logprobs"] = self.logprobs
+        if self.moderation is not None:
+            out["moderation"] = [m.to_dict() for m in self.moderation]
         if self.embeddings_by_type:
             out["embeddings_by_type"] = {k: v.tolist() for k, v in self.embeddings_by_type.items()}
         if include_raw:
@@ -319,7 +345,8 @@ class ResultSet(Sequence[Result]):
         return [r.text for r in self]
 
     def embeddings(self, kind: str = "float") -> np.ndarray:
-        """An ``(n, d)`` matrix of every result's vector, in input order.
+        """An ``(n, d)`` matrix of every result's vector, in input order; a request of several
+        ``texts`` gives one row per text, in its order (``n`` then counts texts, not requests).
 
         Raises ``ValueError`` naming the first request without a vector, or with a vector of
         another length, since a matrix with a hole silently shifts every row after it.
@@ -327,9 +354,11 @@ class ResultSet(Sequence[Result]):
         of rows that is one pass and no list of row references for ``np.vstack`` to walk.
         """
         size = len(self)
-        matrix, _ = fill_matrix(
-            self, kind, lambda dtype, row: np.empty((size, *row), dtype=dtype))
-        return np.zeros((0, 0), dtype=np.float32) if matrix is None else matrix
+        matrix, filled = fill_matrix(
+            self, kind, lambda dtype, row: np.empty((size, *row), dtype=dtype), grow=_grown)
+        if matrix is None:
+            return np.zeros((0, 0), dtype=np.float32)
+        return matrix if filled == len(matrix) else matrix[:filled].copy()
 
     def to_arrow(self) -> pa.Table:
         """A ``pyarrow.Table``, one row per result (columns: ``_arrow.result_schema``;
@@ -367,6 +396,13 @@ class ResultSet(Sequence[Result]):
         """Write one JSON object per result to a file, URL or binary stream; returns how many."""
         return write_jsonl(self, path_or_file, include_raw=include_raw,
                            storage_options=storage_options)
+
+
+def _grown(matrix: np.ndarray, rows: int) -> np.ndarray:
+    """``matrix`` with room for at least ``rows`` rows (requests of several texts add rows)."""
+    bigger = np.empty((max(rows, 2 * len(matrix)), *matrix.shape[1:]), dtype=matrix.dtype)
+    bigger[:len(matrix)] = matrix
+    return bigger
 
 
 @contextlib.contextmanager

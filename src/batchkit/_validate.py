@@ -33,7 +33,14 @@ if TYPE_CHECKING:
     from ._requests import Request
     from .providers.base import Adapter
 
-__all__ = ["MAX_BYTES_PER_TOKEN", "ModelRules", "lone_surrogate", "model_rules"]
+__all__ = ["A_KIND", "MAX_BYTES_PER_TOKEN", "SERVES", "ModelRules", "lone_surrogate",
+           "model_rules"]
+
+SERVES = {"chat": "chat", "embedding": "embed", "moderation": "moderation"}
+"""A price catalog row's ``kind`` -> the request ``kind`` its model serves (an embedding or
+moderation model has no output price)."""
+A_KIND = {"chat": "a chat", "embed": "an embedding", "moderation": "a moderation"}
+"""A request ``kind`` as an error names it."""
 
 MAX_BYTES_PER_TOKEN = 8
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -69,10 +76,9 @@ class ModelRules:
     def check(self, request: Request) -> None:
         """Refuse a request the model cannot serve (an embedding sent to a chat model, or the
         other way) and a ``max_tokens`` over its limit; one line, naming the request."""
-        serves = "embed" if self.kind == "embedding" else "chat"
+        serves = SERVES.get(self.kind, "chat")
         if request.kind != serves:
-            have, want = ("an embedding", "a chat") if serves == "embed" else ("a chat",
-                                                                                "an embedding")
+            have, want = A_KIND[serves], A_KIND[request.kind]
             raise InvalidRequestError(
                 f"{self.model} is {have} model and cannot serve {want} request; choose "
                 f"{want} model (`batchkit prices` lists them)", custom_id=request.custom_id)

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from .._config import load_config
 from .._exceptions import ConfigError, UnknownProviderError
+from .._validate import SERVES
 from ._refresh_file import refreshed_rows
 
 __all__ = [
@@ -102,7 +103,7 @@ class PriceRow:
     """
 
     key: str
-    kind: Literal["chat", "embedding"]
+    kind: Literal["chat", "embedding", "moderation"]
     input: float | None
     output: float | None
     cached_input: float | None
@@ -130,8 +131,9 @@ class PriceRow:
     def __post_init__(self) -> None:
         """Reject rows that would price silently wrong (a typo in batchkit.toml, say)."""
         where = f'[prices."{self.key}"]'
-        if self.kind not in ("chat", "embedding"):
-            raise ConfigError(f"{where}: kind must be 'chat' or 'embedding', not {self.kind!r}")
+        if self.kind not in SERVES:
+            raise ConfigError(f"{where}: kind must be 'chat', 'embedding' or 'moderation', not "
+                              f"{self.kind!r}")
         if not self.tokenizer.startswith(_TOKENIZER_SCHEMES):
             raise ConfigError(
                 f"{where}: tokenizer {self.tokenizer!r} is not one of "
@@ -153,7 +155,7 @@ class PriceRow:
     @property
     def known(self) -> bool:
         """True when every price an estimate of this kind needs is in the row."""
-        return self.input is not None and (self.kind == "embedding" or self.output is not None)
+        return self.input is not None and (self.kind != "chat" or self.output is not None)
 
     def rates(self, rule: BatchRule, *, batch: bool) -> Rates | None:
         """The rates to bill with, or None if the price is unknown or there is no batch route.

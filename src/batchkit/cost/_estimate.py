@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import InvalidRequestError
-from .._requests import EmbedRequest, Request
+from .._requests import ChatRequest, Request
+from .._validate import A_KIND, SERVES
 from ._catalog import BatchRule, Catalog, PriceRow, Rates, load_catalog, per_million
 from ._exact import DEFAULT_EXACT_SAMPLE, ExactInput, Reservoir, measure
 from ._tokens import TokenCount, counter_for
@@ -181,11 +182,10 @@ class _Tally:
 
     def add(self, request: Request, count: TokenCount, plain_exact: bool) -> None:
         """Add one request's ``count``; ``plain_exact`` says if its tokenizer is exact for text."""
-        is_embed = isinstance(request, EmbedRequest)
-        if is_embed != (self.row.kind == "embedding"):
-            what = "an embedding" if is_embed else "a chat"
+        if request.kind != SERVES[self.row.kind]:
             raise InvalidRequestError(
-                f"{what} request cannot run on {self.row.key} (a {self.row.kind} model)",
+                f"{A_KIND[request.kind]} request cannot run on {self.row.key} (a "
+                f"{self.row.kind} model)",
                 custom_id=request.custom_id,
             )
         self.requests += 1
@@ -195,7 +195,7 @@ class _Tally:
             self.exact = False
             if plain_exact:
                 self.tool_or_schema += 1
-        if isinstance(request, EmbedRequest):
+        if not isinstance(request, ChatRequest):
             return
         bound = request.max_tokens
         if bound is None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from .._requests import ChatRequest, EmbedRequest, ImagePart, Message, Request, TextPart
+from .._requests import ChatRequest, ImagePart, Message, Request, TextPart
 from . import _encodings
 from ._encodings import load_encoding
 
@@ -116,8 +116,9 @@ class TokenCounter:
 
     def count(self, request: Request) -> TokenCount:
         """Input tokens of one request."""
-        if isinstance(request, EmbedRequest):
-            return TokenCount(self.text(request.text), self._exact, self.method)
+        if not isinstance(request, ChatRequest):  # an embedding or moderation: its texts
+            return TokenCount(sum(self.text(t) for t in request.inputs), self._exact,
+                              self.method)
         return self._chat(request)
 
     def messages(self, messages: Iterable[Mapping[str, Any]]) -> TokenCount:

@@ -23,11 +23,16 @@ from typing import Any, Literal, get_args
 
 from .._exceptions import InvalidRequestError
 from .._parts import DocumentPart, ImagePart
-from .._requests import ChatRequest, Request
+from .._requests import ChatRequest, EmbedRequest, ModerationRequest, Request
 
 __all__ = [
+    "ALL_FEATURES",
     "FEATURES",
     "FEATURE_FIELDS",
+    "NO_EMBEDDINGS",
+    "NO_MODERATION",
+    "ONE_TEXT_PER_LINE",
+    "TEXT_FEATURES",
     "Capabilities",
     "Feature",
     "Support",
@@ -43,15 +48,22 @@ __all__ = [
     "yes",
 ]
 
-Feature = Literal[
+ChatFeature = Literal[
     "tools", "tool_choice", "tool_choice_required", "tool_choice_named", "parallel_tool_calls",
     "tool_results", "message_name", "images", "documents", "document_file_id",
     "cache_breakpoints", "reasoning", "reasoning_off", "n", "logprobs", "response_schema",
     "json_mode",
 ]
-FEATURES: tuple[Feature, ...] = get_args(Feature)
-"""The neutral features a vendor must decide on. Sampling fields (temperature, top_p, stop,
-seed) are older and checked by each codec's own rules."""
+TextFeature = Literal["embed_texts", "moderation"]
+Feature = ChatFeature | TextFeature
+FEATURES: tuple[ChatFeature, ...] = get_args(ChatFeature)
+"""The neutral features of a chat request. Sampling fields (temperature, top_p, stop, seed) are
+older and checked by each codec's own rules."""
+TEXT_FEATURES: tuple[TextFeature, ...] = get_args(TextFeature)
+"""The features of embedding and moderation requests: several texts in one embedding line,
+and moderation itself."""
+ALL_FEATURES: tuple[Feature, ...] = (*FEATURES, *TEXT_FEATURES)
+"""Every feature a vendor's table must decide on."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,9 @@ Capabilities = Mapping[Feature, Support]
 
 def features_used(request: Request) -> dict[Feature, str]:
     """The features a request uses, each with the words an error should name it by."""
-    if not isinstance(request, ChatRequest) or plain_request(request):
+    if not isinstance(request, ChatRequest):
+        return _text_features(request)
+    if plain_request(request):
         return {}
     used: dict[Feature, str] = {}
     if request.tools:
@@ -125,6 +139,16 @@ def features_used(request: Request) -> dict[Feature, str]:
     return used
 
 
+def _text_features(request: EmbedRequest | ModerationRequest) -> dict[Feature, str]:
+    """The features of an embedding or moderation request: moderation itself, and several
+    texts in one embedding line."""
+    if isinstance(request, ModerationRequest):
+        return {"moderation": "moderation requests"}
+    if request.texts is not None:
+        return {"embed_texts": f"texts=[{len(request.texts)} texts] in one embedding request"}
+    return {}
+
+
 FEATURE_FIELDS = frozenset({"tools", "tool_choice", "parallel_tool_calls", "reasoning", "n",
                             "logprobs", "top_logprobs", "response_schema", "json_mode"})
 """The ChatRequest fields that carry a neutral feature (a codec reads them only when one is set)."""
@@ -149,7 +173,8 @@ def check_capabilities(request: Request, vendor: str, table: Capabilities) -> No
 
     A table that refuses nothing (OpenAI's) has nothing to check: its answer is looked up once
     per table, not worked out again for each of a million requests."""
-    if not refuses_any(table) or not isinstance(request, ChatRequest) or plain_request(request):
+    if not refuses_any(table) or (type(request) is EmbedRequest and request.texts is None) or (
+            isinstance(request, ChatRequest) and plain_request(request)):
         return
     for feature, words in features_used(request).items():
         support = table[feature]
@@ -205,7 +230,7 @@ def capability_matrix(tables: Mapping[str, Capabilities]) -> list[str]:
     vendors = sorted(tables)
     lines = ["| feature | " + " | ".join(vendors) + " |",
              "|---|" + "---|" * len(vendors)]
-    for feature in FEATURES:
+    for feature in ALL_FEATURES:
         cells = (_cell(tables[v][feature]) for v in vendors)
         lines.append(f"| {feature} | " + " | ".join(cells) + " |")
     return lines
@@ -225,7 +250,8 @@ _WHAT = {
     "document_file_id": "documents by file_id", "cache_breakpoints": "cache breakpoints",
     "reasoning": "reasoning", "reasoning_off": "reasoning 'off'", "n": "n > 1",
     "logprobs": "logprobs", "response_schema": "a raw response_schema",
-    "json_mode": "json_mode",
+    "json_mode": "json_mode", "embed_texts": "several texts in one embedding request",
+    "moderation": "moderation requests",
 }
 
 
@@ -234,14 +260,24 @@ def pending(vendor: str) -> dict[str, Support]:
     starting point of a table, so a feature is sent only once its codec spells it."""
     return {feature: no(f"batchkit does not translate {_WHAT[feature]} for {vendor} yet; "
                         f"pass the vendor's own fields in params={{'{vendor}': {{...}}}}")
-            for feature in FEATURES}
+            for feature in ALL_FEATURES}
+
+
+ONE_TEXT_PER_LINE = "send one request per text (EmbedRequest.batch(texts) builds them)"
+"""The way forward where a vendor's batch line embeds one text."""
+NO_MODERATION = ("its batch API has no moderation endpoint; send ModerationRequests to "
+                 "provider='openai:omni-moderation-latest' or 'mistral:mistral-moderation-latest'")
+"""The way forward where a vendor's batch API takes no moderation requests."""
+NO_EMBEDDINGS = ("{vendor} batches take no embeddings; send EmbedRequests to a provider whose "
+                 "batch API has them")
+"""The way forward where a vendor's batch API takes no embeddings at all."""
 
 
 def complete(table: Mapping[str, Support], vendor: str) -> Capabilities:
     """``table`` checked to name every feature exactly once (a new feature must be decided for
     every vendor, not silently allowed)."""
-    missing = [f for f in FEATURES if f not in table]
-    extra = [f for f in table if f not in FEATURES]
+    missing = [f for f in ALL_FEATURES if f not in table]
+    extra = [f for f in table if f not in ALL_FEATURES]
     if missing or extra:
         raise AssertionError(f"{vendor} capabilities: missing {missing}, unknown {extra}")
     return table  # type: ignore[return-value]

@@ -61,7 +61,7 @@ import orjson
 
 from .._config import batchkit_home
 from .._exceptions import ProviderError, RateLimitedError
-from .._requests import ChatRequest, Request
+from .._requests import ChatRequest, EmbedRequest, Request
 from .._results import ErrorInfo, Result, Usage
 from .._state import JobState
 from ..providers.base import (
@@ -194,7 +194,7 @@ class FakeAdapter(Adapter):
             line["prompt"] = request.messages[-1].text
             if request.response_model is not None:
                 line["schema"] = request.response_model.model_json_schema()
-        else:
+        elif isinstance(request, EmbedRequest):
             line["text"] = request.text
             line["dims"] = request.dimensions or EMBED_DIMENSIONS
         return orjson.dumps(line)

@@ -6,7 +6,7 @@ Every feature is decided here, each ``yes`` spelt by the codec (``messages``, ``
 
 from __future__ import annotations
 
-from .._capabilities import complete, no, yes
+from .._capabilities import NO_EMBEDDINGS, NO_MODERATION, complete, no, yes
 
 __all__ = ["CAPABILITIES"]
 
@@ -34,4 +34,6 @@ CAPABILITIES = complete({
     "response_schema": yes("output_config.format {type: json_schema}"),
     "json_mode": no("Anthropic has no schema-less JSON mode; give a response_schema "
                     "or a response_model"),
+    "embed_texts": no(NO_EMBEDDINGS.format(vendor="Anthropic")),
+    "moderation": no("Anthropic " + NO_MODERATION),
 }, "anthropic")

@@ -22,10 +22,10 @@ import orjson
 from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError, MissingDependencyError, ProviderError
-from ..._requests import ChatRequest, EmbedRequest, Request
+from ..._requests import ChatRequest, EmbedRequest, ModerationRequest, Request
 from ..._results import ErrorInfo, Result
 from ..._state import JobState
-from .._capabilities import vendor_params
+from .._capabilities import NO_MODERATION, vendor_params
 from .._ids import HASH_CHARS, escaped_id
 from .._lines import load_line
 from ..base import RemoteStatus
@@ -99,6 +99,8 @@ def check_request(request: Request, options: Mapping[str, Any]) -> None:
 
     if isinstance(request, EmbedRequest):
         fail("anthropic has no embeddings API; send EmbedRequests to another provider")
+    if isinstance(request, ModerationRequest):
+        fail("Anthropic " + NO_MODERATION)
     scoped = request.params.get("anthropic")
     given = {*request.params, *(scoped if isinstance(scoped, Mapping) else ())}
     for key, rule in _PARAM_RULES.items():

@@ -10,7 +10,7 @@ See ``providers/_capabilities.py``.
 
 from __future__ import annotations
 
-from .._capabilities import complete, no, yes
+from .._capabilities import NO_EMBEDDINGS, NO_MODERATION, complete, no, yes
 
 __all__ = ["CAPABILITIES"]
 
@@ -36,4 +36,6 @@ CAPABILITIES = complete({
     "logprobs": yes("logprobs + top_logprobs"),
     "response_schema": yes("response_format json_schema"),
     "json_mode": yes("response_format json_object"),
+    "embed_texts": no(NO_EMBEDDINGS.format(vendor="Azure OpenAI")),
+    "moderation": no("Azure OpenAI " + NO_MODERATION),
 }, "azure")

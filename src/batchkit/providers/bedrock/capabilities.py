@@ -10,7 +10,7 @@ Llama, Mistral, DeepSeek) or a text to embed refuse every feature. See
 
 from __future__ import annotations
 
-from .._capabilities import complete, no, yes
+from .._capabilities import NO_MODERATION, complete, no, yes
 
 __all__ = ["CAPABILITIES"]
 
@@ -39,4 +39,7 @@ CAPABILITIES = complete({
     "response_schema": yes("a forced 'respond' tool whose input schema is the schema"),
     "json_mode": no("no schema-less JSON mode on Bedrock; give a response_schema or a "
                     "response_model"),
+    "embed_texts": yes("Cohere Embed bodies: texts [..]", note="Cohere Embed models only; "
+                       "Titan embeds one inputText"),
+    "moderation": no("Bedrock " + NO_MODERATION),
 }, "bedrock")

@@ -35,7 +35,7 @@ from ..._exceptions import (
     MissingDependencyError,
     ProviderError,
 )
-from ..._requests import EmbedRequest, Request
+from ..._requests import ChatRequest, EmbedRequest, Request
 from ..._results import Result
 from .._credentials import api_key, redact
 from ..base import (
@@ -128,6 +128,7 @@ class CohereAdapter(CohereRealtime, Adapter):
     def encode(self, request: Request, vendor_id: str) -> bytes:
         if isinstance(request, EmbedRequest):
             return encode_embed(request, vendor_id, send_metadata=self._send_metadata)
+        assert isinstance(request, ChatRequest)  # moderation: refused by the capability table
         return encode_chat(request, vendor_id)
 
     def decode(self, line: bytes) -> Result:
@@ -135,7 +136,8 @@ class CohereAdapter(CohereRealtime, Adapter):
 
     def row_keys(self, request: Request, vendor_id: str) -> tuple[str, ...]:
         """An embed-job record of a job batchkit did not write has no id: found by its text."""
-        return (text_identity(request.text),) if isinstance(request, EmbedRequest) else ()
+        return ((text_identity(request.text),)
+                if isinstance(request, EmbedRequest) and request.text is not None else ())
 
     # -- I/O half ----------------------------------------------------------------------------
 
@@ -314,7 +316,7 @@ class CohereAdapter(CohereRealtime, Adapter):
     def count_input_tokens(self, requests: Sequence[Request]) -> list[int] | None:
         """Embedding texts through ``/v1/tokenize`` (``offline=False``: not the SDK's download
         of the tokenizer file). Chat is None: tokenize sees no chat template, so no better."""
-        texts = [r.text for r in requests if isinstance(r, EmbedRequest)]
+        texts = [r.text for r in requests if isinstance(r, EmbedRequest) and r.text is not None]
         if len(texts) != len(requests):
             return None
         with self._call("count tokens") as client:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .._capabilities import complete, no, yes
+from .._capabilities import NO_MODERATION, ONE_TEXT_PER_LINE, complete, no, yes
 
 __all__ = ["CAPABILITIES"]
 
@@ -31,4 +31,6 @@ CAPABILITIES = complete({
     "logprobs": yes("logprobs", note="chosen tokens only; top_logprobs refused"),
     "response_schema": yes("response_format {type: json_object, json_schema}"),
     "json_mode": yes("response_format {type: json_object}"),
+    "embed_texts": no(ONE_TEXT_PER_LINE, note="an embed job's dataset has one text a row"),
+    "moderation": no("Cohere " + NO_MODERATION),
 }, "cohere")

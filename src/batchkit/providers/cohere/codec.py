@@ -27,9 +27,10 @@ import numpy as np
 import orjson
 
 from ..._exceptions import InvalidRequestError, ProviderError
-from ..._requests import ChatRequest, EmbedRequest, Request
+from ..._requests import ChatRequest, EmbedRequest, ModerationRequest, Request
 from ..._results import ErrorInfo, Result, Usage
 from ..._state import JobState
+from .._capabilities import NO_MODERATION
 from .._lines import load_line
 from ..base import LineError, RemoteStatus
 from .chat import check_chat, decode_chat_record, encode_chat
@@ -180,6 +181,8 @@ def dataset_fields(
 
 def check_request(request: Request, model: str, options: Mapping[str, Any]) -> None:
     """Dispatch to :func:`check_chat` / :func:`check_embed` with the adapter's options."""
+    if isinstance(request, ModerationRequest):
+        raise InvalidRequestError("Cohere " + NO_MODERATION, custom_id=request.custom_id)
     if isinstance(request, ChatRequest):
         check_chat(request)
     else:

@@ -31,7 +31,7 @@ from ..._exceptions import (
     MissingDependencyError,
     ProviderError,
 )
-from ..._requests import ChatRequest, Request
+from ..._requests import ChatRequest, EmbedRequest, Request
 from ..._results import Result
 from ..._state import JobState
 from .._credentials import api_key, redact
@@ -110,13 +110,14 @@ class GeminiAdapter(GeminiRealtime, Adapter):
     def check(self, request: Request) -> None:
         if isinstance(request, ChatRequest):
             check_chat_request(request, model=self.model)
-        else:
+        elif isinstance(request, EmbedRequest):
             check_embed_request(request)
 
     def encode(self, request: Request, vendor_id: str) -> bytes:
         if isinstance(request, ChatRequest):
             body = encode_generate_content_request(request)
         else:
+            assert isinstance(request, EmbedRequest)  # moderation: refused by the capabilities
             body = encode_embed_content_request(request, None)
         return orjson.dumps({"key": vendor_id, "request": body})
 
@@ -269,6 +270,7 @@ class GeminiAdapter(GeminiRealtime, Adapter):
                 body = encode_generate_content_request(request)
                 contents = body["contents"]
             else:
+                assert isinstance(request, EmbedRequest)  # checked just above
                 body = encode_embed_content_request(request, None)
                 contents = [body["content"]]
             config = types.CountTokensConfig()

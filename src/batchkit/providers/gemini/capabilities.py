@@ -6,7 +6,7 @@ where documents by id live); see ``providers/_capabilities.py`` for how the tabl
 
 from __future__ import annotations
 
-from .._capabilities import Support, complete, no, yes
+from .._capabilities import NO_MODERATION, ONE_TEXT_PER_LINE, Support, complete, no, yes
 
 __all__ = ["CAPABILITIES", "google_table"]
 
@@ -40,6 +40,9 @@ def google_table(vendor: str, file_uri: str, call_ids: str) -> dict[str, Support
         "logprobs": yes("generationConfig.responseLogprobs + logprobs"),
         "response_schema": yes("responseMimeType application/json + responseJsonSchema"),
         "json_mode": yes("responseMimeType application/json"),
+        "embed_texts": no(ONE_TEXT_PER_LINE, note=f"a {vendor} embedding line holds one "
+                          "content"),
+        "moderation": no(f"{vendor} " + NO_MODERATION),
     }
 
 

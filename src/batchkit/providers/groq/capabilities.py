@@ -11,7 +11,7 @@ See ``providers/_capabilities.py``.
 
 from __future__ import annotations
 
-from .._capabilities import complete, no, yes
+from .._capabilities import NO_EMBEDDINGS, NO_MODERATION, complete, no, yes
 
 __all__ = ["CAPABILITIES"]
 
@@ -35,4 +35,6 @@ CAPABILITIES = complete({
     "logprobs": no("none: Groq returns no log probabilities yet; use provider 'openai'"),
     "response_schema": yes("response_format json_schema", note="strict on gpt-oss only"),
     "json_mode": yes("response_format json_object"),
+    "embed_texts": no(NO_EMBEDDINGS.format(vendor="Groq")),
+    "moderation": no("Groq " + NO_MODERATION),
 }, "groq")

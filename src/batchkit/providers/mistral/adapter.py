@@ -49,8 +49,7 @@ from ..base import (
 )
 from .capabilities import CAPABILITIES
 from .codec import (
-    CHAT_URL,
-    EMBEDDINGS_URL,
+    ENDPOINTS,
     check_request,
     decode_line,
     encode_line,
@@ -147,7 +146,7 @@ class MistralAdapter(MistralRealtime, Adapter):
         self._sdk()  # first: a missing SDK is a MissingDependencyError, not an ImportError
         from mistralai.client import models
 
-        endpoint = EMBEDDINGS_URL if shard.group == "embed" else CHAT_URL
+        endpoint = ENDPOINTS[shard.group]
         metadata = {"batchkit_job": shard.job_id, "batchkit_key": shard.key}
         no_retries = _retry_config(enabled=False)
         if self._inline(shard):

@@ -29,4 +29,6 @@ CAPABILITIES = complete({
                    "them"),
     "response_schema": yes("response_format json_schema"),
     "json_mode": yes("response_format json_object"),
+    "embed_texts": yes("input: [texts] (one data[] vector per text, in order)"),
+    "moderation": yes("/v1/moderations lines, input text or [texts]"),
 }, "mistral")

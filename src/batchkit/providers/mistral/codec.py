@@ -30,7 +30,14 @@ import orjson
 from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError, ProviderError
-from ..._requests import ChatRequest, DocumentPart, EmbedRequest, Request, TextPart
+from ..._requests import (
+    ChatRequest,
+    DocumentPart,
+    EmbedRequest,
+    ModerationRequest,
+    Request,
+    TextPart,
+)
 from ..._results import ErrorInfo, Result
 from ..._state import JobState
 from .._capabilities import vendor_params
@@ -44,8 +51,11 @@ __all__ = [
     "CHAT_URL",
     "EMBEDDINGS_URL",
     "EMBED_FIELDS",
+    "ENDPOINTS",
     "MAX_TEMPERATURE",
     "MISTRAL_STATUSES",
+    "MODERATIONS_URL",
+    "MODERATION_FIELDS",
     "check_request",
     "closed_schema",
     "decode_line",
@@ -57,9 +67,13 @@ __all__ = [
     "response_format",
 ]
 
-Endpoint = Literal["/v1/chat/completions", "/v1/embeddings"]
+Endpoint = Literal["/v1/chat/completions", "/v1/embeddings", "/v1/moderations"]
 CHAT_URL: Endpoint = "/v1/chat/completions"
 EMBEDDINGS_URL: Endpoint = "/v1/embeddings"
+MODERATIONS_URL: Endpoint = "/v1/moderations"
+ENDPOINTS: Mapping[str, Endpoint] = {"chat": CHAT_URL, "embed": EMBEDDINGS_URL,
+                                     "moderation": MODERATIONS_URL}
+"""A job's endpoint by its requests' kind (a job names one)."""
 
 MISTRAL_STATUSES: Mapping[str, JobState] = {
     "QUEUED": JobState.QUEUED,
@@ -85,6 +99,8 @@ EMBED_FIELDS = frozenset({
     "model", "metadata", "input", "output_dimension", "output_dtype", "encoding_format",
 })
 """Every property of the spec's ``EmbeddingRequest``."""
+MODERATION_FIELDS = frozenset({"model", "input", "metadata"})
+"""Every property of the spec's ``ClassificationRequest`` (what ``/v1/moderations`` takes)."""
 
 MAX_TEMPERATURE = 1.5
 """``ChatCompletionRequest.temperature`` has ``maximum: 1.5`` (OpenAI allows 2)."""
@@ -115,8 +131,10 @@ def request_body(request: Request) -> dict[str, Any]:
     """
     body: dict[str, Any] = {}
     if isinstance(request, EmbedRequest):
-        body["input"] = request.text
+        body["input"] = request.text if request.texts is None else request.texts
         _put(body, "output_dimension", request.dimensions)
+    elif isinstance(request, ModerationRequest):
+        body["input"] = request.text if request.texts is None else request.texts
     else:
         names = {c.id: c.name for m in request.messages for c in m.tool_calls or ()}
         body["messages"] = [features.message(m, names) for m in request.messages]
@@ -148,8 +166,7 @@ def mistral_params(request: Request) -> dict[str, Any]:
     from ..._registry import available_providers
 
     vendors = [name for name, _, _ in available_providers()]
-    fields = EMBED_FIELDS if isinstance(request, EmbedRequest) else CHAT_FIELDS
-    return vendor_params(request, "mistral", vendors, fields)
+    return vendor_params(request, "mistral", vendors, _FIELDS[request.kind][0])
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:
@@ -200,9 +217,7 @@ def check_request(request: Request) -> None:
     def fail(rule: str) -> NoReturn:
         raise InvalidRequestError(rule, custom_id=cid)
 
-    embed = isinstance(request, EmbedRequest)
-    fields, schema = (EMBED_FIELDS, "EmbeddingRequest") if embed else (
-        CHAT_FIELDS, "ChatCompletionRequest")
+    fields, schema = _FIELDS[request.kind]
     scoped = request.params.get("mistral")
     raw = {**request.params, **(scoped if isinstance(scoped, Mapping) else {})}
     for key in raw:
@@ -210,7 +225,7 @@ def check_request(request: Request) -> None:
             fail("params must not set 'model'; choose it in the provider string")
         if key == "stream":
             fail("batch APIs reject 'stream'; remove it from params")
-        if key == "input" and embed:
+        if key == "input" and request.kind != "chat":
             fail("params must not set 'input'; use one EmbedRequest per text")
         if key in _RENAMED:
             fail(f"params {key!r} is not a field of Mistral's {schema}: {_RENAMED[key]}")
@@ -219,7 +234,7 @@ def check_request(request: Request) -> None:
             fail(f"params['mistral'] {key!r} is not a field of Mistral's {schema}: Mistral's "
                  f"{schema} refuses unknown fields")
     mistral_params(request)
-    if isinstance(request, EmbedRequest):
+    if not isinstance(request, ChatRequest):
         return
     if request.temperature is not None and request.temperature > MAX_TEMPERATURE:
         fail(f"Mistral allows temperature up to {MAX_TEMPERATURE}, got {request.temperature}")
@@ -236,6 +251,13 @@ def check_request(request: Request) -> None:
             fail(f"response_model field {where} is a free-form dict: Mistral's strict "
                  "json_schema closes every object (additionalProperties: false), so it would "
                  "always come back empty; use a model with named fields")
+
+
+_FIELDS: Mapping[str, tuple[frozenset[str], str]] = {
+    "chat": (CHAT_FIELDS, "ChatCompletionRequest"), "embed": (EMBED_FIELDS, "EmbeddingRequest"),
+    "moderation": (MODERATION_FIELDS, "ClassificationRequest"),
+}
+"""Per request kind, the fields of Mistral's request schema and the schema's name."""
 
 
 @cache

@@ -29,11 +29,13 @@ if TYPE_CHECKING:
 
 __all__ = ["OpenAIAdapter"]
 
-_Endpoint = Literal["/v1/chat/completions", "/v1/responses", "/v1/embeddings"]
+_Endpoint = Literal["/v1/chat/completions", "/v1/responses", "/v1/embeddings",
+                    "/v1/moderations"]
 _ENDPOINTS: Mapping[str, _Endpoint] = {
     "chat": "/v1/chat/completions",
     "responses": "/v1/responses",
     "embed": "/v1/embeddings",
+    "moderation": "/v1/moderations",
 }
 _MAX_REQUESTS = 50_000
 _MAX_BYTES = 200 * 1000 * 1000
@@ -82,7 +84,7 @@ class OpenAIAdapter(OpenAIRealtime["OpenAI"], FileBatchAdapter["OpenAI"]):
 
     def _create_options(self, shard: ShardInput) -> dict[str, Any]:
         """The batch names one endpoint: embeddings, or the chat endpoint chosen."""
-        endpoint = _ENDPOINTS["embed" if shard.group == "embed" else self._chat_endpoint]
+        endpoint = _ENDPOINTS[self._chat_endpoint if shard.group == "chat" else shard.group]
         return {"endpoint": endpoint, "completion_window": "24h"}
 
     def poll_many(

@@ -35,4 +35,6 @@ CAPABILITIES = complete({
     "logprobs": yes("logprobs + top_logprobs (Responses: include output_text.logprobs)"),
     "response_schema": yes("response_format json_schema (Responses: text.format)"),
     "json_mode": yes("response_format json_object"),
+    "embed_texts": yes("input: [texts] (one data[] vector per text, in order)"),
+    "moderation": yes("/v1/moderations lines, input text or [texts]"),
 }, "openai")

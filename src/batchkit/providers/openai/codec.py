@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from ..._exceptions import InvalidRequestError
 from ..._parts import DocumentPart
-from ..._requests import ChatRequest, EmbedRequest, ImagePart, Request
+from ..._requests import ChatRequest, EmbedRequest, ImagePart, ModerationRequest, Request
 from .._capabilities import FEATURE_FIELDS, vendor_params
 from .._strict_schema import (
     StrictSchemaError,
@@ -50,6 +50,7 @@ from .bodies import (
 __all__ = [
     "CHAT_URL",
     "EMBEDDINGS_URL",
+    "MODERATIONS_URL",
     "RESPONSES_URL",
     "LineFormat",
     "StrictSchemaError",
@@ -61,6 +62,7 @@ __all__ = [
 CHAT_URL = "/v1/chat/completions"
 RESPONSES_URL = "/v1/responses"
 EMBEDDINGS_URL = "/v1/embeddings"
+MODERATIONS_URL = "/v1/moderations"
 
 # -- encode ----------------------------------------------------------------------------------
 
@@ -93,6 +95,9 @@ class LineFormat:
     chat_url: str = CHAT_URL
     responses_url: str = RESPONSES_URL
     embeddings_url: str | None = EMBEDDINGS_URL
+    moderations_url: str = MODERATIONS_URL
+    """Where moderation lines go; vendors without moderation refuse them by their
+    capability table before any line is made."""
     embeddings_base64: bool = True
     vendor: str = "OpenAI"
     key: str = "openai"
@@ -106,6 +111,7 @@ class LineFormat:
         "responses": ("openai.types.responses.response_create_params",
                       "ResponseCreateParamsBase"),
         "embed": ("openai.types.embedding_create_params", "EmbeddingCreateParams"),
+        "moderation": ("openai.types.moderation_create_params", "ModerationCreateParams"),
     })
     """Per endpoint, the vendor SDK's TypedDict of request fields (module, class): an unscoped
     ``params`` key must be one of them."""
@@ -117,6 +123,8 @@ class LineFormat:
                 raise InvalidRequestError(self._no_embeddings_rule(),
                                           custom_id=request.custom_id)
             return self.embeddings_url
+        if isinstance(request, ModerationRequest):
+            return self.moderations_url
         return self.responses_url if self.chat_endpoint == "responses" else self.chat_url
 
     def _no_embeddings_rule(self) -> str:
@@ -166,11 +174,14 @@ class LineFormat:
         bytes serialized once (``orjson.Fragment``, for :meth:`encode`), else as dicts."""
         body: dict[str, Any] = {} if self.model is None else {"model": self.model}
         if isinstance(request, EmbedRequest):
-            body["input"] = request.text
+            # A list input embeds each text in one line; one text stays a string, as it was.
+            body["input"] = request.text if request.texts is None else request.texts
             if request.dimensions is not None:
                 body["dimensions"] = request.dimensions
             if self.embeddings_base64:
                 body["encoding_format"] = "base64"
+        elif isinstance(request, ModerationRequest):
+            body["input"] = request.text if request.texts is None else request.texts
         elif self.chat_endpoint == "responses":
             self._responses_body(request, body, spliced=spliced)
         else:
@@ -184,7 +195,7 @@ class LineFormat:
         keys, which must be fields of the vendor's request type (see ``vendor_params``)."""
         from ..._registry import available_providers
 
-        endpoint = "embed" if isinstance(request, EmbedRequest) else self.chat_endpoint
+        endpoint = request.kind if request.kind != "chat" else self.chat_endpoint
         vendors = [name for name, _, _ in available_providers()]
         return vendor_params(request, self.key, vendors,
                              _known_fields(*self.params_types[endpoint])
@@ -266,12 +277,14 @@ class LineFormat:
         """The first rule ``request`` breaks, or None. Runs once per request of a million-row
         job, so a plain chat request takes the fewest steps."""
         if request.params:
-            for key in ("model", "stream", "input" if isinstance(request, EmbedRequest) else "n"):
+            for key in ("model", "stream", "n" if isinstance(request, ChatRequest) else "input"):
                 if key in request.params and not (key == "n" and request.params[key] == 1):
                     return _PARAM_RULES[key]
             self.raw_params(request)
         if isinstance(request, EmbedRequest):
             return self._no_embeddings_rule() if self.embeddings_url is None else None
+        if isinstance(request, ModerationRequest):
+            return None
         has_parts = False
         for m in request.messages:
             if type(m.content) is list:

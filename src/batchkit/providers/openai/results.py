@@ -17,13 +17,22 @@ from typing import Any, Literal
 import numpy as np
 
 from ..._exceptions import ProviderError
-from ..._results import Choice, ErrorInfo, FinishReason, Result, ResultStatus, Usage, finish_reason
+from ..._results import (
+    Choice,
+    ErrorInfo,
+    FinishReason,
+    Moderation,
+    Result,
+    ResultStatus,
+    Usage,
+    finish_reason,
+)
 from ..._state import JobState
 from ..._tools import ToolCall, tool_call_from_raw
 from .._lines import load_line
 from ..base import LineError, RemoteStatus
 
-__all__ = ["OPENAI_STATUSES", "decode_line", "map_status"]
+__all__ = ["OPENAI_STATUSES", "decode_line", "map_status", "moderations"]
 
 OPENAI_STATUSES: Mapping[str, JobState] = {
     "validating": JobState.VALIDATING,
@@ -74,6 +83,9 @@ def decode_line(line: bytes | str) -> Result:
         return _responses_result(cid, body, obj)
     if "data" in body:
         return _embedding_result(cid, body, obj)
+    if "results" in body:
+        return Result(cid, "succeeded", moderation=moderations(cid, body["results"]),
+                      usage=_usage(body.get("usage")), raw=obj)
     raise ValueError(f"line for {cid!r}: unrecognised response body")
 
 
@@ -203,19 +215,47 @@ def _responses_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Re
 
 
 def _embedding_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Result:
+    """One vector for a line of one text; a ``(k, d)`` matrix in ``index`` order for a line of
+    ``k`` texts (a list ``input``)."""
     data = body["data"]
-    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
-        raise ValueError(f"line for {cid!r}: expected exactly one embedding (one input per line)")
-    vector = data[0].get("embedding")
-    if isinstance(vector, str):  # encoding_format="base64": little-endian float32 bytes
-        arr = np.frombuffer(base64.b64decode(vector), dtype="<f4").astype(np.float32)
-    elif isinstance(vector, list):
-        arr = _float32_vector(vector)
+    if not isinstance(data, list) or not data or not all(isinstance(d, dict) for d in data):
+        raise ValueError(f"line for {cid!r}: expected a list of embedding objects")
+    if len(data) == 1:
+        arr = _vector(cid, data[0].get("embedding"))
     else:
-        raise ValueError(f"line for {cid!r}: embedding is neither a list nor base64")
-    slim = {**body, "data": [{k: v for k, v in data[0].items() if k != "embedding"}]}
+        ordered = sorted(data, key=lambda d: d.get("index") if type(d.get("index")) is int
+                         else -1)
+        if [d.get("index") for d in ordered] != list(range(len(data))):
+            raise ValueError(f"line for {cid!r}: embedding indexes are not 0..{len(data) - 1}")
+        arr = np.stack([_vector(cid, d.get("embedding")) for d in ordered])
+    slim = {**body, "data": [{k: v for k, v in d.items() if k != "embedding"} for d in data]}
     raw = {**obj, "response": {**obj["response"], "body": slim}}
     return Result(cid, "succeeded", embedding=arr, usage=_usage(body.get("usage")), raw=raw)
+
+
+def _vector(cid: str, vector: Any) -> np.ndarray:
+    if isinstance(vector, str):  # encoding_format="base64": little-endian float32 bytes
+        return np.frombuffer(base64.b64decode(vector), dtype="<f4").astype(np.float32)
+    if isinstance(vector, list):
+        return _float32_vector(vector)
+    raise ValueError(f"line for {cid!r}: embedding is neither a list nor base64")
+
+
+def moderations(cid: str, results: Any) -> list[Moderation]:
+    """A moderation body's ``results``, one per input text. OpenAI says ``flagged``; Mistral
+    gives only the categories, so a text is flagged when any category is."""
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise ValueError(f"line for {cid!r}: moderation 'results' is not a list of objects")
+    verdicts = []
+    for one in results:
+        categories = {str(k): bool(v) for k, v in (one.get("categories") or {}).items()}
+        scores = {str(k): float(v) for k, v in (one.get("category_scores") or {}).items()
+                  if isinstance(v, int | float)}
+        flagged = one.get("flagged")
+        verdicts.append(Moderation(flagged=bool(flagged) if flagged is not None
+                                   else any(categories.values()),
+                                   categories=categories, category_scores=scores))
+    return verdicts
 
 
 def _float32_vector(vector: list[Any]) -> np.ndarray:

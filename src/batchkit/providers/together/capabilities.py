@@ -11,7 +11,7 @@ and it has no prompt-cache control. See ``providers/_capabilities.py``.
 
 from __future__ import annotations
 
-from .._capabilities import complete, no, yes
+from .._capabilities import NO_EMBEDDINGS, NO_MODERATION, complete, no, yes
 
 __all__ = ["CAPABILITIES"]
 
@@ -37,4 +37,6 @@ CAPABILITIES = complete({
                    "the result's raw line"),
     "response_schema": yes("response_format json_schema", note="best-effort, no strict mode"),
     "json_mode": yes("response_format json_object"),
+    "embed_texts": no(NO_EMBEDDINGS.format(vendor="Together")),
+    "moderation": no("Together " + NO_MODERATION),
 }, "together")

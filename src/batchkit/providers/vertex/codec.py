@@ -35,6 +35,7 @@ from ..._exceptions import InvalidRequestError, ProviderError
 from ..._requests import ChatRequest, EmbedRequest, Request
 from ..._results import ErrorInfo, Result, Usage
 from ..._state import JobState
+from .._capabilities import NO_MODERATION
 from .._ids import escaped_id
 from ..base import LineError, RemoteStatus
 from ..gemini.codec import (
@@ -162,6 +163,8 @@ def check_request(request: Request, model: str) -> None:
                 f"params.labels must be an object without the key {ID_LABEL!r}, which "
                 "batchkit uses to carry the request id", custom_id=request.custom_id)
         return
+    if not isinstance(request, EmbedRequest):
+        raise InvalidRequestError("Vertex AI " + NO_MODERATION, custom_id=request.custom_id)
     if not embedding_model:
         raise InvalidRequestError(
             f"vertex model {model!r} does not embed; embedding requests need an embedding "
@@ -187,6 +190,7 @@ def encode_request(request: Request, vid: str) -> bytes:
         body = encode_generate_content_request(request, VERTEX)
         body["labels"] = {**body.get("labels", {}), ID_LABEL: vid}
         return orjson.dumps({"request": body})
+    assert isinstance(request, EmbedRequest)  # moderation: refused by the capability table
     instance: dict[str, Any] = {"content": request.text}
     if request.input_type is not None:
         instance["task_type"] = EMBED_TASK_TYPES[request.input_type]

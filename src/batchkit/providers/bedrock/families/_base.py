@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from ...._requests import ChatRequest, Request
 from ...._results import Result
-from ..._capabilities import Capabilities, complete, no
+from ..._capabilities import NO_MODERATION, ONE_TEXT_PER_LINE, Capabilities, Support, complete, no
 
 __all__ = ["BodyError", "Fail", "Family", "prompt_only", "put", "text_messages"]
 
@@ -58,14 +58,19 @@ def put(body: dict[str, Any], key: str, value: Any) -> None:
         body[key] = value
 
 
-def prompt_only(label: str) -> Capabilities:
-    """The table of a family whose body is one prompt string: every feature refused."""
+def prompt_only(label: str, embed_texts: Support | None = None) -> Capabilities:
+    """The table of a family whose body is one prompt string (or one text to embed): every
+    feature refused, but several texts in one line where the family's body takes a list
+    (``embed_texts``)."""
     way = (f"{label} on Bedrock takes one prompt string; use a Claude or Nova model for this")
-    return complete({feature: no(way) for feature in (
+    table = {feature: no(way) for feature in (
         "tools", "tool_choice", "tool_choice_required", "tool_choice_named",
         "parallel_tool_calls", "tool_results", "message_name", "images", "documents",
         "document_file_id", "cache_breakpoints", "reasoning", "reasoning_off", "n",
-        "logprobs", "response_schema", "json_mode")}, "bedrock")
+        "logprobs", "response_schema", "json_mode")}
+    table["embed_texts"] = embed_texts or no(ONE_TEXT_PER_LINE)
+    table["moderation"] = no("Bedrock " + NO_MODERATION)
+    return complete(table, "bedrock")
 
 
 def text_messages(request: ChatRequest, fail: Fail) -> list[tuple[str, str]]:

@@ -36,7 +36,7 @@ CAPABILITIES = complete({
     "document_file_id": no(_NO), "cache_breakpoints": no(_NO), "reasoning": no(_NO),
     "reasoning_off": no(_NO), "n": no(_NO), "logprobs": no(_NO),
     "response_schema": yes("the only tool, respond, forced with tool_choice any"),
-    "json_mode": no(_NO),
+    "json_mode": no(_NO), "embed_texts": no(_NO), "moderation": no(_NO),
 }, "bedrock")
 
 

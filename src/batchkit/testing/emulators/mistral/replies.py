@@ -21,6 +21,7 @@ from typing import Any
 from batchkit.testing import _spec
 from batchkit.testing._schema_fill import fill_schema
 from batchkit.testing._text import collect_text, digest, estimate_tokens
+from batchkit.testing.emulators._moderation import verdicts
 from batchkit.testing.emulators.openai.replies import unit_vector
 
 Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
@@ -29,6 +30,7 @@ Responder = Callable[[str, dict[str, Any], str], dict[str, Any]]
 BODY_SCHEMAS = {
     "/v1/chat/completions": "ChatCompletionRequest",
     "/v1/embeddings": "EmbeddingRequest",
+    "/v1/moderations": "ClassificationRequest",
 }
 EMBEDDING_DIMENSIONS = {"mistral-embed": (1024, 1024), "codestral-embed": (1536, 3072)}
 """Model -> (native, largest ``output_dimension``); codestral-embed is Matryoshka-style."""
@@ -206,10 +208,29 @@ def embedding_list(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+MISTRAL_CATEGORIES = {
+    "sexual": [], "hate_and_discrimination": ["hate"], "violence_and_threats": ["violence"],
+    "dangerous_and_criminal_content": [], "selfharm": ["self-harm"], "health": [],
+    "financial": [], "law": [], "pii": [],
+}
+"""mistral-moderation's categories (https://docs.mistral.ai/usage/guardrailing) and the
+emulator's triggers."""
+
+
+def moderation(body: dict[str, Any]) -> dict[str, Any]:
+    """A ``ModerationResponse``: per input text, each category's flag and score (Mistral gives
+    no overall ``flagged``)."""
+    model = str(body.get("model"))
+    return {"id": digest("mistral-moderation", json.dumps(body, sort_keys=True))[:32],
+            "model": model, "results": verdicts(model, body.get("input"), MISTRAL_CATEGORIES)}
+
+
 def default_responder(endpoint: str, body: dict[str, Any], custom_id: str) -> dict[str, Any]:
     """The stock replies (the job stamps ``created`` with its clock afterwards)."""
     if endpoint == "/v1/chat/completions":
         return chat_completion(body, custom_id)
+    if endpoint == "/v1/moderations":
+        return moderation(body)
     return embedding_list(body)
 
 

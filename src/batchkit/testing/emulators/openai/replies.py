@@ -20,6 +20,7 @@ from typing import Any
 
 from batchkit.testing._schema_fill import fill_schema
 from batchkit.testing._text import collect_text, digest, estimate_tokens
+from batchkit.testing.emulators._moderation import verdicts
 from batchkit.testing.emulators.openai import features
 from batchkit.testing.emulators.openai.errors import ReplyError as ReplyError
 
@@ -246,6 +247,26 @@ def embedding_list(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+OPENAI_CATEGORIES = {
+    "harassment": [], "harassment/threatening": [], "hate": ["hate"],
+    "hate/threatening": [], "illicit": [], "illicit/violent": [], "self-harm": ["self-harm"],
+    "self-harm/instructions": [], "self-harm/intent": ["self-harm"], "sexual": [],
+    "sexual/minors": [], "violence": ["violence"], "violence/graphic": [],
+}
+"""The omni-moderation categories (``CreateModerationResponse``) and the emulator's triggers."""
+
+
+def moderation(body: dict[str, Any], custom_id: str) -> dict[str, Any]:
+    """A ``CreateModerationResponse``: per input text, ``flagged`` and every category's flag,
+    score and the input types it applied to (text only here)."""
+    model = str(body.get("model") or "omni-moderation-latest")
+    results = [{"flagged": any(one["categories"].values()), **one,
+                "category_applied_input_types": {name: ["text"] for name in OPENAI_CATEGORIES}}
+               for one in verdicts(model, body.get("input"), OPENAI_CATEGORIES)]
+    return {"id": f"modr-{digest('moderation', custom_id)[:24]}", "model": model,
+            "results": results}
+
+
 def default_responder(url: str, body: dict[str, Any], custom_id: str) -> dict[str, Any]:
     """The emulator's stock replies (the batch stamps ``created`` with its clock afterwards)."""
     created = 0
@@ -255,6 +276,8 @@ def default_responder(url: str, body: dict[str, Any], custom_id: str) -> dict[st
         return response_object(body, custom_id, created)
     if url == "/v1/embeddings":
         return embedding_list(body)
+    if url == "/v1/moderations":
+        return moderation(body, custom_id)
     raise ReplyError(400, f"The emulator has no replies for {url}.", param="url")
 
 

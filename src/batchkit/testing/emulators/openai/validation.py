@@ -32,6 +32,7 @@ BODY_SCHEMAS = {
     "/v1/chat/completions": "CreateChatCompletionRequest",
     "/v1/embeddings": "CreateEmbeddingRequest",
     "/v1/responses": "CreateResponse",
+    "/v1/moderations": "CreateModerationRequest",
 }
 REQUIRED_ENVELOPE = ("custom_id", "method", "url", "body")
 
