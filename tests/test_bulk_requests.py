@@ -62,8 +62,8 @@ def test_default_ids_count_from_zero_and_embeddings_batch_too() -> None:
     assert embeds == [bk.EmbedRequest(custom_id="x", text="a", dimensions=8),
                       bk.EmbedRequest(custom_id="y", text="b", dimensions=8)]
     assert orjson.loads(embeds[1].model_dump_json()) == {
-        "custom_id": "y", "params": {}, "metadata": {}, "text": "b", "input_type": None,
-        "dimensions": 8}
+        "custom_id": "y", "params": {}, "metadata": {}, "text": "b", "texts": None,
+        "input_type": None, "dimensions": 8}
 
 
 @pytest.mark.parametrize(("texts", "ids", "message"), [
