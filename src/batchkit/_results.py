@@ -388,14 +388,24 @@ class ResultSet(Sequence[Result]):
 
     def to_npy(self, path: Target, kind: str = "float", *,
                storage_options: dict[str, Any] | None = None) -> int:
-        """Save :meth:`embeddings` of ``kind`` as a ``.npy`` file or URL; returns the row count."""
-        return write_npy(self, path, len(self), kind, storage_options)
+        """Save :meth:`embeddings` of ``kind`` as a ``.npy`` file or URL; returns the row count.
+        An in-memory set counts a row per text of a request of several ``texts``; a streamed
+        one is written one row per result (it is not walked twice to count)."""
+        rows = len(self) if self._results is None else sum(
+            _rows_of(r.embedding if kind == "float" else (r.embeddings_by_type or {}).get(kind))
+            for r in self._results)
+        return write_npy(self, path, rows, kind, storage_options)
 
     def to_jsonl(self, path_or_file: Target | IO[bytes], *, include_raw: bool = False,
                  storage_options: dict[str, Any] | None = None) -> int:
         """Write one JSON object per result to a file, URL or binary stream; returns how many."""
         return write_jsonl(self, path_or_file, include_raw=include_raw,
                            storage_options=storage_options)
+
+
+def _rows_of(vector: np.ndarray | None) -> int:
+    """The matrix rows a result's vector fills: one, or one per text of a ``texts`` request."""
+    return 1 if vector is None or vector.ndim == 1 else len(vector)
 
 
 def _grown(matrix: np.ndarray, rows: int) -> np.ndarray:

@@ -265,8 +265,9 @@ def pending(vendor: str) -> dict[str, Support]:
 
 ONE_TEXT_PER_LINE = "send one request per text (EmbedRequest.batch(texts) builds them)"
 """The way forward where a vendor's batch line embeds one text."""
-NO_MODERATION = ("its batch API has no moderation endpoint; send ModerationRequests to "
-                 "provider='openai:omni-moderation-latest' or 'mistral:mistral-moderation-latest'")
+NO_MODERATION = ("no moderation endpoint in this vendor's batch API; send ModerationRequests "
+                 "to provider='openai:omni-moderation-latest' or "
+                 "'mistral:mistral-moderation-latest'")
 """The way forward where a vendor's batch API takes no moderation requests."""
 NO_EMBEDDINGS = ("{vendor} batches take no embeddings; send EmbedRequests to a provider whose "
                  "batch API has them")

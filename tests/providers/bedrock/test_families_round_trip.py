@@ -125,6 +125,8 @@ def test_claude_reasoning_reads_back() -> None:
                                         params={"bedrock": {"truncate": "END"}})),
     ("cohere-embed-v4", bk.EmbedRequest(custom_id="e_1", text="hello", dimensions=512,
                                         input_type="clustering")),
+    ("cohere-embed-v3", bk.EmbedRequest(custom_id="e_1", texts=["hello", "world"],
+                                        input_type="search_document")),
 ])
 def test_embedding_families(name: str, request_: bk.EmbedRequest) -> None:
     assert FAMILIES[name].to_request(encode(request_, FAMILIES[name]), "e_1") == request_
@@ -184,8 +186,8 @@ def test_the_reader_tells_the_family_from_the_body(name: str, body: dict[str, An
      "cannot tell the model family"),
     ({"recordId": "r-1", "modelInput": {"prompt": "Hello"}}, "cohere.command-r-v1:0",
      "'cohere.command-r-v1:0' is not in a family"),
-    ({"recordId": "r-1", "modelInput": {"texts": ["a", "b"], "input_type": "search_query"}},
-     None, "exactly one text"),
+    ({"recordId": "r-1", "modelInput": {"texts": [], "input_type": "search_query"}},
+     None, "'texts' must be a list of one or more texts"),
     ({"recordId": "r-1", "modelInput": {"inputText": "hi"}, "extra": 1}, None,
      "unknown line field(s) extra"),
     ({"recordId": "r-1", "modelInput": {"messages": "nope"}}, "amazon.nova-lite-v1:0",

@@ -35,5 +35,5 @@ CAPABILITIES = complete({
     "json_mode": no("Anthropic has no schema-less JSON mode; give a response_schema "
                     "or a response_model"),
     "embed_texts": no(NO_EMBEDDINGS.format(vendor="Anthropic")),
-    "moderation": no("Anthropic " + NO_MODERATION),
+    "moderation": no(NO_MODERATION),
 }, "anthropic")

@@ -100,7 +100,7 @@ def check_request(request: Request, options: Mapping[str, Any]) -> None:
     if isinstance(request, EmbedRequest):
         fail("anthropic has no embeddings API; send EmbedRequests to another provider")
     if isinstance(request, ModerationRequest):
-        fail("Anthropic " + NO_MODERATION)
+        fail(f"anthropic: {NO_MODERATION}")
     scoped = request.params.get("anthropic")
     given = {*request.params, *(scoped if isinstance(scoped, Mapping) else ())}
     for key, rule in _PARAM_RULES.items():

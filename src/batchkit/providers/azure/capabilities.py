@@ -37,5 +37,5 @@ CAPABILITIES = complete({
     "response_schema": yes("response_format json_schema"),
     "json_mode": yes("response_format json_object"),
     "embed_texts": no(NO_EMBEDDINGS.format(vendor="Azure OpenAI")),
-    "moderation": no("Azure OpenAI " + NO_MODERATION),
+    "moderation": no(NO_MODERATION),
 }, "azure")

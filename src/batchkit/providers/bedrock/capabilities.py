@@ -41,5 +41,5 @@ CAPABILITIES = complete({
                     "response_model"),
     "embed_texts": yes("Cohere Embed bodies: texts [..]", note="Cohere Embed models only; "
                        "Titan embeds one inputText"),
-    "moderation": no("Bedrock " + NO_MODERATION),
+    "moderation": no(NO_MODERATION),
 }, "bedrock")

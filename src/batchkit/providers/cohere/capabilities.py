@@ -32,5 +32,5 @@ CAPABILITIES = complete({
     "response_schema": yes("response_format {type: json_object, json_schema}"),
     "json_mode": yes("response_format {type: json_object}"),
     "embed_texts": no(ONE_TEXT_PER_LINE, note="an embed job's dataset has one text a row"),
-    "moderation": no("Cohere " + NO_MODERATION),
+    "moderation": no(NO_MODERATION),
 }, "cohere")

@@ -182,7 +182,7 @@ def dataset_fields(
 def check_request(request: Request, model: str, options: Mapping[str, Any]) -> None:
     """Dispatch to :func:`check_chat` / :func:`check_embed` with the adapter's options."""
     if isinstance(request, ModerationRequest):
-        raise InvalidRequestError("Cohere " + NO_MODERATION, custom_id=request.custom_id)
+        raise InvalidRequestError(f"cohere: {NO_MODERATION}", custom_id=request.custom_id)
     if isinstance(request, ChatRequest):
         check_chat(request)
     else:

@@ -42,7 +42,7 @@ def google_table(vendor: str, file_uri: str, call_ids: str) -> dict[str, Support
         "json_mode": yes("responseMimeType application/json"),
         "embed_texts": no(ONE_TEXT_PER_LINE, note=f"a {vendor} embedding line holds one "
                           "content"),
-        "moderation": no(f"{vendor} " + NO_MODERATION),
+        "moderation": no(NO_MODERATION),
     }
 
 

@@ -36,5 +36,5 @@ CAPABILITIES = complete({
     "response_schema": yes("response_format json_schema", note="strict on gpt-oss only"),
     "json_mode": yes("response_format json_object"),
     "embed_texts": no(NO_EMBEDDINGS.format(vendor="Groq")),
-    "moderation": no("Groq " + NO_MODERATION),
+    "moderation": no(NO_MODERATION),
 }, "groq")

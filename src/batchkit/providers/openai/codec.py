@@ -63,6 +63,8 @@ CHAT_URL = "/v1/chat/completions"
 RESPONSES_URL = "/v1/responses"
 EMBEDDINGS_URL = "/v1/embeddings"
 MODERATIONS_URL = "/v1/moderations"
+MAX_EMBED_TEXTS = 2048
+"""``CreateEmbeddingRequest.input``: an array of at most 2048 texts (the OpenAI spec)."""
 
 # -- encode ----------------------------------------------------------------------------------
 
@@ -282,7 +284,12 @@ class LineFormat:
                     return _PARAM_RULES[key]
             self.raw_params(request)
         if isinstance(request, EmbedRequest):
-            return self._no_embeddings_rule() if self.embeddings_url is None else None
+            if self.embeddings_url is None:
+                return self._no_embeddings_rule()
+            if request.texts is not None and len(request.texts) > MAX_EMBED_TEXTS:
+                return (f"an embedding line takes at most {MAX_EMBED_TEXTS} texts, not "
+                        f"{len(request.texts)}; split them into several requests")
+            return None
         if isinstance(request, ModerationRequest):
             return None
         has_parts = False

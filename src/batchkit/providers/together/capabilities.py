@@ -38,5 +38,5 @@ CAPABILITIES = complete({
     "response_schema": yes("response_format json_schema", note="best-effort, no strict mode"),
     "json_mode": yes("response_format json_object"),
     "embed_texts": no(NO_EMBEDDINGS.format(vendor="Together")),
-    "moderation": no("Together " + NO_MODERATION),
+    "moderation": no(NO_MODERATION),
 }, "together")

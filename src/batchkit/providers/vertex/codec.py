@@ -164,7 +164,7 @@ def check_request(request: Request, model: str) -> None:
                 "batchkit uses to carry the request id", custom_id=request.custom_id)
         return
     if not isinstance(request, EmbedRequest):
-        raise InvalidRequestError("Vertex AI " + NO_MODERATION, custom_id=request.custom_id)
+        raise InvalidRequestError(f"vertex: {NO_MODERATION}", custom_id=request.custom_id)
     if not embedding_model:
         raise InvalidRequestError(
             f"vertex model {model!r} does not embed; embedding requests need an embedding "

@@ -69,7 +69,7 @@ def prompt_only(label: str, embed_texts: Support | None = None) -> Capabilities:
         "document_file_id", "cache_breakpoints", "reasoning", "reasoning_off", "n",
         "logprobs", "response_schema", "json_mode")}
     table["embed_texts"] = embed_texts or no(ONE_TEXT_PER_LINE)
-    table["moderation"] = no("Bedrock " + NO_MODERATION)
+    table["moderation"] = no(NO_MODERATION)
     return complete(table, "bedrock")
 
 

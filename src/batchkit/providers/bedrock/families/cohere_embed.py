@@ -27,6 +27,8 @@ __all__ = ["COHERE_EMBED_V3", "COHERE_EMBED_V4"]
 DEFAULT_INPUT_TYPE = "search_document"
 _INPUT_TYPES = ("search_document", "search_query", "classification", "clustering")
 _V4_DIMENSIONS = (256, 512, 1024, 1536)
+MAX_TEXTS = 96
+"""The most ``texts`` one InvokeModel body takes (the Embed v3 and v4 parameter pages)."""
 _DTYPES = {"float": np.float32, "int8": np.int8, "uint8": np.uint8, "binary": np.int8,
            "ubinary": np.uint8}
 
@@ -55,13 +57,21 @@ def _to_request(body: dict[str, Any], custom_id: str) -> EmbedRequest:
                         params={"bedrock": kept} if kept else {})
 
 
+def _check_texts(request: Request, fail: Fail) -> None:
+    if isinstance(request, EmbedRequest) and len(request.inputs) > MAX_TEXTS:
+        fail(f"Cohere Embed on Bedrock takes at most {MAX_TEXTS} texts a record, not "
+             f"{len(request.inputs)}; split them into several requests")
+
+
 def _check_v3(request: Request, fail: Fail) -> None:
+    _check_texts(request, fail)
     if isinstance(request, EmbedRequest) and request.dimensions is not None:
         fail("Cohere Embed v3 models have a fixed size; remove 'dimensions' (Cohere Embed v4 "
              "takes 256, 512, 1024 or 1536)")
 
 
 def _check_v4(request: Request, fail: Fail) -> None:
+    _check_texts(request, fail)
     if isinstance(request, EmbedRequest) and request.dimensions not in (None, *_V4_DIMENSIONS):
         fail(f"Cohere Embed v4 takes dimensions 256, 512, 1024 or 1536, not "
              f"{request.dimensions}")
