@@ -55,6 +55,15 @@ def test_a_moderation_job_decodes_a_verdict_per_text(vendor: str) -> None:
 
 
 @pytest.mark.parametrize("vendor", ["openai", "mistral"])
+def test_real_time_mode_answers_as_the_batch_does(vendor: str) -> None:
+    with emulate(providers=[vendor]):
+        batch = bk.run(_requests(), MODELS[vendor])
+        now = bk.run(_requests(), MODELS[vendor], mode="realtime")
+    assert now.counts() == {"succeeded": 3}
+    assert [r.moderation for r in now] == [r.moderation for r in batch]
+
+
+@pytest.mark.parametrize("vendor", ["openai", "mistral"])
 def test_the_line_is_the_vendors_moderation_request(vendor: str, tmp_path: Path) -> None:
     [payload] = bk.encode(_requests()[:2], MODELS[vendor], tmp_path)
     pair, one = (orjson.loads(line) for line in payload.read_bytes().splitlines())

@@ -3,7 +3,8 @@ out.
 
 A Mistral batch line is ``{"custom_id", "body"}`` with the model and endpoint named once on the
 job (https://docs.mistral.ai/capabilities/batch/), so a row is sent now through the ``mistralai``
-SDK's ``chat.complete`` or ``embeddings.create`` with the adapter's model, and the answer is
+SDK's ``chat.complete``, ``embeddings.create`` or ``classifiers.moderate`` (the line's group
+says which) with the adapter's model, and the answer is
 written in the result-file shape ``{"id", "custom_id", "response": {"status_code", "body"},
 "error"}`` that ``decode`` reads. Retries are off for these calls, so the engine's rate limiter
 sees every 429.
@@ -49,6 +50,9 @@ class MistralRealtime:
             try:
                 if "messages" in body:
                     reply = client.chat.complete(**body, retries=quiet)
+                elif group == "moderation":
+                    reply = client.classifiers.moderate(
+                        **{_SDK_NAMES.get(k, k): v for k, v in body.items()}, retries=quiet)
                 else:
                     reply = client.embeddings.create(
                         **{_SDK_NAMES.get(k, k): v for k, v in body.items()}, retries=quiet)

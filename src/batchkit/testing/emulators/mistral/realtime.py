@@ -23,7 +23,7 @@ from batchkit.testing.emulators.mistral.replies import ReplyError, check_body, e
 
 __all__ = ["REALTIME_PATHS", "SyncEndpoints"]
 
-REALTIME_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings"})
+REALTIME_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/moderations"})
 
 
 class SyncEndpoints(RateGate):

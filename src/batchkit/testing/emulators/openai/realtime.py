@@ -29,7 +29,8 @@ from batchkit.testing.emulators.openai.validation import body_problem
 
 __all__ = ["REALTIME_URLS", "RealtimeEndpoints"]
 
-REALTIME_URLS = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/responses"})
+REALTIME_URLS = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/responses",
+                           "/v1/moderations"})
 
 
 def _duration(seconds: float) -> str:
@@ -43,7 +44,7 @@ def _duration(seconds: float) -> str:
 def request_tokens(url: str, body: dict[str, Any]) -> int:
     """What a call counts against the token budget: its prompt as OpenAI estimates it, plus
     the most it may write (``max_tokens`` and its successors)."""
-    if url == "/v1/embeddings":
+    if url in ("/v1/embeddings", "/v1/moderations"):
         return estimate_tokens(collect_text(body.get("input", "")))
     prompt = estimate_tokens(collect_text(body.get("messages") or body.get("input") or ""))
     cap = body.get("max_completion_tokens") or body.get("max_tokens") \
