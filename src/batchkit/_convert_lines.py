@@ -4,13 +4,13 @@ Each line is first tried against the shapes learnt so far (``_convert_shapes``):
 values keep to the rules is written without being read into a request. Every other line takes
 the whole way, exactly as ``read_numbered`` reads a native file (the same UTF-8, JSON and
 one-model-per-kind errors, naming the line) followed by the target's check and encoder; a line
-that went the whole way and is one request teaches a new shape, up to a limit, so a file of
-lines that all differ costs a bounded number of lessons.
+that went the whole way teaches a new shape, up to a limit, so a file of lines that all differ
+costs a bounded number of lessons.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import orjson
@@ -148,15 +148,11 @@ class LineConverter:
         if not raw.strip():
             return
         obj = _parse(raw, line_no)
-        found: list[tuple[Request, bytes]] = []
-        for req in self._requests(obj, line_no):
-            if self.line_model is not None:
-                self._note_model(req, self.line_model(obj), line_no)
-            out = convert_request(req, line_no, self.adapter, self.keeps_raw, self.fmt)
-            write(out + b"\n")
-            found.append((req, out))
-        if len(found) != 1:
-            return
+        req = self.reader.request_from_line(obj, line_no, self.model)
+        if self.line_model is not None:
+            self._note_model(req, self.line_model(obj), line_no)
+        out = convert_request(req, line_no, self.adapter, self.keeps_raw, self.fmt)
+        write(out + b"\n")
         line = raw.rstrip(b"\r\n")
         for at, shape in enumerate(self.waiting):
             if shape.convert(line) is not None:
@@ -164,7 +160,7 @@ class LineConverter:
                 return
         if self.lessons < _MAX_LESSONS and len(self.shapes) + len(self.waiting) < _MAX_SHAPES:
             self.lessons += 1
-            learnt = learn_shape(raw, found[0][0], self._one_request, self.adapter, found[0][1])
+            learnt = learn_shape(raw, req, self._one_request, self.adapter, out)
             if learnt is not None:
                 self.shapes.insert(0, learnt)
 
@@ -180,15 +176,8 @@ class LineConverter:
         if named != first:
             raise model_differs(named, first, first_line, req.custom_id, line_no)
 
-    def _requests(self, obj: dict[str, Any], line_no: int) -> Iterable[Request]:
-        many = getattr(self.reader, "requests_from_line", None)
-        if many is not None:
-            return many(obj, line_no, self.model)  # type: ignore[no-any-return]
-        return (self.reader.request_from_line(obj, line_no, self.model),)
-
-    def _one_request(self, obj: dict[str, Any]) -> Request | None:
-        found = list(self._requests(obj, 0))
-        return found[0] if len(found) == 1 else None
+    def _one_request(self, obj: dict[str, Any]) -> Request:
+        return self.reader.request_from_line(obj, 0, self.model)  # type: ignore[no-any-return]
 
 
 def model_differs(named: Any, first: Any, first_line: int, custom_id: str,

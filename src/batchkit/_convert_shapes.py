@@ -12,7 +12,8 @@ How a shape is learnt, from a line that went the whole way (read, checked, encod
 
 * Each string value of the raw line is replaced in turn by a sentinel and the line read again.
   A value is a *slot* when the request read back is the first one with the sentinel as its
-  ``custom_id`` or as the text of one message (or text part, or embedding): the reader passes
+  ``custom_id`` or as the text of one message (or text part, or embedding or moderation
+  ``text``): the reader passes
   it through unchanged (two sentinels, one with spaces, quotes, a backslash and non-ASCII, make
   a reader that trims or rewrites text show). Every other value is a constant of the shape.
 * The request with every slot set to a sentinel is checked and encoded by the target; each
@@ -20,6 +21,8 @@ How a shape is learnt, from a line that went the whole way (read, checked, encod
   string leaves no shape), and the line itself must come out of the shape byte for byte.
 * The shape's pattern is the raw line with each slot a JSON-string group: a line matches only
   if its constant bytes are the same.
+* A request of several ``texts`` (a list ``input``) teaches no shape: its lines differ in how
+  many texts they hold, and take the whole way.
 
 A line of a shape is converted without reading or encoding when its values keep to the rules
 any reader or target applies to a value: an id non-empty and at most ``MAX_CUSTOM_ID_LENGTH``
@@ -39,7 +42,14 @@ from typing import Any
 
 import orjson
 
-from ._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest, Request, TextPart
+from ._requests import (
+    MAX_CUSTOM_ID_LENGTH,
+    ChatRequest,
+    EmbedRequest,
+    ModerationRequest,
+    Request,
+    TextPart,
+)
 
 __all__ = ["Shape", "learn_shape"]
 
@@ -57,8 +67,8 @@ _ID, _VENDOR_ID, _TEXT = 0, 1, 2
 
 Path = tuple[Any, ...]
 Picker = Callable[[tuple[bytes, ...]], tuple[bytes, ...]]
-ReadLine = Callable[[dict[str, Any]], Request | None]
-"""A parsed line -> its one request (None: not one request, or refused)."""
+ReadLine = Callable[[dict[str, Any]], Request]
+"""A parsed line -> its request (or the reader's error)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,8 @@ def learn_shape(raw: bytes, request: Request, read: ReadLine, adapter: Any,
                 encoded: bytes) -> Shape | None:
     """The shape of ``raw`` (a line that read as ``request`` and converted to ``encoded``),
     or None when its lines cannot be spliced."""
+    if isinstance(request, (EmbedRequest, ModerationRequest)) and request.texts is not None:
+        return None
     line = raw.rstrip(b"\r\n")
     known = _variables(request)
     strings: list[tuple[int, int, Path | None]] = []  # every JSON string: where, slot of what
@@ -157,8 +169,6 @@ def _slot(line: bytes, start: int, end: int, request: Request, known: dict[Path,
         try:
             probe = read(orjson.loads(line[:start] + orjson.dumps(sentinel) + line[end:]))
         except Exception:  # a refused probe only means: a constant
-            return None
-        if probe is None:
             return None
         paths = [p for p in known if probe == _with(request, p, sentinel)]
         if len(paths) != 1 or (found is not None and paths[0] != found):
@@ -284,7 +294,7 @@ def _cut(out: bytes, tokens: list[tuple[bytes, tuple[int, int]]]
 def _variables(request: Request) -> dict[Path, str]:
     """The request's id and texts, by where they sit."""
     found: dict[Path, str] = {("id",): request.custom_id}
-    if isinstance(request, EmbedRequest) and request.text is not None:
+    if isinstance(request, (EmbedRequest, ModerationRequest)) and request.text is not None:
         found[("embed",)] = request.text
     elif isinstance(request, ChatRequest):
         for i, message in enumerate(request.messages):

@@ -212,25 +212,22 @@ def _document_row(row: dict[str, Any], line_no: int) -> dict[str, Any]:
 def _read_native(source: _Source, reader: ModuleType, model: str | None,
                  response_model: type[BaseModel] | None) -> Iterator[tuple[int, Request]]:
     """A vendor file's requests, by its reader; the lines of one kind must name one model."""
-    many = getattr(reader, "requests_from_line", None)
     line_model = getattr(reader, "line_model", None)
     first_model: dict[str, tuple[int, Any]] = {}  # kind -> (line, model) of its first line
     for line_no, obj in _iter_json_lines(source):
-        found = many(obj, line_no, model) if many else (reader.request_from_line(
-            obj, line_no, model),)
-        for req in found:
-            if line_model is not None:
-                named = line_model(obj)
-                first_line, first = first_model.setdefault(req.kind, (line_no, named))
-                if named != first:
-                    raise InvalidRequestError(
-                        f"model {named!r} differs from {first!r} on line {first_line}; a file "
-                        "is one job on one model per kind (choose it in the provider string)",
-                        custom_id=req.custom_id, line=line_no)
-            if response_model is not None and isinstance(req, ChatRequest):
-                req = req.model_copy(update={"response_model": response_model,
-                                             "response_schema": None, "json_mode": False})
-            yield line_no, req
+        req = reader.request_from_line(obj, line_no, model)
+        if line_model is not None:
+            named = line_model(obj)
+            first_line, first = first_model.setdefault(req.kind, (line_no, named))
+            if named != first:
+                raise InvalidRequestError(
+                    f"model {named!r} differs from {first!r} on line {first_line}; a file "
+                    "is one job on one model per kind (choose it in the provider string)",
+                    custom_id=req.custom_id, line=line_no)
+        if response_model is not None and isinstance(req, ChatRequest):
+            req = req.model_copy(update={"response_model": response_model,
+                                         "response_schema": None, "json_mode": False})
+        yield line_no, req
 
 
 def _read_csv(

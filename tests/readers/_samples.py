@@ -26,11 +26,18 @@ OTHER_SAMPLES = {
     "openai_responses": ("openai", "openai:gpt-4.1-mini"),
     "openai_embeddings": ("openai", "openai:text-embedding-3-small"),
     "mistral_embeddings": ("mistral", "mistral:mistral-embed"),
+    "openai_embeddings_texts": ("openai", "openai:text-embedding-3-small"),
+    "mistral_embeddings_texts": ("mistral", "mistral:mistral-embed"),
+    "openai_moderations": ("openai", "openai:omni-moderation-latest"),
+    "mistral_moderations": ("mistral", "mistral:mistral-moderation-latest"),
     "gemini_embeddings": ("gemini", "gemini:gemini-embedding-001"),
     "vertex_embeddings": ("vertex", "vertex:text-embedding-005"),
     "cohere_embeddings": ("cohere", "cohere:embed-english-v3.0"),
 }
 ALL_SAMPLES = {**CHAT_SAMPLES, **OTHER_SAMPLES}
+READ_AS = {"mistral_moderations": "mistral:mistral-moderation-latest"}
+"""The format to read a sample in where its lines do not tell: Mistral's moderation lines are
+spelt as its embedding lines are, and only the model named for the file tells them apart."""
 
 SYSTEM = "You are a concise assistant."
 PLAIN = "Name three primary colours."

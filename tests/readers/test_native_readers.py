@@ -130,12 +130,12 @@ def test_older_and_shorter_spellings_are_read(tmp_path: Path) -> None:
     assert (gemini.messages[0].role, gemini.params) == ("user", {})
 
 
-def test_a_list_input_embedding_line_is_one_request_per_text(tmp_path: Path) -> None:
+def test_a_list_input_embedding_line_is_one_request_of_its_texts(tmp_path: Path) -> None:
     line = {"custom_id": "docs", "method": "POST", "url": "/embeddings",
             "body": {"model": "text-embedding-3-small", "input": ["one", "two", "three"]}}
-    rows = list(bk.read_requests(_write(tmp_path, line)))
-    assert [(r.custom_id, r.text) for r in rows] == [  # type: ignore[union-attr]
-        ("docs#0", "one"), ("docs#1", "two"), ("docs#2", "three")]
+    [row] = bk.read_requests(_write(tmp_path, line))
+    assert isinstance(row, bk.EmbedRequest)
+    assert (row.custom_id, row.text, row.texts) == ("docs", None, ["one", "two", "three"])
 
 
 @pytest.mark.parametrize(("line", "rule"), [

@@ -12,14 +12,15 @@ import pytest
 import batchkit as bk
 from batchkit._convert import convert
 
-from ._samples import ALL_SAMPLES, sample, without_batchkit_ids
+from ._samples import ALL_SAMPLES, READ_AS, sample, without_batchkit_ids
 
 
 @pytest.mark.parametrize("stem", sorted(ALL_SAMPLES))
 def test_a_native_file_comes_back_field_for_field(tmp_path: Path, stem: str) -> None:
     out = tmp_path / "back.jsonl"
     options = {"endpoint": "responses"} if stem == "openai_responses" else None
-    count = convert(sample(stem), ALL_SAMPLES[stem][1], out, options=options)
+    count = convert(sample(stem), ALL_SAMPLES[stem][1], out, format=READ_AS.get(stem),
+                    options=options)
     given = [orjson.loads(x) for x in sample(stem).read_bytes().splitlines()]
     written = [without_batchkit_ids(orjson.loads(x)) for x in out.read_bytes().splitlines()]
     assert count == len(given)

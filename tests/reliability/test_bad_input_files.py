@@ -101,7 +101,7 @@ FILE_CASES = [
          _from_file(_line(custom_id="e", method="POST", url="/v1/embeddings",
                           body={"model": "text-embedding-3-small", "messages": user()})),
          ("line 1", "custom_id 'e'", "text")),
-    case("openai-embedding-input-token-ids",  # a list of texts is read: one request per text
+    case("openai-embedding-input-token-ids",  # a list of texts is one request's texts
          _from_file(_oa("e", "/v1/embeddings", input=[[1, 2], [3]])),
          ("line 1", "custom_id 'e'", "token ids are not read")),
     case("openai-mixed-models",

@@ -12,8 +12,6 @@ contract, looked up by ``_registry.input_formats``:
   not say it; most readers ignore it;
 * optionally ``line_model(obj) -> str | None`` — the model a line names, so the reader of a
   file can hold every line of one kind to the model of the first (a file is one job).
-* optionally ``requests_from_line(obj, line_no, model) -> Iterator[Request]`` — for formats
-  where one line may hold several requests (an embeddings line with a list of texts).
 
 Fields a reader has no neutral name for are kept in ``params`` scoped to the vendor
 (``params={"<vendor>": {...}}``): the same vendor's encoder merges them back unchanged, and
@@ -32,7 +30,8 @@ from .._exceptions import InvalidRequestError
 from .._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, Request
 from .._validate import lone_surrogate
 
-__all__ = ["build", "fail", "function_tool", "function_tool_choice", "string_id", "take"]
+__all__ = ["build", "fail", "function_tool", "function_tool_choice", "string_id", "take",
+           "text_or_texts"]
 
 
 def string_id(value: Any) -> str | None:
@@ -105,6 +104,20 @@ def _from_template(data: dict[str, Any]) -> ChatRequest | None:
         return template
     return _clone(template, {"custom_id": cid, "messages": [
         _clone(m, {"content": t}) for m, t in zip(template.messages, texts, strict=True)]})
+
+
+def text_or_texts(value: Any, line_no: int, custom_id: str | None, what: str) -> dict[str, Any]:
+    """An ``input`` of one string or a list of strings as the request's ``text`` or ``texts``.
+
+    A list stays a list, even of one text, so the line is written back as it was read; a list
+    holding anything but strings (token ids, image parts) is refused with ``what`` saying why.
+    Any other value is left to the request's own check.
+    """
+    if not isinstance(value, list):
+        return {"text": value}
+    if not all(isinstance(one, str) for one in value):
+        fail(f"'input' must be a string or a list of strings ({what})", line_no, custom_id)
+    return {"texts": value}
 
 
 def take(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], line_no: int,

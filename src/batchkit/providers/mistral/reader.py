@@ -6,19 +6,30 @@ Together's batch files have the same envelope with the model in the body
 A body with ``messages`` is a chat request (``ChatCompletionRequest``: ``random_seed`` — or
 ``seed`` — is the seed, ``reasoning_effort`` the reasoning effort, function tools and choices
 as in the OpenAI family); one with ``input`` is an embedding (``output_dimension`` the
-dimensions; a list of texts is one request per text, ``<custom_id>#<i>``). Fields with no
-neutral name are kept in ``params``.
+dimensions), or a moderation when the model is one of Mistral's moderation models. A moderation
+line (``ClassificationRequest``, https://docs.mistral.ai/api/#tag/batch) is spelt like an
+embedding line (``{"input"}``, the model named on the job), so only the model tells them apart:
+the body's ``model``, else the one named for the file (``format="mistral:<model>"``), looked up
+in the price catalog. An ``input`` list of strings is one request's ``texts`` (a list of one
+too, so the line is written back as a list). Fields with no neutral name are kept in ``params``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
-from ..._requests import ChatRequest, EmbedRequest, Request
-from .._reader_kit import build, fail, function_tool, function_tool_choice, string_id
+from ..._requests import ChatRequest, EmbedRequest, ModerationRequest, Request
+from .._reader_kit import (
+    build,
+    fail,
+    function_tool,
+    function_tool_choice,
+    string_id,
+    text_or_texts,
+)
 
-__all__ = ["line_model", "looks_like", "request_from_line", "requests_from_line"]
+__all__ = ["line_model", "looks_like", "request_from_line"]
 
 _SAME_NAME = ("max_tokens", "temperature", "top_p", "stop", "n", "parallel_tool_calls")
 _EFFORTS = {"none": "off", "minimal": "minimal", "low": "low", "medium": "medium",
@@ -37,15 +48,7 @@ def line_model(obj: dict[str, Any]) -> str | None:
 
 
 def request_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> Request:
-    found = list(requests_from_line(obj, line_no, model))
-    if len(found) != 1:
-        fail(f"embedding 'input' holds {len(found)} texts: read the file with read_requests, "
-             "which splits it into one request per text", line_no, string_id(obj.get("custom_id")))
-    return found[0]
-
-
-def requests_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> Iterator[Request]:
-    del model  # the job names it (or the body does)
+    """The request of one line (each line is one request)."""
     cid = string_id(obj.get("custom_id"))
     body = obj.get("body")
     if not isinstance(body, dict):
@@ -53,10 +56,17 @@ def requests_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> 
     if set(obj) != {"custom_id", "body"}:
         fail(f"unknown line field(s) {', '.join(sorted(set(obj) - {'custom_id', 'body'}))} (a "
              "batch line holds custom_id and body)", line_no, cid)
+    named = line_model(obj) or model
     body = {k: v for k, v in body.items() if k != "model"}
     if "input" in body:
-        yield from _embeddings(cid, body, line_no)
-        return
+        texts = text_or_texts(body.pop("input"), line_no, cid,
+                              "token ids are not read: batchkit sends text")
+        if _moderates(named):
+            return build(ModerationRequest, {"custom_id": cid, **texts, "params": body},
+                         line_no)
+        dimensions = body.pop("output_dimension", body.pop("dimensions", None))
+        return build(EmbedRequest, {"custom_id": cid, **texts, "dimensions": dimensions,
+                                    "params": body}, line_no)
     data: dict[str, Any] = {"custom_id": cid, "messages": _messages(body.pop("messages", None))}
     for name in _SAME_NAME:
         if name in body:
@@ -81,7 +91,7 @@ def requests_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> 
             spec = fmt.get("json_schema") or {}
             data["response_schema"] = {**(spec.get("schema") or {}), "title": spec.get("name")}
     data["params"] = body
-    yield build(ChatRequest, data, line_no)
+    return build(ChatRequest, data, line_no)
 
 
 def _messages(messages: Any) -> Any:
@@ -93,15 +103,13 @@ def _messages(messages: Any) -> Any:
             if isinstance(m, dict) and m.get("role") == "tool" else m for m in messages]
 
 
-def _embeddings(cid: str | None, body: dict[str, Any], line_no: int) -> Iterator[Request]:
-    text = body.pop("input")
-    shared = {"dimensions": body.pop("output_dimension", body.pop("dimensions", None)),
-              "params": body}
-    if isinstance(text, list) and all(isinstance(t, str) for t in text) and len(text) > 1:
-        for i, one in enumerate(text):
-            yield build(EmbedRequest, {"custom_id": f"{cid}#{i}", "text": one, **shared},
-                        line_no)
-        return
-    if isinstance(text, list) and len(text) == 1:
-        text = text[0]
-    yield build(EmbedRequest, {"custom_id": cid, "text": text, **shared}, line_no)
+@lru_cache(maxsize=64)
+def _moderates(model: str | None) -> bool:
+    """Whether the price catalog (with the user's rows) lists ``model`` as a Mistral moderation
+    model: what tells a moderation line from an embedding line."""
+    if model is None:
+        return False
+    from ...cost import load_catalog
+
+    row = load_catalog().rows.get(f"mistral:{model}")
+    return row is not None and row.kind == "moderation"

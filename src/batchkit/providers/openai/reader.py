@@ -3,34 +3,39 @@ neutral requests: the format most users already have, and the one Azure OpenAI a
 files share.
 
 Endpoints understood, with or without the ``/v1`` prefix (Azure's files say
-``/chat/completions``): chat completions, responses and embeddings. Body fields batchkit has a
-name for become their neutral fields (tools, tool calls and results, reasoning effort, n,
-logprobs, response formats); the rest are kept in ``params`` and merged back unchanged when the
-file is written for the same family again. Shapes: the OpenAI OpenAPI spec's
-``CreateChatCompletionRequest``, ``CreateResponse`` and ``CreateEmbeddingRequest``
-(https://platform.openai.com/docs/api-reference/batch/request-input).
+``/chat/completions``): chat completions, responses, embeddings and moderations. Body fields
+batchkit has a name for become their neutral fields (tools, tool calls and results, reasoning
+effort, n, logprobs, response formats); the rest are kept in ``params`` and merged back
+unchanged when the file is written for the same family again. Shapes: the OpenAI OpenAPI spec's
+``CreateChatCompletionRequest``, ``CreateResponse``, ``CreateEmbeddingRequest`` and
+``CreateModerationRequest`` (https://platform.openai.com/docs/api-reference/batch/request-input).
 
-An embeddings line whose ``input`` is a list of N strings is N requests, since an
-:class:`~batchkit.EmbedRequest` is one text: their ids are ``<custom_id>#0`` ... ``#N-1``
-(a list of one string keeps the line's id). A list of token ids is refused: batchkit sends
-text.
+An embeddings or moderations line is one request whatever its ``input``: a string is its
+``text``, a list of strings its ``texts`` (a list of one too, so the line is written back as a
+list). A list of token ids (embeddings) or of image parts (moderations) is refused: batchkit
+sends text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from ..._requests import ChatRequest, EmbedRequest, Request
-from .._reader_kit import build, fail, function_tool, function_tool_choice, string_id
+from ..._requests import ChatRequest, EmbedRequest, ModerationRequest, Request
+from .._reader_kit import (
+    build,
+    fail,
+    function_tool,
+    function_tool_choice,
+    string_id,
+    text_or_texts,
+)
 from .responses_reader import EFFORTS, responses_fields
 
-__all__ = ["line_model", "looks_like", "neutral_chat_fields", "request_from_line",
-           "requests_from_line"]
+__all__ = ["line_model", "looks_like", "neutral_chat_fields", "request_from_line"]
 
 _SAME_NAME = ("max_tokens", "temperature", "top_p", "stop", "seed", "n", "logprobs",
               "top_logprobs", "parallel_tool_calls")
-_ENDPOINTS = ("chat/completions", "responses", "embeddings")
+_ENDPOINTS = ("chat/completions", "responses", "embeddings", "moderations")
 
 
 def looks_like(obj: dict[str, Any]) -> bool:
@@ -45,17 +50,7 @@ def line_model(obj: dict[str, Any]) -> str | None:
 
 
 def request_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> Request:
-    """The one request of a line (a list-input embeddings line of several texts is refused
-    here; :func:`requests_from_line` splits it)."""
-    found = list(requests_from_line(obj, line_no, model))
-    if len(found) != 1:
-        fail(f"embedding 'input' holds {len(found)} texts: read the file with read_requests, "
-             "which splits it into one request per text", line_no, string_id(obj.get("custom_id")))
-    return found[0]
-
-
-def requests_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> Iterator[Request]:
-    """Every request of one line: one, or one per text of a list-input embeddings line."""
+    """The request of one line (each line is one request)."""
     del model  # the line names its own
     cid = string_id(obj.get("custom_id"))
     body = obj.get("body")
@@ -66,16 +61,23 @@ def requests_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> 
     url = obj.get("url")
     endpoint = url.removeprefix("/").removeprefix("v1/") if isinstance(url, str) else None
     if endpoint not in _ENDPOINTS:
-        fail(f"url {url!r} is not supported (use /v1/chat/completions, /v1/responses or "
-             "/v1/embeddings, with or without /v1)", line_no, cid)
+        fail(f"url {url!r} is not supported (use /v1/chat/completions, /v1/responses, "
+             "/v1/embeddings or /v1/moderations, with or without /v1)", line_no, cid)
     extra = set(obj) - {"custom_id", "method", "url", "body"}
     if extra:
         fail(f"unknown line field(s) {', '.join(sorted(extra))} (a batch line holds "
              "custom_id, method, url and body)", line_no, cid)
     body = {k: v for k, v in body.items() if k != "model"}
     if endpoint == "embeddings":
-        yield from _embeddings(cid, body, line_no)
-        return
+        texts = text_or_texts(body.pop("input", None), line_no, cid,
+                              "token ids are not read: batchkit sends text")
+        return build(EmbedRequest, {"custom_id": cid, **texts,
+                                    "dimensions": body.pop("dimensions", None),
+                                    "params": body}, line_no)
+    if endpoint == "moderations":
+        texts = text_or_texts(body.pop("input", None), line_no, cid,
+                              "image inputs are not read: batchkit sends text")
+        return build(ModerationRequest, {"custom_id": cid, **texts, "params": body}, line_no)
     data: dict[str, Any] = {"custom_id": cid}
     if endpoint == "responses":
         data.update(responses_fields(body, line_no, cid))
@@ -83,23 +85,7 @@ def requests_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> 
         data["messages"] = body.pop("messages", None)
         data.update(neutral_chat_fields(body))
     data["params"] = body
-    yield build(ChatRequest, data, line_no)
-
-
-def _embeddings(cid: str | None, body: dict[str, Any], line_no: int) -> Iterator[Request]:
-    text = body.pop("input", None)
-    shared = {"dimensions": body.pop("dimensions", None), "params": body}
-    if not isinstance(text, list):
-        yield build(EmbedRequest, {"custom_id": cid, "text": text, **shared}, line_no)
-        return
-    if not text or not all(isinstance(t, str) for t in text):
-        fail("embedding 'input' must be a string or a list of strings (token ids are not "
-             "read: batchkit sends text)", line_no, cid)
-    if len(text) == 1:
-        yield build(EmbedRequest, {"custom_id": cid, "text": text[0], **shared}, line_no)
-        return
-    for i, one in enumerate(text):
-        yield build(EmbedRequest, {"custom_id": f"{cid}#{i}", "text": one, **shared}, line_no)
+    return build(ChatRequest, data, line_no)
 
 
 def neutral_chat_fields(body: dict[str, Any]) -> dict[str, Any]:
