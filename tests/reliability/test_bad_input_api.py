@@ -73,7 +73,7 @@ API_CASES = [
          ("custom_id 'r0'", "duplicate custom_id", "request 1")),
     case("submit-not-a-request",
          lambda c: bk.submit([chat("a"), {"custom_id": "b"}], OPENAI),
-         ("request 2 is a dict", "not a ChatRequest or EmbedRequest")),
+         ("request 2 is a dict", "not a ChatRequest, EmbedRequest or ModerationRequest")),
     case("submit-no-requests", lambda c: bk.submit([], OPENAI), ("no requests to submit",)),
     case("submit-unknown-provider", lambda c: bk.submit([chat()], "opnai:gpt-4o-mini"),
          ("unknown provider 'opnai'", "did you mean 'openai'"), bk.UnknownProviderError),
