@@ -36,7 +36,7 @@ _Row = TypeVar("_Row", bound=ChatRequest | EmbedRequest)
 _new = object.__new__
 _set = object.__setattr__
 # The slots every pydantic model sets on construction, written straight through their
-# descriptors: a clone is four slot writes and a dict, not a validation.
+# descriptors (``_built``): a clone is four slot writes and a dict, not a validation.
 _set_fields = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
@@ -86,33 +86,12 @@ def chat_batch(texts: Iterable[str], *, custom_ids: Iterable[str] | None = None,
     user_fields, fields = user.__pydantic_fields_set__, template.__pydantic_fields_set__
 
     def make(cid: str, text: str) -> ChatRequest:
-        message = _new(message_type)
-        _set(message, "__dict__", {**user_values, "content": text})
-        _set_fields(message, user_fields.copy())
-        _set_extra(message, None)
-        _set_private(message, None)
-        row: ChatRequest = _new(request_type)
-        _set(row, "__dict__", {**values, "custom_id": cid, "messages": [*before, message]})
-        _set_fields(row, fields.copy())
-        _set_extra(row, None)
-        _set_private(row, None)
-        return row
+        message = _built(message_type, {**user_values, "content": text}, user_fields)
+        return _built(request_type, {**values, "custom_id": cid, "messages": [*before, message]},
+                      fields)
 
-    def rows(out: BulkRows[ChatRequest]) -> Iterator[ChatRequest]:
-        ids = _ids(custom_ids)
-        for position, text in enumerate(texts):
-            cid = next(ids, _MISSING)
-            if type(cid) is not str or not cid.isascii() or not 0 < len(cid) <= \
-                    MAX_CUSTOM_ID_LENGTH:
-                cid = _checked_id(cid, position)
-            if type(text) is not str or not text or not text.isascii():
-                _check_text(text, where, cid, "message content must not be empty")
-            out.last = row = make(cid, text)
-            out.last_text = text
-            yield row
-        _no_ids_left(ids, custom_ids)
-
-    return BulkRows(template, make, rows)
+    return BulkRows(template, make, _rows_of(texts, custom_ids, make, where,
+                                             "message content must not be empty"))
 
 
 def embed_batch(texts: Iterable[str], *, custom_ids: Iterable[str] | None = None,
@@ -123,28 +102,34 @@ def embed_batch(texts: Iterable[str], *, custom_ids: Iterable[str] | None = None
     fields = template.__pydantic_fields_set__
 
     def make(cid: str, text: str) -> EmbedRequest:
-        row: EmbedRequest = _new(request_type)
-        _set(row, "__dict__", {**values, "custom_id": cid, "text": text})
-        _set_fields(row, fields.copy())
-        _set_extra(row, None)
-        _set_private(row, None)
-        return row
+        return _built(request_type, {**values, "custom_id": cid, "text": text}, fields)
 
-    def rows(out: BulkRows[EmbedRequest]) -> Iterator[EmbedRequest]:
+    return BulkRows(template, make, _rows_of(texts, custom_ids, make, "text", "must not be empty",
+                                             blank_too=True))
+
+
+def _rows_of(texts: Iterable[str], custom_ids: Iterable[str] | None,
+             make: Callable[[str, str], _Row], where: str, empty_rule: str,
+             blank_too: bool = False) -> Callable[[BulkRows[_Row]], Iterator[_Row]]:
+    """The row loop of both ``batch`` methods: each id and text passes one cheap test (ASCII,
+    in bounds) or the full rules of its validator, then ``make`` clones the template."""
+
+    def rows(out: BulkRows[_Row]) -> Iterator[_Row]:
         ids = _ids(custom_ids)
         for position, text in enumerate(texts):
             cid = next(ids, _MISSING)
             if type(cid) is not str or not cid.isascii() or not 0 < len(cid) <= \
                     MAX_CUSTOM_ID_LENGTH:
                 cid = _checked_id(cid, position)
-            if type(text) is not str or text.isspace() or not text or not text.isascii():
-                _check_text(text, "text", cid, "must not be empty", blank_too=True)
+            if type(text) is not str or not text or not text.isascii() or (
+                    blank_too and text.isspace()):
+                _check_text(text, where, cid, empty_rule, blank_too)
             out.last = row = make(cid, text)
             out.last_text = text
             yield row
         _no_ids_left(ids, custom_ids)
 
-    return BulkRows(template, make, rows)
+    return rows
 
 
 def _template(cls: type[_Model], fields: dict[str, Any]) -> _Model:
@@ -201,9 +186,16 @@ def _clone(template: _Model, changes: dict[str, Any]) -> _Model:
     """``template`` with ``changes``, already valid: what ``model_construct`` does, minus the
     walk over every field's default (the template's values are the defaults). The readers
     build their requests of a known shape with it too."""
-    clone: _Model = _new(type(template))
-    _set(clone, "__dict__", {**template.__dict__, **changes})
-    _set_fields(clone, set(template.__pydantic_fields_set__))
-    _set_extra(clone, None)
-    _set_private(clone, None)
-    return clone
+    return _built(type(template), {**template.__dict__, **changes},
+                  template.__pydantic_fields_set__)
+
+
+def _built(cls: type[_Model], values: dict[str, Any], fields: set[str]) -> _Model:
+    """A ``cls`` holding ``values`` (already valid) with ``fields`` set: the four slots every
+    pydantic model sets on construction, written straight, and no validation."""
+    made: _Model = _new(cls)
+    _set(made, "__dict__", values)
+    _set_fields(made, fields.copy())
+    _set_extra(made, None)
+    _set_private(made, None)
+    return made
