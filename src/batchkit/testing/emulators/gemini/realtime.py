@@ -14,11 +14,11 @@ answered 200, by body), ``.calls`` and ``.rate_limited``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from batchkit.testing._server import Request, Response, json_response
+from batchkit.testing.emulators._google import google_error, json_object_or_error, retry_info
 from batchkit.testing.emulators._realtime import RateGate
 from batchkit.testing.emulators.gemini.replies import embed_problem, embed_reply, generate_problem
 
@@ -35,12 +35,9 @@ class SyncEndpoints(RateGate):
         self.respond = respond
 
     def handle(self, request: Request, model: str, verb: str) -> Response:
-        try:
-            body = request.json()
-        except ValueError:
-            return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
-        if not isinstance(body, dict):
-            return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        body = json_object_or_error(request)
+        if isinstance(body, Response):
+            return body
         if verb == "generateContent":
             checked, problem = generate_problem(body)
             rows = [checked]
@@ -52,14 +49,12 @@ class SyncEndpoints(RateGate):
                     break
                 rows.append(checked)
         if problem is not None:
-            return _error(400, "INVALID_ARGUMENT", problem)
+            return google_error(400, "INVALID_ARGUMENT", problem)
         gate = self.admit()
-        reset = gate.wait
         if not gate.ok:
-            return _error(429, "RESOURCE_EXHAUSTED",
-                          "Resource has been exhausted (e.g. check quota).",
-                          [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                            "retryDelay": f"{max(1, math.ceil(reset))}s"}])
+            return google_error(429, "RESOURCE_EXHAUSTED",
+                                "Resource has been exhausted (e.g. check quota).",
+                                retry_info(gate.wait))
         self.pause()
         if verb == "generateContent":
             reply = self.respond(f"models/{model}", rows[0], "")
@@ -69,9 +64,3 @@ class SyncEndpoints(RateGate):
         self.billed(body)
         return json_response(reply)
 
-
-def _error(code: int, status: str, message: str, details: list[Any] | None = None) -> Response:
-    error: dict[str, Any] = {"code": code, "message": message, "status": status}
-    if details:
-        error["details"] = details
-    return json_response({"error": error}, code)

@@ -17,11 +17,16 @@ Tests set ``app.realtime.latency_s``, ``.rpm`` (and ``.burst_s``) and read ``.an
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from typing import Any
 
 from batchkit.testing._server import Request, Response, json_response
+from batchkit.testing.emulators._google import (
+    google_error,
+    json_object_or_error,
+    retry_info,
+    retry_seconds,
+)
 from batchkit.testing.emulators._realtime import RateGate
 from batchkit.testing.emulators.vertex.replies import (
     DEFAULT_DIMENSIONS,
@@ -48,29 +53,25 @@ class SyncEndpoints(RateGate):
         self.responders = responders
 
     def handle(self, request: Request, model: str, verb: str) -> Response:
-        try:
-            body = request.json()
-        except ValueError:
-            return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
-        if not isinstance(body, dict):
-            return _error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+        body = json_object_or_error(request)
+        if isinstance(body, Response):
+            return body
         embedding = "embedding" in model
         if (verb == "predict") != embedding:
-            return _error(400, "FAILED_PRECONDITION",
-                          f"Model {model} does not support the {verb} method.")
+            return google_error(400, "FAILED_PRECONDITION",
+                                f"Model {model} does not support the {verb} method.")
         if verb == "generateContent":
             payload, problem = _chat_request(body, model)
         else:
             payload, problem = _predict_request(body)
         if problem is not None:
-            return _error(400, "INVALID_ARGUMENT", problem)
+            return google_error(400, "INVALID_ARGUMENT", problem)
         gate = self.admit()
         if not gate.ok:
-            wait = max(1, math.ceil(gate.wait))
-            return _error(429, "RESOURCE_EXHAUSTED",
-                          "Resource exhausted. Please try again later.",
-                          [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                            "retryDelay": f"{wait}s"}], {"Retry-After": str(wait)})
+            return google_error(429, "RESOURCE_EXHAUSTED",
+                                "Resource exhausted. Please try again later.",
+                                retry_info(gate.wait),
+                                {"Retry-After": str(retry_seconds(gate.wait))})
         self.pause()
         chat, embed = self.responders()
         if verb == "generateContent":
@@ -130,10 +131,3 @@ def _message(status: str) -> str:
     except (ValueError, KeyError, TypeError):
         return status
 
-
-def _error(code: int, status: str, message: str, details: list[Any] | None = None,
-           headers: dict[str, str] | None = None) -> Response:
-    error: dict[str, Any] = {"code": code, "message": message, "status": status}
-    if details:
-        error["details"] = details
-    return json_response({"error": error}, code, headers)
