@@ -14,7 +14,6 @@ anew and review the diff: ``python tests/test_encode_identity.py --write``.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sys
@@ -23,11 +22,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # run as a script (--write): the repo root makes `tests` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import pytest
 from pydantic import BaseModel
 
 import batchkit as bk
 from batchkit._exceptions import BatchkitError
+from tests._fixtures import DOCUMENT, DOCUMENT_BY_ID, IMAGE, LOOKUP, NOTE, SCHEMA, TURNS, asking
 
 GOLDEN = Path(__file__).parent / "encode_golden"
 
@@ -40,36 +43,9 @@ class Verdict(BaseModel):
     reason: str
 
 
-class Lookup(BaseModel):
-    """Look a product up."""
-
-    sku: str
-    quantity: int
-
-
-LOOKUP = bk.Tool.from_model(Lookup, name="lookup")
-NOTE = bk.Tool.from_schema("note", {"type": "object", "properties": {"text": {"type": "string"}},
-                                    "required": ["text"], "additionalProperties": False},
-                           strict=True)
-SCHEMA = {"title": "Answer", "type": "object", "additionalProperties": False,
-          "properties": {"city": {"type": "string"}, "sunny": {"type": "boolean"}},
-          "required": ["city", "sunny"]}
-PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAAB"
-       "JRU5ErkJggg==")
-PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF").decode()
 SYSTEM = {"role": "system", "content": "Classify the email as spam or ham and say why."}
 USER = {"role": "user",
         "content": "Where is it sunny today? Answer in JSON. \u00e9\u4e2d\U0001f600"}
-TURNS = [{"role": "user", "content": "Stock of sku A-1?"},
-         {"role": "assistant", "content": None,
-          "tool_calls": [{"id": "call_1", "name": "lookup",
-                          "arguments": {"sku": "A-1", "quantity": 1}}]},
-         {"role": "tool", "tool_call_id": "call_1", "content": "7 in stock"}]
-
-
-def _user(*parts: dict[str, Any]) -> dict[str, Any]:
-    return {"role": "user", "content": [*parts, {"type": "text", "text": "What is shown?"}]}
-
 
 CHAT: dict[str, dict[str, Any]] = {
     "plain": {"messages": [SYSTEM, USER], "max_tokens": 100},
@@ -93,13 +69,13 @@ CHAT: dict[str, dict[str, Any]] = {
     "tools_structured": {"messages": [SYSTEM, USER], "tools": [LOOKUP],
                          "response_model": Verdict},
     "message_name": {"messages": [{**USER, "name": "alice"}]},
-    "images": {"messages": [_user({"type": "image", "data": PNG, "media_type": "image/png"})]},
-    "image_url": {"messages": [_user({"type": "image", "url": "https://example.com/a.png",
-                                      "detail": "low"})]},
-    "documents": {"messages": [_user({"type": "document", "data": PDF, "title": "a.pdf"})]},
-    "document_file_id": {"messages": [_user({"type": "document", "file_id": "file-abc123"})]},
-    "document_url": {"messages": [_user({"type": "document",
-                                         "url": "https://example.com/a.pdf"})]},
+    "images": {"messages": [asking(IMAGE)]},
+    "image_url": {"messages": [asking({"type": "image", "url": "https://example.com/a.png",
+                                       "detail": "low"})]},
+    "documents": {"messages": [asking(DOCUMENT)]},
+    "document_file_id": {"messages": [asking(DOCUMENT_BY_ID)]},
+    "document_url": {"messages": [asking({"type": "document",
+                                          "url": "https://example.com/a.pdf"})]},
     "cache_breakpoints": {"messages": [SYSTEM, {**USER, "cache": True}]},
     "reasoning": {"messages": [USER], "reasoning": "low", "max_tokens": 2000},
     "reasoning_room": {"messages": [SYSTEM, USER], "reasoning": "high", "max_tokens": 40000},
@@ -232,5 +208,4 @@ def _write() -> None:
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     # Imported under its test name, so the response models' paths in the index are the ones
     # the test sees (not "__main__:Verdict").
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __import__("tests.test_encode_identity", fromlist=["_write"])._write()

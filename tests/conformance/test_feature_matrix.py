@@ -13,7 +13,6 @@ one emulator session, and a reasoning model runs the reasoning probes in a secon
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,27 +25,20 @@ import batchkit as bk
 from batchkit._exceptions import InvalidRequestError
 from batchkit._registry import make_adapter
 from batchkit.providers._capabilities import FEATURES, Feature, features_used
+from tests._fixtures import (
+    DOCUMENT,
+    DOCUMENT_BY_ID,
+    IMAGE,
+    LOOKUP,
+    NOTE,
+    SCHEMA,
+    TURNS,
+    Lookup,
+    asking,
+)
 
 from .targets import TARGETS, Target
 
-
-class Lookup(BaseModel):
-    """Look a product up."""
-
-    sku: str
-    quantity: int
-
-
-LOOKUP = bk.Tool.from_model(Lookup, name="lookup")
-NOTE = bk.Tool.from_schema("note", {"type": "object", "properties": {"text": {"type": "string"}},
-                                    "required": ["text"], "additionalProperties": False},
-                           strict=True)
-SCHEMA = {"title": "Answer", "type": "object", "additionalProperties": False,
-          "properties": {"city": {"type": "string"}, "sunny": {"type": "boolean"}},
-          "required": ["city", "sunny"]}
-PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAAB"
-       "JRU5ErkJggg==")
-PDF = base64.b64encode(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF").decode()
 USER = {"role": "user", "content": "Where is it sunny today? Answer in JSON."}
 
 
@@ -85,16 +77,6 @@ def _logprobs(r: bk.Result) -> bool:
     return bool(r.logprobs) and all(len(t["top_logprobs"]) == 2 for t in r.logprobs or [])
 
 
-def _user(*parts: dict[str, Any]) -> dict[str, Any]:
-    return {"role": "user", "content": [*parts, {"type": "text", "text": "What is shown?"}]}
-
-
-TURNS = [{"role": "user", "content": "Stock of sku A-1?"},
-         {"role": "assistant", "content": None,
-          "tool_calls": [{"id": "call_1", "name": "lookup", "arguments": {"sku": "A-1",
-                                                                         "quantity": 1}}]},
-         {"role": "tool", "tool_call_id": "call_1", "content": "7 in stock"}]
-
 PROBES: dict[Feature, Probe] = {
     "tools": Probe({"tools": [LOOKUP]}, _answered),
     "tool_choice": Probe({"tools": [LOOKUP], "tool_choice": "auto"}, _answered),
@@ -108,12 +90,9 @@ PROBES: dict[Feature, Probe] = {
     "tool_results": Probe({"tools": [LOOKUP], "messages": TURNS},
                           lambda r: bool(r.text) and not r.tool_calls),
     "message_name": Probe({"messages": [{**USER, "name": "alice"}]}, _answered),
-    "images": Probe({"messages": [_user({"type": "image", "data": PNG,
-                                         "media_type": "image/png"})]}, _answered),
-    "documents": Probe({"messages": [_user({"type": "document", "data": PDF,
-                                            "title": "a.pdf"})]}, _answered),
-    "document_file_id": Probe({"messages": [_user({"type": "document",
-                                                   "file_id": "file-abc123"})]}, _answered),
+    "images": Probe({"messages": [asking(IMAGE)]}, _answered),
+    "documents": Probe({"messages": [asking(DOCUMENT)]}, _answered),
+    "document_file_id": Probe({"messages": [asking(DOCUMENT_BY_ID)]}, _answered),
     "cache_breakpoints": Probe({"messages": [{**USER, "cache": True}]}, _answered),
     "reasoning": Probe({"reasoning": "low", "max_tokens": 2000},
                        lambda r: bool(r.reasoning) or bool(r.usage and r.usage.reasoning_tokens),

@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.conformance.test_feature_matrix import PDF, PROBES, USER
+from tests._fixtures import PDF
+from tests.conformance.test_feature_matrix import PROBES, USER
 
 from batchkit._exceptions import InvalidRequestError
 from batchkit._registry import make_adapter
