@@ -9,8 +9,9 @@ Two promises shape it:
 
 * **Flat memory.** Files are never held whole: the set is streamed from disk on every walk
   (``ResultSet.streamed``). Joined to requests, rows are first indexed by the hash of their id
-  (16 bytes a row, in numpy arrays, never the rows) and then read back in the requests' order by
-  seeking to each. A 2 GB file decodes in the memory of a few rows plus that index.
+  (some 40 bytes a row, in numpy arrays, never the rows; see ``_decode_index``) and then read
+  back in the requests' order, seeking only where the file's order differs, and decoded once
+  each. A 2 GB file decodes in the memory of a few rows plus that index.
 * **Nothing dropped, nothing renamed.** Without requests every row is a result, under its id
   exactly as the file spells it. With requests every request gets exactly one result, in input
   order (``missing_result`` when no row names it, ``duplicate_result`` when several do), and a
@@ -19,32 +20,36 @@ Two promises shape it:
 
 from __future__ import annotations
 
-from array import array
+import functools
+import itertools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import numpy as np
-import orjson
-
-from ._exceptions import ConfigError, InvalidRequestError
+from ._decode_index import (
+    DECODE_ERRORS,
+    FILE_BITS,
+    NO_ROW,
+    READ_BUFFER,
+    RowIndex,
+    rows,
+    whole,
+)
+from ._exceptions import ConfigError
 from ._normalize import ModelResolver, _parse, _readable_id, with_costs
 from ._registry import make_adapter
-from ._requests import ChatRequest, Request, response_model_path
-from ._results import ErrorInfo, Result, ResultSet
+from ._requests import Request, response_model_path
+from ._results import ErrorInfo, Result, ResultSet, Usage
 from .cost import usage_pricer
 from .providers.base import Adapter
 
 __all__ = ["decode"]
 
-_DECODE_ERRORS = (ValueError, KeyError, TypeError, AttributeError)
-"""What a vendor decoder raises for a line it cannot read (see ``Adapter.decode``)."""
-_FILE_BITS = 8
-"""A row's place is packed in one int64: its byte offset, then its file's number in 8 bits."""
-
 Requests = str | Path | Iterable[Request]
 Paths = str | Path | Iterable[str | Path]
+_PRICES_KEPT = 4096
+"""Distinct usages whose price is remembered: rows of a job mostly repeat a few token counts,
+and pricing one is a catalog look-up and four products."""
 
 
 def decode(
@@ -67,14 +72,15 @@ def decode(
     """
     adapter = make_adapter(provider if ":" in provider else f"{provider}:offline", options)
     files = _existing(paths) + ([] if errors is None else _existing(errors))
-    if len(files) >= 1 << _FILE_BITS:
-        raise ConfigError(f"decode takes at most {(1 << _FILE_BITS) - 1} files at once")
-    pricer = usage_pricer(provider)
+    if len(files) >= 1 << FILE_BITS:
+        raise ConfigError(f"decode takes at most {(1 << FILE_BITS) - 1} files at once")
+    pricer: Callable[[Usage], float | None] = functools.lru_cache(_PRICES_KEPT)(
+        usage_pricer(provider))
     if requests is None:
         count = sum(_row_count(path) for path in files)
         return ResultSet.streamed(lambda: with_costs(_every_row(files, adapter), pricer), count)
     reread = _requests_source(requests)
-    index = _RowIndex(files, adapter)
+    index = RowIndex(files, adapter)
     count, models = index.claim(reread, adapter)
     resolve = ModelResolver(models)
     results = ResultSet.streamed(
@@ -117,193 +123,72 @@ def _requests_source(requests: Requests) -> Callable[[], Iterable[Request]]:
 
 
 def _row_count(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return sum(1 for raw in fh if raw.strip())
+    with open(path, "rb", buffering=READ_BUFFER) as fh:
+        return sum(1 for raw in fh if not raw.isspace())
 
 
-def _rows(path: Path) -> Iterator[tuple[int, int, bytes]]:
-    """``(line number, byte offset, line)`` of each non-blank line, read one at a time."""
-    offset = 0
-    with open(path, "rb") as fh:
-        for line_no, raw in enumerate(fh, start=1):
-            if raw.strip():
-                yield line_no, offset, raw
-            offset += len(raw)
-
-
-def _whole(raw: bytes) -> Any:
-    """A row as the vendor wrote it: its JSON, or its text when it is not JSON."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw.decode("utf-8", "replace").rstrip("\n")
-
-
-def _decoded(adapter: Adapter, raw: bytes, where: str) -> Result:
+def _decoded(adapter: Adapter, raw: bytes, where: Callable[[], str]) -> Result:
     """One row through the vendor's decoder; a row it cannot read is ``malformed_line`` under
-    whatever id can be read from it, with the row kept whole in ``raw``."""
+    whatever id can be read from it, with the row kept whole in ``raw``. ``where`` names the
+    row, for that message only."""
     try:
         return adapter.decode(raw)
-    except _DECODE_ERRORS as exc:
-        return Result(_readable_id(raw) or "", "errored", raw=_whole(raw),
-                      error=ErrorInfo("malformed_line", f"{where}: {exc}"))
+    except DECODE_ERRORS as exc:
+        return Result(_readable_id(raw) or "", "errored", raw=whole(raw),
+                      error=ErrorInfo("malformed_line", f"{where()}: {exc}"))
 
 
 def _every_row(files: list[Path], adapter: Adapter) -> Iterator[Result]:
     for path in files:
-        for line_no, _, raw in _rows(path):
-            yield _decoded(adapter, raw, f"{path.name} line {line_no}")
+        for line_no, _, raw in rows(path):
+            yield _decoded(adapter, raw, functools.partial("{} line {}".format, path.name,
+                                                           line_no))
 
 
-@dataclass
-class _Claimed:
-    """Which request claimed each row: ``owner[i]`` is the input position of row ``i`` (in
-    hash order) or -1; ``rows_by_owner`` lists rows sorted by owner for the join."""
+class _RowReader:
+    """Reads rows by place, one handle per file: a row that follows the one read before it is
+    read on, with no seek, so a file in the requests' order is read straight through."""
 
-    owner: np.ndarray
-    rows_by_owner: np.ndarray
-    owners_sorted: np.ndarray
-
-
-class _RowIndex:
-    """Where every row of the files is, by the hash of its id, in two int64 arrays.
-
-    Ids are compared by hash (Python's 64-bit string hash), so the index holds 16 bytes a row
-    where a dict of ids would hold over a hundred. In a file of a million rows, the odds that
-    two different ids share a hash are about 3 in 10^8; should it happen, the request takes both
-    rows and reads ``duplicate_result`` with both kept in ``raw``: visible, never silent.
-    """
-
-    def __init__(self, files: list[Path], adapter: Adapter) -> None:
+    def __init__(self, files: list[Path]) -> None:
         self.files = files
-        hashes, places = array("q"), array("q")
-        self.no_id: list[Any] = []
-        """Rows whose id cannot be read at all: they can match no request."""
-        for number, path in enumerate(files):
-            for line_no, offset, raw in _rows(path):
-                try:
-                    key: str | None = adapter.decode(raw).custom_id
-                except _DECODE_ERRORS as exc:
-                    key = _readable_id(raw)
-                    if key is None:
-                        self.no_id.append({"file": path.name, "line": line_no,
-                                           "error": str(exc), "row": _whole(raw)})
-                        continue
-                hashes.append(hash(key))
-                places.append(offset << _FILE_BITS | number)
-        order = np.argsort(np.frombuffer(hashes, dtype=np.int64), kind="stable")
-        self.hashes = np.frombuffer(hashes, dtype=np.int64)[order]
-        self.places = np.frombuffer(places, dtype=np.int64)[order]
-        self.claimed = _Claimed(np.full(len(order), -1, dtype=np.int64),
-                                np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        self.handles: dict[int, tuple[IO[bytes], list[int]]] = {}
+        """Per file number, its handle and where its last row ended."""
 
-    def _free_rows(self, key: str) -> np.ndarray:
-        wanted = hash(key)
-        span = np.arange(np.searchsorted(self.hashes, wanted, "left"),
-                         np.searchsorted(self.hashes, wanted, "right"))
-        return span[self.claimed.owner[span] < 0]
+    def read(self, place: int) -> tuple[bytes, Callable[[], str]]:
+        """The row at ``place``, and how to name it."""
+        number, offset = place & ((1 << FILE_BITS) - 1), place >> FILE_BITS
+        if number not in self.handles:
+            self.handles[number] = (open(self.files[number], "rb",  # noqa: SIM115
+                                         buffering=READ_BUFFER), [0])
+        fh, end = self.handles[number]
+        if end[0] != offset:
+            fh.seek(offset)
+        raw = fh.readline()
+        end[0] = offset + len(raw)
+        return raw, lambda: f"{self.files[number].name} at byte {offset}"
 
-    def claim(self, requests: Callable[[], Iterable[Request]], adapter: Adapter
-              ) -> tuple[int, dict[str, Any]]:
-        """Give each request the rows under its id: the id the vendor was sent
-        (``vendor_id``), else the id itself (a foreign file's ids as they are), else the keys
-        a vendor whose rows carry no id files them under (``Adapter.row_keys``).
-
-        Returns the request count and the response models met, by import path.
-        """
-        count, models = 0, {}
-        id_hashes = array("q")
-        for position, request in enumerate(requests()):
-            count += 1
-            cid = request.custom_id
-            id_hashes.append(hash(cid))
-            if isinstance(request, ChatRequest) and request.response_model is not None:
-                models[response_model_path(request.response_model)] = request.response_model
-            vid = adapter.vendor_id(cid)
-            for key, by_id in _keys(vid, cid, request, adapter):
-                rows = self._free_rows(key)
-                if len(rows):  # rows under an id are all this request's (duplicates show);
-                    # identical requests share a content key and take one row each
-                    self.claimed.owner[rows if by_id else rows[:1]] = position
-                    break
-        _refuse_duplicate_ids(id_hashes, requests)
-        order = np.argsort(self.claimed.owner, kind="stable")
-        self.claimed.rows_by_owner = order
-        self.claimed.owners_sorted = self.claimed.owner[order]
-        return count, models
-
-    def rows_of(self, position: int) -> list[tuple[Path, int]]:
-        """The claimed rows of the request at ``position``, as ``(file, offset)`` in file order."""
-        owners = self.claimed.owners_sorted
-        lo, hi = (np.searchsorted(owners, position, side) for side in ("left", "right"))
-        places = sorted(int(p) for p in self.places[self.claimed.rows_by_owner[lo:hi]])
-        mask = (1 << _FILE_BITS) - 1
-        return [(self.files[p & mask], p >> _FILE_BITS) for p in places]
-
-    def unclaimed(self) -> list[Any]:
-        """Every row no request claimed, whole (its JSON as the vendor wrote it), file order."""
-        mask = (1 << _FILE_BITS) - 1
-        left = sorted(int(p) for p in self.places[self.claimed.owner < 0])
-        kept = [_whole(_read_at(self.files[p & mask], p >> _FILE_BITS)) for p in left]
-        return kept + self.no_id
+    def close(self) -> None:
+        for fh, _ in self.handles.values():
+            fh.close()
 
 
-def _refuse_duplicate_ids(id_hashes: array[int],
-                          requests: Callable[[], Iterable[Request]]) -> None:
-    """Two requests under one id could not be told apart by any row: refuse them, naming the
-    id. Checked on the ids' hashes (8 bytes a request); only when two hashes meet are the
-    requests walked again to find the id."""
-    hashes = np.sort(np.frombuffer(id_hashes, dtype=np.int64))
-    repeated = set(hashes[1:][hashes[1:] == hashes[:-1]].tolist())
-    if not repeated:
-        return
-    seen: set[str] = set()
-    for request in requests():
-        cid = request.custom_id
-        if hash(cid) not in repeated:
-            continue
-        if cid in seen:
-            raise InvalidRequestError("duplicate custom_id in the requests (each row of the "
-                                      "output must name one request)", custom_id=cid)
-        seen.add(cid)
-
-
-def _keys(vid: str, cid: str, request: Request, adapter: Adapter
-          ) -> Iterator[tuple[str, bool]]:
-    """The keys a request's rows may be under, each with whether it is an id (True) or a key
-    made from the request's content (``Adapter.row_keys``)."""
-    yield vid, True
-    if cid != vid:
-        yield cid, True
-    try:
-        keys = adapter.row_keys(request, vid)
-    except InvalidRequestError:  # a request the vendor could not take has no row of its own
-        return
-    for key in keys:
-        yield key, False
-
-
-def _read_at(path: Path, offset: int) -> bytes:
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        return fh.readline()
-
-
-def _joined(requests: Iterable[Request], index: _RowIndex, adapter: Adapter,
+def _joined(requests: Iterable[Request], index: RowIndex, adapter: Adapter,
             resolve: ModelResolver) -> Iterator[Result]:
     """One Result per request, in input order, from the rows each one claimed."""
-    handles: dict[Path, Any] = {}
+    reader = _RowReader(index.files)
     try:
-        for position, request in enumerate(requests):
-            found = []
-            for path, offset in index.rows_of(position):
-                fh = handles.get(path) or handles.setdefault(path, open(path, "rb"))  # noqa: SIM115
-                fh.seek(offset)
-                found.append(_decoded(adapter, fh.readline(), f"{path.name} at byte {offset}"))
+        # a request file grown since it was indexed: its new requests have no row
+        places = itertools.chain(index.places_in_order(), itertools.repeat(NO_ROW))
+        for position, (request, place) in enumerate(zip(requests, places, strict=False)):
+            if place >= 0:
+                found = [_decoded(adapter, *reader.read(place))]
+            elif place == NO_ROW:
+                found = []
+            else:
+                found = [_decoded(adapter, *reader.read(p)) for p in index.places_of(position)]
             yield _for_request(request, found, resolve)
     finally:
-        for fh in handles.values():
-            fh.close()
+        reader.close()
 
 
 def _for_request(request: Request, found: list[Result], resolve: ModelResolver) -> Result:

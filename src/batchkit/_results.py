@@ -354,8 +354,9 @@ class ResultSet(Sequence[Result]):
         of rows that is one pass and no list of row references for ``np.vstack`` to walk.
         """
         size = len(self)
-        matrix, filled = fill_matrix(
-            self, kind, lambda dtype, row: np.empty((size, *row), dtype=dtype), grow=_grown)
+        with gc_paused():  # a streamed set decodes as it fills: no Result outlives its row
+            matrix, filled = fill_matrix(
+                self, kind, lambda dtype, row: np.empty((size, *row), dtype=dtype), grow=_grown)
         if matrix is None:
             return np.zeros((0, 0), dtype=np.float32)
         return matrix if filled == len(matrix) else matrix[:filled].copy()

@@ -258,6 +258,12 @@ class Adapter(ABC):
         """
         return ()
 
+    def row_id(self, line: bytes) -> str | None:
+        """The id :meth:`decode` files ``line`` under, read without decoding the line, or None
+        when it cannot be read that way. ``bk.decode`` indexes a file by these ids before
+        decoding each row once, in the requests' order; None costs a second decode."""
+        return None
+
     @abstractmethod
     def encode(self, request: Request, vendor_id: str) -> bytes:
         """One line of the shard payload (no trailing newline)."""

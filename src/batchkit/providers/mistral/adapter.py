@@ -47,6 +47,7 @@ from ..base import (
     sandbox_url,
     scan_listing,
 )
+from ..openai.results import line_id
 from .capabilities import CAPABILITIES
 from .codec import (
     ENDPOINTS,
@@ -131,6 +132,9 @@ class MistralAdapter(MistralRealtime, Adapter):
 
     def decode(self, line: bytes) -> Result:
         return decode_line(line)
+
+    def row_id(self, line: bytes) -> str | None:
+        return line_id(line)  # the OpenAI family's lines, ids first
 
     # -- I/O half ----------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from ..._state import JobState
 from .._stainless import StainlessAdapter
 from ..base import RemoteStatus, ShardInput, open_private, result_file, scan_listing
 from .codec import LineFormat
-from .results import OPENAI_STATUSES, decode_line, map_status
+from .results import OPENAI_STATUSES, decode_line, line_id, map_status
 
 __all__ = ["FileBatchAdapter", "newest_tagged"]
 
@@ -48,6 +48,9 @@ class FileBatchAdapter(StainlessAdapter[ClientT]):
     def decode(self, line: bytes) -> Result:
         """Output rows and error rows (HTTP-level, expired, cancelled) alike."""
         return decode_line(line)
+
+    def row_id(self, line: bytes) -> str | None:
+        return line_id(line)
 
     def _status(self, batch: Any) -> RemoteStatus:
         """A batch as the SDK returns it -> RemoteStatus."""

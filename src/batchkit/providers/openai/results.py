@@ -11,6 +11,7 @@ and one status mapping serve the family. Facts: the OpenAI OpenAPI spec (``Batch
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -32,7 +33,7 @@ from ..._tools import ToolCall, tool_call_from_raw
 from .._lines import load_line
 from ..base import LineError, RemoteStatus
 
-__all__ = ["OPENAI_STATUSES", "decode_line", "map_status", "moderations"]
+__all__ = ["OPENAI_STATUSES", "decode_line", "line_id", "map_status", "moderations"]
 
 OPENAI_STATUSES: Mapping[str, JobState] = {
     "validating": JobState.VALIDATING,
@@ -87,6 +88,29 @@ def decode_line(line: bytes | str) -> Result:
         return Result(cid, "succeeded", moderation=moderations(cid, body["results"]),
                       usage=_usage(body.get("usage")), raw=obj)
     raise ValueError(f"line for {cid!r}: unrecognised response body")
+
+
+_LEADING_ID = re.compile(
+    rb'\{\s*(?:"id"\s*:\s*"[^"\\\x00-\x1f]*"\s*,\s*)?"custom_id"\s*:\s*"([^"\\\x00-\x1f]*)"')
+"""A line's opening ``{"id": "...", "custom_id": "..."`` (``id`` optional), as the family writes
+it: nothing nested comes before, so this ``custom_id`` is the top-level one. Ids with escapes
+are left to :func:`decode_line`."""
+
+
+def line_id(line: bytes) -> str | None:
+    """The ``custom_id`` :func:`decode_line` would give ``line``, read from the line's first
+    bytes without parsing the rest (an embedding line is mostly 1,536 floats), or None when
+    the line does not open as the family writes it (then it must be decoded to be known).
+
+    A line that opens well but is broken further on is thereby that request's row: decoding
+    it gives the request a ``malformed_line`` result holding the line."""
+    found = _LEADING_ID.match(line)
+    if found is None:
+        return None
+    try:
+        return found.group(1).decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def _top_level_error(cid: str, obj: dict[str, Any]) -> Result:
@@ -228,9 +252,9 @@ def _embedding_result(cid: str, body: dict[str, Any], obj: dict[str, Any]) -> Re
         if [d.get("index") for d in ordered] != list(range(len(data))):
             raise ValueError(f"line for {cid!r}: embedding indexes are not 0..{len(data) - 1}")
         arr = np.stack([_vector(cid, d.get("embedding")) for d in ordered])
-    slim = {**body, "data": [{k: v for k, v in d.items() if k != "embedding"} for d in data]}
-    raw = {**obj, "response": {**obj["response"], "body": slim}}
-    return Result(cid, "succeeded", embedding=arr, usage=_usage(body.get("usage")), raw=raw)
+    for d in data:  # the line was parsed for this result alone: slimmed where it lies
+        d.pop("embedding", None)
+    return Result(cid, "succeeded", embedding=arr, usage=_usage(body.get("usage")), raw=obj)
 
 
 def _vector(cid: str, vector: Any) -> np.ndarray:
