@@ -50,20 +50,17 @@ DEFAULT_CONCURRENCY = 4
 """Vendor calls (uploads and creates, polls) a job makes at once: enough to keep a thousand-shard
 job moving, few enough to stay inside the vendors' request rate limits."""
 _TRANSIENT_TRIES = 5
-"""Tries of one vendor call that keeps failing transiently, before the error reaches the caller."""
+"""Tries of one create that keeps failing transiently, before the shard is left for a resume."""
+_TRANSIENT_PATIENCE = 36
+"""Poll intervals (of 10 ms at least) an idempotent call may fail transiently: 3 min at 5 s."""
 
 def _shard_input(
     job: JobRecord, shard: ShardRecord, taken: frozenset[str] = frozenset()
 ) -> ShardInput:
     return ShardInput(
-        job_id=job.id,
-        index=shard.index,
-        key=shard.key,
-        group=shard.group,
-        payload_path=Path(shard.payload_path),
-        request_count=shard.request_count,
-        journaled_at=job.created_at,
-        taken=taken,
+        job_id=job.id, index=shard.index, key=shard.key, group=shard.group,
+        payload_path=Path(shard.payload_path), request_count=shard.request_count,
+        journaled_at=job.created_at, taken=taken,
     )
 
 
@@ -231,17 +228,19 @@ class Job(AsyncJobMixin):
         """Run an idempotent vendor call, retrying transient failures with backoff and jitter.
 
         The SDKs retry on their own too; this outer loop rides out longer trouble (an outage
-        of a minute, a download cut off half way) without failing the caller's ``wait``.
+        of a minute, a download cut off half way) for ``_TRANSIENT_PATIENCE`` poll intervals
+        of time (not tries: the delays grow), without failing the caller's ``wait``.
         """
-        backoff = Backoff(initial=self._adapter.poll_interval())
-        for tries in range(1, _TRANSIENT_TRIES + 1):
+        interval = max(self._adapter.poll_interval(), 0.01)
+        backoff, deadline = Backoff(interval), self._clock.time() + _TRANSIENT_PATIENCE * interval
+        while True:
             try:
                 return call()
             except ProviderError as exc:
-                if not exc.transient or tries == _TRANSIENT_TRIES:
+                delay = backoff.next_delay()
+                if not exc.transient or self._clock.time() + delay > deadline:
                     raise
-                self._clock.sleep(backoff.next_delay())
-        raise AssertionError("unreachable")  # pragma: no cover
+                self._clock.sleep(delay)
 
     # -- polling ------------------------------------------------------------------------------
 
