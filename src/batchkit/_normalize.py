@@ -37,7 +37,8 @@ from ._requests import import_response_model
 from ._results import ErrorInfo, Result, Usage, gc_paused
 from ._state import JobState
 
-__all__ = ["ModelResolver", "ShardOutcome", "merge_in_order", "normalize_shard", "with_costs"]
+__all__ = ["ModelResolver", "ShardOutcome", "merge_in_order", "normalize_shard", "parse_reply",
+           "with_costs"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,11 @@ def _parse(
             "holds its module, or give it to results(response_models=...))"
         )
         return
+    parse_reply(result, model)
+
+
+def parse_reply(result: Result, model: type[BaseModel]) -> None:
+    """Validate the reply's text into ``model``: ``parsed``, or a one-line ``parse_error``."""
     if result.text is None:
         result.parse_error = "the reply has no text to parse"
         return

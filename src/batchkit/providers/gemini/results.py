@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from ..._normalize import parse_reply
 from ..._results import Choice, ErrorInfo, FinishReason, Result, Usage, finish_reason
 from ..._state import JobState
 from ..._tools import ToolCall, tool_call_from_raw
@@ -103,8 +104,8 @@ def decode_generate_content_response(
       with nothing in it is still ``succeeded`` (it was billed) with ``error.code ==
       "content_filter"``.
     * ``response_model``: the text is parsed into ``parsed``; a reply that does not fit leaves
-      ``parse_error`` instead of raising. (The batchkit normalizer parses again by import path;
-      this is for callers, such as ``bk.decode``, that have the class at hand.)
+      ``parse_error`` instead of raising, by the normalizer's own rule (``parse_reply``), for
+      callers that have the class at hand.
 
     Raises ``ValueError`` only for a response that is not an object at all.
     """
@@ -140,7 +141,7 @@ def decode_generate_content_response(
                     vendor_finish_reason=first.vendor_finish_reason,
                     choices=choices if len(choices) > 1 else None)
     if response_model is not None:
-        _parse_into(result, response_model)
+        parse_reply(result, response_model)
     return result
 
 
@@ -201,18 +202,6 @@ def _logprobs(found: Any) -> list[dict[str, Any]] | None:
                     "top_logprobs": [{"token": t.get("token"), "logprob": t.get("logProbability")}
                                      for t in top or () if isinstance(t, Mapping)]})
     return out
-
-
-def _parse_into(result: Result, model: type[BaseModel]) -> None:
-    if result.text is None:
-        result.parse_error = "the reply has no text to parse"
-        return
-    try:
-        result.parsed = model.model_validate_json(result.text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "reply"
-        result.parse_error = f"{where}: {first['msg']}"
 
 
 _RPC_CODES = {
