@@ -1,8 +1,12 @@
-"""A multi-shard job's results decoded in forked processes, one shard each, equal the results
-decoded in turn: same order, statuses, vectors, parsed replies, costs and unmatched lines."""
+"""A multi-shard job's results decoded in this process and forked ones equal the results
+decoded in turn: same order, statuses, vectors, parsed replies, costs and unmatched lines; a
+shard that fails in a forked process fails the same way, one that dies is decoded here."""
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -92,9 +96,93 @@ def test_a_job_whose_copies_share_results_across_shards_decodes_in_turn(
 
 def test_one_process_unless_more_are_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BATCHKIT_DECODE_PROCESSES", raising=False)
-    assert _parallel.decode_processes(4) == 1
+    assert _parallel.decode_processes(4, lambda: 1 << 20) == 1
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "8")
-    assert _parallel.decode_processes(3) == 3  # never more processes than shards
+    assert _parallel.decode_processes(3, lambda: 0) == 3  # never more processes than shards
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "two")
     with pytest.raises(bk.ConfigError, match="BATCHKIT_DECODE_PROCESSES"):
-        _parallel.decode_processes(4)
+        _parallel.decode_processes(4, lambda: 0)
+
+
+def test_vectors_come_back_as_writable_rows_and_strays_of_a_forked_shard_are_kept(
+        forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last shards are decoded by the forked process: their vectors arrive as rows of a
+    mapped file (plain, writable arrays), and a line of theirs that names no request is kept."""
+    job = embed_job()
+    in_turn(job, monkeypatch)  # downloaded
+    last = job.shards[-1].result_paths
+    assert last is not None
+    with open(last[0], "rb+") as fh:  # a line under an id no request has, in the last shard
+        line = fh.readline()
+        fh.seek(0, 2)
+        fh.write(line.replace(b'"d45"', b'"nobody"'))
+    parallel = job.results()
+    assert forks == [2]
+    vector = parallel[59].embedding
+    assert type(vector) is np.ndarray and vector.flags.writeable
+    vector[0] = 7.0  # copy-on-write: the row file is not changed, nor any other result
+    serial = in_turn(job, monkeypatch)
+    assert serial[59].embedding is not None and serial[59].embedding[0] != 7.0
+    assert [row["id"] for row in parallel.unmatched] == ["nobody"] == [
+        row["id"] for row in serial.unmatched]
+
+
+def _fail_in_forked_process(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """Make the decoding of the last shard fail, but only in a forked process."""
+    parent = os.getpid()
+    real = _collect.ResultCollector.shard_results
+
+    def failing(self: _collect.ResultCollector, shard: Any, *args: Any) -> Any:
+        if shard.index == 3 and os.getpid() != parent:
+            if how == "dies":
+                os._exit(3)
+            raise bk.ProviderError(f"shard {shard.index}: result file unreadable")
+        return real(self, shard, *args)
+
+    monkeypatch.setattr(_collect.ResultCollector, "shard_results", failing)
+
+
+def test_a_shard_that_fails_in_a_forked_process_is_the_same_one_line_error(
+        forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    job = embed_job()
+    _fail_in_forked_process(monkeypatch, "raises")
+    with pytest.raises(bk.ProviderError) as caught:
+        job.results()
+    assert forks == [2] and str(caught.value) == "shard 3: result file unreadable"
+
+
+def test_a_forked_process_that_dies_has_its_shards_decoded_here(
+        forks: list[int], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    job = embed_job()
+    serial = in_turn(job, monkeypatch)
+    _fail_in_forked_process(monkeypatch, "dies")
+    with caplog.at_level(logging.WARNING, logger="batchkit.decode"):
+        parallel = job.results()
+    assert forks == [2] and summary(parallel) == summary(serial)
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "batchkit.decode"]
+    assert "ended unexpectedly" in warning and "\n" not in warning
+
+
+def test_by_default_big_jobs_use_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BATCHKIT_DECODE_PROCESSES", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    big = lambda: 64 << 20  # noqa: E731
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert _parallel.decode_processes(4, big) == 4
+    assert _parallel.decode_processes(2, big) == 2
+    assert _parallel.decode_processes(4, lambda: 1 << 20) == 1  # small: not worth a fork
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.7, 0.0, 0.0))
+    assert _parallel.decode_processes(4, big) == 1  # others hold three of the four cores
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert _parallel.decode_processes(4, big) == 1  # no fork: one process
+
+
+@pytest.mark.parametrize(("sizes", "processes", "mine"), [
+    ([10, 10, 10, 10], 2, 2), ([10, 10, 10, 10], 4, 1), ([10, 10, 10, 3], 2, 2),
+    ([100, 1, 1, 1], 2, 1), ([1, 1, 1, 100], 2, 3), ([5, 5], 2, 1),
+])
+def test_this_process_decodes_about_its_share_of_the_bytes(
+        sizes: list[int], processes: int, mine: int) -> None:
+    assert _parallel._own_share(sizes, processes) == mine

@@ -21,7 +21,7 @@ from ._cache import ResultCache
 from ._exceptions import ProviderError
 from ._inputs import restore_inputs
 from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard
-from ._parallel import decode_processes, shards_in_processes
+from ._parallel import decode_processes, file_bytes, shards_in_processes
 from ._plan import read_request_records
 from ._results import Result
 from .providers.base import Adapter
@@ -87,12 +87,13 @@ class ResultCollector:
                 for shard in self.shards if shard.attempt == attempt
                 for position, result in self.shard_results(shard, later)
             }
-        processes = decode_processes(len(first_round))
-        if processes > 1 and not shared and not uses_cache:  # every shard decodes alone
-            for shard in first_round:  # downloads here, not in a forked worker
-                self.fetch(shard)
-            with shards_in_processes(lambda shard: self.shard_results(shard, later),
-                                     first_round, self.unmatched, processes) as streams:
+        alone = not shared and not uses_cache  # every shard decodes alone
+        processes = decode_processes(len(first_round) if alone else 1,
+                                     lambda: sum(self._result_bytes(first_round)))
+        if processes > 1:
+            with shards_in_processes(lambda shard: self.shard_results(shard, later), first_round,
+                                     self._result_bytes(first_round), self.unmatched,
+                                     processes) as streams:
                 yield from merge_in_order(streams)
             return
         cache = ResultCache() if uses_cache else None
@@ -105,6 +106,12 @@ class ResultCollector:
         finally:
             if cache is not None:
                 cache.close()
+
+
+    def _result_bytes(self, shards: list[ShardRecord]) -> list[int]:
+        """Each shard's result bytes, downloading any not here yet (here, not in a forked
+        process)."""
+        return [file_bytes(self.fetch(shard)) for shard in shards]
 
 
 def rejection_lines(failed: list[ShardRecord]) -> list[str]:

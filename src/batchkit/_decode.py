@@ -39,7 +39,7 @@ from ._exceptions import ConfigError
 from ._normalize import ModelResolver, _parse, _readable_id, with_costs
 from ._registry import make_adapter
 from ._requests import Request, response_model_path
-from ._results import ErrorInfo, Result, ResultSet, Usage
+from ._results import ErrorInfo, Result, ResultSet
 from .cost import usage_pricer
 from .providers.base import Adapter
 
@@ -47,9 +47,6 @@ __all__ = ["decode"]
 
 Requests = str | Path | Iterable[Request]
 Paths = str | Path | Iterable[str | Path]
-_PRICES_KEPT = 4096
-"""Distinct usages whose price is remembered: rows of a job mostly repeat a few token counts,
-and pricing one is a catalog look-up and four products."""
 
 
 def decode(
@@ -74,8 +71,7 @@ def decode(
     files = _existing(paths) + ([] if errors is None else _existing(errors))
     if len(files) >= 1 << FILE_BITS:
         raise ConfigError(f"decode takes at most {(1 << FILE_BITS) - 1} files at once")
-    pricer: Callable[[Usage], float | None] = functools.lru_cache(_PRICES_KEPT)(
-        usage_pricer(provider))
+    pricer = usage_pricer(provider)
     if requests is None:
         count = sum(_row_count(path) for path in files)
         return ResultSet.streamed(lambda: with_costs(_every_row(files, adapter), pricer), count)

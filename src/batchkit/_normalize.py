@@ -98,9 +98,10 @@ def _decode_file(
     path: Path, decode: Callable[[bytes], Result], by_vid: dict[str, list[Result]],
     unmatched: list[Any],
 ) -> None:
-    with open(path, "rb") as fh, gc_paused():  # a shard's worth of Results, all kept
+    # a 64 KiB buffer: the default 8 KiB takes three reads and joins per 21 KB embedding line
+    with open(path, "rb", buffering=1 << 16) as fh, gc_paused():  # a shard's Results, all kept
         for line_no, raw in enumerate(fh, start=1):
-            if not raw.strip():
+            if raw.isspace():
                 continue
             try:
                 result = decode(raw)

@@ -1,27 +1,34 @@
-"""Decoding a multi-shard job's result files on every core: one process per shard.
+"""Decoding a multi-shard job's result files on several cores: this process and forked ones.
 
 Why: decoding is CPU work (a 1,536-float embedding line is some 1,536 float texts to parse) and
-a job's shards are independent files, so on idle cores a job of several shards should decode
-in about 1/cores of the time. Worker processes are forked, so each starts with the job's
-collector (adapter, response models, retry rounds already read) and no setup to send; each
-decodes one shard and returns its ``(input position, Result)`` pairs, which the caller merges
-in input order as it does for shards decoded in turn.
+a job's shards are independent files, so on idle cores a job of several shards decodes in about
+1/cores of the time. The work is split by the shards' result bytes: this process decodes the
+first share itself, as it would alone (its results are never copied), while forked processes
+decode the rest, one shard per task. A forked process starts with the job's collector (adapter,
+response models, retry rounds already read), so nothing is sent to it; it sends back its
+shard's results with their vectors moved out to a file of float32 rows, which this process maps
+(``np.memmap``, copy-on-write) and hands out as rows of that map: vectors cross the process
+boundary through the page cache, not through a pipe, and never sit in this process's heap.
 
 It is used where it is exact: a first round whose index has no duplicate or cached rows
 (those share one result across shards, so a shard cannot be decoded alone), several shards,
-and the ``fork`` start method. It is opt-in, ``BATCHKIT_DECODE_PROCESSES=N``: on this
-project's shared 2-core machine two processes have not yet beaten one (a 4-shard job of
-8,000 float-text embeddings: 1.31-1.42 s against 0.97-1.19 s; each worker's wall time was 2-4x
-its CPU time, i.e. it waited for a core other programs held), so the default stays one process
-until a measurement on idle cores shows it pays.
+and the ``fork`` start method. A forked process that dies is no lost shard: its shards are
+decoded here instead, with one warning line. How many processes: ``decode_processes``.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,8 +36,6 @@ import numpy as np
 from ._exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from multiprocessing.pool import AsyncResult
-
     from ._results import Result
     from .store import ShardRecord
 
@@ -38,85 +43,129 @@ __all__ = ["decode_processes", "shards_in_processes"]
 
 ShardDecoder = Callable[["ShardRecord"], Iterator[tuple[int, "Result"]]]
 Stream = tuple[str, Iterator[tuple[int, "Result"]]]
+_Moved = tuple[list[int], int] | None
+"""Which pairs' vectors went to the shard's row file, and their length (None: none went)."""
+_Shard = tuple[list[tuple[int, "Result"]], list[Any], _Moved]
+"""What a forked process sends back: the pairs, the lines no request claimed, the moved rows."""
 
-_WORK: tuple[ShardDecoder, list[ShardRecord], list[Any]] | None = None
-"""What the forked workers decode: set just before the fork, inherited, never pickled."""
+_WORK: tuple[ShardDecoder, list[ShardRecord], list[Any], Path] | None = None
+"""What the forked processes decode, and where they put vectors: set before the fork,
+inherited, never pickled."""
+_PAYS_FROM = 32 << 20
+"""Result bytes from which a job decodes on several cores unless told (forking and sending
+results back cost some 30 ms and 10 us a row; decoding costs some 4 us a KB of result line)."""
+_log = logging.getLogger("batchkit.decode")
 
 
-def decode_processes(shards: int) -> int:
-    """How many processes decode ``shards`` shards (1: this one), from
-    ``BATCHKIT_DECODE_PROCESSES``."""
+def decode_processes(shards: int, result_bytes: Callable[[], int]) -> int:
+    """How many processes decode a job's ``shards`` shards (1: this one alone).
+
+    ``BATCHKIT_DECODE_PROCESSES=N`` asks for N (1 turns it off). Unset, a job of at least
+    32 MB of results (``result_bytes()``, asked only then) uses the cores this process may run
+    on that other programs leave idle (by the 1-minute load average): on cores other programs
+    hold, forked processes only wait for them. Never more processes than shards, and 1 where
+    ``fork`` is not available."""
     wanted = os.environ.get("BATCHKIT_DECODE_PROCESSES", "")
     try:
-        cap = int(wanted) if wanted else 1
+        cap = int(wanted) if wanted else None
     except ValueError:
         raise ConfigError("BATCHKIT_DECODE_PROCESSES must be a whole number of processes, "
                           f"not {wanted!r}") from None
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if shards < 2 or "fork" not in multiprocessing.get_all_start_methods() or cap == 1:
         return 1
+    if cap is None:
+        if result_bytes() < _PAYS_FROM:
+            return 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+        cap = int(cores - os.getloadavg()[0] + 0.5)
     return max(1, min(cap, shards))
 
 
+def file_bytes(paths: Iterable[Path]) -> int:
+    """The size of the files that exist among ``paths``."""
+    total = 0
+    for path in paths:
+        with suppress(OSError):
+            total += os.stat(path).st_size
+    return total
+
+
 @contextmanager
-def shards_in_processes(decode: ShardDecoder, shards: list[ShardRecord], unmatched: list[Any],
-                        processes: int) -> Iterator[list[Stream]]:
-    """Per shard, ``(group, stream of (position, Result))`` decoded by ``processes`` forked
-    workers; each stream waits for its shard. Vendor lines matching no request are added to
-    ``unmatched`` as each shard's stream is read. The workers end when the block does."""
+def shards_in_processes(decode: ShardDecoder, shards: list[ShardRecord], sizes: list[int],
+                        unmatched: list[Any], processes: int) -> Iterator[list[Stream]]:
+    """Per shard, ``(group, stream of (position, Result))``: the first share (by ``sizes``,
+    each shard's result bytes) decoded here as
+    the stream is read, the others by ``processes - 1`` forked processes (each such stream
+    waits for its shard). Vendor lines matching no request are added to ``unmatched`` as each
+    shard's stream is read. The processes end, and their row files go, when the block does."""
     global _WORK
-    _WORK = (decode, shards, unmatched)
+    mine = _own_share(sizes, processes)
+    folder = Path(tempfile.mkdtemp(prefix="batchkit-decode-"))
+    _WORK = (decode, shards, unmatched, folder)
+    pool = ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("fork"))
     try:
-        pool = multiprocessing.get_context("fork").Pool(processes)
+        pending = {i: pool.submit(_decode_shard, i) for i in range(mine, len(shards))}
+        yield [(shard.group, decode(shard) if i < mine else _stream(
+                    pending[i], functools.partial(decode, shard), unmatched, folder / f"{i}.f32"))
+               for i, shard in enumerate(shards)]
     finally:
-        _WORK = None  # the workers have their copy; this process keeps no reference
+        _WORK = None
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _own_share(sizes: list[int], processes: int) -> int:
+    """How many of the first shards this process decodes itself: about 1/``processes`` of
+    the result bytes, at least one, and never all."""
+    target, done, mine = sum(sizes) / processes, 0, 0
+    while mine < len(sizes) - 1 and (mine == 0 or done + sizes[mine] / 2 <= target):
+        done += sizes[mine]
+        mine += 1
+    return mine
+
+
+def _stream(job: Future[_Shard], here: Callable[[], Iterator[tuple[int, Result]]],
+            unmatched: list[Any], rows_file: Path) -> Iterator[tuple[int, Result]]:
     try:
-        pending = [pool.apply_async(_decode_shard, (i,)) for i in range(len(shards))]
-        yield [(shard.group, _stream(job, unmatched)) for shard, job in zip(shards, pending,
-                                                                             strict=True)]
-    finally:
-        pool.terminate()
-        pool.join()
-
-
-_Shard = tuple[list[tuple[int, "Result"]], list[Any], "np.ndarray | None", list[int]]
-"""What a worker sends back: the pairs (their vectors lifted out), the unmatched lines, the
-vectors as one block and which pairs they belong to."""
-
-
-def _stream(job: AsyncResult[_Shard], unmatched: list[Any]) -> Iterator[tuple[int, Result]]:
-    pairs, strays, block, rows = job.get()
+        pairs, strays, moved = job.result()
+    except BrokenProcessPool as exc:  # the process died (killed, out of memory): redo it here
+        _log.warning("a process decoding a shard ended unexpectedly (%s); decoding that shard "
+                     "in this process", exc)
+        yield from here()
+        return
     unmatched.extend(strays)
-    if block is not None:  # each result's vector back, as a row of the shard's block
-        for row, at in enumerate(rows):
-            pairs[at][1].embedding = block[row]
+    if moved is not None:  # each result's vector back, as a row of the file it was put in
+        at, length = moved
+        matrix = np.asarray(np.memmap(rows_file, dtype=np.float32, mode="c",
+                                      shape=(len(at), length)))
+        for row, index in enumerate(at):
+            pairs[index][1].embedding = matrix[row]
     yield from pairs
 
 
 def _decode_shard(index: int) -> _Shard:
-    """In a worker: shard ``index``'s pairs, and the lines of it that matched no request."""
+    """In a forked process: shard ``index``'s pairs, the lines of it that matched no request,
+    and which pairs' vectors were moved to the shard's row file."""
     assert _WORK is not None, "set before the fork"
-    decode, shards, unmatched = _WORK
+    decode, shards, unmatched, folder = _WORK
     before = len(unmatched)
     pairs = list(decode(shards[index]))
     strays = unmatched[before:]
     del unmatched[before:]
-    block, rows = _lift_vectors(pairs)
-    return pairs, strays, block, rows
+    return pairs, strays, _move_vectors(pairs, folder / f"{index}.f32")
 
 
-def _lift_vectors(pairs: list[tuple[int, Result]]) -> tuple[np.ndarray | None, list[int]]:
-    """The results' vectors as one matrix (sent back as one buffer: thousands of small arrays
-    cost as much to pickle as to decode), each result's ``embedding`` emptied meanwhile.
-    Left in place unless every vector has one dtype and length."""
-    rows: list[int] = []
-    vectors: list[np.ndarray] = []
-    for at, (_, result) in enumerate(pairs):
-        if result.embedding is not None:
-            rows.append(at)
-            vectors.append(result.embedding)
-    if not vectors or len({(v.dtype, v.shape) for v in vectors}) != 1:
-        return None, []
-    block = np.stack(vectors)
-    for at in rows:
-        pairs[at][1].embedding = None
-    return block, rows
+def _move_vectors(pairs: list[tuple[int, Result]], rows_file: Path) -> _Moved:
+    """Write the results' float32 vectors to ``rows_file``, one row each, and empty their
+    ``embedding``: thousands of small arrays cost as much to pickle as to decode. Left in
+    place unless every vector is one float32 row of one length."""
+    vectors = [(at, r.embedding) for at, (_, r) in enumerate(pairs) if r.embedding is not None]
+    if not vectors or any(v.dtype != np.float32 or v.ndim != 1 or len(v) != len(vectors[0][1])
+                          for _, v in vectors):
+        return None
+    with open(rows_file, "wb") as fh:
+        for at, vector in vectors:
+            fh.write(vector.data)
+            pairs[at][1].embedding = None
+    return [at for at, _ in vectors], len(vectors[0][1])

@@ -6,6 +6,7 @@ every submit with a budget, and read only the catalog and a Usage or an Estimate
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from .._exceptions import BudgetExceededError, ConfigError
@@ -14,6 +15,8 @@ from ._catalog import load_catalog, per_million
 from ._estimate import Estimate, Prices, _catalog, _money
 
 __all__ = ["check_budget", "cost_of_usage", "usage_pricer"]
+
+_PRICES_KEPT = 4096
 
 
 def check_budget(estimate: Estimate, max_cost_usd: float, *, batch: bool = True) -> float:
@@ -46,6 +49,8 @@ def usage_pricer(provider: str, *, batch: bool = True) -> Callable[[Usage], floa
     """``usage -> USD`` for ``provider`` (``name:model``), catalog loaded once.
 
     Always None for a target the catalog has no price for, so pricing never fails a job.
+    The prices of the last few thousand distinct usages are remembered: a job's rows mostly
+    repeat a few token counts, and each is otherwise a catalog look-up and four products.
     """
     name, _, model = provider.partition(":")
     try:
@@ -53,7 +58,12 @@ def usage_pricer(provider: str, *, batch: bool = True) -> Callable[[Usage], floa
         catalog.get(provider)
     except ConfigError:
         return lambda usage: None
-    return lambda usage: cost_of_usage(name, model, usage, batch=batch, prices=catalog)
+
+    @functools.lru_cache(maxsize=_PRICES_KEPT)
+    def price(usage: Usage) -> float | None:
+        return cost_of_usage(name, model, usage, batch=batch, prices=catalog)
+
+    return price
 
 
 def cost_of_usage(
