@@ -12,6 +12,12 @@ A vendor's native file is converted line by line here (``_convert_lines``): most
 layout that only their id and texts vary in, and those are spliced into the bytes the target
 wrote for the first line of that layout (``_convert_shapes``), with the same bytes and the same
 refusals as reading, checking and encoding each one.
+
+Ids must be unique in a file (a job): each line's id leaves an 8-byte key (its hash) as it is
+converted, and once every line is, the keys are sorted in place and an equal pair sends the
+file through the reader again to find the two lines, so a duplicate is refused, naming the
+line and the id, before the output replaces anything. Keeping a key rather than the id keeps
+that at 8 MB a million lines, and costs nothing per line but a hash.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ import os
 import shutil
 import sys
 import tempfile
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._convert_lines import convert_request
+from ._convert_lines import convert_request, id_key
 from ._convert_parallel import convert_native
-from ._exceptions import ConfigError
+from ._exceptions import ConfigError, InvalidRequestError
 from ._readers import detect_format, first_line, read_numbered
 from ._registry import input_format, make_adapter
 from ._requests import Request
@@ -55,10 +62,14 @@ def convert(source: Target, provider: str, out: str | Path | None = None, *,
     keeps_raw = _same_format(fmt.partition(":")[0], provider.partition(":")[0])
 
     def write(fh: Any) -> int:
+        keys: array[int] = array("q")
         if fmt in ("csv", "jsonl"):
-            return _write(read_numbered(source, format=fmt, kind=kind),  # type: ignore[arg-type]
-                          adapter, fh, keeps_raw, fmt)
-        return convert_native(source, fmt, adapter, fh.write, keeps_raw)
+            count = _write(read_numbered(source, format=fmt, kind=kind),  # type: ignore[arg-type]
+                           adapter, fh, keeps_raw, fmt, keys)
+        else:
+            count = convert_native(source, fmt, adapter, fh.write, keeps_raw, keys)
+        _check_unique(keys, source, fmt, kind)
+        return count
 
     if out is None or str(out) == "-":
         with tempfile.TemporaryFile() as staged:
@@ -81,14 +92,36 @@ def convert(source: Target, provider: str, out: str | Path | None = None, *,
 
 
 def _write(requests: Iterator[tuple[int, Request]], adapter: Any, fh: Any, keeps_raw: bool,
-           fmt: str) -> int:
+           fmt: str, keys: array[int]) -> int:
     count = 0
     write = fh.write
     for line_no, req in requests:
         write(convert_request(req, line_no, adapter, keeps_raw, fmt))
         write(b"\n")
+        keys.append(id_key(req.custom_id))
         count += 1
     return count
+
+
+def _check_unique(keys: array[int], source: Target, fmt: str, kind: str | None) -> None:
+    """Refuse the first line whose id an earlier line has (``keys``: the key of each line's
+    id, sorted here in place)."""
+    import numpy as np
+
+    ordered = np.frombuffer(keys, dtype=np.int64)
+    ordered.sort()
+    twice = set(ordered[1:][ordered[1:] == ordered[:-1]].tolist())
+    if not twice:
+        return
+    first: dict[str, int] = {}  # an id whose key is twice -> its first line
+    for line_no, req in read_numbered(source, format=fmt, kind=kind):  # type: ignore[arg-type]
+        cid = req.custom_id
+        if id_key(cid) in twice:
+            if cid in first:
+                raise InvalidRequestError(f"duplicate custom_id (also line {first[cid]}); ids "
+                                          "must be unique within a job", custom_id=cid,
+                                          line=line_no)
+            first[cid] = line_no
 
 
 def _same_format(source_format: str, target: str) -> bool:

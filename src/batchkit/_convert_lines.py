@@ -10,6 +10,7 @@ costs a bounded number of lessons.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -21,11 +22,19 @@ from ._readers import _BOM
 from ._registry import input_format
 from ._requests import Request
 
-__all__ = ["LineConverter", "blocks", "convert_request", "model_differs"]
+__all__ = ["LineConverter", "blocks", "convert_request", "id_key", "model_differs"]
 
 _MAX_SHAPES = 32
 _MAX_LESSONS = 64
 """Lines a shape is learnt from at most (learning one reads the line again per string)."""
+_MAX_BULK_MISSES = 4
+
+
+def id_key(custom_id: str) -> int:
+    """The key of an id in ``LineConverter.keys``: the hash of its UTF-8 bytes (a spliced
+    line's id slot holds those bytes, so no line needs its id decoded; the forked workers of
+    a conversion hash alike)."""
+    return hash(custom_id.encode("utf-8", "surrogatepass"))
 
 
 def convert_request(req: Request, line_no: int, adapter: Any, keeps_raw: bool,
@@ -44,17 +53,18 @@ def convert_request(req: Request, line_no: int, adapter: Any, keeps_raw: bool,
     return out
 
 
-def blocks(fh: IO[bytes], size: int) -> Iterator[tuple[int, bytes]]:
-    """(number of the first line, whole lines of about ``size`` bytes) of a binary file, the
-    first without its BOM."""
+def blocks(fh: IO[bytes], size: int) -> Iterator[tuple[int, bytes, int]]:
+    """(number of the first line, whole lines of about ``size`` bytes, how many newlines they
+    hold) of a binary file, the first without its BOM."""
     first_line = 1
     while data := fh.read(size):
         if not data.endswith(b"\n"):
             data += fh.readline()
         if first_line == 1:
             data = data.removeprefix(_BOM)
-        yield first_line, data
-        first_line += data.count(b"\n")
+        newlines = data.count(b"\n")
+        yield first_line, data, newlines
+        first_line += newlines
 
 
 class LineConverter:
@@ -73,27 +83,37 @@ class LineConverter:
         self.models: list[tuple[int, str, Any, str]] = []
         """Without ``check_models``: (line, kind, model, id) where each model of a kind is
         first named, for whoever sees the lines before these to check (``_convert_parallel``)."""
+        self.keys = array("q")
+        """A key of each request's id (``id_key``), in file order: for the duplicate check
+        once every line is converted (``_convert``), 8 bytes a request."""
         self.shapes: list[Shape] = []
         self.waiting: list[Shape] = []
         """Shapes learnt before :meth:`next_chunk`, each back in use once a line of it went
         the whole way in this chunk (which notes its model)."""
         self.lessons = 0
+        self.bulk_misses = 0
+        """Blocks the shape in use did not take whole: past ``_MAX_BULK_MISSES`` the lines
+        are matched one by one (a file whose blocks all hold other lines)."""
 
     def next_chunk(self) -> None:
         """Start on lines that do not follow the ones before (another chunk of the file):
-        the notes of models start again, the shapes wait for a line of theirs."""
+        the notes of models and the ids' keys start again, the shapes wait for a line of
+        theirs."""
         self.named.clear()
         self.models = []
+        self.keys = array("q")
         self.waiting.extend(self.shapes)
         self.shapes.clear()
 
-    def convert(self, line_no: int, block: bytes, write: Callable[[bytes], Any]) -> int:
+    def convert(self, line_no: int, block: bytes, write: Callable[[bytes], Any],
+                newlines: int) -> int:
         """Write the target's lines for ``block`` (whole lines, the first numbered
-        ``line_no``); returns how many were written.
+        ``line_no``, ``newlines`` of them ending in a newline); returns how many were written.
 
-        The lines of the shape in use are found all at once by its ``lines`` pattern; the
-        lines between (another shape, a value to check, a line to read) are taken one by one.
-        Each request is one item of ``outs``, written at the end.
+        The lines of the shape in use are found all at once by its ``lines`` pattern: when
+        they are all the block's lines, they are spliced at once (``Shape.take_all``); else
+        the lines between (another shape, a value to check, a line to read) are taken one by
+        one. Each request is one item of ``outs``, written at the end.
         """
         outs: list[bytes] = []
         at = 0
@@ -110,21 +130,48 @@ class LineConverter:
                 end = len(block) if end < 0 else end
                 self._one_by_one(number(at), block[at:end], outs)
                 at = end + 1
+            if self.shapes and at < len(block) and self._take_all(
+                    block, at, newlines - (number(at) - line_no), outs):
+                write(b"".join(outs))
+                return len(outs)
             if self.shapes and at < len(block):
-                take = self.shapes[0].take
-                append = outs.append
-                for matched in self.shapes[0].lines.finditer(block, at):
+                shape = self.shapes[0]
+                take, id_slot = shape.take, shape.id_slot
+                append, key = outs.append, self.keys.append
+                for matched in shape.lines.finditer(block, at):
                     if matched.start() != at:  # lines of no use to this shape
                         self._one_by_one(number(at), block[at:matched.start()], outs)
-                    out = take(matched.groups())
+                    values = matched.groups()
+                    out = take(values)
                     if out is not None:
                         append(out)
+                        key(hash(values[id_slot]))
                     else:
                         self._one_by_one(number(matched.start()), matched[0], outs)
                     at = matched.end() + 1
         self._one_by_one(number(min(at, len(block))), block[at:], outs)
         write(b"".join(outs))
         return len(outs)
+
+    def _take_all(self, block: bytes, at: int, newlines: int, outs: list[bytes]) -> bool:
+        """Splice the lines of ``block`` from ``at`` (holding ``newlines`` newlines) at once,
+        if they are all of the shape in use with values it takes (else nothing is done)."""
+        shape = self.shapes[0]
+        if self.bulk_misses >= _MAX_BULK_MISSES or shape.lines.groups < 2:
+            return False
+        found = shape.lines.findall(block, at)
+        if not found or len(found) != newlines + (not block.endswith(b"\n")):
+            self.bulk_misses += 1
+            return False
+        id_slot = shape.id_slot
+        ids = [values[id_slot] for values in found]
+        lines = shape.take_all(found, ids)
+        if lines is None:
+            self.bulk_misses += 1
+            return False
+        outs += lines
+        self.keys.extend(map(hash, ids))
+        return True
 
     def _one_by_one(self, line_no: int, lines: bytes, outs: list[bytes]) -> None:
         """Convert whole lines one at a time: by any shape, else the whole way."""
@@ -136,7 +183,8 @@ class LineConverter:
                 for at, shape in enumerate(shapes):
                     out = shape.convert(line)
                     if out is not None:
-                        outs.append(out)
+                        outs.append(out[0])
+                        self.keys.append(hash(out[1]))
                         if at:
                             shapes.insert(0, shapes.pop(at))
                         break
@@ -153,6 +201,7 @@ class LineConverter:
             self._note_model(req, self.line_model(obj), line_no)
         out = convert_request(req, line_no, self.adapter, self.keeps_raw, self.fmt)
         write(out + b"\n")
+        self.keys.append(id_key(req.custom_id))
         line = raw.rstrip(b"\r\n")
         for at, shape in enumerate(self.waiting):
             if shape.convert(line) is not None:

@@ -18,10 +18,13 @@ output before the last chunk is done (the caller stages it).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
+from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
@@ -45,8 +48,10 @@ copying and writing and the busy second core cost more than they gave (200,000 O
 5.1-6.6 against 2.9-4.6 µs a line to Anthropic, 8.2-10.2 against 5.8-7.1 to Bedrock)."""
 _MAX_WORKERS = 8
 
-_Outcome = tuple[bytes, int, list[tuple[int, str, Any, str]], tuple[str, str | None, int] | None]
-"""A chunk's lines, how many requests, its model notes, its first error (rule, id, line)."""
+_Outcome = tuple[bytes, int, list[tuple[int, str, Any, str]], tuple[str, str | None, int] | None,
+                 bytes]
+"""A chunk's lines, how many requests, its model notes, its first error (rule, id, line), the
+keys of its ids (``LineConverter.keys``)."""
 
 _job: tuple[str, Any, bool] | None = None
 """(format, adapter, keeps_raw) of the conversion, set in the parent before forking."""
@@ -55,23 +60,40 @@ _converter: LineConverter | None = None
 
 
 def convert_native(source: Target, fmt: str, adapter: Any, write: Callable[[bytes], Any],
-                   keeps_raw: bool) -> int:
+                   keeps_raw: bool, keys: array[int]) -> int:
     """Write every line of the native file ``source`` (format ``vendor[:model]``) as the
-    target's lines; returns how many were written. A local file of ``PARALLEL_BYTES`` or
-    more is cut into chunks converted on every core."""
+    target's lines, adding the key of each line's id to ``keys``; returns how many were
+    written. A local file of ``PARALLEL_BYTES`` or more is cut into chunks converted on every
+    core."""
     local = None if is_url(source) else Path(source)
     workers = 0 if local is None else workers_for(local)
     if local is not None and workers:
-        written = convert_in_parallel(local, fmt, adapter, write, keeps_raw, workers)
+        written = convert_in_parallel(local, fmt, adapter, write, keeps_raw, keys, workers)
     else:
         converter = LineConverter(fmt, adapter, keeps_raw)
-        with _open(_Source(local or source, None)) as fh:
-            written = sum(converter.convert(line_no, block, write)
-                          for line_no, block in blocks(fh, BLOCK_BYTES))
+        converter.keys = keys
+        with _open(_Source(local or source, None)) as fh, _collector_paused():
+            written = sum(converter.convert(line_no, block, write, newlines)
+                          for line_no, block, newlines in blocks(fh, BLOCK_BYTES))
     if not written:
         raise InvalidRequestError(f"{_Source(local or source, None).name!r} holds no requests "
                                   "(it is empty)")
     return written
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while lines are converted in this process: a
+    block's lines make thousands of tuples (each line's values), which set off collections
+    that walk every object the process holds, and none of them can form a cycle (about a
+    tenth of a conversion's time to Bedrock). It is back on, as it was, at the end."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def workers_for(path: Path) -> int:
@@ -88,8 +110,9 @@ def workers_for(path: Path) -> int:
 
 
 def convert_in_parallel(path: Path, fmt: str, adapter: Any, write: Callable[[bytes], Any],
-                        keeps_raw: bool, workers: int) -> int:
-    """Write the target's lines for every line of ``path``; returns how many."""
+                        keeps_raw: bool, keys: array[int], workers: int) -> int:
+    """Write the target's lines for every line of ``path`` (their ids' keys to ``keys``);
+    returns how many."""
     global _job
     _job = (fmt, adapter, keeps_raw)
     written = 0
@@ -100,18 +123,19 @@ def convert_in_parallel(path: Path, fmt: str, adapter: Any, write: Callable[[byt
             for chunk in blocks(fh, CHUNK_BYTES):
                 pending.append(pool.apply_async(_convert_chunk, (chunk,)))
                 if len(pending) >= 2 * workers:
-                    written += _take(pending.popleft().get(), firsts, write)
+                    written += _take(pending.popleft().get(), firsts, write, keys)
             while pending:
-                written += _take(pending.popleft().get(), firsts, write)
+                written += _take(pending.popleft().get(), firsts, write, keys)
     finally:
         _job = None
     return written
 
 
 def _take(outcome: _Outcome, firsts: dict[str, tuple[int, Any]],
-          write: Callable[[bytes], Any]) -> int:
-    """Write a chunk's lines, or raise its first error (a model clash included)."""
-    data, converted, models, error = outcome
+          write: Callable[[bytes], Any], keys: array[int]) -> int:
+    """Write a chunk's lines (its ids' keys to ``keys``), or raise its first error (a model
+    clash included)."""
+    data, converted, models, error, chunk_keys = outcome
     for line_no, kind, named, custom_id in models:
         first_line, first = firsts.setdefault(kind, (line_no, named))
         if named != first and (error is None or line_no <= error[2]):
@@ -119,13 +143,14 @@ def _take(outcome: _Outcome, firsts: dict[str, tuple[int, Any]],
     if error is not None:
         raise InvalidRequestError(error[0], custom_id=error[1], line=error[2])
     write(data)
+    keys.frombytes(chunk_keys)
     return converted
 
 
-def _convert_chunk(chunk: tuple[int, bytes]) -> _Outcome:
+def _convert_chunk(chunk: tuple[int, bytes, int]) -> _Outcome:
     """In a worker: one chunk's lines converted, or its first error."""
     assert _job is not None
-    first_line, data = chunk
+    first_line, data, newlines = chunk
     global _converter
     if _converter is None:
         _converter = LineConverter(*_job, check_models=False)
@@ -133,7 +158,7 @@ def _convert_chunk(chunk: tuple[int, bytes]) -> _Outcome:
     converter.next_chunk()
     out: list[bytes] = []  # one block of lines
     try:
-        converted = converter.convert(first_line, data, out.append)
+        converted = converter.convert(first_line, data, out.append, newlines)
     except InvalidRequestError as exc:
-        return b"", 0, converter.models, (exc.rule, exc.custom_id, exc.line or first_line)
-    return b"".join(out), converted, converter.models, None
+        return b"", 0, converter.models, (exc.rule, exc.custom_id, exc.line or first_line), b""
+    return b"".join(out), converted, converter.models, None, converter.keys.tobytes()

@@ -50,6 +50,7 @@ from ._requests import (
     Request,
     TextPart,
 )
+from .providers.base import Adapter
 
 __all__ = ["Shape", "learn_shape"]
 
@@ -67,6 +68,7 @@ _ID, _VENDOR_ID, _TEXT = 0, 1, 2
 
 Path = tuple[Any, ...]
 Picker = Callable[[tuple[bytes, ...]], tuple[bytes, ...]]
+TakeAll = Callable[[list[tuple[bytes, ...]], list[bytes]], list[bytes] | None]
 ReadLine = Callable[[dict[str, Any]], Request]
 """A parsed line -> its request (or the reader's error)."""
 
@@ -94,18 +96,25 @@ class Shape:
     take: Callable[[tuple[bytes, ...]], bytes | None]
     """The target's line (with its newline) for the values of ``common`` or ``lines``: the
     one step left per line of most files, so a closure (``_taker``)."""
+    take_all: TakeAll
+    """The target's lines for the values of many lines of ``lines`` (``findall`` over a
+    block) and their ids (the id slot of each), the ids mapped in one call
+    (``_bulk_taker``); None when an id needs a line's own way."""
 
-    def convert(self, line: bytes) -> bytes | None:
-        """The target's line for ``line`` (valid UTF-8, no newline), or None: not of this
-        shape, or a value that needs the whole way."""
+    def convert(self, line: bytes) -> tuple[bytes, bytes] | None:
+        """The target's line for ``line`` (valid UTF-8, no newline) and the line's id (as
+        UTF-8), or None: not of this shape, or a value that needs the whole way."""
         matched = self.common.fullmatch(line)
         if matched is not None:
-            return self.take(matched.groups())
+            values = matched.groups()
+            out = self.take(values)
+            return None if out is None else (out, values[self.id_slot])
         matched = self.pattern.fullmatch(line)
         return None if matched is None else self.splice(matched.groups())
 
-    def splice(self, values: tuple[bytes, ...]) -> bytes | None:
-        """The target's line for any line's values, or None: take the whole way."""
+    def splice(self, values: tuple[bytes, ...]) -> tuple[bytes, bytes] | None:
+        """The target's line for any line's values and the id (UTF-8), or None: take the
+        whole way."""
         raw = values[self.id_slot]
         cid = _loads(raw) if b"\\" in raw else raw.decode()
         if not cid or len(cid) > MAX_CUSTOM_ID_LENGTH:
@@ -120,7 +129,8 @@ class Shape:
             if text is None:
                 return None
             texts[slot] = text
-        return self.template % self.pick((raw, orjson.dumps(vid)[1:-1], *texts))
+        out = self.template % self.pick((raw, orjson.dumps(vid)[1:-1], *texts))
+        return out, cid.encode("utf-8", "surrogatepass")
 
 
 def _loads(inner: bytes) -> str:
@@ -219,17 +229,21 @@ def _encoded_shape(line: bytes, strings: list[tuple[int, int, Path | None]], req
                     for slot, what in order])
     template = b"%b".join(piece.replace(b"%", b"%%") for piece in pieces)
     differs = vendor_id(cid) != cid
+    same = [id_slot if what != _TEXT else slot for slot, what in order]
     shape = Shape(
         common=re.compile(common), lines=re.compile(b"(?m)^" + common + b"\r?$"),
         pattern=re.compile(pattern(_INNER, _INNER)), pick=pick, template=template,
         id_slot=id_slot, text_slots=tuple(i for i in range(len(slots)) if i != id_slot),
         vendor_id=vendor_id, vendor_id_differs=differs,
-        take=_taker(template, pick, _getter([id_slot if what != _TEXT else slot
-                                             for slot, what in order]),
-                    id_slot, vendor_id, differs))
+        take=_taker(template, pick, _getter(same), id_slot, vendor_id, differs),
+        take_all=_bulk_taker(template, same, [
+            (id_slot if what == _ID else len(slots)) if what != _TEXT else slot
+            for slot, what in order], _ids_of(adapter), differs))
     matched = shape.pattern.fullmatch(line)
-    if matched is None or shape.splice(matched.groups()) != encoded + b"\n" or shape.convert(
-            line) not in (None, encoded + b"\n"):
+    spliced = None if matched is None else shape.splice(matched.groups())
+    taken = shape.convert(line)
+    if spliced is None or spliced[0] != encoded + b"\n" or (
+            taken is not None and taken[0] != encoded + b"\n"):
         return None
     return shape
 
@@ -253,6 +267,55 @@ def _taker(template: bytes, pick: Picker, pick_same: Picker, id_slot: int,
         return None
 
     return take
+
+
+def _bulk_taker(template: bytes, same: list[int], appended: list[int],
+                vendor_ids: Callable[[list[bytes]], list[bytes]] | None, differs: bool
+                ) -> TakeAll:
+    """``Shape.take_all``: :func:`_taker` for a block's lines at once. The ids are mapped by
+    one call (``vendor_ids``; None: the vendor takes every id as it is); when every id stays,
+    ``same`` gives the slot of each of the template's values, else ``appended`` gives them
+    with the vendor's ids as one more slot. The lines are formatted by ``map`` over the
+    values, with no Python step per line."""
+    in_order = same == list(range(len(same)))
+    fill = template.__mod__
+
+    def take_all(found: list[tuple[bytes, ...]], ids: list[bytes]) -> list[bytes] | None:
+        if vendor_ids is not None:
+            vids = vendor_ids(ids)
+            if vids != ids:
+                if not differs:
+                    return None
+                columns = [*zip(*found, strict=True), vids]
+                return list(map(fill, zip(*[columns[i] for i in appended], strict=True)))
+        if in_order:
+            return list(map(fill, found))
+        columns = list(zip(*found, strict=True))
+        return list(map(fill, zip(*[columns[i] for i in same], strict=True)))
+
+    return take_all
+
+
+def _ids_of(adapter: Any) -> Callable[[list[bytes]], list[bytes]] | None:
+    """The adapter's vendor ids of many UTF-8 ids at once: its own ``vendor_ids`` where it has
+    one, else its ``vendor_id`` per id; None for a vendor that takes every id as it is."""
+    bulk: Callable[[list[bytes]], list[bytes]] | None = getattr(adapter, "vendor_ids", None)
+    if bulk is not None:
+        return bulk
+    if getattr(type(adapter), "vendor_id", None) is Adapter.vendor_id:
+        return None
+    vendor_id = adapter.vendor_id
+    dumps = orjson.dumps
+
+    def each(raw_ids: list[bytes]) -> list[bytes]:
+        out = []
+        for raw in raw_ids:
+            cid = raw.decode()
+            vid = vendor_id(cid)
+            out.append(raw if vid == cid else dumps(vid)[1:-1])
+        return out
+
+    return each
 
 
 def _getter(indices: list[int]) -> Picker:

@@ -64,7 +64,7 @@ def _line(i: int) -> str:
         body["response_format"] = {"type": "json_schema", "json_schema": SCHEMA}
     if kind == 5 or i % 9 == 2:
         body["tools"] = [TOOL]
-    cid = IDS[i % len(IDS)] + ("" if i % 3 else f"-{i}")
+    cid = IDS[i % len(IDS)] + ("" if i < len(IDS) else f"-{i}")  # each id once in a file
     obj = {"custom_id": cid, "method": "POST", "url": "/v1/chat/completions", "body": body}
     if i % 2:
         return json.dumps(obj)

@@ -40,6 +40,7 @@ from .codec import (
     encode_request,
     map_status,
     vendor_id,
+    vendor_ids,
 )
 from .realtime import AnthropicRealtime
 
@@ -81,6 +82,10 @@ class AnthropicAdapter(AnthropicRealtime["Anthropic"], StainlessAdapter["Anthrop
 
     def vendor_id(self, custom_id: str) -> str:
         return vendor_id(custom_id)
+
+    def vendor_ids(self, raw_ids: list[bytes]) -> list[bytes]:
+        """:meth:`vendor_id` of many UTF-8 ids at once (what a conversion's splice asks)."""
+        return vendor_ids(raw_ids)
 
     def encode(self, request: Request, vendor_id: str) -> bytes:
         if not isinstance(request, ChatRequest):  # check() refuses these first

@@ -60,6 +60,7 @@ from .codec import (
     job_name,
     map_status,
     vendor_id,
+    vendor_ids,
 )
 from .realtime import BedrockRealtime
 
@@ -122,6 +123,10 @@ class BedrockAdapter(BedrockRealtime, Adapter):
 
     def vendor_id(self, custom_id: str) -> str:
         return vendor_id(custom_id)
+
+    def vendor_ids(self, raw_ids: list[bytes]) -> list[bytes]:
+        """:meth:`vendor_id` of many UTF-8 ids at once (what a conversion's splice asks)."""
+        return vendor_ids(raw_ids)
 
     def encode(self, request: Request, vendor_id: str) -> bytes:
         if self.family is None:  # check() refuses these first

@@ -26,7 +26,7 @@ from ..._exceptions import InvalidRequestError, ProviderError
 from ..._requests import Request
 from ..._state import JobState
 from .._capabilities import check_capabilities, vendor_params
-from .._ids import escaped_id
+from .._ids import HASH_CHARS, escaped_id
 from ..base import LineError, RemoteStatus
 from .families import (
     ANTHROPIC_VERSION,
@@ -57,6 +57,7 @@ __all__ = [
     "job_name",
     "map_status",
     "vendor_id",
+    "vendor_ids",
 ]
 
 
@@ -65,6 +66,7 @@ __all__ = [
 _RECORD_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 """The documented recordId is an "alphanumeric string": ids like that are sent unchanged."""
 _ESCAPE = "bkx"
+_SLUG_CHARS = 16
 _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -75,7 +77,26 @@ def vendor_id(custom_id: str) -> str:
     up to 16 of its letters and digits, and 32 hex digits of its SHA-256 (what makes it unique).
     """
     return escaped_id(custom_id, accepted=_RECORD_ID.match, escape=_ESCAPE, separator="",
-                      slug=lambda cid: _NOT_ALPHANUMERIC.sub("", cid)[:16])
+                      slug=lambda cid: _NOT_ALPHANUMERIC.sub("", cid)[:_SLUG_CHARS])
+
+
+_NOT_ALPHANUMERIC_BYTES = bytes(b for b in range(256) if not (b < 0x80 and chr(b).isalnum()))
+
+
+def vendor_ids(raw_ids: list[bytes]) -> list[bytes]:
+    """:func:`vendor_id` of many ids at once, each given and returned as its UTF-8 bytes.
+
+    Why: converting a file to Bedrock rewrites most ids (any ``-`` or ``_`` makes one), and
+    per id the str function's regex and calls cost more than the SHA-256 itself. Here the test
+    is ``bytes.isalnum`` (ASCII letters and digits only) and the slug a ``translate`` that
+    drops every other byte, which keeps what the str slug keeps: a non-ASCII character is bytes
+    of 0x80 and up, all dropped. The same ids as :func:`vendor_id` (a test holds them equal).
+    """
+    sha256 = hashlib.sha256
+    drop = _NOT_ALPHANUMERIC_BYTES
+    return [raw if raw.isalnum() and len(raw) <= 64 and raw[:3] != b"bkx" else
+            b"bkx" + raw.translate(None, drop)[:_SLUG_CHARS]
+            + sha256(raw).hexdigest()[:HASH_CHARS].encode() for raw in raw_ids]
 
 
 def job_name(key: str) -> str:
