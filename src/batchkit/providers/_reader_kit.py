@@ -30,8 +30,8 @@ from .._exceptions import InvalidRequestError
 from .._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, Request
 from .._validate import lone_surrogate
 
-__all__ = ["build", "fail", "function_tool", "function_tool_choice", "string_id", "take",
-           "text_or_texts"]
+__all__ = ["EFFORTS", "build", "chat_fields", "fail", "function_tool", "function_tool_choice",
+           "string_id", "take", "text_or_texts", "titled_schema"]
 
 
 def string_id(value: Any) -> str | None:
@@ -150,3 +150,50 @@ def function_tool_choice(choice: Any) -> Any:
     if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
         return choice["function"].get("name")
     return choice
+
+
+EFFORTS = {"none": "off", "minimal": "minimal", "low": "low", "medium": "medium",
+           "high": "high"}
+"""``reasoning_effort`` values of the chat-completions family (OpenAI, Mistral) as neutral
+efforts."""
+
+
+def chat_fields(body: dict[str, Any], same_name: tuple[str, ...],
+                formats: tuple[str, ...]) -> dict[str, Any]:
+    """Take the fields of a chat-completions body (the shape OpenAI made and Mistral copied)
+    that batchkit has names for out of ``body``; what is left stays raw.
+
+    ``same_name`` are the fields spelt as the neutral ones (a single ``stop`` string becomes a
+    list); function tools and tool choices become neutral ones; ``reasoning_effort`` becomes
+    ``reasoning`` (``none`` is ``off``); a ``response_format`` whose type is one of
+    ``formats`` becomes ``response_schema`` (titled by its name) or ``json_mode`` (``text``,
+    where listed, is the default: nothing).
+    """
+    data: dict[str, Any] = {}
+    for name in same_name:
+        if name in body:
+            data[name] = body.pop(name)
+    if isinstance(data.get("stop"), str):
+        data["stop"] = [data["stop"]]
+    if isinstance(body.get("tools"), list):
+        data["tools"] = [function_tool(t) for t in body.pop("tools")]
+    if "tool_choice" in body:
+        data["tool_choice"] = function_tool_choice(body.pop("tool_choice"))
+    if body.get("reasoning_effort") in EFFORTS:
+        data["reasoning"] = {"effort": EFFORTS[body.pop("reasoning_effort")]}
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") in formats:
+        del body["response_format"]
+        if fmt["type"] == "json_object":
+            data["json_mode"] = True
+        elif fmt["type"] == "json_schema":
+            data["response_schema"] = titled_schema(fmt.get("json_schema") or {})
+    return data
+
+
+def titled_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    """``{"name", "schema", "strict"}`` as one raw JSON schema titled by its name."""
+    schema = dict(spec.get("schema") or {})
+    if spec.get("name"):
+        schema["title"] = spec["name"]
+    return schema

@@ -20,20 +20,11 @@ from functools import lru_cache
 from typing import Any
 
 from ..._requests import ChatRequest, EmbedRequest, ModerationRequest, Request
-from .._reader_kit import (
-    build,
-    fail,
-    function_tool,
-    function_tool_choice,
-    string_id,
-    text_or_texts,
-)
+from .._reader_kit import build, chat_fields, fail, string_id, text_or_texts
 
 __all__ = ["line_model", "looks_like", "request_from_line"]
 
 _SAME_NAME = ("max_tokens", "temperature", "top_p", "stop", "n", "parallel_tool_calls")
-_EFFORTS = {"none": "off", "minimal": "minimal", "low": "low", "medium": "medium",
-            "high": "high"}
 
 
 def looks_like(obj: dict[str, Any]) -> bool:
@@ -68,28 +59,10 @@ def request_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> R
         return build(EmbedRequest, {"custom_id": cid, **texts, "dimensions": dimensions,
                                     "params": body}, line_no)
     data: dict[str, Any] = {"custom_id": cid, "messages": _messages(body.pop("messages", None))}
-    for name in _SAME_NAME:
-        if name in body:
-            data[name] = body.pop(name)
     for seed in ("random_seed", "seed"):
         if seed in body:
             data["seed"] = body.pop(seed)
-    if isinstance(data.get("stop"), str):
-        data["stop"] = [data["stop"]]
-    if isinstance(body.get("tools"), list):
-        data["tools"] = [function_tool(t) for t in body.pop("tools")]
-    if "tool_choice" in body:
-        data["tool_choice"] = function_tool_choice(body.pop("tool_choice"))
-    if body.get("reasoning_effort") in _EFFORTS:
-        data["reasoning"] = {"effort": _EFFORTS[body.pop("reasoning_effort")]}
-    fmt = body.get("response_format")
-    if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
-        del body["response_format"]
-        if fmt["type"] == "json_object":
-            data["json_mode"] = True
-        else:
-            spec = fmt.get("json_schema") or {}
-            data["response_schema"] = {**(spec.get("schema") or {}), "title": spec.get("name")}
+    data.update(chat_fields(body, _SAME_NAME, ("json_schema", "json_object")))
     data["params"] = body
     return build(ChatRequest, data, line_no)
 

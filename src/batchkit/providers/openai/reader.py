@@ -21,15 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..._requests import ChatRequest, EmbedRequest, ModerationRequest, Request
-from .._reader_kit import (
-    build,
-    fail,
-    function_tool,
-    function_tool_choice,
-    string_id,
-    text_or_texts,
-)
-from .responses_reader import EFFORTS, responses_fields
+from .._reader_kit import build, chat_fields, fail, string_id, text_or_texts
+from .responses_reader import responses_fields
 
 __all__ = ["line_model", "looks_like", "neutral_chat_fields", "request_from_line"]
 
@@ -90,41 +83,13 @@ def request_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> R
 
 def neutral_chat_fields(body: dict[str, Any]) -> dict[str, Any]:
     """Take the chat-body fields batchkit has names for out of ``body`` (what is left stays
-    raw).
+    raw; ``_reader_kit.chat_fields``).
 
     ``max_completion_tokens`` is ``max_tokens`` (the older ``max_tokens`` is read too, and
-    written back as ``max_completion_tokens``, its current name); a single ``stop`` string
-    becomes a list; ``reasoning_effort`` becomes ``reasoning`` (``none`` is ``off``);
-    ``response_format`` becomes ``response_schema`` (titled by its name) or ``json_mode``
-    (``read_requests(response_model=...)`` replaces either).
+    written back as ``max_completion_tokens``, its current name); ``response_format`` of type
+    ``text`` is the default, so nothing (``read_requests(response_model=...)`` replaces a
+    schema or JSON mode).
     """
-    data: dict[str, Any] = {}
     if "max_completion_tokens" in body and "max_tokens" not in body:
         body["max_tokens"] = body.pop("max_completion_tokens")
-    for name in _SAME_NAME:
-        if name in body:
-            data[name] = body.pop(name)
-    if isinstance(data.get("stop"), str):
-        data["stop"] = [data["stop"]]
-    if isinstance(body.get("tools"), list):
-        data["tools"] = [function_tool(t) for t in body.pop("tools")]
-    if "tool_choice" in body:
-        data["tool_choice"] = function_tool_choice(body.pop("tool_choice"))
-    if body.get("reasoning_effort") in EFFORTS:
-        data["reasoning"] = {"effort": EFFORTS[body.pop("reasoning_effort")]}
-    fmt = body.get("response_format")
-    if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object", "text"):
-        del body["response_format"]
-        if fmt["type"] == "json_object":
-            data["json_mode"] = True
-        elif fmt["type"] == "json_schema":
-            data["response_schema"] = titled_schema(fmt.get("json_schema") or {})
-    return data
-
-
-def titled_schema(spec: dict[str, Any]) -> dict[str, Any]:
-    """``{"name", "schema", "strict"}`` as one raw JSON schema titled by its name."""
-    schema = dict(spec.get("schema") or {})
-    if spec.get("name"):
-        schema["title"] = spec["name"]
-    return schema
+    return chat_fields(body, _SAME_NAME, ("json_schema", "json_object", "text"))

@@ -14,14 +14,10 @@ from typing import Any
 
 import orjson
 
-from .._reader_kit import fail
+from .._reader_kit import EFFORTS, fail
 
-__all__ = ["EFFORTS", "responses_fields"]
+__all__ = ["responses_fields"]
 
-EFFORTS = {"none": "off", "minimal": "minimal", "low": "low", "medium": "medium",
-           "high": "high"}
-"""OpenAI's reasoning effort values (chat ``reasoning_effort``, responses ``reasoning.effort``)
-as neutral efforts."""
 _SAME_NAME = ("temperature", "top_p", "parallel_tool_calls", "top_logprobs")
 
 
