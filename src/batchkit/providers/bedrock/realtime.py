@@ -25,7 +25,6 @@ import orjson
 
 from ..._exceptions import ProviderError, RateLimitedError
 from ..base import RealtimeAnswer, sandbox_url
-from ..openai.realtime import retry_after
 
 __all__ = ["BedrockRealtime"]
 
@@ -68,6 +67,10 @@ class BedrockRealtime:
                 meta = exc.response.get("ResponseMetadata", {})
                 status, code = meta.get("HTTPStatusCode"), str(error.get("Code") or "")
                 if status == 429 or code == "ThrottlingException":
+                    # here, not at the top: it loads the OpenAI HTTP stack, which a Bedrock
+                    # adapter made only to convert or check lines does not need
+                    from ..openai.realtime import retry_after
+
                     raise RateLimitedError(
                         "Bedrock: rate limited (ThrottlingException)",
                         retry_after=retry_after(meta.get("HTTPHeaders") or {})) from None
