@@ -31,6 +31,8 @@ from pydantic import BaseModel
 
 from ._cache import ResultCache
 from ._exceptions import ConfigError, InvalidRequestError
+from ._plan_fast import plan_all
+from ._plan_minimum import check_minimum
 from ._requests import ChatRequest, EmbedRequest, ModerationRequest, Request, response_model_path
 from ._validate import model_rules
 from .providers.base import Adapter, Limits, open_private
@@ -156,6 +158,7 @@ def plan_shards(
     cache_scope: str = "",
     queue: QueueLimit | None = None,
     enforce_minimum: bool = True,
+    shapes: bool = True,
 ) -> Plan:
     """Validate every request and write shard files under ``folder``.
 
@@ -173,6 +176,9 @@ def plan_shards(
     time checks with :func:`check_minimum` once its mode is known); the caller removes the
     partial folder. A ``shard_size`` below 1 is a
     :class:`ConfigError` (it would otherwise make one vendor batch per request).
+
+    Runs of requests of one shape are planned by the fast lane (``_plan_fast``), with the same
+    files and errors; ``shapes=False`` plans every request by itself (tests compare the two).
     """
     if shard_size is not None and (
         isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1
@@ -183,8 +189,7 @@ def plan_shards(
     if hasattr(requests, "splicer"):  # the rows of one ChatRequest.batch (_bulk_splice)
         planner.spliced = requests.splicer(adapter)
     try:
-        for position, req in enumerate(requests):
-            planner.add(position, req)
+        plan_all(planner, requests, shapes and planner.spliced is None)
     finally:
         for open_shard in planner.open_by_group.values():
             open_shard.close()
@@ -194,29 +199,6 @@ def plan_shards(
                 response_models={path: model for model, path in planner.model_paths.items()},
                 duplicates=planner.duplicates,
                 cached=planner.cached)
-
-
-def check_minimum(shards: list[PlannedShard], adapter: Adapter) -> None:
-    """Refuse shards below the provider's per-batch minimum, naming a way to avoid them.
-
-    Batch jobs only: a real-time job has no minimum. Shards are cut greedily while the
-    requests stream past, so the last shard of a group can come out small; rather than
-    re-balance files already written, the error names an even ``shard_size`` (or says to send
-    more requests).
-    """
-    for group in dict.fromkeys(s.group for s in shards):
-        limits = adapter.limits(group)
-        minimum = limits.min_requests or 0
-        sent = [s for s in shards if s.group == group and s.request_count]
-        small = next((s for s in sent if s.request_count < minimum), None)
-        if small is None:
-            continue
-        total = sum(s.request_count for s in sent)
-        raise InvalidRequestError(
-            f"shard {small.index} would send {small.request_count} {group} request(s), "
-            f"below the provider's minimum of {minimum:,} per batch; "
-            + _minimum_hint(group, total, minimum, limits.max_requests)
-        )
 
 
 class _Planner:
@@ -380,20 +362,12 @@ class _Planner:
         ``line=None`` asks for any shard of the group, for index-only records (cached results),
         opening an empty one if the group has none yet.
         """
-        limits = self.limits_by_group.get(group)
-        if limits is None:
-            limits = self.adapter.limits(group)
-            if self.shard_size is not None:
-                limits = replace(limits, max_requests=min(limits.max_requests, self.shard_size))
-            self.limits_by_group[group] = limits
+        limits = self._limits(group)
         current = self.open_by_group.get(group)
         if line is None:
             return current if current is not None else self._open(group, limits)
         line_bytes, inputs, cid, tokens = line
-        too_big = self.line_limit.get(group)
-        if too_big is None:
-            too_big = self.line_limit[group] = min(limits.max_bytes,
-                                                   limits.max_line_bytes or limits.max_bytes)
+        too_big = self.line_bound(group)
         if line_bytes > too_big:
             raise InvalidRequestError(
                 f"encodes to {line_bytes:,} bytes, over the provider's limit of {too_big:,} "
@@ -405,24 +379,37 @@ class _Planner:
             current = self._open(group, limits)
         return current
 
+    def _limits(self, group: str) -> Limits:
+        limits = self.limits_by_group.get(group)
+        if limits is None:
+            limits = self.adapter.limits(group)
+            if self.shard_size is not None:
+                limits = replace(limits, max_requests=min(limits.max_requests, self.shard_size))
+            self.limits_by_group[group] = limits
+        return limits
+
+    def line_bound(self, group: str) -> int:
+        """The most bytes (newline included) one line of ``group`` may have."""
+        too_big = self.line_limit.get(group)
+        if too_big is None:
+            limits = self._limits(group)
+            too_big = self.line_limit[group] = min(limits.max_bytes,
+                                                   limits.max_line_bytes or limits.max_bytes)
+        return too_big
+
+    def open_shard(self, group: str, full: _OpenShard | None) -> _OpenShard:
+        """A new shard for ``group``, after closing ``full`` (its shard that could take no
+        more), as ``_shard_for`` opens one."""
+        if full is not None:
+            full.close()
+        return self._open(group, self._limits(group))
+
     def _open(self, group: str, limits: Limits) -> _OpenShard:
         opened = self.open_by_group[group] = _OpenShard.new(
             self.folder, len(self.shards), group, limits,
             self.queue.tokens if self.queue is not None else None)
         self.shards.append(opened.shard)
         return opened
-
-
-def _minimum_hint(group: str, total: int, minimum: int, cap: int) -> str:
-    """How to meet a per-batch minimum: more requests, or the even split into the fewest
-    shards the provider's maximum allows."""
-    if total < minimum:
-        return f"the job sends only {total} {group} request(s): send at least {minimum:,}"
-    count = -(-total // cap)
-    size = -(-total // count)
-    if min(size, total - size * (count - 1)) >= minimum:
-        return f"pass shard_size={size} to split the {total:,} requests evenly"
-    return f"send more requests, or a shard_size that leaves every shard {minimum:,} or more"
 
 
 def _identity(req: Request, model_path: str | None) -> bytes | None:

@@ -1,0 +1,340 @@
+"""Request shapes: the requests of a job that differ only in their id and texts, checked and
+encoded once per shape and spliced after that (the planner's fast lane, ``_plan_fast``).
+
+Why: a job's requests mostly share one shape (the same class, settings, response model and
+message roles; only the id and the texts change). The vendor's checks and its encoder cost
+several µs a request, the same work each time, and reading a request field by field costs
+more than the JSON. A shape is learnt once, from the first request of it, as ``_convert_shapes``
+learns a line layout for ``convert``:
+
+* Its *constants* are every field but the id and the texts (message contents, or an embedding's
+  or moderation's ``text``) and, per message, every field but the content. A request is of the
+  shape when its class is the shape's exactly and its constants serialise to the same JSON
+  bytes (so ``0``, ``0.0`` and ``False``, or two orders of a dict's keys, are different shapes),
+  a response model being the same class; a constant that is not JSON (tools, reasoning) leaves
+  the request to the whole way.
+* Probes (the request with sentinels for its id and texts) are checked by the vendor's rules and
+  the model's, and encoded; each sentinel must show up as a whole JSON string, and the lines of
+  other probes (another id, texts with escapes, non-ASCII and edge spaces, a long one) must come
+  out of the splice byte for byte, and so must the first request's own line, or the shape takes
+  the whole way. Ids the vendor rewrites (``vendor_id``) and ids it keeps get templates of
+  their own, each probed with ids of its kind.
+
+A request of a shape is spliced when its values keep to the rules every vendor applies to an
+id's or a text's value: an ASCII id, non-empty and at most ``MAX_CUSTOM_ID_LENGTH`` long, texts
+neither empty nor whitespace only; any other request is checked and encoded as it is, which also
+gives its error. A vendor rule on a text's content beyond these (a length limit, say) must be
+added to :meth:`Shape.usable` here, as in ``_convert_shapes``. The same goes for a codec that
+reads ``__pydantic_fields_set__`` to decide what to write rather than only to skip work.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from itertools import compress, count, repeat
+from operator import attrgetter, itemgetter, ne
+from typing import Any
+
+import orjson
+
+from ._bulk import _clone
+from ._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest, ModerationRequest
+
+__all__ = ["Shape", "Template", "Vendor", "decimals", "first_not", "inner", "learn_shape",
+           "shape_key", "template"]
+
+_MARK = "Wq3vKz"
+"""In every sentinel: a piece of a template holding it means a value was not found whole."""
+_TEXTS = (' \t"' + _MARK + '{}a\\u \u00e9\u2028\x01 \U0001f600 ',
+          _MARK + "{}b",
+          _MARK + "{}c " + "long text. " * 400)
+"""Probe texts (``{}`` is the hole's number): escapes, non-ASCII, edge spaces; a plain one; a
+long one (length-bound)."""
+_ID_FORMS = ("{}-{}i", "{} {}i", "{}{}i", "{}/{}i.{}")
+"""Probe ids: forms a vendor's id rule may rewrite (a space, a slash) and ones it keeps."""
+POSITION, LINE, ID, VENDOR_ID, TEXT = -2, -1, 0, 1, 2
+"""Hole codes: an index record's position and line number, the id, the vendor's id, and
+``TEXT + n`` the n-th text."""
+
+_DICT = attrgetter("__dict__")
+_CONTENT = attrgetter("content")
+_TEXT_FIELD: dict[type, str] = {ChatRequest: "messages", EmbedRequest: "text",
+                                ModerationRequest: "text"}
+"""The request classes with a fast lane (exactly these: a subclass may encode otherwise), and
+the field holding their texts."""
+_MESSAGE_CONSTANTS = attrgetter("role", "name", "tool_calls", "tool_call_id", "cache")
+_CACHE = attrgetter("cache")
+_SCALARS = (bool, int, float)
+_dumps = orjson.dumps
+
+
+def first_not(values: list[Any], expected: Any) -> int:
+    """How many leading ``values`` equal ``expected`` (one C pass where they all do)."""
+    if values.count(expected) == len(values):
+        return len(values)
+    return next(compress(count(), map(ne, values, repeat(expected))))
+
+
+def _typed(getter: Callable[[Any], Any], want: type, dicts: list[Any], k: int) -> int:
+    """How many leading dicts hold a value of exactly the type ``want`` (``0``, ``0.0`` and
+    ``False`` are equal in Python, not in JSON)."""
+    return first_not(list(map(type, map(getter, dicts[:k]))), want) if k else 0
+
+
+class Shape:
+    """One layout of request: what its constants must be, and its vendor lines with holes."""
+
+    def __init__(self, request: Any, names: tuple[str, ...], messages: int) -> None:
+        fields = request.__dict__
+        self.cls: type = type(request)
+        self.kind: str = request.kind
+        self.chat = messages > 0
+        self.getter = itemgetter(*names)
+        self.values: tuple[Any, ...] = self.getter(fields)
+        self.typed = [(itemgetter(name), type(fields[name])) for name in names
+                      if type(fields[name]) in _SCALARS]
+        self.messages = messages
+        self.message_values = [_MESSAGE_CONSTANTS(m) for m in fields.get("messages", ())]
+        self.metadata: dict[str, Any] = request.metadata
+        self.templates: dict[bool, Template | None] = {}
+        """Ids the vendor rewrites (True) or keeps (False) -> their lines' template."""
+        self.record = Template((b'{"i":', b',"id":"', b'","vid":"', b'","ln":', b""),
+                               (POSITION, ID, VENDOR_ID, LINE))
+        """The request index line (its last piece, the metadata and response model, is
+        filled in by :func:`learn_shape`)."""
+        self.group = ""
+
+    def match(self, window: list[Any]) -> tuple[int, list[dict[str, Any]], list[list[Any]]]:
+        """How many leading requests of ``window`` are of this shape, their field dicts and
+        their texts (one list per hole, in hole order)."""
+        try:
+            return self._match(window)
+        except (AttributeError, TypeError, KeyError, IndexError):
+            return 0, [], []  # fields of other types (model_construct): the whole way reads them
+
+    def _match(self, window: list[Any]) -> tuple[int, list[dict[str, Any]], list[list[Any]]]:
+        k = first_not(list(map(type, window)), self.cls)
+        dicts = list(map(_DICT, window[:k]))
+        k = first_not(list(map(self.getter, dicts)), self.values)
+        for getter, want in self.typed:
+            k = _typed(getter, want, dicts, k)
+        del dicts[k:]
+        if not self.chat:
+            texts = list(map(itemgetter("text"), dicts))
+            k = first_not(list(map(type, texts)), str)
+            return k, dicts[:k], [texts[:k]]
+        lists = list(map(itemgetter("messages"), dicts))
+        k = first_not(list(map(len, lists)), self.messages)
+        columns = []
+        for at, values in enumerate(self.message_values):
+            if not k:
+                break
+            messages = list(map(itemgetter(at), lists[:k]))
+            k = first_not(list(map(_MESSAGE_CONSTANTS, messages)), values)
+            k = _typed(_CACHE, bool, messages, k)
+            texts = list(map(_CONTENT, messages[:k]))
+            k = first_not(list(map(type, texts)), str)
+            columns.append(texts)
+        return k, dicts[:k], [column[:k] for column in columns]
+
+    @staticmethod
+    def usable(ids: list[str], texts: list[list[str]]) -> int:
+        """How many leading requests keep to the value rules a splice relies on (see above)."""
+        k = len(ids)
+        if k and not ("".join(ids).isascii() and min(map(len, ids)) > 0
+                and max(map(len, ids)) <= MAX_CUSTOM_ID_LENGTH):
+            k = next(i for i, cid in enumerate(ids)
+                     if not (cid.isascii() and 0 < len(cid) <= MAX_CUSTOM_ID_LENGTH))
+        for column in texts:
+            if not all(column[:k]) or any(map(str.isspace, column[:k])):
+                k = next(i for i, text in enumerate(column) if not text or text.isspace())
+        return k
+
+
+def shape_key(request: Any) -> tuple[Any, ...] | None:
+    """What a request's shape is told apart by: its class, its constants and its messages'
+    constants, each with its type; None where the request has no fast lane (a constant that is
+    not plain: tools, reasoning, a non-empty params or metadata, content parts)."""
+    cls = type(request)
+    text_field = _TEXT_FIELD.get(cls)
+    if text_field is None:
+        return None
+    fields = request.__dict__
+    names = tuple(name for name in fields if name not in ("custom_id", text_field))
+    try:
+        constants = tuple(_plain(fields[name]) for name in names)
+        if text_field == "text":
+            return (cls, constants, ()) if type(fields["text"]) is str else None
+        messages = fields["messages"]
+        if not messages or any(type(m.content) is not str for m in messages):
+            return None
+        return (cls, constants, tuple(tuple(map(_plain, _MESSAGE_CONSTANTS(m)))
+                                      for m in messages))
+    except _NotPlain:
+        return None
+
+
+class _NotPlain(Exception):
+    """A constant the fast lane does not compare (see :func:`_plain`)."""
+
+
+def _plain(value: Any) -> Any:
+    """``value`` (with its type) as a hashable key, for the values a shape compares with
+    ``==``: None, numbers, text, a class, a list of texts, an empty dict."""
+    kind = type(value)
+    if value is None or kind in _SCALARS or kind is str or isinstance(value, type):
+        return kind, value
+    if kind is list and all(type(item) is str for item in value):
+        return kind, tuple(value)
+    if kind is dict and not value:
+        return kind
+    raise _NotPlain
+
+
+class Vendor:
+    """What a shape is learnt against: the adapter's checks, encoder and id rule."""
+
+    def __init__(self, check: Callable[[Any], None], encode: Callable[[Any, str], bytes],
+                 vendor_id: Callable[[str], str]) -> None:
+        self.check, self.encode, self.vendor_id = check, encode, vendor_id
+
+    def line(self, probe: Any) -> bytes | None:
+        """``probe``'s line, or None if the vendor refuses it (its error is a real request's
+        to give, on the whole way)."""
+        try:
+            self.check(probe)
+            line: bytes = self.encode(probe, self.vendor_id(probe.custom_id))
+        except Exception:  # a shape the vendor will not take is left to the whole way
+            return None
+        return line
+
+
+def learn_shape(request: Any, key: tuple[Any, ...], model_path: str | None) -> Shape | None:
+    """The shape of ``request`` (whose :func:`shape_key` is ``key``), or None when its lines
+    cannot be spliced; its templates are learnt as requests need them (:func:`template`)."""
+    text_field = _TEXT_FIELD[type(request)]
+    shape = Shape(request, tuple(name for name in request.__dict__
+                                 if name not in ("custom_id", text_field)), len(key[2]))
+    last = b',"md":' + _dumps(shape.metadata) + b',"rm":' + _dumps(model_path) + b"}"
+    shape.record = Template((*shape.record.pieces[:-1], last), shape.record.order)
+    cid, vid = 'a"\u00e9', "b/c"
+    made = shape.record.lines({POSITION: b"12345", ID: inner([cid]), VENDOR_ID: inner([vid]),
+                               LINE: b"678"}, 1)
+    record = {"i": 12345, "id": cid, "vid": vid, "ln": 678, "md": shape.metadata,
+              "rm": model_path}
+    if made != _dumps(record) + b"\n":  # orjson writes the index records one by one
+        return None
+    return shape
+
+
+class Template:
+    """Lines as the bytes between their holes; each hole is the inside of a JSON string (or a
+    number), the quotes being part of the pieces around it."""
+
+    def __init__(self, pieces: tuple[bytes, ...], order: tuple[int, ...]) -> None:
+        self.pieces, self.order = pieces, order
+        self.last = pieces[-1] + b"\n"
+
+    def lines(self, columns: Mapping[int, list[bytes] | bytes], count: int) -> bytes:
+        """``count`` lines, each ending in a newline, from columns of hole values (a list, or
+        one value for every line), made in one join."""
+        step = 2 * len(self.order) + 1
+        flat = [self.last] * (step * count)
+        for at, (piece, hole) in enumerate(zip(self.pieces, self.order, strict=False)):
+            flat[2 * at::step] = [piece] * count
+            column = columns[hole]
+            flat[2 * at + 1::step] = column if isinstance(column, list) else [column] * count
+        return b"".join(flat)
+
+
+def inner(texts: list[str]) -> list[bytes]:
+    """Each text as the inside of its JSON string, in one ``orjson.dumps`` of them all: within
+    a JSON string every quote is escaped, so ``","`` only ever stands between two of them.
+    Raises ``TypeError`` for text that is not valid Unicode."""
+    values = _dumps(texts)[2:-2].split(b'","')
+    if len(values) != len(texts):  # cannot happen; the whole way would be right regardless
+        raise TypeError("the texts did not come apart")
+    return values
+
+
+def decimals(first: int, count: int) -> list[bytes]:
+    """The numbers ``first``, ``first + 1``, ... as JSON writes them, made in one go."""
+    return " ".join(map(str, range(first, first + count))).encode().split()
+
+
+def template(shape: Shape, request: Any, vendor: Vendor, rewritten: bool) -> Template | None:
+    """The line template of ``shape`` for ids the vendor rewrites (or keeps), learnt from probes
+    made of ``request`` and checked against its own line; None: those take the whole way."""
+    if rewritten in shape.templates:
+        return shape.templates[rewritten]
+    found = shape.templates[rewritten] = _learn(shape, request, vendor, rewritten)
+    return found
+
+
+def _learn(shape: Shape, request: Any, vendor: Vendor, rewritten: bool) -> Template | None:
+    holes = max(shape.messages, 1)
+    ids = [form.format(_MARK, k, k) for k in range(3) for form in _ID_FORMS]
+    ids = [cid for cid in ids if (vendor.vendor_id(cid) != cid) == rewritten][:len(_TEXTS)]
+    if len(ids) < len(_TEXTS):
+        return None
+    probes = [(cid, [text.format(h) for h in range(holes)])
+              for cid, text in zip(ids, _TEXTS, strict=True)]
+    first = vendor.line(_probe(request, *probes[0]))
+    if first is None:
+        return None
+    cid, texts = probes[0]
+    tokens = [(_dumps(cid), ID)] + [(_dumps(t), TEXT + h) for h, t in enumerate(texts)]
+    if rewritten:
+        tokens.append((_dumps(vendor.vendor_id(cid)), VENDOR_ID))
+    cut = _cut(first, tokens, holes)
+    if cut is None:
+        return None
+    own = [(request.custom_id, _texts_of(request))]
+    if Shape.usable([own[0][0]], [[t] for t in own[0][1]]) == 0 or (
+            vendor.vendor_id(request.custom_id) != request.custom_id) != rewritten:
+        own = []  # the request's own values are not the kind this template is for
+    for cid, texts in probes[1:] + own:
+        line = vendor.line(_probe(request, cid, texts))
+        columns = {ID: inner([cid]), VENDOR_ID: inner([vendor.vendor_id(cid)])}
+        columns.update((TEXT + h, inner([t])) for h, t in enumerate(texts))
+        if line is None or cut.lines(columns, 1) != line + b"\n":
+            return None
+    return cut
+
+
+def _texts_of(request: Any) -> list[Any]:
+    if isinstance(request, ChatRequest):
+        return [m.content for m in request.messages]
+    return [request.text]
+
+
+def _probe(request: Any, cid: str, texts: list[str]) -> Any:
+    """``request`` with ``cid`` and ``texts`` in place of its own (built without validation:
+    the constants are the request's, already valid)."""
+    if isinstance(request, ChatRequest):
+        return _clone(request, {"custom_id": cid, "messages": [
+            _clone(m, {"content": t}) for m, t in zip(request.messages, texts, strict=True)]})
+    return _clone(request, {"custom_id": cid, "text": texts[0]})
+
+
+def _cut(line: bytes, tokens: list[tuple[bytes, int]], holes: int) -> Template | None:
+    """``line`` as a template with a hole for every whole occurrence of each token (a JSON
+    string: its quotes stay in the pieces); None when a text or both ids are missing, tokens
+    overlap or a sentinel is left in the rest."""
+    found = sorted((at.start(), at.end(), what) for token, what in tokens
+                   for at in re.finditer(re.escape(token), line))
+    kinds = {what for _, _, what in found}
+    if not kinds >= {TEXT + h for h in range(holes)} or not kinds & {ID, VENDOR_ID}:
+        return None
+    pieces, order, last = [], [], 0
+    for start, end, what in found:
+        if start < last:
+            return None
+        pieces.append(line[last:start + 1])
+        order.append(what)
+        last = end - 1
+    pieces.append(line[last:])
+    if any(_MARK.encode() in piece for piece in pieces):
+        return None
+    return Template(tuple(pieces), tuple(order))
