@@ -33,11 +33,14 @@ OTHER_SAMPLES = {
     "gemini_embeddings": ("gemini", "gemini:gemini-embedding-001"),
     "vertex_embeddings": ("vertex", "vertex:text-embedding-005"),
     "cohere_embeddings": ("cohere", "cohere:embed-english-v3.0"),
+    "cohere_chat": ("mistral", "cohere:command-a-03-2025"),
 }
 ALL_SAMPLES = {**CHAT_SAMPLES, **OTHER_SAMPLES}
-READ_AS = {"mistral_moderations": "mistral:mistral-moderation-latest"}
+READ_AS = {"mistral_moderations": "mistral:mistral-moderation-latest", "cohere_chat": "cohere"}
 """The format to read a sample in where its lines do not tell: Mistral's moderation lines are
-spelt as its embedding lines are, and only the model named for the file tells them apart."""
+spelt as its embedding lines are, and only the model named for the file tells them apart;
+Cohere's chat lines are spelt as Mistral's (so detection says mistral), and only naming the
+format reads Cohere's own fields (``p``, ``stop_sequences``, ``thinking``, ...)."""
 
 SYSTEM = "You are a concise assistant."
 PLAIN = "Name three primary colours."

@@ -30,9 +30,8 @@ TARGETS = {
     "cohere": "cohere:command-r-plus-08-2024",
 }
 READ_BACK = ("openai", "azure", "groq", "together", "mistral", "anthropic", "gemini", "vertex",
-             "bedrock")
-"""Targets whose written lines are read back by their own reader (Cohere's reads embed-job
-rows, not chat lines)."""
+             "bedrock", "cohere")
+"""Targets whose written lines are read back by their own reader (every one)."""
 
 
 def _core(request: bk.Request) -> dict[str, Any]:
