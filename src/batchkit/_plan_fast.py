@@ -226,7 +226,7 @@ class _Lane:
         list(map(seen.setdefault, ids, positions))
         if len(seen) != start + k:
             for cid, position in zip(ids, positions, strict=True):
-                if seen[cid] == position:
+                if seen.get(cid) == position:
                     del seen[cid]
             return False
         if folded is not None:

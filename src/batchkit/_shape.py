@@ -52,7 +52,8 @@ _TEXTS = (' \t"' + _MARK + '{}a\\u \u00e9\u2028\x01 \U0001f600 ',
 """Probe texts (``{}`` is the hole's number): escapes, non-ASCII, edge spaces; a plain one; a
 long one (length-bound)."""
 _ID_FORMS = ("{}-{}i", "{} {}i", "{}{}i", "{}/{}i.{}")
-"""Probe ids: forms a vendor's id rule may rewrite (a space, a slash) and ones it keeps."""
+"""Probe ids: forms a vendor's id rule may rewrite (a space, a slash, capitals) and ones it
+keeps (each with the mark as it is and in lower case)."""
 POSITION, LINE, ID, VENDOR_ID, TEXT = -2, -1, 0, 1, 2
 """Hole codes: an index record's position and line number, the id, the vendor's id, and
 ``TEXT + n`` the n-th text."""
@@ -274,7 +275,8 @@ def template(shape: Shape, request: Any, vendor: Vendor, rewritten: bool) -> Tem
 
 def _learn(shape: Shape, request: Any, vendor: Vendor, rewritten: bool) -> Template | None:
     holes = max(shape.messages, 1)
-    ids = [form.format(_MARK, k, k) for k in range(3) for form in _ID_FORMS]
+    ids = [form.format(mark, k, k) for k in range(3) for mark in (_MARK, _MARK.lower())
+           for form in _ID_FORMS]
     ids = [cid for cid in ids if (vendor.vendor_id(cid) != cid) == rewritten][:len(_TEXTS)]
     if len(ids) < len(_TEXTS):
         return None
@@ -335,6 +337,7 @@ def _cut(line: bytes, tokens: list[tuple[bytes, int]], holes: int) -> Template |
         order.append(what)
         last = end - 1
     pieces.append(line[last:])
-    if any(_MARK.encode() in piece for piece in pieces):
+    if any(mark in piece for piece in pieces for mark in (_MARK.encode(),
+                                                            _MARK.lower().encode())):
         return None
     return Template(tuple(pieces), tuple(order))
