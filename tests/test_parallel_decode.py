@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -167,6 +168,7 @@ def test_a_forked_process_that_dies_has_its_shards_decoded_here(
 def test_by_default_big_jobs_use_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BATCHKIT_DECODE_PROCESSES", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     big = lambda: 64 << 20  # noqa: E731
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
     assert _parallel.decode_processes(4, big) == 4
@@ -175,6 +177,9 @@ def test_by_default_big_jobs_use_the_idle_cores(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(os, "getloadavg", lambda: (2.7, 0.0, 0.0))
     assert _parallel.decode_processes(4, big) == 1  # others hold three of the four cores
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert _parallel.decode_processes(4, big) == 1  # a thread could hold a lock forever
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     assert _parallel.decode_processes(4, big) == 1  # no fork: one process
 

@@ -142,29 +142,38 @@ def _every_row(files: list[Path], adapter: Adapter) -> Iterator[Result]:
 
 
 class _RowReader:
-    """Reads rows by place, one handle per file: a row that follows the one read before it is
-    read on, with no seek, so a file in the requests' order is read straight through."""
+    """Reads rows by place. Each file has a handle read forward through a large buffer (a
+    file in the requests' order is read straight through, with no seek) and one for rows
+    behind it, whose small buffer is all a backward jump wastes."""
 
     def __init__(self, files: list[Path]) -> None:
         self.files = files
-        self.handles: dict[int, tuple[IO[bytes], list[int]]] = {}
-        """Per file number, its handle and where its last row ended."""
+        self.ahead: dict[int, tuple[IO[bytes], list[int]]] = {}
+        """Per file number, the forward handle and where its last row ended."""
+        self.behind: dict[int, IO[bytes]] = {}
 
     def read(self, place: int) -> tuple[bytes, Callable[[], str]]:
         """The row at ``place``, and how to name it."""
         number, offset = place & ((1 << FILE_BITS) - 1), place >> FILE_BITS
-        if number not in self.handles:
-            self.handles[number] = (open(self.files[number], "rb",  # noqa: SIM115
-                                         buffering=READ_BUFFER), [0])
-        fh, end = self.handles[number]
-        if end[0] != offset:
-            fh.seek(offset)
-        raw = fh.readline()
-        end[0] = offset + len(raw)
+        if number not in self.ahead:
+            self.ahead[number] = (open(self.files[number], "rb",  # noqa: SIM115
+                                       buffering=READ_BUFFER), [0])
+        fh, end = self.ahead[number]
+        if offset >= end[0]:
+            if offset > end[0]:
+                fh.seek(offset)
+            raw = fh.readline()
+            end[0] = offset + len(raw)
+        else:
+            if number not in self.behind:
+                self.behind[number] = open(self.files[number], "rb")  # noqa: SIM115
+            back = self.behind[number]
+            back.seek(offset)
+            raw = back.readline()
         return raw, lambda: f"{self.files[number].name} at byte {offset}"
 
     def close(self) -> None:
-        for fh, _ in self.handles.values():
+        for fh in [*(fh for fh, _ in self.ahead.values()), *self.behind.values()]:
             fh.close()
 
 

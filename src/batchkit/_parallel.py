@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -63,8 +64,10 @@ def decode_processes(shards: int, result_bytes: Callable[[], int]) -> int:
     ``BATCHKIT_DECODE_PROCESSES=N`` asks for N (1 turns it off). Unset, a job of at least
     32 MB of results (``result_bytes()``, asked only then) uses the cores this process may run
     on that other programs leave idle (by the 1-minute load average): on cores other programs
-    hold, forked processes only wait for them. Never more processes than shards, and 1 where
-    ``fork`` is not available."""
+    hold, forked processes only wait for them. Unset, a process with threads running (a fork
+    copies only the calling thread, and a lock another thread held stays locked in the copy)
+    or a daemonic one (it may not have children) stays alone. Never more processes than
+    shards, and 1 where ``fork`` is not available."""
     wanted = os.environ.get("BATCHKIT_DECODE_PROCESSES", "")
     try:
         cap = int(wanted) if wanted else None
@@ -74,7 +77,8 @@ def decode_processes(shards: int, result_bytes: Callable[[], int]) -> int:
     if shards < 2 or "fork" not in multiprocessing.get_all_start_methods() or cap == 1:
         return 1
     if cap is None:
-        if result_bytes() < _PAYS_FROM:
+        if (threading.active_count() > 1 or multiprocessing.current_process().daemon
+                or result_bytes() < _PAYS_FROM):
             return 1
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
             os.cpu_count() or 1)
