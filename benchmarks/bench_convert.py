@@ -4,15 +4,17 @@
 
 The source is an OpenAI ``/v1/chat/completions`` batch file of plain chat lines (a system
 prompt, a distinct user message, ``max_completion_tokens``). batchkit converts it with the
-library function behind the CLI (``batchkit._convert.convert``): the first line of each layout
-is read into a validated neutral request, checked against the target's rules and written by
-the target's encoder; the lines of the same layout, whose id and texts alone differ, are
-spliced into the bytes learnt from it, with their values checked (``_convert_shapes``). On
-four cores or more a file of 32 MB or more is converted in chunks by one forked worker per
+library function behind the CLI (``batchkit._convert.convert``), imports included: the first
+line of each layout is read into a validated neutral request, checked against the target's
+rules and written by the target's encoder; the lines of the same layout, whose id and texts
+alone differ, are spliced into the bytes learnt from it a block at a time, with their values
+checked and their ids mapped to the target's (Bedrock's ``recordId`` rule rewrites every
+``email-N`` id into a SHA-256-based one) (``_convert_shapes``), and every id is held unique.
+On four cores or more a file of 32 MB or more is converted in chunks by one forked worker per
 core, written in order through a staging file (``_convert_parallel``; the table says how many
 workers ran). Baseline, in the same run: the plain loop anyone would write — ``json.loads``
 each line, rewrite the dict into the target's shape by hand, ``json.dumps`` it — which checks
-nothing, on one core.
+nothing (the ids are written as they are, duplicates too), on one core.
 
 Each conversion runs in a fresh child process whose peak RSS (``VmHWM``) is reported, with the
 largest worker's (``ru_maxrss`` of the reaped workers, pages shared with the parent counted in
