@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import os
 import threading
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -31,7 +32,7 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every job's results decode in 2 processes whatever their size; records the forks."""
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "2")
     calls: list[int] = []
-    real = _collect.shards_in_processes
+    real = _parallel.shards_in_processes
 
     def spy(*args: Any) -> AbstractContextManager[list[Any]]:
         calls.append(args[-1])
@@ -184,10 +185,39 @@ def test_by_default_big_jobs_use_the_idle_cores(monkeypatch: pytest.MonkeyPatch)
     assert _parallel.decode_processes(4, big) == 1  # no fork: one process
 
 
-@pytest.mark.parametrize(("sizes", "processes", "mine"), [
-    ([10, 10, 10, 10], 2, 2), ([10, 10, 10, 10], 4, 1), ([10, 10, 10, 3], 2, 2),
-    ([100, 1, 1, 1], 2, 1), ([1, 1, 1, 100], 2, 3), ([5, 5], 2, 1),
-])
-def test_this_process_decodes_about_its_share_of_the_bytes(
-        sizes: list[int], processes: int, mine: int) -> None:
-    assert _parallel._own_share(sizes, processes) == mine
+class _Recorder:
+    """Stands in for the process pool: records which shards are sent, runs nothing."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def submit(self, fn: Any, index: int) -> Future[Any]:
+        self.sent.append(index)
+        return Future()
+
+
+def test_forked_shards_are_sent_a_window_ahead_of_the_reader() -> None:
+    """Results wait in memory for a few shards at most: two are sent at first, then one more
+    each time the reader takes one; a shard the reader comes to first is sent at once."""
+    pool = _Recorder()
+    ahead = _parallel._Ahead(pool, [1, 3, 5, 7, 9], window=2)  # type: ignore[arg-type]
+    assert pool.sent == [1, 3]
+    ahead.take(1)
+    assert pool.sent == [1, 3, 5]
+    ahead.take(7)  # out of turn (another group's shards came first): sent now
+    assert pool.sent == [1, 3, 5, 7, 9]
+    ahead.take(3)
+    ahead.take(5)
+    ahead.take(9)
+    assert pool.sent == [1, 3, 5, 7, 9] and not ahead.sent
+
+
+def test_a_job_of_many_shards_decodes_in_turn_and_in_processes_alike(
+        forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    job = embed_job(95)  # 7 shards: this process decodes 0, 2, 4, 6; the forked one the rest
+    assert len(job.shards) == 7
+    parallel = job.results(lazy=True)
+    assert summary(parallel) == summary(in_turn(job, monkeypatch)) and forks == [2]
+    assert np.array_equal(bk.ResultSet([r for r in parallel if r.ok]).embeddings(),
+                          bk.ResultSet([r for r in in_turn(job, monkeypatch) if r.ok])
+                          .embeddings())

@@ -92,8 +92,7 @@ class ResultCollector:
                                      lambda: sum(self._result_bytes(first_round)))
         if processes > 1:
             with shards_in_processes(lambda shard: self.shard_results(shard, later), first_round,
-                                     self._result_bytes(first_round), self.unmatched,
-                                     processes) as streams:
+                                     self.unmatched, processes) as streams:
                 yield from merge_in_order(streams)
             return
         cache = ResultCache() if uses_cache else None

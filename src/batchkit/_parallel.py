@@ -2,13 +2,14 @@
 
 Why: decoding is CPU work (a 1,536-float embedding line is some 1,536 float texts to parse) and
 a job's shards are independent files, so on idle cores a job of several shards decodes in about
-1/cores of the time. The work is split by the shards' result bytes: this process decodes the
-first share itself, as it would alone (its results are never copied), while forked processes
-decode the rest, one shard per task. A forked process starts with the job's collector (adapter,
-response models, retry rounds already read), so nothing is sent to it; it sends back its
-shard's results with their vectors moved out to a file of float32 rows, which this process maps
-(``np.memmap``, copy-on-write) and hands out as rows of that map: vectors cross the process
-boundary through the page cache, not through a pipe, and never sit in this process's heap.
+1/cores of the time. With N processes this one decodes every N-th shard itself, as it would
+alone (its results are never copied), and N - 1 forked processes decode the others, a few
+shards ahead of the reader, so results in waiting stay a few shards' worth however big the job.
+A forked process starts with the job's collector (adapter, response models, retry rounds
+already read), so nothing is sent to it; it sends back its shard's results with their vectors
+moved out to a file of float32 rows, which this process maps (``np.memmap``, copy-on-write)
+and hands out as rows of that map: vectors cross the process boundary through the page cache,
+not through a pipe, and never sit in this process's heap.
 
 It is used where it is exact: a first round whose index has no duplicate or cached rows
 (those share one result across shards, so a shard cannot be decoded alone), several shards,
@@ -96,43 +97,57 @@ def file_bytes(paths: Iterable[Path]) -> int:
 
 
 @contextmanager
-def shards_in_processes(decode: ShardDecoder, shards: list[ShardRecord], sizes: list[int],
-                        unmatched: list[Any], processes: int) -> Iterator[list[Stream]]:
-    """Per shard, ``(group, stream of (position, Result))``: the first share (by ``sizes``,
-    each shard's result bytes) decoded here as
-    the stream is read, the others by ``processes - 1`` forked processes (each such stream
-    waits for its shard). Vendor lines matching no request are added to ``unmatched`` as each
-    shard's stream is read. The processes end, and their row files go, when the block does."""
+def shards_in_processes(decode: ShardDecoder, shards: list[ShardRecord], unmatched: list[Any],
+                        processes: int) -> Iterator[list[Stream]]:
+    """Per shard, ``(group, stream of (position, Result))``: every ``processes``-th shard from
+    the first decoded here as its stream is read, the others by ``processes - 1`` forked
+    processes, a few shards ahead of the reader (each such stream waits for its shard).
+    Vendor lines matching no request are added to ``unmatched`` as each shard's stream is
+    read. The processes end, and their row files go, when the block does."""
     global _WORK
-    mine = _own_share(sizes, processes)
     folder = Path(tempfile.mkdtemp(prefix="batchkit-decode-"))
     _WORK = (decode, shards, unmatched, folder)
-    pool = ProcessPoolExecutor(processes - 1, mp_context=multiprocessing.get_context("fork"))
+    ahead = _Ahead(ProcessPoolExecutor(processes - 1,
+                                       mp_context=multiprocessing.get_context("fork")),
+                   [i for i in range(len(shards)) if i % processes], 2 * (processes - 1))
     try:
-        pending = {i: pool.submit(_decode_shard, i) for i in range(mine, len(shards))}
-        yield [(shard.group, decode(shard) if i < mine else _stream(
-                    pending[i], functools.partial(decode, shard), unmatched, folder / f"{i}.f32"))
+        yield [(shard.group, decode(shard) if i % processes == 0 else _stream(
+                    ahead, i, functools.partial(decode, shard), unmatched, folder / f"{i}.f32"))
                for i, shard in enumerate(shards)]
     finally:
         _WORK = None
-        pool.shutdown(wait=True, cancel_futures=True)
+        ahead.pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _own_share(sizes: list[int], processes: int) -> int:
-    """How many of the first shards this process decodes itself: about 1/``processes`` of
-    the result bytes, at least one, and never all."""
-    target, done, mine = sum(sizes) / processes, 0, 0
-    while mine < len(sizes) - 1 and (mine == 0 or done + sizes[mine] / 2 <= target):
-        done += sizes[mine]
-        mine += 1
-    return mine
+class _Ahead:
+    """The forked processes' shards, sent ``window`` at a time: one more each time a stream
+    takes one, so results wait in memory for a few shards at most, however many the job has."""
+
+    def __init__(self, pool: ProcessPoolExecutor, shards: list[int], window: int) -> None:
+        self.pool, self.waiting = pool, shards
+        self.sent: dict[int, Future[_Shard]] = {}
+        for _ in range(window):
+            self._send_next()
+
+    def _send_next(self) -> None:
+        if self.waiting:
+            index = self.waiting.pop(0)
+            self.sent[index] = self.pool.submit(_decode_shard, index)
+
+    def take(self, index: int) -> Future[_Shard]:
+        """Shard ``index``'s decoding (sent now if the reader came to it first)."""
+        if index not in self.sent:
+            self.waiting.remove(index)
+            self.sent[index] = self.pool.submit(_decode_shard, index)
+        self._send_next()
+        return self.sent.pop(index)
 
 
-def _stream(job: Future[_Shard], here: Callable[[], Iterator[tuple[int, Result]]],
+def _stream(ahead: _Ahead, index: int, here: Callable[[], Iterator[tuple[int, Result]]],
             unmatched: list[Any], rows_file: Path) -> Iterator[tuple[int, Result]]:
     try:
-        pairs, strays, moved = job.result()
+        pairs, strays, moved = ahead.take(index).result()
     except BrokenProcessPool as exc:  # the process died (killed, out of memory): redo it here
         _log.warning("a process decoding a shard ended unexpectedly (%s); decoding that shard "
                      "in this process", exc)
@@ -143,6 +158,7 @@ def _stream(job: Future[_Shard], here: Callable[[], Iterator[tuple[int, Result]]
         at, length = moved
         matrix = np.asarray(np.memmap(rows_file, dtype=np.float32, mode="c",
                                       shape=(len(at), length)))
+        rows_file.unlink()  # mapped: the rows stay while a result holds one
         for row, index in enumerate(at):
             pairs[index][1].embedding = matrix[row]
     yield from pairs
