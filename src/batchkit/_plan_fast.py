@@ -61,6 +61,9 @@ small enough that the window's lists stay in the CPU cache."""
 _SMALL_WINDOW = 16
 """The window after a run of a shape ended early: it doubles while runs fill it, so jobs that
 mix shapes do not pay a full window's passes for every short run."""
+_SHORT_RUN, _SHORT_RUNS, _MAX_SKIP = 8, 4, 4096
+"""A run shorter than ``_SHORT_RUN``; how many in a row send requests the whole way; the
+longest such stretch (see ``_Lane._count_run``)."""
 MAX_SHAPES = 64
 """Shapes learnt per job at most: a job whose requests do not repeat shapes stops learning."""
 _ID_OF = itemgetter("custom_id")
@@ -119,19 +122,45 @@ class _Lane:
         """Lines longer than this may hold more text than the model's context window: each
         such request is measured the whole way (``ModelRules.check_size``)."""
         self.window = WINDOW
+        self.last: Shape | None = None
+        self.short_runs, self.skip, self.backoff = 0, 0, _SMALL_WINDOW
 
     def plan(self, requests: list[Any], start: int) -> None:
         """Plan ``requests``, the first at ``start`` (0-based) in the job."""
         at, planner = 0, self.planner
         while at < len(requests):
-            shape = self._shape_of(requests[at])
+            if self.skip:  # a stretch of short runs: the whole way, for a while
+                for offset in range(at, min(len(requests), at + self.skip)):
+                    planner.add(start + offset, requests[offset])
+                    self.skip, at = self.skip - 1, at + 1
+                continue
             piece = requests[at:at + self.window]
-            done = 0 if shape is None else self._run(shape, piece, start + at)
+            last = self.last  # the shape of the run before: most jobs have one
+            done = 0 if last is None else self._run(last, piece, start + at)
+            if not done:
+                shape = self.last = self._shape_of(requests[at])
+                if shape is not None and shape is not last:
+                    done = self._run(shape, piece, start + at)
             if not done:
                 planner.add(start + at, requests[at])
                 done = 1
             self.window = min(WINDOW, self.window * 2) if done == len(piece) else _SMALL_WINDOW
             at += done
+            self._count_run(done)
+
+    def _count_run(self, done: int) -> None:
+        """Back off from jobs whose shapes change every few requests: a short run costs the
+        lane more than the whole way (a shape's lookup and a window's passes for one or two
+        requests), so after ``_SHORT_RUNS`` of them in a row the next ``skip`` requests take
+        the whole way, a stretch that doubles each time (up to ``_MAX_SKIP``) until a long
+        run is seen again."""
+        if done >= _SHORT_RUN:
+            self.short_runs, self.backoff = 0, _SMALL_WINDOW
+            return
+        self.short_runs += 1
+        if self.short_runs >= _SHORT_RUNS:
+            self.skip, self.short_runs = self.backoff, 0
+            self.backoff = min(2 * self.backoff, _MAX_SKIP)
 
     def _shape_of(self, request: Any) -> Shape | None:
         key = shape_key(request)
@@ -141,15 +170,15 @@ class _Lane:
             return self.shapes[key]
         if len(self.shapes) >= MAX_SHAPES:
             return None
-        shape = self.shapes[key] = self._learn(request, key)
+        shape = self.shapes[key] = self._learn(request)
         return shape
 
-    def _learn(self, request: Any, key: tuple[Any, ...]) -> Shape | None:
+    def _learn(self, request: Any) -> Shape | None:
         planner = self.planner
         if planner.dedupe and (request.kind != "chat" or request.temperature == 0):
             return None  # its copies are found the whole way
         model = getattr(request, "response_model", None)
-        shape = learn_shape(request, key, model and planner._model_path(model))
+        shape = learn_shape(request, model and planner._model_path(model))
         if shape is not None:
             shape.group = planner.group(request) if planner.group else request.kind
         return shape
@@ -159,7 +188,10 @@ class _Lane:
         how many (0: the first takes the whole way)."""
         k, dicts, texts = shape.match(window)
         ids = list(map(_ID_OF, dicts))
-        k = Shape.usable(ids, texts) if k else 0
+        # a text the same in every request (a system prompt) is checked and written once
+        same = [column.count(column[0]) == k for column in texts] if k else []
+        k = Shape.usable(ids, [column[:1] if one else column
+                               for column, one in zip(texts, same, strict=True)]) if k else 0
         if not k:
             return 0
         planner = self.planner
@@ -179,9 +211,8 @@ class _Lane:
         try:
             columns: dict[int, list[bytes] | bytes] = {ID: inner(ids)}
             columns[VENDOR_ID] = inner(vids) if rewritten else columns[ID]
-            for hole, column in enumerate(texts):  # a system prompt is one text k times
-                columns[TEXT + hole] = (inner(column[:1])[0] if column.count(column[0]) == k
-                                        else inner(column))
+            for hole, column in enumerate(texts):
+                columns[TEXT + hole] = inner(column[:1])[0] if same[hole] else inner(column)
         except TypeError:  # not valid Unicode (a lone surrogate): the whole way says so
             return 0
         payload = cut.lines(columns, k)

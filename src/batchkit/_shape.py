@@ -7,12 +7,14 @@ several µs a request, the same work each time, and reading a request field by f
 more than the JSON. A shape is learnt once, from the first request of it, as ``_convert_shapes``
 learns a line layout for ``convert``:
 
-* Its *constants* are every field but the id and the texts (message contents, or an embedding's
-  or moderation's ``text``) and, per message, every field but the content. A request is of the
-  shape when its class is the shape's exactly and its constants serialise to the same JSON
-  bytes (so ``0``, ``0.0`` and ``False``, or two orders of a dict's keys, are different shapes),
-  a response model being the same class; a constant that is not JSON (tools, reasoning) leaves
-  the request to the whole way.
+* Its *constants* are the fields a request set (``__pydantic_fields_set__``) but the id and
+  the texts (message contents, or an embedding's or moderation's ``text``), and per message
+  the fields it set but its content. A request is of the shape when its class is the shape's
+  exactly, it set the same fields, and their values are equal and of the same types (``0``,
+  ``0.0`` and ``False`` are equal in Python, not in JSON); a field it did not set holds its
+  default, which pydantic guarantees and the codecs and the capability check rely on too
+  (``plain_request``). A constant that is not plain (tools, reasoning, parts, a non-empty
+  params or metadata) leaves the request to the whole way.
 * Probes (the request with sentinels for its id and texts) are checked by the vendor's rules and
   the model's, and encoded; each sentinel must show up as a whole JSON string, and the lines of
   other probes (another id, texts with escapes, non-ASCII and edge spaces, a long one) must come
@@ -24,8 +26,7 @@ A request of a shape is spliced when its values keep to the rules every vendor a
 id's or a text's value: an ASCII id, non-empty and at most ``MAX_CUSTOM_ID_LENGTH`` long, texts
 neither empty nor whitespace only; any other request is checked and encoded as it is, which also
 gives its error. A vendor rule on a text's content beyond these (a length limit, say) must be
-added to :meth:`Shape.usable` here, as in ``_convert_shapes``. The same goes for a codec that
-reads ``__pydantic_fields_set__`` to decide what to write rather than only to skip work.
+added to :meth:`Shape.usable` here, as in ``_convert_shapes``.
 """
 
 from __future__ import annotations
@@ -59,14 +60,14 @@ POSITION, LINE, ID, VENDOR_ID, TEXT = -2, -1, 0, 1, 2
 ``TEXT + n`` the n-th text."""
 
 _DICT = attrgetter("__dict__")
+_FIELDS_SET = attrgetter("__pydantic_fields_set__")
 _CONTENT = attrgetter("content")
 _TEXT_FIELD: dict[type, str] = {ChatRequest: "messages", EmbedRequest: "text",
                                 ModerationRequest: "text"}
 """The request classes with a fast lane (exactly these: a subclass may encode otherwise), and
 the field holding their texts."""
-_MESSAGE_CONSTANTS = attrgetter("role", "name", "tool_calls", "tool_call_id", "cache")
-_CACHE = attrgetter("cache")
 _SCALARS = (bool, int, float)
+"""Values compared with their type as well."""
 _dumps = orjson.dumps
 
 
@@ -77,26 +78,36 @@ def first_not(values: list[Any], expected: Any) -> int:
     return next(compress(count(), map(ne, values, repeat(expected))))
 
 
-def _typed(getter: Callable[[Any], Any], want: type, dicts: list[Any], k: int) -> int:
-    """How many leading dicts hold a value of exactly the type ``want`` (``0``, ``0.0`` and
-    ``False`` are equal in Python, not in JSON)."""
-    return first_not(list(map(type, map(getter, dicts[:k]))), want) if k else 0
+def _constants(model: Any, holes: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields ``model`` set but ``holes``, in field order, each scalar's type beside it
+    (``name.__class__``, for ``attrgetter``)."""
+    fields = model.__dict__
+    names = [name for name in fields if name in model.__pydantic_fields_set__
+             and name not in holes]
+    return (*names, *(f"{name}.__class__" for name in names
+                      if type(fields[name]) in _SCALARS))
 
 
 class Shape:
     """One layout of request: what its constants must be, and its vendor lines with holes."""
 
-    def __init__(self, request: Any, names: tuple[str, ...], messages: int) -> None:
-        fields = request.__dict__
+    def __init__(self, request: Any, text_field: str) -> None:
         self.cls: type = type(request)
         self.kind: str = request.kind
-        self.chat = messages > 0
-        self.getter = itemgetter(*names)
-        self.values: tuple[Any, ...] = self.getter(fields)
-        self.typed = [(itemgetter(name), type(fields[name])) for name in names
-                      if type(fields[name]) in _SCALARS]
-        self.messages = messages
-        self.message_values = [_MESSAGE_CONSTANTS(m) for m in fields.get("messages", ())]
+        self.chat = text_field == "messages"
+        self.fields_set = frozenset(request.__pydantic_fields_set__)
+        names = _constants(request, ("custom_id", text_field))
+        self.getter = attrgetter(*names) if names else None
+        self.values: Any = self.getter(request) if self.getter else None
+        messages = request.messages if self.chat else []
+        self.messages = len(messages)
+        self.message_shapes = []
+        """Per message: the fields it set, and its constants' getter and values."""
+        for message in messages:
+            names = _constants(message, ("content",))
+            getter = attrgetter(*names) if names else None
+            self.message_shapes.append((frozenset(message.__pydantic_fields_set__), getter,
+                                        getter(message) if getter else None))
         self.metadata: dict[str, Any] = request.metadata
         self.templates: dict[bool, Template | None] = {}
         """Ids the vendor rewrites (True) or keeps (False) -> their lines' template."""
@@ -116,11 +127,10 @@ class Shape:
 
     def _match(self, window: list[Any]) -> tuple[int, list[dict[str, Any]], list[list[Any]]]:
         k = first_not(list(map(type, window)), self.cls)
+        k = first_not(list(map(_FIELDS_SET, window[:k])), self.fields_set)
+        if self.getter is not None and k:
+            k = first_not(list(map(self.getter, window[:k])), self.values)
         dicts = list(map(_DICT, window[:k]))
-        k = first_not(list(map(self.getter, dicts)), self.values)
-        for getter, want in self.typed:
-            k = _typed(getter, want, dicts, k)
-        del dicts[k:]
         if not self.chat:
             texts = list(map(itemgetter("text"), dicts))
             k = first_not(list(map(type, texts)), str)
@@ -128,12 +138,13 @@ class Shape:
         lists = list(map(itemgetter("messages"), dicts))
         k = first_not(list(map(len, lists)), self.messages)
         columns = []
-        for at, values in enumerate(self.message_values):
+        for at, (fields_set, getter, values) in enumerate(self.message_shapes):
             if not k:
                 break
             messages = list(map(itemgetter(at), lists[:k]))
-            k = first_not(list(map(_MESSAGE_CONSTANTS, messages)), values)
-            k = _typed(_CACHE, bool, messages, k)
+            k = first_not(list(map(_FIELDS_SET, messages)), fields_set)
+            if getter is not None and k:
+                k = first_not(list(map(getter, messages[:k])), values)
             texts = list(map(_CONTENT, messages[:k]))
             k = first_not(list(map(type, texts)), str)
             columns.append(texts)
@@ -154,26 +165,29 @@ class Shape:
 
 
 def shape_key(request: Any) -> tuple[Any, ...] | None:
-    """What a request's shape is told apart by: its class, its constants and its messages'
-    constants, each with its type; None where the request has no fast lane (a constant that is
-    not plain: tools, reasoning, a non-empty params or metadata, content parts)."""
+    """What a request's shape is told apart by: its class, the fields it set and their values
+    (each with its type), and the same of each message; None where the request has no fast
+    lane (a constant that is not plain: tools, reasoning, parts, a non-empty params)."""
     cls = type(request)
     text_field = _TEXT_FIELD.get(cls)
     if text_field is None:
         return None
-    fields = request.__dict__
-    names = tuple(name for name in fields if name not in ("custom_id", text_field))
     try:
-        constants = tuple(_plain(fields[name]) for name in names)
+        key = _key(request, ("custom_id", text_field))
         if text_field == "text":
-            return (cls, constants, ()) if type(fields["text"]) is str else None
-        messages = fields["messages"]
+            return (cls, key, ()) if type(request.text) is str else None
+        messages = request.messages
         if not messages or any(type(m.content) is not str for m in messages):
             return None
-        return (cls, constants, tuple(tuple(map(_plain, _MESSAGE_CONSTANTS(m)))
-                                      for m in messages))
+        return (cls, key, tuple(_key(m, ("content",)) for m in messages))
     except _NotPlain:
         return None
+
+
+def _key(model: Any, holes: tuple[str, ...]) -> tuple[Any, ...]:
+    fields = model.__dict__
+    return (frozenset(model.__pydantic_fields_set__),
+            *(_plain(fields[name]) for name in _constants(model, holes) if "." not in name))
 
 
 class _NotPlain(Exception):
@@ -211,12 +225,11 @@ class Vendor:
         return line
 
 
-def learn_shape(request: Any, key: tuple[Any, ...], model_path: str | None) -> Shape | None:
-    """The shape of ``request`` (whose :func:`shape_key` is ``key``), or None when its lines
-    cannot be spliced; its templates are learnt as requests need them (:func:`template`)."""
-    text_field = _TEXT_FIELD[type(request)]
-    shape = Shape(request, tuple(name for name in request.__dict__
-                                 if name not in ("custom_id", text_field)), len(key[2]))
+def learn_shape(request: Any, model_path: str | None) -> Shape | None:
+    """The shape of ``request`` (one with a :func:`shape_key`), or None when its index records
+    cannot be made from bytes; its line templates are learnt as requests need them
+    (:func:`template`)."""
+    shape = Shape(request, _TEXT_FIELD[type(request)])
     last = b',"md":' + _dumps(shape.metadata) + b',"rm":' + _dumps(model_path) + b"}"
     shape.record = Template((*shape.record.pieces[:-1], last), shape.record.order)
     cid, vid = 'a"\u00e9', "b/c"
