@@ -54,11 +54,16 @@ def blocks_taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_vendor_ids_are_vendor_id_on_bytes() -> None:
-    raw = [cid.encode() for cid in IDS]
-    assert bedrock_ids(raw) == [bedrock_id(cid).encode() for cid in IDS]
-    assert anthropic_ids(raw) == [anthropic_id(cid).encode() for cid in IDS]
+    ids = [*IDS, "line\nbreak"]
+    raw = [cid.encode() for cid in ids]
+    assert bedrock_ids(raw) == [bedrock_id(cid).encode() for cid in ids]
+    assert anthropic_ids(raw) == [anthropic_id(cid).encode() for cid in ids]
     rewritten = [r for r in raw if not r.isalnum()]  # no id kept: the all-escaped case
     assert bedrock_ids(rewritten) == [bedrock_id(r.decode()).encode() for r in rewritten]
+    kept = [b"email-1", b"x_y", b"a" * 64]  # every id kept: the one-pass case
+    assert anthropic_ids(kept) == kept
+    for odd in (b"a\nb", b"", b"bk--x", b"a" * 65):  # one id among them is not kept
+        assert anthropic_ids([*kept, odd]) == [*kept, anthropic_id(odd.decode()).encode()]
 
 
 @pytest.mark.parametrize("target", ["bedrock", "anthropic", "openai", "vertex"])

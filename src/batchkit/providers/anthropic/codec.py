@@ -66,12 +66,18 @@ def vendor_id(custom_id: str) -> str:
 
 
 _ACCEPTED_BYTES = re.compile(rb"(?!bk--)[a-zA-Z0-9_-]{1,64}")
+_ALL_ACCEPTED = re.compile(rb"(?:(?!bk--)[a-zA-Z0-9_-]{1,64}\n)*")
 
 
 def vendor_ids(raw_ids: list[bytes]) -> list[bytes]:
-    """:func:`vendor_id` of many ids at once, each given and returned as its UTF-8 bytes: an
-    id Anthropic takes passes one regex test on its bytes (most ids of a file), any other goes
-    through :func:`vendor_id` (a conversion's splice asks for a block of ids at a time)."""
+    """:func:`vendor_id` of many ids at once, each given and returned as its UTF-8 bytes (a
+    conversion's splice asks for a block of ids at a time). When Anthropic takes them all (most
+    files), one regex pass over them joined by newlines says so (an id holding a newline shows
+    as one newline too many); else each id passes one regex test on its bytes or goes through
+    :func:`vendor_id`."""
+    joined = b"\n".join(raw_ids) + b"\n"
+    if _ALL_ACCEPTED.fullmatch(joined) and joined.count(b"\n") == len(raw_ids):
+        return raw_ids
     accepted = _ACCEPTED_BYTES.fullmatch
     return [raw if accepted(raw) else vendor_id(raw.decode()).encode() for raw in raw_ids]
 
