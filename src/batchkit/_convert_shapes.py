@@ -30,6 +30,11 @@ long, a text that is not empty or only whitespace, no escape a JSON parser refus
 line (or one matching no shape) takes the whole way, which also gives its error. These are
 all the rules the readers and targets apply to an id's or a text's value today; a target rule
 on a text's content beyond them (a length limit, say) must be added to the checks here.
+
+A block of lines that are all of one shape is spliced at once (``Shape.take_all``): the ids
+go to the target's ``vendor_ids`` in one call where the adapter has one (Bedrock rewrites most
+ids, each by a SHA-256: per id through ``vendor_id`` that was a third of a line's time), and
+the lines are formatted by ``map``, with no Python step per line.
 """
 
 from __future__ import annotations
