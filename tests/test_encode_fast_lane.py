@@ -54,16 +54,15 @@ def _chat(i: int, shape: str, cid: str | None = None) -> bk.ChatRequest:
 
 
 def chat_job() -> list[bk.ChatRequest]:
-    """A run of 300 (over a window), shapes one by one, a run again with odd ids."""
-    shapes = ["user_only", "stops", "turns", "metadata", "structured"]
+    """A run of 300 (over a window), a run with odd ids, then shapes one by one."""
     job = [_chat(i, "structured") for i in range(300)]
-    job += [_chat(i, shapes[i % len(shapes)]) for i in range(300, 420)]
     job += [_chat(i, "stops", cid) for i, cid in enumerate(
         [f"needs/escaping id {i}" if i % 3 else f"é-{i}" if i % 5 else "x" * 80 + str(i)
-         for i in range(420, 700)], start=420)]
-    # a copy made without validation: max_tokens 30.0 (a float) must not pass as 30
-    job.append(job[-1].model_copy(update={"custom_id": "copied", "max_tokens": 30.0}))
-    return job
+         for i in range(300, 580)], start=300)]
+    # a copy made without validation in a run: max_tokens 30.0 (a float) is not 30
+    job[450] = job[450].model_copy(update={"custom_id": "copied", "max_tokens": 30.0})
+    shapes = ["user_only", "stops", "turns", "metadata", "structured"]
+    return job + [_chat(i, shapes[i % len(shapes)]) for i in range(580, 700)]
 
 
 def planned(requests: Iterable[Any], adapter: Adapter, shapes: bool,
@@ -95,7 +94,7 @@ def test_every_vendor_writes_the_same_files_with_and_without_the_lane(column: st
     job = chat_job()
     adapter, calls = _counting(chat, options)
     written = planned(job, adapter, True)
-    assert calls[0] < len(job) / 4, "the lane took most requests"
+    assert calls[0] < len(job) / 2, "the lane took the runs (a few probes per shape)"
     assert written == planned(job, adapter, False)
     if not column.endswith("responses"):  # the others refuse a stop sequence
         assert isinstance(written, dict) and written["count"] == len(job)
@@ -129,7 +128,7 @@ def test_the_lane_encodes_once_per_shape_not_once_per_request(provider: str) -> 
     requests += [_chat(i, "user_only", f"needs/escaping {i}") for i in range(1000, 2000)]
     written = planned(requests, adapter, True)
     assert isinstance(written, dict) and written["count"] == 2000
-    assert calls[0] < 20, "each shape's probes, not each request"
+    assert calls[0] < 100, "each shape's probes (two dozen), not each request"
     planned(requests, adapter, False)
     assert calls[0] > 2000
 

@@ -23,8 +23,9 @@ learns a line layout for ``convert``:
   their own, each probed with ids of its kind.
 
 A request of a shape is spliced when its values keep to the rules every vendor applies to an
-id's or a text's value: an ASCII id, non-empty and at most ``MAX_CUSTOM_ID_LENGTH`` long, texts
-neither empty nor whitespace only; any other request is checked and encoded as it is, which also
+id's or a text's value: an id non-empty and at most ``MAX_CUSTOM_ID_LENGTH`` long (ids with
+spaces, slashes, capitals and non-ASCII letters are among the probes), texts neither empty nor
+whitespace only; any other request is checked and encoded as it is, which also
 gives its error. A vendor rule on a text's content beyond these (a length limit, say) must be
 added to :meth:`Shape.usable` here, as in ``_convert_shapes``.
 """
@@ -52,9 +53,9 @@ _TEXTS = (' \t"' + _MARK + '{}a\\u \u00e9\u2028\x01 \U0001f600 ',
           _MARK + "{}c " + "long text. " * 400)
 """Probe texts (``{}`` is the hole's number): escapes, non-ASCII, edge spaces; a plain one; a
 long one (length-bound)."""
-_ID_FORMS = ("{}-{}i", "{} {}i", "{}{}i", "{}/{}i.{}")
-"""Probe ids: forms a vendor's id rule may rewrite (a space, a slash, capitals) and ones it
-keeps (each with the mark as it is and in lower case)."""
+_ID_FORMS = ("{}-{}i", "{} {}i", "{}{}i", "{}/{}i.{}", "{}-\u00e9{}i", "{}\U0001f600{}i")
+"""Probe ids: forms a vendor's id rule may rewrite (a space, a slash, capitals, non-ASCII) and
+ones it keeps (each with the mark as it is and in lower case)."""
 POSITION, LINE, ID, VENDOR_ID, TEXT = -2, -1, 0, 1, 2
 """Hole codes: an index record's position and line number, the id, the vendor's id, and
 ``TEXT + n`` the n-th text."""
@@ -154,10 +155,9 @@ class Shape:
     def usable(ids: list[str], texts: list[list[str]]) -> int:
         """How many leading requests keep to the value rules a splice relies on (see above)."""
         k = len(ids)
-        if k and not ("".join(ids).isascii() and min(map(len, ids)) > 0
-                and max(map(len, ids)) <= MAX_CUSTOM_ID_LENGTH):
+        if k and not (all(ids) and max(map(len, ids)) <= MAX_CUSTOM_ID_LENGTH):
             k = next(i for i, cid in enumerate(ids)
-                     if not (cid.isascii() and 0 < len(cid) <= MAX_CUSTOM_ID_LENGTH))
+                     if not 0 < len(cid) <= MAX_CUSTOM_ID_LENGTH)
         for column in texts:
             if not all(column[:k]) or any(map(str.isspace, column[:k])):
                 k = next(i for i, text in enumerate(column) if not text or text.isspace())
@@ -288,18 +288,19 @@ def template(shape: Shape, request: Any, vendor: Vendor, rewritten: bool) -> Tem
 
 def _learn(shape: Shape, request: Any, vendor: Vendor, rewritten: bool) -> Template | None:
     holes = max(shape.messages, 1)
-    ids = [form.format(mark, k, k) for k in range(3) for mark in (_MARK, _MARK.lower())
+    ids = [form.format(mark, k, k) for k in range(2) for mark in (_MARK, _MARK.lower())
            for form in _ID_FORMS]
-    ids = [cid for cid in ids if (vendor.vendor_id(cid) != cid) == rewritten][:len(_TEXTS)]
-    if len(ids) < len(_TEXTS):
+    ids = [cid for cid in ids if (vendor.vendor_id(cid) != cid) == rewritten]
+    ids.sort(key=lambda cid: not cid.isascii())  # the template is cut from an ASCII one
+    if len(ids) < len(_TEXTS) or not ids[0].isascii():
         return None
-    probes = [(cid, [text.format(h) for h in range(holes)])
-              for cid, text in zip(ids, _TEXTS, strict=True)]
+    texts = [[text.format(h) for h in range(holes)] for text in _TEXTS]
+    probes = [(cid, texts[at % len(texts)]) for at, cid in enumerate(ids)]
     first = vendor.line(_probe(request, *probes[0]))
     if first is None:
         return None
-    cid, texts = probes[0]
-    tokens = [(_dumps(cid), ID)] + [(_dumps(t), TEXT + h) for h, t in enumerate(texts)]
+    cid = probes[0][0]
+    tokens = [(_dumps(cid), ID)] + [(_dumps(t), TEXT + h) for h, t in enumerate(texts[0])]
     if rewritten:
         tokens.append((_dumps(vendor.vendor_id(cid)), VENDOR_ID))
     cut = _cut(first, tokens, holes)
@@ -309,10 +310,10 @@ def _learn(shape: Shape, request: Any, vendor: Vendor, rewritten: bool) -> Templ
     if Shape.usable([own[0][0]], [[t] for t in own[0][1]]) == 0 or (
             vendor.vendor_id(request.custom_id) != request.custom_id) != rewritten:
         own = []  # the request's own values are not the kind this template is for
-    for cid, texts in probes[1:] + own:
-        line = vendor.line(_probe(request, cid, texts))
+    for cid, values in probes[1:] + own:
+        line = vendor.line(_probe(request, cid, values))
         columns = {ID: inner([cid]), VENDOR_ID: inner([vendor.vendor_id(cid)])}
-        columns.update((TEXT + h, inner([t])) for h, t in enumerate(texts))
+        columns.update((TEXT + h, inner([t])) for h, t in enumerate(values))
         if line is None or cut.lines(columns, 1) != line + b"\n":
             return None
     return cut
