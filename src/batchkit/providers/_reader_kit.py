@@ -31,7 +31,7 @@ from .._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, Request
 from .._validate import lone_surrogate
 
 __all__ = ["EFFORTS", "build", "chat_fields", "fail", "function_tool", "function_tool_choice",
-           "string_id", "take", "text_or_texts", "titled_schema"]
+           "id_and_body", "string_id", "take", "text_or_texts", "titled_schema"]
 
 
 def string_id(value: Any) -> str | None:
@@ -43,6 +43,19 @@ def string_id(value: Any) -> str | None:
 def fail(rule: str, line_no: int, custom_id: str | None = None) -> NoReturn:
     """Raise the one-line error of a bad input line."""
     raise InvalidRequestError(rule, custom_id=custom_id, line=line_no)
+
+
+def id_and_body(obj: dict[str, Any], line_no: int) -> tuple[str | None, dict[str, Any]]:
+    """The id and body of a ``{"custom_id", "body"}`` line (Mistral's, Together's and
+    Cohere's chat batches), refusing any other field or a body that is not an object."""
+    cid = string_id(obj.get("custom_id"))
+    body = obj.get("body")
+    if not isinstance(body, dict):
+        fail("'body' must be a JSON object", line_no, cid)
+    if set(obj) != {"custom_id", "body"}:
+        fail(f"unknown line field(s) {', '.join(sorted(set(obj) - {'custom_id', 'body'}))} (a "
+             "batch line holds custom_id and body)", line_no, cid)
+    return cid, body
 
 
 def build(cls: type[Request], data: dict[str, Any], line_no: int) -> Request:

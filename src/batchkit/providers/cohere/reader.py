@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..._requests import ChatRequest, EmbedRequest, Request
-from .._reader_kit import build, chat_fields, fail, string_id
+from .._reader_kit import build, chat_fields, fail, id_and_body
 from .codec import ID_FIELD
 
 __all__ = ["looks_like", "request_from_line"]
@@ -52,13 +52,7 @@ def request_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> R
 
 def _chat_line(obj: dict[str, Any], line_no: int) -> Request:
     """A ``batch-chat-v2-input`` line as a ChatRequest."""
-    cid = string_id(obj.get("custom_id"))
-    body = obj.get("body")
-    if not isinstance(body, dict):
-        fail("'body' must be a JSON object", line_no, cid)
-    if set(obj) != {"custom_id", "body"}:
-        fail(f"unknown line field(s) {', '.join(sorted(set(obj) - {'custom_id', 'body'}))} (a "
-             "chat batch line holds custom_id and body)", line_no, cid)
+    cid, body = id_and_body(obj, line_no)
     if "messages" not in body:
         fail("the body has no 'messages' (batchkit reads Cohere chat batches and embed-job "
              "rows)", line_no, cid)

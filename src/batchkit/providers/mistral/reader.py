@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..._requests import ChatRequest, EmbedRequest, ModerationRequest, Request
-from .._reader_kit import build, chat_fields, fail, string_id, text_or_texts
+from .._reader_kit import build, chat_fields, id_and_body, text_or_texts
 
 __all__ = ["line_model", "looks_like", "request_from_line"]
 
@@ -40,13 +40,7 @@ def line_model(obj: dict[str, Any]) -> str | None:
 
 def request_from_line(obj: dict[str, Any], line_no: int, model: str | None) -> Request:
     """The request of one line (each line is one request)."""
-    cid = string_id(obj.get("custom_id"))
-    body = obj.get("body")
-    if not isinstance(body, dict):
-        fail("'body' must be a JSON object", line_no, cid)
-    if set(obj) != {"custom_id", "body"}:
-        fail(f"unknown line field(s) {', '.join(sorted(set(obj) - {'custom_id', 'body'}))} (a "
-             "batch line holds custom_id and body)", line_no, cid)
+    cid, body = id_and_body(obj, line_no)
     named = line_model(obj) or model
     body = {k: v for k, v in body.items() if k != "model"}
     if "input" in body:
