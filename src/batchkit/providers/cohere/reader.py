@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..._requests import ChatRequest, EmbedRequest, Request
-from .._reader_kit import build, chat_fields, fail, id_and_body
+from .._reader_kit import build, fail, function_tool, id_and_body
 from .codec import ID_FIELD
 
 __all__ = ["looks_like", "request_from_line"]
@@ -65,11 +65,13 @@ def _chat_line(obj: dict[str, Any], line_no: int) -> Request:
     choice = body.get("tool_choice")
     if isinstance(choice, str) and choice in _CHOICES:
         data["tool_choice"] = _CHOICES[body.pop("tool_choice")]
+    for name in _SAME_NAME:
+        if name in body:
+            data[name] = body.pop(name)
     strict = body.pop("strict_tools", None) if body.get("strict_tools") in (True, False) else None
-    data.update(chat_fields(body, _SAME_NAME, ()))
-    if strict and isinstance(data.get("tools"), list):
-        data["tools"] = [{**t, "strict": True} if isinstance(t, dict) else t
-                         for t in data["tools"]]
+    if isinstance(body.get("tools"), list):
+        data["tools"] = [{**tool, "strict": True} if strict and isinstance(tool, dict) else tool
+                         for tool in map(function_tool, body.pop("tools"))]
     data.update(_thinking(body))
     data.update(_response_format(body))
     data["params"] = body
