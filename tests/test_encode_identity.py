@@ -162,7 +162,8 @@ def _cases(column: str) -> Iterator[tuple[str, list[bk.ChatRequest | bk.EmbedReq
     job += [bk.ChatRequest(custom_id=f"plain-{i}", **CHAT["plain"]) for i in range(3)]
     yield "job", list(job), chat
     if embed is not None:
-        copies = [bk.EmbedRequest(custom_id=f"e-{i}", text=f"text {i % 2}") for i in range(4)]
+        copies: list[bk.ChatRequest | bk.EmbedRequest] = [
+            bk.EmbedRequest(custom_id=f"e-{i}", text=f"text {i % 2}") for i in range(4)]
         yield "embed_job", copies, embed
 
 
