@@ -9,7 +9,7 @@ Two promises shape it:
 
 * **Flat memory.** Files are never held whole: the set is streamed from disk on every walk
   (``ResultSet.streamed``). Joined to requests, rows are first indexed by the hash of their id
-  (some 40 bytes a row, in numpy arrays, never the rows; see ``_decode_index``) and then read
+  (some 50 bytes a row, in numpy arrays, never the rows; see ``_decode_index``) and then read
   back in the requests' order, seeking only where the file's order differs, and decoded once
   each. A 2 GB file decodes in the memory of a few rows plus that index.
 * **Nothing dropped, nothing renamed.** Without requests every row is a result, under its id

@@ -4,8 +4,8 @@ joins requests to rows with (see ``_decode``).
 The index is built in one pass that reads each row's id and nothing else where the vendor's
 adapter can (``Adapter.row_id``: the OpenAI family's id is in a line's first bytes, while the
 rest of an embedding line is 1,536 floats to parse); each row is then decoded once, when the
-requests are walked. Rows are held as two int64 numbers each (the id's hash and the row's place
-in the files), never as rows.
+requests are walked. Rows are held as int64 numbers (the id's hash, the row's place in the
+files, the request that claimed it), never as rows.
 """
 
 from __future__ import annotations
