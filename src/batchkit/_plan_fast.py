@@ -85,9 +85,9 @@ def _windows(requests: Iterable[Any]) -> Iterator[list[Any]]:
     """``requests`` ``WINDOW`` at a time. When the iterable raises (a bad row of
     ``ChatRequest.batch``, a reader's error), the requests it gave before are yielded first:
     planned one by one, they would have been planned (and could have failed) before it."""
-    if isinstance(requests, list | tuple):
+    if isinstance(requests, list):
         for start in range(0, len(requests), WINDOW):
-            yield list(requests[start:start + WINDOW])
+            yield requests[start:start + WINDOW]
         return
     pulled = iter(requests)
     while True:

@@ -72,7 +72,10 @@ class Message(OneLineModel):
     @model_validator(mode="before")
     @classmethod
     def _accept_common_shapes(cls, data: Any) -> Any:
-        if isinstance(data, dict):
+        # Copied only when something changes: a plain text message (most of a million-row
+        # job) is passed on as it came.
+        if isinstance(data, dict) and (data.get("role") == "developer"
+                                       or isinstance(data.get("content"), list)):
             data = dict(data)
             if data.get("role") == "developer":
                 data["role"] = "system"

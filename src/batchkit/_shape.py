@@ -128,10 +128,12 @@ class Shape:
 
     def _match(self, window: list[Any]) -> tuple[int, list[dict[str, Any]], list[list[Any]]]:
         k = first_not(list(map(type, window)), self.cls)
-        k = first_not(list(map(_FIELDS_SET, window[:k])), self.fields_set)
+        if k < len(window):
+            window = window[:k]
+        k = first_not(list(map(_FIELDS_SET, window)), self.fields_set)
         if self.getter is not None and k:
             k = first_not(list(map(self.getter, window[:k])), self.values)
-        dicts = list(map(_DICT, window[:k]))
+        dicts = list(map(_DICT, window[:k] if k < len(window) else window))
         if not self.chat:
             texts = list(map(itemgetter("text"), dicts))
             k = first_not(list(map(type, texts)), str)
