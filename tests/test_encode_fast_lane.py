@@ -21,7 +21,7 @@ from pydantic import BaseModel
 import batchkit as bk
 from batchkit._exceptions import BatchkitError
 from batchkit._plan import plan_shards
-from batchkit._registry import make_adapter
+from batchkit._registry import available_providers, make_adapter
 from batchkit.providers.base import Adapter, Limits
 
 from .test_encode_identity import COLUMNS
@@ -88,9 +88,19 @@ def both_ways(requests: Callable[[], Iterable[Any]], adapter: Adapter,
     return fast
 
 
-@pytest.mark.parametrize("column", list(COLUMNS))
+VENDORS = {**COLUMNS, "fake": ("fake:m", "fake:e", {})}
+"""Every registered vendor (the test vendor too), with the endpoints and models that change
+how a line is spelt."""
+
+
+def test_every_registered_vendor_is_covered() -> None:
+    assert {name for name, _, _ in available_providers()} <= {
+        column.split("-")[0] for column in VENDORS}
+
+
+@pytest.mark.parametrize("column", list(VENDORS))
 def test_every_vendor_writes_the_same_files_with_and_without_the_lane(column: str) -> None:
-    chat, embed, options = COLUMNS[column]
+    chat, embed, options = VENDORS[column]
     job = chat_job()
     adapter, calls = _counting(chat, options)
     written = planned(job, adapter, True)
