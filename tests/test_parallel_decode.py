@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 
 import batchkit as bk
-from batchkit import _collect, _parallel
+from batchkit import _collect, _job, _parallel
 from batchkit._clock import Backoff
 
 FAST = Backoff(initial=0.001, maximum=0.001)
@@ -221,3 +221,22 @@ def test_a_job_of_many_shards_decodes_in_turn_and_in_processes_alike(
     assert np.array_equal(bk.ResultSet([r for r in parallel if r.ok]).embeddings(),
                           bk.ResultSet([r for r in in_turn(job, monkeypatch) if r.ok])
                           .embeddings())
+
+
+def test_a_lazy_walk_downloads_in_this_process_only(
+        forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing downloaded yet: this process downloads every shard before forking, so a
+    forked process never calls the vendor nor writes to the store."""
+    parent, downloads = os.getpid(), []
+    real = _job.download_shard
+
+    def only_here(*args: Any) -> Any:
+        assert os.getpid() == parent, "a forked process downloaded a shard"
+        downloads.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(_job, "download_shard", only_here)
+    job = embed_job()
+    results = job.results(lazy=True)
+    assert [r.custom_id for r in results] == [f"d{i}" for i in range(60)]
+    assert forks == [2] and sorted(downloads) == [0, 1, 2, 3]

@@ -91,6 +91,7 @@ class ResultCollector:
         processes = decode_processes(len(first_round) if alone else 1,
                                      lambda: sum(self._result_bytes(first_round)))
         if processes > 1:
+            self._result_bytes(first_round)  # every download done here, before the fork
             with shards_in_processes(lambda shard: self.shard_results(shard, later), first_round,
                                      self.unmatched, processes) as streams:
                 yield from merge_in_order(streams)
@@ -108,9 +109,15 @@ class ResultCollector:
 
 
     def _result_bytes(self, shards: list[ShardRecord]) -> list[int]:
-        """Each shard's result bytes, downloading any not here yet (here, not in a forked
-        process)."""
-        return [file_bytes(self.fetch(shard)) for shard in shards]
+        """Each shard's result bytes, downloading any not here yet: here, before a fork, and
+        noted on the shard's record (as the store has it) so that a forked process finds the
+        files instead of downloading them again and writing to the store."""
+        sizes = []
+        for shard in shards:
+            paths = self.fetch(shard)
+            shard.result_paths = [str(p) for p in paths]
+            sizes.append(file_bytes(paths))
+        return sizes
 
 
 def rejection_lines(failed: list[ShardRecord]) -> list[str]:
