@@ -15,6 +15,10 @@ that points at the first copy's vendor id, and share its result.
 With an enqueued-token limit (``_queue``), each request's input tokens are counted too, and a
 shard is closed before it would hold more than the limit: a bigger one could never be queued.
 
+Runs of requests of one shape (the same settings; only ids and texts differ) are planned a
+window at a time by ``_plan_fast``, spliced into bytes the vendor's encoder wrote once per
+shape; every other request by :meth:`_Planner.add`, with the same files and errors.
+
 Nothing is sent here. A bad request stops planning with an error naming it.
 """
 

@@ -42,8 +42,8 @@ from ._shape import (
     Shape,
     Vendor,
     decimals,
-    first_not,
     inner,
+    leading,
     learn_shape,
     shape_key,
     template,
@@ -200,9 +200,9 @@ class _Lane:
             vids = list(map(planner.vendor_id, ids[:k]))
             flags = list(map(ne, vids, ids))
             rewritten = flags[0]
-            k = first_not(flags, rewritten)
+            k = leading(bool, flags, rewritten)
         if planner.group is not None:
-            k = min(k, first_not(list(map(planner.group, window[:k])), shape.group))
+            k = min(k, leading(planner.group, window[:k], shape.group))
         cut = template(shape, window[0], self.vendor, rewritten)
         if cut is None:
             return 0

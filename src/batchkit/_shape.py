@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from itertools import compress, count, repeat
-from operator import attrgetter, itemgetter, ne
+from operator import attrgetter, countOf, itemgetter, ne
 from typing import Any
 
 import orjson
@@ -43,7 +43,7 @@ import orjson
 from ._bulk import _clone
 from ._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest, ModerationRequest
 
-__all__ = ["Shape", "Template", "Vendor", "decimals", "first_not", "inner", "learn_shape",
+__all__ = ["Shape", "Template", "Vendor", "decimals", "inner", "leading", "learn_shape",
            "shape_key", "template"]
 
 _MARK = "Wq3vKz"
@@ -72,11 +72,12 @@ _SCALARS = (bool, int, float)
 _dumps = orjson.dumps
 
 
-def first_not(values: list[Any], expected: Any) -> int:
-    """How many leading ``values`` equal ``expected`` (one C pass where they all do)."""
-    if values.count(expected) == len(values):
-        return len(values)
-    return next(compress(count(), map(ne, values, repeat(expected))))
+def leading(read: Callable[[Any], Any], items: list[Any], expected: Any) -> int:
+    """How many leading ``items`` read as ``expected``: one C pass, building nothing, where
+    they all do (most windows), and a second one to find the first that does not."""
+    if countOf(map(read, items), expected) == len(items):
+        return len(items)
+    return next(compress(count(), map(ne, map(read, items), repeat(expected))))
 
 
 def _constants(model: Any, holes: tuple[str, ...]) -> tuple[str, ...]:
@@ -127,29 +128,29 @@ class Shape:
             return 0, [], []  # fields of other types (model_construct): the whole way reads them
 
     def _match(self, window: list[Any]) -> tuple[int, list[dict[str, Any]], list[list[Any]]]:
-        k = first_not(list(map(type, window)), self.cls)
+        k = leading(type, window, self.cls)
         if k < len(window):
             window = window[:k]
-        k = first_not(list(map(_FIELDS_SET, window)), self.fields_set)
+        k = leading(_FIELDS_SET, window, self.fields_set)
         if self.getter is not None and k:
-            k = first_not(list(map(self.getter, window[:k])), self.values)
+            k = leading(self.getter, window[:k] if k < len(window) else window, self.values)
         dicts = list(map(_DICT, window[:k] if k < len(window) else window))
         if not self.chat:
             texts = list(map(itemgetter("text"), dicts))
-            k = first_not(list(map(type, texts)), str)
+            k = leading(type, texts, str)
             return k, dicts[:k], [texts[:k]]
         lists = list(map(itemgetter("messages"), dicts))
-        k = first_not(list(map(len, lists)), self.messages)
+        k = leading(len, lists, self.messages)
         columns = []
         for at, (fields_set, getter, values) in enumerate(self.message_shapes):
             if not k:
                 break
-            messages = list(map(itemgetter(at), lists[:k]))
-            k = first_not(list(map(_FIELDS_SET, messages)), fields_set)
+            messages = list(map(itemgetter(at), lists[:k] if k < len(lists) else lists))
+            k = leading(_FIELDS_SET, messages, fields_set)
             if getter is not None and k:
-                k = first_not(list(map(getter, messages[:k])), values)
-            texts = list(map(_CONTENT, messages[:k]))
-            k = first_not(list(map(type, texts)), str)
+                k = leading(getter, messages[:k] if k < len(messages) else messages, values)
+            texts = list(map(_CONTENT, messages[:k] if k < len(messages) else messages))
+            k = leading(type, texts, str)
             columns.append(texts)
         return k, dicts[:k], [column[:k] for column in columns]
 
