@@ -217,6 +217,11 @@ class _Planner:
         self.dedupe, self.observe, self.queue = dedupe, observe, queue
         self.cache, self.cache_scope = cache, cache_scope
         self.seen: dict[str, int] = {}
+        """Ids planned one by one, and their positions."""
+        self.lane_ids: set[str] = set()
+        """Ids planned by the fast lane: a set costs half a dict's probes per id, and their
+        positions are only wanted to name a duplicate (``lane_runs``, searched then)."""
+        self.lane_runs: list[tuple[int, list[str]]] = []
         # Only ids the adapter rewrote are tracked: an id sent as itself is unique already.
         self.rewritten_ids: set[str] = set()
         self.shards: list[PlannedShard] = []
@@ -261,10 +266,10 @@ class _Planner:
             )
         cid = req.custom_id
         seen = self.seen
-        if cid in seen:
+        if cid in seen or cid in self.lane_ids:
             raise InvalidRequestError(
-                f"duplicate custom_id (also request {seen[cid] + 1}); ids must be unique "
-                "within a job", custom_id=cid,
+                f"duplicate custom_id (also request {self.position_of(cid) + 1}); ids must be "
+                "unique within a job", custom_id=cid,
             )
         seen[cid] = position
         line = self.spliced(req) if self.spliced is not None else None
@@ -276,7 +281,7 @@ class _Planner:
         if self.folded_ids is not None:
             self._check_case(cid, vid, self.folded_ids)
         if vid != cid:
-            if vid in self.rewritten_ids or vid in seen:
+            if vid in self.rewritten_ids or vid in seen or vid in self.lane_ids:
                 raise InvalidRequestError(
                     f"maps to vendor id {vid!r}, which another request already uses",
                     custom_id=cid,
@@ -336,6 +341,14 @@ class _Planner:
         current.add(line, orjson.dumps(record), inputs, tokens)
         if identity is not None:
             copies[identity] = vid
+
+    def position_of(self, cid: str) -> int:
+        """Where the job's request with id ``cid`` is (0-based): an error names it."""
+        position = self.seen.get(cid)
+        if position is not None:
+            return position
+        start, ids = next((start, ids) for start, ids in self.lane_runs if cid in ids)
+        return start + ids.index(cid)
 
     @staticmethod
     def _check_case(cid: str, vid: str, folded: dict[str, str]) -> None:

@@ -240,10 +240,12 @@ class _Lane:
         """Whether no id of the window can be refused as taken (see above); if so they are
         taken, the first at position ``start``."""
         planner, k = self.planner, len(ids)
-        seen, rewrites = planner.seen, planner.rewritten_ids
+        seen, taken, rewrites = planner.seen, planner.lane_ids, planner.rewritten_ids
+        if not taken.isdisjoint(ids) or not seen.keys().isdisjoint(ids):
+            return False
         if rewritten:
-            if len(set(vids)) != k or not rewrites.isdisjoint(vids) or not seen.keys(
-                    ).isdisjoint(vids) or not set(ids).isdisjoint(vids):
+            if len(set(vids)) != k or not rewrites.isdisjoint(vids) or not taken.isdisjoint(
+                    vids) or not seen.keys().isdisjoint(vids) or not set(ids).isdisjoint(vids):
                 return False
         elif rewrites and not rewrites.isdisjoint(ids):
             return False
@@ -251,15 +253,12 @@ class _Lane:
         folds = [] if folded is None else [vid.casefold() for vid in vids]
         if folded is not None and (len(set(folds)) != k or not folded.keys().isdisjoint(folds)):
             return False
-        # One probe of the id table per id: setdefault keeps an earlier request's position,
-        # so a taken id shows as a table that grew by less than k (seen holds one per request)
-        positions = range(start, start + k)
-        list(map(seen.setdefault, ids, positions))
-        if len(seen) != start + k:
-            for cid, position in zip(ids, positions, strict=True):
-                if seen.get(cid) == position:
-                    del seen[cid]
+        before = len(taken)
+        taken.update(ids)
+        if len(taken) != before + k:  # an id twice in the window: none of them was taken
+            taken.difference_update(ids)
             return False
+        planner.lane_runs.append((start, ids))
         if folded is not None:
             folded.update(zip(folds, ids, strict=True))
         if rewritten:
