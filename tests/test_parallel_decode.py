@@ -98,12 +98,12 @@ def test_a_job_whose_copies_share_results_across_shards_decodes_in_turn(
 
 def test_one_process_unless_more_are_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BATCHKIT_DECODE_PROCESSES", raising=False)
-    assert _parallel.decode_processes(4, lambda: 1 << 20) == 1
+    assert _parallel.decode_processes(4, 100, lambda: 1 << 20) == 1
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "8")
-    assert _parallel.decode_processes(3, lambda: 0) == 3  # never more processes than shards
+    assert _parallel.decode_processes(3, 10, lambda: 0) == 3  # never more than shards
     monkeypatch.setenv("BATCHKIT_DECODE_PROCESSES", "two")
     with pytest.raises(bk.ConfigError, match="BATCHKIT_DECODE_PROCESSES"):
-        _parallel.decode_processes(4, lambda: 0)
+        _parallel.decode_processes(4, 10, lambda: 0)
 
 
 def test_vectors_come_back_as_writable_rows_and_strays_of_a_forked_shard_are_kept(
@@ -172,17 +172,18 @@ def test_by_default_big_jobs_use_the_idle_cores(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     big = lambda: 64 << 20  # noqa: E731
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
-    assert _parallel.decode_processes(4, big) == 4
-    assert _parallel.decode_processes(2, big) == 2
-    assert _parallel.decode_processes(4, lambda: 1 << 20) == 1  # small: not worth a fork
+    assert _parallel.decode_processes(4, 3_000, big) == 4  # 22 KB a result: embeddings
+    assert _parallel.decode_processes(2, 3_000, big) == 2
+    assert _parallel.decode_processes(4, 40_000, big) == 1  # 1.7 KB a result: chat replies
+    assert _parallel.decode_processes(4, 100, lambda: 1 << 20) == 1  # small: not worth it
     monkeypatch.setattr(os, "getloadavg", lambda: (2.7, 0.0, 0.0))
-    assert _parallel.decode_processes(4, big) == 1  # others hold three of the four cores
+    assert _parallel.decode_processes(4, 3_000, big) == 1  # others hold three of four cores
     monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
     monkeypatch.setattr(threading, "active_count", lambda: 2)
-    assert _parallel.decode_processes(4, big) == 1  # a thread could hold a lock forever
+    assert _parallel.decode_processes(4, 3_000, big) == 1  # a thread may hold a lock
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    assert _parallel.decode_processes(4, big) == 1  # no fork: one process
+    assert _parallel.decode_processes(4, 3_000, big) == 1  # no fork: one process
 
 
 class _Recorder:
@@ -228,7 +229,7 @@ def test_a_lazy_walk_downloads_in_this_process_only(
     """Nothing downloaded yet: this process downloads every shard before forking, so a
     forked process never calls the vendor nor writes to the store."""
     parent, downloads = os.getpid(), []
-    real = _job.download_shard
+    real = _collect.download_shard
 
     def only_here(*args: Any) -> Any:
         assert os.getpid() == parent, "a forked process downloaded a shard"

@@ -89,6 +89,7 @@ class ResultCollector:
             }
         alone = not shared and not uses_cache  # every shard decodes alone
         processes = decode_processes(len(first_round) if alone else 1,
+                                     sum(shard.request_count for shard in first_round),
                                      lambda: sum(self._result_bytes(first_round)))
         if processes > 1:
             self._result_bytes(first_round)  # every download done here, before the fork

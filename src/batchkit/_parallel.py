@@ -54,21 +54,26 @@ _WORK: tuple[ShardDecoder, list[ShardRecord], list[Any], Path] | None = None
 """What the forked processes decode, and where they put vectors: set before the fork,
 inherited, never pickled."""
 _PAYS_FROM = 32 << 20
-"""Result bytes from which a job decodes on several cores unless told (forking and sending
-results back cost some 30 ms and 10 us a row; decoding costs some 4 us a KB of result line)."""
+"""Result bytes from which a job decodes on several cores unless told: forking costs some
+10-80 ms (more for a process holding more memory)."""
+_ROW_PAYS_FROM = 4 << 10
+"""Result bytes a request from which it does: a result sent back costs some 20 us to pickle
+and unpickle, and decoding some 3.4 us a KB of line (a 1,536-float line, 21 KB: 70 us), so a
+line of 4 KB (a chat reply, some 1-2 KB, stays here) is the least where two processes are
+1.2x one on two idle cores."""
 _log = logging.getLogger("batchkit.decode")
 
 
-def decode_processes(shards: int, result_bytes: Callable[[], int]) -> int:
-    """How many processes decode a job's ``shards`` shards (1: this one alone).
+def decode_processes(shards: int, requests: int, result_bytes: Callable[[], int]) -> int:
+    """How many processes decode a job's ``shards`` shards of ``requests`` (1: this one alone).
 
     ``BATCHKIT_DECODE_PROCESSES=N`` asks for N (1 turns it off). Unset, a job of at least
-    32 MB of results (``result_bytes()``, asked only then) uses the cores this process may run
-    on that other programs leave idle (by the 1-minute load average): on cores other programs
-    hold, forked processes only wait for them. Unset, a process with threads running (a fork
-    copies only the calling thread, and a lock another thread held stays locked in the copy)
-    or a daemonic one (it may not have children) stays alone. Never more processes than
-    shards, and 1 where ``fork`` is not available."""
+    32 MB of results and 4 KB a request (``result_bytes()``, asked only then) uses the cores
+    this process may run on that other programs leave idle (by the 1-minute load average): on
+    cores other programs hold, forked processes only wait for them. Unset, a process with
+    threads running (a fork copies only the calling thread, and a lock another thread held
+    stays locked in the copy) or a daemonic one (it may not have children) stays alone. Never
+    more processes than shards, and 1 where ``fork`` is not available."""
     wanted = os.environ.get("BATCHKIT_DECODE_PROCESSES", "")
     try:
         cap = int(wanted) if wanted else None
@@ -78,8 +83,10 @@ def decode_processes(shards: int, result_bytes: Callable[[], int]) -> int:
     if shards < 2 or "fork" not in multiprocessing.get_all_start_methods() or cap == 1:
         return 1
     if cap is None:
-        if (threading.active_count() > 1 or multiprocessing.current_process().daemon
-                or result_bytes() < _PAYS_FROM):
+        if threading.active_count() > 1 or multiprocessing.current_process().daemon:
+            return 1
+        size = result_bytes()
+        if size < _PAYS_FROM or size < _ROW_PAYS_FROM * requests:
             return 1
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
             os.cpu_count() or 1)
