@@ -58,18 +58,23 @@ def blocks(fh: IO[bytes], size: int) -> Iterator[tuple[int, bytes, int]]:
     """(number of the first line, whole lines of about ``size`` bytes, how many newlines they
     hold) of a binary file, the first without its BOM.
 
-    The newlines are counted by numpy (a vector compare), six times as fast as
-    ``bytes.count``'s byte loop here: counting was a twentieth of a conversion's time.
+    The newlines are counted by numpy (a vector compare into one buffer kept from block to
+    block: a new one each time costs its pages), twice as fast as ``bytes.count``'s byte loop
+    here: counting was a tenth of a conversion's time.
     """
     import numpy as np
 
     first_line = 1
+    found = np.empty(0, dtype=bool)
     while data := fh.read(size):
         if not data.endswith(b"\n"):
             data += fh.readline()
         if first_line == 1:
             data = data.removeprefix(_BOM)
-        newlines = int(np.count_nonzero(np.frombuffer(data, np.uint8) == _NEWLINE))
+        if len(found) < len(data):
+            found = np.empty(max(len(data), size), dtype=bool)
+        codes = np.frombuffer(data, np.uint8)
+        newlines = int(np.count_nonzero(np.equal(codes, _NEWLINE, out=found[:len(codes)])))
         yield first_line, data, newlines
         first_line += newlines
 
