@@ -98,18 +98,24 @@ class Shape:
         self.kind: str = request.kind
         self.chat = text_field == "messages"
         self.fields_set = frozenset(request.__pydantic_fields_set__)
-        names = _constants(request, ("custom_id", text_field))
-        self.getter = attrgetter(*names) if names else None
-        self.values: Any = self.getter(request) if self.getter else None
+        # Read from the request's field dict (a dict lookup each, cheaper than attributes),
+        # each scalar's type in a pass of its own
+        fields = request.__dict__
+        names = [name for name in _constants(request, ("custom_id", text_field))
+                 if "." not in name]
+        self.getter = itemgetter(*names) if names else None
+        self.values: Any = self.getter(fields) if self.getter else None
+        self.typed = [(itemgetter(name), type(fields[name])) for name in names
+                      if type(fields[name]) in _SCALARS]
         messages = request.messages if self.chat else []
         self.messages = len(messages)
         self.message_shapes = []
         """Per message: the fields it set, and its constants' getter and values."""
         for message in messages:
-            names = _constants(message, ("content",))
-            getter = attrgetter(*names) if names else None
-            self.message_shapes.append((frozenset(message.__pydantic_fields_set__), getter,
-                                        getter(message) if getter else None))
+            read = _constants(message, ("content",))
+            reader = attrgetter(*read) if read else None
+            self.message_shapes.append((frozenset(message.__pydantic_fields_set__), reader,
+                                        reader(message) if reader else None))
         self.metadata: dict[str, Any] = request.metadata
         self.templates: dict[bool, Template | None] = {}
         """Ids the vendor rewrites (True) or keeps (False) -> their lines' template."""
@@ -132,9 +138,12 @@ class Shape:
         if k < len(window):
             window = window[:k]
         k = leading(_FIELDS_SET, window, self.fields_set)
-        if self.getter is not None and k:
-            k = leading(self.getter, window[:k] if k < len(window) else window, self.values)
         dicts = list(map(_DICT, window[:k] if k < len(window) else window))
+        if self.getter is not None and k:
+            k = leading(self.getter, dicts, self.values)
+            for getter, kind in self.typed:
+                k = leading(type, list(map(getter, dicts[:k])), kind) if k else 0
+        del dicts[k:]  # each check below reads only the requests still of the shape
         if not self.chat:
             texts = list(map(itemgetter("text"), dicts))
             k = leading(type, texts, str)
@@ -142,13 +151,13 @@ class Shape:
         lists = list(map(itemgetter("messages"), dicts))
         k = leading(len, lists, self.messages)
         columns = []
-        for at, (fields_set, getter, values) in enumerate(self.message_shapes):
+        for at, (fields_set, reader, values) in enumerate(self.message_shapes):
             if not k:
                 break
             messages = list(map(itemgetter(at), lists[:k] if k < len(lists) else lists))
             k = leading(_FIELDS_SET, messages, fields_set)
-            if getter is not None and k:
-                k = leading(getter, messages[:k] if k < len(messages) else messages, values)
+            if reader is not None and k:
+                k = leading(reader, messages[:k] if k < len(messages) else messages, values)
             texts = list(map(_CONTENT, messages[:k] if k < len(messages) else messages))
             k = leading(type, texts, str)
             columns.append(texts)
