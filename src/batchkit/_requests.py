@@ -90,7 +90,10 @@ class Message(OneLineModel):
             raise ValueError("message content must not be an empty list")
         if value is not None and not value:
             raise ValueError("message content must not be empty")
-        return valid_text(value) if isinstance(value, str) else value
+        # ASCII text cannot hold a lone surrogate: most texts skip the call (twice a request)
+        if isinstance(value, str) and not value.isascii():
+            return valid_text(value)
+        return value
 
     @model_validator(mode="after")
     def _roles_and_tools(self) -> Message:
@@ -150,7 +153,7 @@ class _RequestBase(OneLineModel):
             raise ValueError("must not be empty")
         if len(value) > MAX_CUSTOM_ID_LENGTH:
             raise ValueError(f"longer than {MAX_CUSTOM_ID_LENGTH} characters")
-        return valid_text(value)
+        return value if value.isascii() else valid_text(value)
 
     @field_validator("metadata", "params")
     @classmethod
