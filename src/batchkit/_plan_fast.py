@@ -64,8 +64,9 @@ mix shapes do not pay a full window's passes for every short run."""
 _SHORT_RUN, _SHORT_RUNS, _MAX_SKIP = 8, 4, 4096
 """A run shorter than ``_SHORT_RUN``; how many in a row send requests the whole way; the
 longest such stretch (see ``_Lane._count_run``)."""
-MAX_SHAPES = 64
-"""Shapes learnt per job at most: a job whose requests do not repeat shapes stops learning."""
+MAX_SHAPES = 16
+"""Shapes learnt per job at most (each costs a few dozen probe lines, ~0.5 ms): a job whose
+requests do not repeat shapes stops learning."""
 _ID_OF = itemgetter("custom_id")
 
 
