@@ -65,3 +65,24 @@ def test_emulator_job_accounts_for_every_request() -> None:
     rows = bench_emulator.run(200)
     assert "(200 ok)" in rows[0].what
 
+
+
+def test_run_all_writes_its_table_between_the_readme_markers() -> None:
+    import run_all
+    from _bench import Row
+
+    table = run_all.table_text([Row("x", "what", "1/s", "base 2/s", "0.5x", ">= 1x", False)])
+    readme = f"# Title\n\nbefore\n{run_all.START}\nold table\n{run_all.END}\nafter\n"
+    written = run_all.with_table(readme, table, "how it was made")
+    assert written.startswith("# Title\n\nbefore\n") and written.endswith("\nafter\n")
+    assert "old table" not in written and "| what " in written and ">= 1x (MISSED)" in written
+    assert run_all.with_table(written, table, "how it was made") == written  # idempotent
+    with pytest.raises(SystemExit, match="needs one"):
+        run_all.with_table("# no markers\n", table, "how")
+
+
+def test_the_readme_has_one_block_for_the_generated_table() -> None:
+    import run_all
+
+    readme = (BENCHMARKS.parent / "README.md").read_text()
+    assert readme.count(run_all.START) == 1 and readme.count(run_all.END) == 1
