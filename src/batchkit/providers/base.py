@@ -31,6 +31,7 @@ from .._requests import Request
 from .._results import Result
 from .._state import JobState
 from ._capabilities import Capabilities, check_capabilities, refuses_any
+from ._lines import line_id
 
 __all__ = [
     "JOB_OPTIONS",
@@ -194,6 +195,12 @@ class Adapter(ABC):
     parallel_submit: ClassVar[bool] = True
     """Whether shards may be created at the same time. False for a vendor whose batches carry
     no key, where re-attaching after a crash tells shards apart by the order they were made."""
+    row_id_key: ClassVar[str | None] = None
+    """The top-level key of an output line that holds the id :meth:`decode` files it under,
+    for the default :meth:`row_id`; None when no such key names every row."""
+    row_id_other_kind: ClassVar[str | None] = None
+    """A top-level key that makes a line one :meth:`decode` files under something other than
+    :attr:`row_id_key` (such a line is decoded to learn its id)."""
 
     def __init__(self, model: str, options: Mapping[str, Any] | None = None) -> None:
         self.model = model
@@ -261,8 +268,13 @@ class Adapter(ABC):
     def row_id(self, line: bytes) -> str | None:
         """The id :meth:`decode` files ``line`` under, read without decoding the line, or None
         when it cannot be read that way. ``bk.decode`` indexes a file by these ids before
-        decoding each row once, in the requests' order; None costs a second decode."""
-        return None
+        decoding each row once, in the requests' order; None costs a second decode.
+
+        By default the string :attr:`row_id_key` holds where it opens or closes the line
+        (``_lines.line_id``, exact or None)."""
+        if self.row_id_key is None:
+            return None
+        return line_id(line, self.row_id_key, self.row_id_other_kind)
 
     @abstractmethod
     def encode(self, request: Request, vendor_id: str) -> bytes:

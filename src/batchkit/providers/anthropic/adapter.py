@@ -63,6 +63,8 @@ class AnthropicAdapter(AnthropicRealtime["Anthropic"], StainlessAdapter["Anthrop
 
     name = "anthropic"
     capabilities = CAPABILITIES
+    row_id_key = "custom_id"
+    """A results line opens with its ``custom_id`` (``{"custom_id": ..., "result": ...}``)."""
     option_names = frozenset({"cache_system", "drop_sampling", "max_tokens"})
     # Batches carry no key: re-attaching tells a job's shards apart by creation order.
     parallel_submit = False

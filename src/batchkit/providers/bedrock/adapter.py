@@ -91,6 +91,9 @@ class BedrockAdapter(BedrockRealtime, Adapter):
 
     name = "bedrock"
     capabilities = CAPABILITIES
+    row_id_key = "recordId"
+    """A ``.jsonl.out`` line opens with its ``recordId`` (the documented order) or, in files
+    written the other way round, closes with it after the echoed ``modelInput``."""
     option_names = frozenset({
         "endpoint_url", "max_records", "max_tokens", "min_records", "model_family", "prefix",
         "profile", "region", "role_arn", "bucket", "s3_endpoint_url", "timeout_hours",

@@ -95,6 +95,10 @@ class CohereAdapter(CohereRealtime, Adapter):
 
     name = "cohere"
     capabilities = CAPABILITIES
+    row_id_key, row_id_other_kind = "custom_id", "embeddings"
+    """A batch record opens with its ``custom_id``. An embed-job record is decoded to learn
+    its id: it is ``batchkit_id`` after the record's text (any length, escapes common) and,
+    in a job batchkit did not write, a hash of that text, which only decoding it gives."""
     option_names = OPTION_NAMES
     credential_env = ("CO_API_KEY", "COHERE_API_KEY")
 

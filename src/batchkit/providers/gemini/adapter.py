@@ -91,6 +91,9 @@ class GeminiAdapter(GeminiRealtime, Adapter):
 
     name = "gemini"
     capabilities = CAPABILITIES
+    row_id_key = "key"
+    """A responses file's line opens with its ``key``; an inline response saved as a line
+    (``metadata.key``) has none at the top and is decoded to learn it."""
     option_names = frozenset({"inline_max_bytes", "max_requests"})
     credential_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 

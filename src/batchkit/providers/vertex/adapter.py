@@ -72,16 +72,14 @@ if TYPE_CHECKING:
 
 __all__ = ["VertexAdapter"]
 
-_MAX_REQUESTS = 200_000
-_MAX_EMBEDDING_REQUESTS = 30_000
+_MAX_REQUESTS, _MAX_EMBEDDING_REQUESTS = 200_000, 30_000
 """The embeddings batch page: "Each request can include up to 30,000 prompts"."""
 _MAX_BYTES = 1000 * 1000 * 1000
 """The Cloud Storage input file may be "1 GB"; read as decimal, the smaller reading."""
 _CHUNK = 8 * 1024 * 1024
 """Upload chunk (a multiple of 256 KiB, as resumable uploads require)."""
 _DOWNLOAD_CHUNK = 1024 * 1024
-_DEFAULT_LOCATION = "us-central1"
-_DEFAULT_PREFIX = "batchkit"
+_DEFAULT_LOCATION, _DEFAULT_PREFIX = "us-central1", "batchkit"
 _SANDBOX_PROJECT = _SANDBOX_BUCKET = "batchkit-sandbox"
 _SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 _TOKEN_PATTERN = re.compile(r"ya29\.[A-Za-z0-9_\-.]{3,}")
@@ -111,6 +109,7 @@ class VertexAdapter(VertexRealtime, Adapter):
 
     name = "vertex"
     capabilities = CAPABILITIES
+    row_id_key, row_id_other_kind = "key", "request"  # chat rows' ids: see decode_line
     option_names = frozenset({"api_endpoint", "bucket", "location", "project"})
     credential_env = ("GOOGLE_APPLICATION_CREDENTIALS",)
     """The one credential variable of ADC; ``gcloud auth application-default login`` and the

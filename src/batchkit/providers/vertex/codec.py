@@ -208,6 +208,10 @@ def decode_line(line: bytes) -> Result:
     A row without batchkit's id (a job batchkit did not write) is filed under
     :func:`request_identity` of its echoed request. Raises ``ValueError`` for a row that is
     not a prediction row at all.
+
+    Only an embedding row's ``key`` is read without decoding (``VertexAdapter.row_id_key``):
+    a chat row's id is in ``request.labels``, after the echoed contents, or is the hash of
+    the whole echo, and either takes decoding the row.
     """
     try:
         row = orjson.loads(line)
