@@ -55,6 +55,23 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
+def best_of_each(repeat: int, runs: dict[str, Callable[[], object]],
+                 after: Callable[[], object] | None = None) -> dict[str, float]:
+    """The fastest of ``repeat`` runs of each of ``runs``, run in turn (one of each, then one
+    of each again): a burst of load on the shared machine lands on a figure and its baseline
+    alike, not on whichever happened to run then. ``after`` runs untimed after every run (to
+    remove its files, so one step's page cache and disk writeback do not land on the next)."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+            if after is not None:
+                after()
+    return {name: min(seconds) for name, seconds in times.items()}
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size in MB.
 
