@@ -35,13 +35,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._shape import (
     ID,
-    LINE,
-    POSITION,
     TEXT,
     VENDOR_ID,
     Shape,
     Vendor,
-    decimals,
     inner,
     leading,
     learn_shape,
@@ -300,12 +297,7 @@ class _Lane:
                ids: tuple[list[bytes], list[bytes]]) -> None:
         shard = current.shard
         current.payload.write(payload)
-        first_line = shard.request_count + 1
-        positions = decimals(start, k + 1)
-        # Most often the lines are numbered as the positions, one on: made once for both
-        numbers = positions[1:] if first_line == start + 1 else decimals(first_line, k)
-        current.index.write(shape.record.lines({
-            POSITION: positions[:k], ID: ids[0], VENDOR_ID: ids[1], LINE: numbers}, k))
+        current.index.write(shape.record.lines(start, ids[0], ids[1], shard.request_count + 1))
         shard.request_count += k
         shard.byte_count += len(payload)
         shard.embedding_inputs += k * shape_inputs(shape)

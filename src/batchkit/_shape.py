@@ -43,7 +43,7 @@ import orjson
 from ._bulk import _clone
 from ._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest, ModerationRequest
 
-__all__ = ["Shape", "Template", "Vendor", "decimals", "inner", "leading", "learn_shape",
+__all__ = ["Record", "Shape", "Template", "Vendor", "inner", "leading", "learn_shape",
            "shape_key", "template"]
 
 _MARK = "Wq3vKz"
@@ -56,9 +56,8 @@ long one (length-bound)."""
 _ID_FORMS = ("{}-{}i", "{} {}i", "{}{}i", "{}/{}i.{}", "{}-\u00e9{}i", "{}\U0001f600{}i")
 """Probe ids: forms a vendor's id rule may rewrite (a space, a slash, capitals, non-ASCII) and
 ones it keeps (each with the mark as it is and in lower case)."""
-POSITION, LINE, ID, VENDOR_ID, TEXT = -2, -1, 0, 1, 2
-"""Hole codes: an index record's position and line number, the id, the vendor's id, and
-``TEXT + n`` the n-th text."""
+ID, VENDOR_ID, TEXT = 0, 1, 2
+"""Hole codes of a line template: the id, the vendor's id, and ``TEXT + n`` the n-th text."""
 
 _DICT = attrgetter("__dict__")
 _FIELDS_SET = attrgetter("__pydantic_fields_set__")
@@ -119,10 +118,9 @@ class Shape:
         self.metadata: dict[str, Any] = request.metadata
         self.templates: dict[bool, Template | None] = {}
         """Ids the vendor rewrites (True) or keeps (False) -> their lines' template."""
-        self.record = Template((b'{"i":', b',"id":"', b'","vid":"', b'","ln":', b""),
-                               (POSITION, ID, VENDOR_ID, LINE))
-        """The request index line (its last piece, the metadata and response model, is
-        filled in by :func:`learn_shape`)."""
+        self.record = Record(b"}")
+        """The request index lines (their metadata and response model are filled in by
+        :func:`learn_shape`)."""
         self.group = ""
 
     def match(self, window: list[Any]) -> tuple[int, list[dict[str, Any]], list[list[Any]]]:
@@ -242,11 +240,10 @@ def learn_shape(request: Any, model_path: str | None) -> Shape | None:
     cannot be made from bytes; its line templates are learnt as requests need them
     (:func:`template`)."""
     shape = Shape(request, _TEXT_FIELD[type(request)])
-    last = b',"md":' + _dumps(shape.metadata) + b',"rm":' + _dumps(model_path) + b"}"
-    shape.record = Template((*shape.record.pieces[:-1], last), shape.record.order)
+    shape.record = Record(b',"md":' + _dumps(shape.metadata) + b',"rm":' + _dumps(model_path)
+                          + b"}")
     cid, vid = 'a"\u00e9', "b/c"
-    made = shape.record.lines({POSITION: b"12345", ID: inner([cid]), VENDOR_ID: inner([vid]),
-                               LINE: b"678"}, 1)
+    made = shape.record.lines(12345, inner([cid]), inner([vid]), 678)
     record = {"i": 12345, "id": cid, "vid": vid, "ln": 678, "md": shape.metadata,
               "rm": model_path}
     if made != _dumps(record) + b"\n":  # orjson writes the index records one by one
@@ -274,6 +271,31 @@ class Template:
         return b"".join(flat)
 
 
+class Record:
+    """A shape's request-index lines, made by one ``%`` a window: the position and line
+    numbers are written by the format's ``%d`` (no text made of each and cut apart), the ids
+    spliced by its ``%s``."""
+
+    def __init__(self, last: bytes) -> None:
+        self.one = (b'{"i":%d,"id":"%s","vid":"%s","ln":%d' + last.replace(b"%", b"%%")
+                    + b"\n")
+        self.many = (1, self.one)
+        """The format of the last window's count of lines (most windows are full)."""
+
+    def lines(self, position: int, ids: list[bytes], vids: list[bytes], line: int) -> bytes:
+        """The records of ``len(ids)`` requests, the first at ``position`` (0-based) in the
+        job and on ``line`` (1-based) of its shard."""
+        k = len(ids)
+        if self.many[0] != k:
+            self.many = (k, self.one * k)
+        values: list[Any] = [None] * (4 * k)
+        values[0::4] = range(position, position + k)
+        values[1::4] = ids
+        values[2::4] = vids
+        values[3::4] = range(line, line + k)
+        return self.many[1] % tuple(values)
+
+
 def inner(texts: list[str]) -> list[bytes]:
     """Each text as the inside of its JSON string, in one ``orjson.dumps`` of them all: within
     a JSON string every quote is escaped, so ``","`` only ever stands between two of them.
@@ -282,11 +304,6 @@ def inner(texts: list[str]) -> list[bytes]:
     if len(values) != len(texts):  # cannot happen; the whole way would be right regardless
         raise TypeError("the texts did not come apart")
     return values
-
-
-def decimals(first: int, count: int) -> list[bytes]:
-    """The numbers ``first``, ``first + 1``, ... as JSON writes them, made in one go."""
-    return " ".join(map(str, range(first, first + count))).encode().split()
 
 
 def template(shape: Shape, request: Any, vendor: Vendor, rewritten: bool) -> Template | None:
