@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 import batchkit as bk
+from batchkit._registry import make_adapter
+from batchkit.providers._lines import line_id as shared_line_id
 from batchkit.providers.openai.results import decode_line, line_id
 
 
@@ -123,3 +125,156 @@ def test_line_id_reads_only_an_opening_top_level_id(line: bytes, expected: str |
     assert line_id(line) == expected
     if expected is not None:  # what the whole decoder reads
         assert json.loads(line)["custom_id"] == expected
+
+
+# -- every vendor whose adapter reads a row's id from its bytes (Adapter.row_id_key) ----------
+
+_CLAUDE_MESSAGE = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude",
+                   "content": [{"type": "text", "text": "answer"}], "stop_reason": "end_turn",
+                   "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 2}}
+
+
+def _chat(custom_id: str) -> bk.Request:
+    return bk.ChatRequest(custom_id=custom_id, messages=[bk.Message(role="user", content="q")])
+
+
+def _embed(custom_id: str) -> bk.Request:
+    return bk.EmbedRequest(custom_id=custom_id, text=f"text of {custom_id}")
+
+
+def _anthropic(rid: str, i: int, ok: bool) -> dict[str, object]:
+    message = {**_CLAUDE_MESSAGE, "content": [{"type": "text", "text": f"answer {i}"}]}
+    return {"custom_id": rid, "result": {"type": "succeeded", "message": message} if ok
+            else {"type": "expired"}}
+
+
+def _bedrock(rid: str, i: int, ok: bool) -> dict[str, object]:
+    echo = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": f"q {i}"}]}]}
+    return {"recordId": rid, "modelInput": echo, **(
+        {"modelOutput": {**_CLAUDE_MESSAGE, "content": [{"type": "text", "text": f"a {i}"}]}}
+        if ok else {"error": {"errorCode": 400, "errorMessage": "Malformed input request"}})}
+
+
+def _gemini(rid: str, i: int, ok: bool) -> dict[str, object]:
+    return {"key": rid, **({"response": {"candidates": [{
+        "content": {"parts": [{"text": f"answer {i}"}], "role": "model"},
+        "finishReason": "STOP", "index": 0}], "usageMetadata": {
+            "promptTokenCount": 3, "candidatesTokenCount": i + 1, "totalTokenCount": i + 4}}}
+        if ok else {"error": {"code": 3, "message": "Request contains an invalid argument."}})}
+
+
+def _vertex(rid: str, i: int, ok: bool) -> dict[str, object]:
+    return {"key": rid, "predictions": [{"embeddings": {
+        "statistics": {"token_count": i + 1, "truncated": False}, "values": _vector(i)}}]
+        if ok else [], "status": "" if ok else "Internal error occurred. Please retry."}
+
+
+def _cohere(rid: str, i: int, ok: bool) -> dict[str, object]:
+    body = {"id": f"chat-{i}", "finish_reason": "COMPLETE", "message": {
+        "role": "assistant", "content": [{"type": "text", "text": f"answer {i}"}]},
+        "usage": {"billed_units": {"input_tokens": 3, "output_tokens": i + 1}}}
+    return {"custom_id": rid, "body": body, "error": None} if ok else {
+        "custom_id": rid, "error": "invalid request: message must be at least 1 token long"}
+
+
+VENDORS = {  # provider, the row as the vendor writes it (id key first), the request of an id
+    "anthropic": ("anthropic:claude-sonnet-4-20250514", _anthropic, _chat),
+    "bedrock": ("bedrock:anthropic.claude-3-haiku-20240307-v1:0", _bedrock, _chat),
+    "gemini": ("gemini:gemini-2.5-flash", _gemini, _chat),
+    "vertex": ("vertex:text-embedding-005", _vertex, _embed),
+    "cohere": ("cohere:command-a-03-2025", _cohere, _chat),
+}
+QUOTED = 'say "hi"'
+"""An id holding quotes: written escaped, so its row is decoded to be read."""
+
+
+def _moved(row: dict[str, object], key: str, place: int) -> dict[str, object]:
+    """The row with its id key moved to ``place`` among the keys (-1: last)."""
+    items = [(k, v) for k, v in row.items() if k != key]
+    items.insert(len(items) if place == -1 else place, (key, row[key]))
+    return dict(items)
+
+
+def _view(result: bk.Result) -> tuple[object, ...]:
+    """What a result says, comparable across two decodes."""
+    error = result.error
+    return (result.custom_id, result.status, result.text, result.metadata,
+            None if result.embedding is None else result.embedding.tolist(),
+            None if error is None else (error.code, error.message), result.usage,
+            json.dumps(result.raw, sort_keys=True, default=str))
+
+
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+def test_every_vendor_decodes_each_joined_row_once_with_the_full_decodes_results(
+        vendor: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows shuffled, one request without a row, one with two, a stray, an id with quotes, and
+    the id key last and in the middle: each row whose id the bytes give is decoded once, the
+    others once more to be indexed, and the results equal the decode-to-index path's."""
+    provider, row_of, request_of = VENDORS[vendor]
+    key = next(iter(row_of("x", 0, True)))
+    rows = [row_of(f"r{i}", i, i != 4) for i in (5, 2, 0, 4, 1)]  # no r3; r4 errored
+    rows += [row_of("r1", 9, True), row_of("stray", 7, True), row_of(QUOTED, 6, True),
+             _moved(row_of("last", 8, True), key, -1)]
+    if len(rows[0]) > 2:  # a key between two others
+        rows.append(_moved(row_of("middle", 10, True), key, 1))
+    lines = [json.dumps(row) for row in rows]
+    out = _write(tmp_path / "out.jsonl", lines)
+    ids = ["r0", "r1", "r2", "r3", "r4", "r5", QUOTED, "last"]
+    ids += ["middle"] if len(rows[0]) > 2 else []
+    requests = [request_of(i) for i in ids]
+
+    adapter_class = type(make_adapter(provider))
+    read = {line for line in lines if adapter_class.row_id(make_adapter(provider),
+                                                          line.encode()) is not None}
+    assert set(lines) - read == {json.dumps(rows[7])} | (
+        {json.dumps(rows[-1])} if "middle" in ids else set())  # the quoted id, the middle key
+    decoded: list[str] = []
+    real_decode = adapter_class.decode
+
+    def counting(self: object, line: bytes) -> bk.Result:
+        decoded.append(line.decode().rstrip("\n"))
+        return real_decode(self, line)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(adapter_class, "decode", counting)
+    results = bk.decode(out, provider, requests)
+    assert sorted(decoded) == sorted(set(lines) - read)  # indexing decoded only those
+    indexed = len(decoded)
+    got = [_view(r) for r in results]
+    stray = json.dumps(rows[6])
+    assert sorted(decoded[indexed:]) == sorted(set(lines) - {stray})  # then each row once
+    assert [row[key] for row in results.unmatched] == ["stray"]
+
+    monkeypatch.setattr(adapter_class, "row_id", lambda self, line: None)
+    decoded.clear()
+    full = bk.decode(out, provider, requests)
+    assert [_view(r) for r in full] == got
+    assert full.unmatched == results.unmatched
+    assert len(decoded) == 2 * len(lines) - 1  # every row to index it, every claimed one again
+
+    assert [r[0] for r in got] == ids
+    codes = {r[0]: r[5][0] for r in got if r[5] is not None}
+    assert codes.pop("r3") == "missing_result" and codes.pop("r1") == "duplicate_result"
+    assert set(codes) == {"r4"}
+    assert all(r[1] == "succeeded" for r in got if r[0] not in ("r1", "r3", "r4"))
+
+
+@pytest.mark.parametrize(("line", "key", "expected"), [
+    (b'{"recordId": "CALL0000001", "modelInput": {}}\n', "recordId", "CALL0000001"),
+    (b'{"modelInput": {"a": [1, "}"]}, "recordId" : "r_2-B" }\n', "recordId", "r_2-B"),
+    (b'{"key":"caf\xc3\xa9","response":{}}', "key", "caf\u00e9"),
+    (b'{"modelInput": {}, "recordId": "r1", "modelOutput": {}}', "recordId", None),  # middle
+    (b'{"modelInput": {"recordId": "inner"}}\n', "recordId", None),  # nested, last
+    (b'{"response": {"key": "inner"}, "key": "outer"}', "key", None),  # named twice
+    (b'{"key": "first", "key": "second"}', "key", None),  # the decoder reads the second
+    (b'{"response": {"text": "\\"key\\": \\"x\\"}"}}', "key", None),  # only inside a text
+    (b'{"custom_id": "a\\u0062", "body": {}}', "custom_id", None),  # an escape
+    (b'{"custom_id": "bad\xff", "body": {}}', "custom_id", None),  # not UTF-8
+    (b'{"custom_id": "c1", "embeddings": {}}', "custom_id", None),  # the other kind of line
+    (b'{"custom_id": "c1", "body": {"embeddings": []}}', "custom_id", None),
+])
+def test_line_id_reads_a_top_level_key_only_where_it_is_the_decoders(
+        line: bytes, key: str, expected: str | None) -> None:
+    assert shared_line_id(line, key, "embeddings") == expected
+    if expected is not None:  # what the whole decoder reads
+        assert json.loads(line)[key] == expected
