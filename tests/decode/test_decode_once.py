@@ -5,6 +5,7 @@ differs), with nothing lost on the way."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -134,11 +135,11 @@ _CLAUDE_MESSAGE = {"id": "msg_1", "type": "message", "role": "assistant", "model
                    "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 2}}
 
 
-def _chat(custom_id: str) -> bk.Request:
+def _chat(custom_id: str) -> bk.ChatRequest:
     return bk.ChatRequest(custom_id=custom_id, messages=[bk.Message(role="user", content="q")])
 
 
-def _embed(custom_id: str) -> bk.Request:
+def _embed(custom_id: str) -> bk.EmbedRequest:
     return bk.EmbedRequest(custom_id=custom_id, text=f"text of {custom_id}")
 
 
@@ -178,7 +179,9 @@ def _cohere(rid: str, i: int, ok: bool) -> dict[str, object]:
         "custom_id": rid, "error": "invalid request: message must be at least 1 token long"}
 
 
-VENDORS = {  # provider, the row as the vendor writes it (id key first), the request of an id
+VENDORS: dict[str, tuple[str, Callable[[str, int, bool], dict[str, object]],
+                         Callable[[str], bk.ChatRequest | bk.EmbedRequest]]] = {
+    # provider, the row as the vendor writes it (id key first), the request of an id
     "anthropic": ("anthropic:claude-sonnet-4-20250514", _anthropic, _chat),
     "bedrock": ("bedrock:anthropic.claude-3-haiku-20240307-v1:0", _bedrock, _chat),
     "gemini": ("gemini:gemini-2.5-flash", _gemini, _chat),
@@ -222,7 +225,7 @@ def test_every_vendor_decodes_each_joined_row_once_with_the_full_decodes_results
     out = _write(tmp_path / "out.jsonl", lines)
     ids = ["r0", "r1", "r2", "r3", "r4", "r5", QUOTED, "last"]
     ids += ["middle"] if len(rows[0]) > 2 else []
-    requests = [request_of(i) for i in ids]
+    requests: list[bk.ChatRequest | bk.EmbedRequest] = [request_of(i) for i in ids]
 
     adapter_class = type(make_adapter(provider))
     read = {line for line in lines if adapter_class.row_id(make_adapter(provider),
@@ -253,7 +256,7 @@ def test_every_vendor_decodes_each_joined_row_once_with_the_full_decodes_results
     assert len(decoded) == 2 * len(lines) - 1  # every row to index it, every claimed one again
 
     assert [r[0] for r in got] == ids
-    codes = {r[0]: r[5][0] for r in got if r[5] is not None}
+    codes = {r.custom_id: r.error.code for r in results if r.error is not None}
     assert codes.pop("r3") == "missing_result" and codes.pop("r1") == "duplicate_result"
     assert set(codes) == {"r4"}
     assert all(r[1] == "succeeded" for r in got if r[0] not in ("r1", "r3", "r4"))
