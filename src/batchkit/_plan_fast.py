@@ -239,7 +239,7 @@ class _Lane:
         taken, the first at position ``start``."""
         planner, k = self.planner, len(ids)
         seen, taken, rewrites = planner.seen, planner.lane_ids, planner.rewritten_ids
-        if not taken.isdisjoint(ids) or not seen.keys().isdisjoint(ids):
+        if seen and not seen.keys().isdisjoint(ids):
             return False
         if rewritten:
             if len(set(vids)) != k or not rewrites.isdisjoint(vids) or not taken.isdisjoint(
@@ -252,9 +252,10 @@ class _Lane:
         if folded is not None and (len(set(folds)) != k or not folded.keys().isdisjoint(folds)):
             return False
         before = len(taken)
-        taken.update(ids)
-        if len(taken) != before + k:  # an id twice in the window: none of them was taken
+        taken.update(ids)  # one pass: an id taken before, or twice here, adds fewer than k
+        if len(taken) != before + k:  # add() raises at it; the lane's earlier ids stay taken
             taken.difference_update(ids)
+            taken.update(set().union(*(run for _, run in planner.lane_runs)).intersection(ids))
             return False
         planner.lane_runs.append((start, ids))
         if folded is not None:
