@@ -15,12 +15,12 @@ width is refused (``ValueError`` naming the request), as a matrix with mixed wid
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
+from ._batched import batched
 from ._exceptions import MissingDependencyError
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def record_batches(results: Iterable[Result], batch_rows: int = BATCH_ROWS
     the rest are made as the stream is consumed.
     """
     arrow = import_pyarrow()
-    chunks = _chunks(results, batch_rows)
+    chunks = batched(results, batch_rows)
     first = next(chunks, [])
     width = next((r.embedding.shape[-1] for r in first if r.embedding is not None), None)
     schema = result_schema(width)
@@ -96,12 +96,6 @@ def record_batches(results: Iterable[Result], batch_rows: int = BATCH_ROWS
 def _prepend(first: list[Result], rest: Iterator[list[Result]]) -> Iterator[list[Result]]:
     yield first
     yield from rest
-
-
-def _chunks(results: Iterable[Result], size: int) -> Iterator[list[Result]]:
-    it = iter(results)
-    while chunk := list(islice(it, size)):
-        yield chunk
 
 
 def _scalar_columns(chunk: list[Result]) -> dict[str, list[Any]]:

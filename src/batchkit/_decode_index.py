@@ -2,8 +2,8 @@
 joins requests to rows with (see ``_decode``).
 
 The index is built in one pass that reads each row's id and nothing else where the vendor's
-adapter can (``Adapter.row_id``: the OpenAI family's id is in a line's first bytes, while the
-rest of an embedding line is 1,536 floats to parse); each row is then decoded once, when the
+adapter can (``Adapter.row_id``: an id in a line's first or last bytes is read there, while
+the rest of an embedding line is 1,536 floats to parse); each row is then decoded once, when the
 requests are walked. Rows are held as int64 numbers (the id's hash, the row's place in the
 files, the request that claimed it), never as rows.
 """
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ._batched import batched
 from ._exceptions import InvalidRequestError
 from ._normalize import _readable_id
 from ._requests import ChatRequest, Request, response_model_path
@@ -113,7 +114,7 @@ class RowIndex:
         """
         count, models = 0, {}
         id_hashes = array("q")
-        for chunk in _batched(requests(), _CLAIM_CHUNK):
+        for chunk in batched(requests(), _CLAIM_CHUNK):
             vids = [adapter.vendor_id(request.custom_id) for request in chunk]
             wanted = np.fromiter((hash(vid) for vid in vids), dtype=np.int64, count=len(vids))
             starts = np.searchsorted(self.hashes, wanted, "left").tolist()
@@ -159,17 +160,6 @@ class RowIndex:
         left = sorted(self.places[self.owner < 0].tolist(), key=lambda p: (p & mask, p))
         kept = [whole(_read_at(self.files[p & mask], p >> FILE_BITS)) for p in left]
         return kept + self.no_id
-
-
-def _batched(items: Iterable[Request], size: int) -> Iterator[list[Request]]:
-    chunk: list[Request] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _read_at(path: Path, offset: int) -> bytes:

@@ -8,7 +8,7 @@ current without re-buying embeddings, and all a new engine has to implement.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +20,7 @@ import numpy as np
 from .._exceptions import ConfigError, MissingDependencyError
 
 __all__ = [
-    "ChunkRows", "Hit", "Sink", "absolute_url", "batched", "import_engine", "local_path",
+    "ChunkRows", "Hit", "Sink", "absolute_url", "import_engine", "local_path",
     "query_options", "split_url",
 ]
 
@@ -142,15 +142,3 @@ def import_engine(module: str, extra: str) -> ModuleType:
         raise MissingDependencyError(
             f"this sink needs {module.split('.')[0]}: pip install 'batchkit[{extra}]'"
         ) from None
-
-
-def batched(items: Iterable[str], size: int) -> Iterable[list[str]]:
-    """Consecutive lists of at most ``size`` items (for engines with a per-call cap)."""
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ._base import ChunkRows, Hit, absolute_url, batched, import_engine, local_path, query_options
+from .._batched import batched
+from ._base import ChunkRows, Hit, absolute_url, import_engine, local_path, query_options
 from ._columns import read_metadata
 
 __all__ = ["ChromaSink"]

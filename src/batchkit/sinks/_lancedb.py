@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ._base import ChunkRows, Hit, absolute_url, batched, import_engine, local_path, query_options
+from .._batched import batched
+from ._base import ChunkRows, Hit, absolute_url, import_engine, local_path, query_options
 from ._columns import arrow_table, read_metadata
 
 __all__ = ["LanceDBSink"]

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from .._batched import batched
 from .._exceptions import ConfigError
-from ._base import ChunkRows, Hit, absolute_url, batched, import_engine, local_path, query_options
+from ._base import ChunkRows, Hit, absolute_url, import_engine, local_path, query_options
 
 __all__ = ["QdrantSink"]
 
