@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["line_id", "load_line"]
+__all__ = ["line_id", "load_line", "matched_text"]
 
 
 def load_line(
@@ -63,7 +63,12 @@ def line_id(line: bytes, key: str, other_kind: str | None = None) -> str | None:
     name, other, first, last = _patterns(key, other_kind)
     if line.count(name) != 1 or (other is not None and other in line):
         return None
-    found = first.match(line) or last.search(line, max(0, len(line) - _TAIL))
+    return matched_text(first.match(line) or last.search(line, max(0, len(line) - _TAIL)))
+
+
+def matched_text(found: re.Match[bytes] | None) -> str | None:
+    """The text of an id pattern's first group (a JSON string without escapes), or None when
+    the pattern did not match or the bytes are not UTF-8 (the line is then decoded instead)."""
     if found is None:
         return None
     try:

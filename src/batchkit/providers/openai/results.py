@@ -30,7 +30,7 @@ from ..._results import (
 )
 from ..._state import JobState
 from ..._tools import ToolCall, tool_call_from_raw
-from .._lines import load_line
+from .._lines import load_line, matched_text
 from ..base import LineError, RemoteStatus
 
 __all__ = ["OPENAI_STATUSES", "decode_line", "line_id", "map_status", "moderations"]
@@ -104,13 +104,7 @@ def line_id(line: bytes) -> str | None:
 
     A line that opens well but is broken further on is thereby that request's row: decoding
     it gives the request a ``malformed_line`` result holding the line."""
-    found = _LEADING_ID.match(line)
-    if found is None:
-        return None
-    try:
-        return found.group(1).decode()
-    except UnicodeDecodeError:
-        return None
+    return matched_text(_LEADING_ID.match(line))
 
 
 def _top_level_error(cid: str, obj: dict[str, Any]) -> Result:
