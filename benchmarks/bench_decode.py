@@ -22,9 +22,10 @@ preallocated float32 matrix, nothing else (no ids, order, accounting).
 Last, a 4-shard embedding job run through the OpenAI emulator (float text) is read back, in a
 fresh process, with ``job.results().embeddings()`` decoded in one process and in two
 (``BATCHKIT_DECODE_PROCESSES``: the reading process decodes half the shards, a forked one the
-other half), on the same files; each
-run's wall and CPU time and the load average are printed, since others' load on a shared
-machine takes the second core (the CPU-time ratio is what two idle cores would give).
+other half), on the same files, in pairs of runs one right after the other (the figure is the
+median of the pairs' ratios); each run's wall and CPU time and the load average are printed,
+since others' load on a shared machine takes the second core (the CPU-time ratio is what two
+idle cores would give).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import base64
 import json
 import multiprocessing
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -127,11 +129,11 @@ def timed_run(count: int, fn: Callable[[], np.ndarray]) -> tuple[float, float, f
     return wall, own, forked, load
 
 
-def two_core_ceiling(path: Path, repeat: int) -> float:
+def two_core_ceiling(path: Path, pairs: int) -> float:
     """How much more work two processes do than one in the same time on this machine now:
-    the same decode run once alone, then in two forked processes at once (nothing shared).
-    2.0 on two idle cores; others' load brings it down for any program, batchkit's too."""
-    alone = best_of(repeat, lambda: codec(path))
+    the same decode run once alone, then in two forked processes at once (nothing shared),
+    ``pairs`` times in turn; the median of the pairs' ratios. 2.0 on two idle cores; others'
+    load brings it down for any program, batchkit's too."""
 
     def both() -> None:
         forked = [multiprocessing.get_context("fork").Process(target=codec, args=(path,))
@@ -141,7 +143,8 @@ def two_core_ceiling(path: Path, repeat: int) -> float:
         for process in forked:
             process.join()
 
-    return 2 * alone / best_of(repeat, both)
+    return statistics.median(2 * best_of(1, lambda: codec(path)) / best_of(1, both)
+                             for _ in range(pairs))
 
 
 def sharded_job(n: int, repeat: int, dims: int) -> Row:
@@ -149,11 +152,14 @@ def sharded_job(n: int, repeat: int, dims: int) -> Row:
 
     The job is run through the OpenAI emulator here, then read back in a fresh process (as a
     user's script or a later ``batchkit results`` would): this one holds the emulator's copy of
-    every file, and forking a process that big costs the parent time no user pays. Others'
-    load on a shared machine takes cores from the second process, so each run's wall time,
-    CPU time and load average are printed, and the ratio is also given in CPU time: the one
-    process's CPU seconds over the busier of the two processes' (what the wall ratio is on two
-    idle cores, whatever else runs)."""
+    every file, and forking a process that big costs the parent time no user pays.
+    This machine is shared: its speed drifts from second to second with others' load, so the
+    one-process and two-process runs go in pairs, one right after the other, and the figure is
+    the median of the pairs' ratios (the ratio of the fastest of each is printed too). Each
+    run's wall time, CPU time and load average are printed, and the ratio is also given in CPU
+    time: the one process's CPU seconds over the busier of the two processes' (what the wall
+    ratio is on two idle cores, whatever else runs)."""
+    pairs = 2 * repeat - 1
     with emulate(providers=["openai"]):
         job = bk.submit([bk.EmbedRequest(custom_id=f"doc-{i}", text=f"chunk {i}",
                                          dimensions=dims, params={"encoding_format": "float"})
@@ -161,41 +167,50 @@ def sharded_job(n: int, repeat: int, dims: int) -> Row:
                         shard_size=-(-n // 4))
         job.wait()
         job.results(lazy=True).counts()  # downloaded once, outside the timing
-        done = subprocess.run([sys.executable, __file__, "--time-job", job.id, str(repeat)],
+        done = subprocess.run([sys.executable, __file__, "--time-job", job.id, str(pairs)],
                               capture_output=True, text=True, check=True)
     *lines, report = done.stdout.splitlines()
-    print(f"{job.id}, {repeat} runs each, read back in a fresh process:", *lines, sep="\n")
+    print(f"{job.id}, {pairs} pairs of runs, read back in a fresh process:", *lines, sep="\n")
     found = json.loads(report)
-    runs, ceiling = {int(c): r for c, r in found["runs"].items()}, found["ceiling"]
-    one, two = (min(r[0] for r in runs[c]) for c in (1, 2))
-    cpu_one = min(r[1] for r in runs[1])
-    cpu_two = min(max(r[1], r[2]) for r in runs[2])
+    ones, twos, ceiling = found["one"], found["two"], found["ceiling"]
+    ratio = statistics.median(one[0] / two[0] for one, two in zip(ones, twos, strict=True))
+    fastest = min(one[0] for one in ones) / min(two[0] for two in twos)
+    cpu_one = min(one[1] for one in ones)
+    cpu_two = min(max(two[1], two[2]) for two in twos)
     # os.times() counts in clock ticks: a tiny smoke-test job can show no CPU time at all.
     in_cpu = f"{cpu_one / cpu_two:.2f}x in CPU time" if cpu_two else "too short to time CPU"
-    loads = ", ".join(f"{r[3]:.1f}" for c in (1, 2) for r in runs[c])
+    loads = ", ".join(f"{run[3]:.1f}" for run in ones + twos)
     shards = f"{len(job.shards)} shards"
     return Row("b decode", f"job.results().embeddings() {n:,}x{dims}, {shards}, 2 processes "
                f"(load {loads})" + ("" if found["same"] else " (MATRICES DIFFER)"),
-               rate(n, two), f"1 process {rate(n, one)}", f"{one / two:.2f}x wall (machine "
-               f"ceiling now {ceiling:.2f}x), {in_cpu}",
-               f">= {CORES_TARGET}x", one / two >= CORES_TARGET)
+               rate(n, statistics.median(two[0] for two in twos)),
+               f"1 process {rate(n, statistics.median(one[0] for one in ones))}",
+               f"{ratio:.2f}x wall, median of {pairs} pairs ({fastest:.2f}x fastest of each; "
+               f"machine ceiling now {ceiling:.2f}x), {in_cpu}",
+               f">= {CORES_TARGET}x", ratio >= CORES_TARGET)
 
 
-def time_job(job_id: str, repeat: int) -> None:
-    """In the fresh process: time the job's matrix in one process and two, and this machine's
-    two-process ceiling; the figures go out as the last line, in JSON."""
+def time_job(job_id: str, pairs: int) -> None:
+    """In the fresh process: time the job's matrix in one process then two, ``pairs`` times,
+    and this machine's two-process ceiling; the figures go out as the last line, in JSON."""
     job = bk.get_job(job_id)
 
     def matrix() -> np.ndarray:
         return job.results().embeddings()
 
-    runs = {count: [timed_run(count, matrix) for _ in range(repeat)] for count in (1, 2)}
+    in_processes(1, matrix)  # not timed: a process's first big matrix waits on the kernel
+    in_processes(2, matrix)  # (huge pages found for it) and its first fork on the page cache
+    ones, twos = [], []
+    for _ in range(pairs):
+        ones.append(timed_run(1, matrix))
+        twos.append(timed_run(2, matrix))
+        print(f"    pair ratio {ones[-1][0] / twos[-1][0]:.2f}x")
     same = bool(np.array_equal(in_processes(1, matrix), in_processes(2, matrix)))
     first = job.shards[0].result_paths
-    ceiling = two_core_ceiling(Path(first[0]), repeat) if first else float("nan")
+    ceiling = two_core_ceiling(Path(first[0]), pairs) if first else float("nan")
     print(f"  two processes each decoding one shard at once: {ceiling:.2f}x one's rate "
-          "(this machine's two-process ceiling now)")
-    print(json.dumps({"runs": runs, "same": same, "ceiling": ceiling}))
+          "(this machine's two-process ceiling now, median of pairs)")
+    print(json.dumps({"one": ones, "two": twos, "same": same, "ceiling": ceiling}))
 
 
 def best_in_turn(repeat: int, fns: list[Callable[[], object]]) -> list[float]:
