@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import Any
@@ -108,38 +109,38 @@ def test_one_process_unless_more_are_asked_for(monkeypatch: pytest.MonkeyPatch) 
 
 def test_vectors_come_back_as_writable_rows_and_strays_of_a_forked_shard_are_kept(
         forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The last shards are decoded by the forked process: their vectors arrive as rows of a
-    mapped file (plain, writable arrays), and a line of theirs that names no request is kept."""
+    """Shards 0 and 2 of 4 are decoded by the forked process: their vectors arrive as rows of
+    a mapped file (plain, writable arrays), and a line of theirs that names no request is kept."""
     job = embed_job()
     in_turn(job, monkeypatch)  # downloaded
-    last = job.shards[-1].result_paths
-    assert last is not None
-    with open(last[0], "rb+") as fh:  # a line under an id no request has, in the last shard
+    third = job.shards[2].result_paths
+    assert third is not None
+    with open(third[0], "rb+") as fh:  # a line under an id no request has, in shard 2
         line = fh.readline()
         fh.seek(0, 2)
-        fh.write(line.replace(b'"d45"', b'"nobody"'))
+        fh.write(line.replace(b'"d30"', b'"nobody"'))
     parallel = job.results()
     assert forks == [2]
-    vector = parallel[59].embedding
+    vector = parallel[44].embedding
     assert type(vector) is np.ndarray and vector.flags.writeable
     vector[0] = 7.0  # copy-on-write: the row file is not changed, nor any other result
     serial = in_turn(job, monkeypatch)
-    assert serial[59].embedding is not None and serial[59].embedding[0] != 7.0
+    assert serial[44].embedding is not None and serial[44].embedding[0] != 7.0
     assert [row["id"] for row in parallel.unmatched] == ["nobody"] == [
         row["id"] for row in serial.unmatched]
 
 
 def _fail_in_forked_process(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
-    """Make the decoding of the last shard fail, but only in a forked process."""
+    """Make the decoding of shard 2 (of 4) fail, but only in a forked process."""
     parent = os.getpid()
     real = _collect.ResultCollector.shard_results
 
-    def failing(self: _collect.ResultCollector, shard: Any, *args: Any) -> Any:
-        if shard.index == 3 and os.getpid() != parent:
+    def failing(self: _collect.ResultCollector, shard: Any, *args: Any, **kwargs: Any) -> Any:
+        if shard.index == 2 and os.getpid() != parent:
             if how == "dies":
                 os._exit(3)
             raise bk.ProviderError(f"shard {shard.index}: result file unreadable")
-        return real(self, shard, *args)
+        return real(self, shard, *args, **kwargs)
 
     monkeypatch.setattr(_collect.ResultCollector, "shard_results", failing)
 
@@ -150,7 +151,7 @@ def test_a_shard_that_fails_in_a_forked_process_is_the_same_one_line_error(
     _fail_in_forked_process(monkeypatch, "raises")
     with pytest.raises(bk.ProviderError) as caught:
         job.results()
-    assert forks == [2] and str(caught.value) == "shard 3: result file unreadable"
+    assert forks == [2] and str(caught.value) == "shard 2: result file unreadable"
 
 
 def test_a_forked_process_that_dies_has_its_shards_decoded_here(
@@ -197,25 +198,30 @@ class _Recorder:
         return Future()
 
 
+def _tasks(*indexes: int) -> list[Any]:
+    return [(_parallel._decode_shard, i) for i in indexes]
+
+
 def test_forked_shards_are_sent_a_window_ahead_of_the_reader() -> None:
     """Results wait in memory for a few shards at most: two are sent at first, then one more
     each time the reader takes one; a shard the reader comes to first is sent at once."""
     pool = _Recorder()
-    ahead = _parallel._Ahead(pool, [1, 3, 5, 7, 9], window=2)  # type: ignore[arg-type]
+    ahead = _parallel._Ahead(pool, _tasks(1, 3, 5, 7, 9), window=2)  # type: ignore[arg-type]
     assert pool.sent == [1, 3]
-    ahead.take(1)
+    ahead.take(*_tasks(1))
     assert pool.sent == [1, 3, 5]
-    ahead.take(7)  # out of turn (another group's shards came first): sent now
+    ahead.take(*_tasks(7))  # out of turn (another group's shards came first): sent now
     assert pool.sent == [1, 3, 5, 7, 9]
-    ahead.take(3)
-    ahead.take(5)
-    ahead.take(9)
+    ahead.take(*_tasks(3))
+    ahead.take(*_tasks(5))
+    ahead.take(*_tasks(9))
     assert pool.sent == [1, 3, 5, 7, 9] and not ahead.sent
 
 
 def test_a_job_of_many_shards_decodes_in_turn_and_in_processes_alike(
         forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    job = embed_job(95)  # 7 shards: this process decodes 0, 2, 4, 6; the forked one the rest
+    job = embed_job(95)  # 7 shards: this process decodes 0, 2, 4, 6 (the last and every other
+    # before it); the forked one the rest
     assert len(job.shards) == 7
     parallel = job.results(lazy=True)
     assert summary(parallel) == summary(in_turn(job, monkeypatch)) and forks == [2]
@@ -241,3 +247,64 @@ def test_a_lazy_walk_downloads_in_this_process_only(
     results = job.results(lazy=True)
     assert [r.custom_id for r in results] == [f"d{i}" for i in range(60)]
     assert forks == [2] and sorted(downloads) == [0, 1, 2, 3]
+
+
+def _slow_here(monkeypatch: pytest.MonkeyPatch, there: str = "decodes") -> list[str]:
+    """Cut shards into pieces of one line, make this process slow at decoding them (so the
+    forked one, done with its own shards, takes pieces of this one's), and record the row
+    files of the pieces that came back. ``there="dies"``: the forked process dies instead."""
+    parent, helped = os.getpid(), []
+    real_piece, real_back = _parallel.decode_piece, _parallel._vectors_back
+    monkeypatch.setattr(_parallel, "_PIECE_BYTES", 1)
+
+    def piece(*args: Any) -> None:
+        if os.getpid() != parent and there == "dies":
+            os._exit(3)
+        if os.getpid() == parent:
+            time.sleep(0.04)
+        real_piece(*args)
+
+    def back(results: Any, moved: Any, rows_file: Any) -> None:
+        helped.append(rows_file.name)
+        real_back(results, moved, rows_file)
+
+    monkeypatch.setattr(_parallel, "decode_piece", piece)
+    monkeypatch.setattr(_parallel, "_vectors_back", back)
+    return helped
+
+
+def errors(results: bk.ResultSet) -> list[tuple[str, str]]:
+    return [(r.custom_id, r.error.message) for r in results if r.error]
+
+
+def test_pieces_of_this_processs_shards_taken_by_the_forked_one_come_back_in_place(
+        forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    job = embed_job()
+    in_turn(job, monkeypatch)  # downloaded
+    last = job.shards[3].result_paths  # decoded here, by pieces
+    assert last is not None
+    with open(last[0], "rb+") as fh:  # its last line unreadable: named by its line number
+        lines = fh.readlines()
+        fh.seek(0)
+        fh.writelines([*lines[:-1], lines[-1].replace(b'"embedding":[', b'"embedding":"x","y":[')])
+        fh.truncate()
+    serial = in_turn(job, monkeypatch)
+    helped = _slow_here(monkeypatch)
+    parallel = job.results()
+    assert any(name.startswith("help-") for name in helped)  # pieces came back from there
+    assert summary(parallel) == summary(serial) and errors(parallel) == errors(serial)
+    assert any("line 15" in message for _, message in errors(parallel))
+    assert np.array_equal(bk.ResultSet([r for r in parallel if r.ok]).embeddings(),
+                          bk.ResultSet([r for r in serial if r.ok]).embeddings())
+
+
+def test_pieces_a_dying_process_took_are_decoded_here(
+        forks: list[int], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    job = embed_job()
+    serial = in_turn(job, monkeypatch)
+    _slow_here(monkeypatch, there="dies")
+    with caplog.at_level(logging.WARNING, logger="batchkit.decode"):
+        parallel = job.results()
+    assert summary(parallel) == summary(serial) and errors(parallel) == errors(serial)
+    assert any("ended unexpectedly" in r.getMessage() for r in caplog.records)

@@ -20,7 +20,7 @@ from typing import Any
 from ._cache import ResultCache
 from ._exceptions import ProviderError
 from ._inputs import restore_inputs
-from ._normalize import ModelResolver, ShardOutcome, merge_in_order, normalize_shard
+from ._normalize import Fill, ModelResolver, ShardOutcome, merge_in_order, normalize_shard
 from ._parallel import decode_processes, file_bytes, shards_in_processes
 from ._plan import read_request_records
 from ._results import Result
@@ -54,6 +54,7 @@ class ResultCollector:
         later: dict[int, Result] | None = None,
         shared: dict[str, Result | None] | None = None,
         cache: ResultCache | None = None,
+        fill: Fill | None = None,
     ) -> Iterator[tuple[int, Result]]:
         """One finished shard's ``(input position, Result)`` pairs (see ``normalize_shard``)."""
         restore_inputs(shard, self.shards, need_payload=False)
@@ -67,6 +68,7 @@ class ResultCollector:
         return normalize_shard(
             read_request_records(shard.requests_path), self.fetch(shard), self.decode, outcome,
             self.resolve, self.unmatched, shared, cache, attempt=shard.attempt, later=later,
+            fill=fill,
         )
 
     def in_input_order(self) -> Iterator[Result]:
@@ -93,8 +95,10 @@ class ResultCollector:
                                      lambda: sum(self._result_bytes(first_round)))
         if processes > 1:
             self._result_bytes(first_round)  # every download done here, before the fork
-            with shards_in_processes(lambda shard: self.shard_results(shard, later), first_round,
-                                     self.unmatched, processes) as streams:
+            with shards_in_processes(
+                lambda shard, fill: self.shard_results(shard, later, fill=fill), self.decode,
+                first_round, self.unmatched, processes,
+            ) as streams:
                 yield from merge_in_order(streams)
             return
         cache = ResultCache() if uses_cache else None
@@ -107,7 +111,6 @@ class ResultCollector:
         finally:
             if cache is not None:
                 cache.close()
-
 
     def _result_bytes(self, shards: list[ShardRecord]) -> list[int]:
         """Each shard's result bytes, downloading any not here yet: here, before a fork, and

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -37,8 +38,8 @@ from ._requests import import_response_model
 from ._results import ErrorInfo, Result, Usage, gc_paused
 from ._state import JobState
 
-__all__ = ["ModelResolver", "ShardOutcome", "merge_in_order", "normalize_shard", "parse_reply",
-           "with_costs"]
+__all__ = ["Fill", "ModelResolver", "ShardOutcome", "decode_piece", "filed_by_id", "merge_in_order",
+           "normalize_shard", "parse_reply", "with_costs"]
 
 
 @dataclass(frozen=True)
@@ -94,26 +95,50 @@ def parse_reply(result: Result, model: type[BaseModel]) -> None:
         result.parse_error = _one_line(exc)
 
 
-def _decode_file(
-    path: Path, decode: Callable[[bytes], Result], by_vid: dict[str, list[Result]],
-    unmatched: list[Any],
+Fill = Callable[[dict[str, list[Result]], list[Any]], None]
+"""Decodes a shard's result lines into its results by vendor id, and its unreadable lines
+into the unmatched list, when not every result file is decoded whole here (see ``_parallel``)."""
+
+
+def decode_piece(
+    path: Path, start: int, stop: int | None, decode: Callable[[bytes], Result],
+    keep: Callable[[Result], object], unmatched: list[Any],
 ) -> None:
+    """Decode the lines of ``path`` from byte ``start`` (a line's first) to ``stop`` (None:
+    the end) in order, handing each Result to ``keep``. A line that does not decode is an
+    errored Result of its id (naming the file and line), or, with no id to read, unmatched."""
     # a 64 KiB buffer: the default 8 KiB takes three reads and joins per 21 KB embedding line
     with open(path, "rb", buffering=1 << 16) as fh, gc_paused():  # a shard's Results, all kept
-        for line_no, raw in enumerate(fh, start=1):
+        fh.seek(start)
+        lines = fh if stop is None else io.BytesIO(fh.read(stop - start))
+        for number, raw in enumerate(lines):
             if raw.isspace():
                 continue
             try:
                 result = decode(raw)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                vid = _readable_id(raw)
+                vid, line_no = _readable_id(raw), _lines_before(path, start) + number + 1
                 info = ErrorInfo("malformed_line", f"{path.name} line {line_no}: {exc}")
                 if vid is None:
                     unmatched.append({"file": path.name, "line": line_no, "error": str(exc)})
                     continue
                 result = Result(custom_id=vid, status="errored", error=info, raw=raw.decode(
                     "utf-8", "replace"))
-            by_vid.setdefault(result.custom_id, []).append(result)
+            keep(result)
+
+
+def filed_by_id(by_vid: dict[str, list[Result]]) -> Callable[[Result], None]:
+    """``keep`` for ``decode_piece``: each Result under its vendor id, in the order read."""
+    return lambda result: by_vid.setdefault(result.custom_id, []).append(result)
+
+
+def _lines_before(path: Path, start: int) -> int:
+    """How many lines ``path`` has before byte ``start`` (asked only to name a bad line)."""
+    count = 0
+    with open(path, "rb") as fh:
+        while (left := start - fh.tell()) > 0 and (block := fh.read(min(left, 1 << 20))):
+            count += block.count(b"\n")
+    return count
 
 
 def _readable_id(raw: bytes) -> str | None:
@@ -156,6 +181,7 @@ def normalize_shard(
     *,
     attempt: int = 1,
     later: dict[int, Result] | None = None,
+    fill: Fill | None = None,
 ) -> Iterator[tuple[int, Result]]:
     """Yield ``(input position, Result)`` for each request of one shard, in shard order.
 
@@ -164,12 +190,16 @@ def normalize_shard(
     in as the originals go by (an original always comes before its copies). ``later`` holds the
     results of retry rounds by input position: they replace this shard's result for a request
     that was sent again (``attempt`` is this shard's round, recorded on its own results).
+    ``fill`` decodes the lines instead of ``result_files`` being decoded whole here.
     """
     later = {} if later is None else later
     shared = {} if shared is None else shared
     by_vid: dict[str, list[Result]] = {}
-    for path in result_files:
-        _decode_file(path, decode, by_vid, unmatched)
+    if fill is None:
+        for path in result_files:
+            decode_piece(path, 0, None, decode, filed_by_id(by_vid), unmatched)
+    else:
+        fill(by_vid, unmatched)
     for rec in records:
         if rec.line is None:
             if rec.cache_key is not None and cache is not None:
