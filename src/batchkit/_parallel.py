@@ -65,7 +65,10 @@ _Moved = tuple[list[int], int] | None
 """Which results' vectors went to a row file, and their length (None: none went)."""
 _Shard = tuple[list[tuple[int, "Result"]], list[Any], _Moved]
 """What a forked process sends back for a shard: the pairs, the lines no request claimed,
-the moved rows; for pieces it took, the same with the pieces' Results in place of pairs."""
+the moved rows."""
+_Pieces = tuple[list["Result"], list[Any], _Moved]
+"""What it sends back for the pieces it took of one of this process's shards: their Results
+in file order, their unreadable lines, the moved rows."""
 
 
 class _Work:
@@ -339,7 +342,7 @@ def _decode_shard(index: int) -> _Shard:
     return pairs, strays, moved
 
 
-def _help(index: int) -> tuple[list[Result], list[Any], _Moved]:
+def _help(index: int) -> _Pieces:
     """In a forked process with no shard of its own left: pieces of shard ``index`` (one of
     the reader's) from the back, until they meet the reader's; their Results in file order,
     their unreadable lines, and which Results' vectors were moved to a row file."""
