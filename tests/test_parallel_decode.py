@@ -1,6 +1,7 @@
 """A multi-shard job's results decoded in this process and forked ones equal the results
-decoded in turn: same order, statuses, vectors, parsed replies, costs and unmatched lines; a
-shard that fails in a forked process fails the same way, one that dies is decoded here."""
+decoded in turn: same order, statuses, vectors, parsed replies, costs and unmatched lines,
+whichever process decodes which pieces; a shard that fails in a forked process fails the same
+way, and the pieces a process that dies had taken are decoded here."""
 
 from __future__ import annotations
 
@@ -107,12 +108,24 @@ def test_one_process_unless_more_are_asked_for(monkeypatch: pytest.MonkeyPatch) 
         _parallel.decode_processes(4, 10, lambda: 0)
 
 
+def _leaders_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process takes no pieces from the back of a forked process's shard: each shard is
+    decoded whole by its leader (shards 0 and 2 of 4 by the forked process)."""
+    parent, real = os.getpid(), _parallel._Claims.take
+
+    def take(self: _parallel._Claims, index: int, from_back: bool) -> int | None:
+        return None if from_back and os.getpid() == parent else real(self, index, from_back)
+
+    monkeypatch.setattr(_parallel._Claims, "take", take)
+
+
 def test_vectors_come_back_as_writable_rows_and_strays_of_a_forked_shard_are_kept(
         forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shards 0 and 2 of 4 are decoded by the forked process: their vectors arrive as rows of
-    a mapped file (plain, writable arrays), and a line of theirs that names no request is kept."""
+    """Shards 0 and 2 of 4 decoded by the forked process: their vectors arrive as rows of a
+    mapped file (plain, writable arrays), and a line of theirs that names no request is kept."""
     job = embed_job()
     in_turn(job, monkeypatch)  # downloaded
+    _leaders_only(monkeypatch)
     third = job.shards[2].result_paths
     assert third is not None
     with open(third[0], "rb+") as fh:  # a line under an id no request has, in shard 2
@@ -130,36 +143,40 @@ def test_vectors_come_back_as_writable_rows_and_strays_of_a_forked_shard_are_kep
         row["id"] for row in serial.unmatched]
 
 
-def _fail_in_forked_process(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
-    """Make the decoding of shard 2 (of 4) fail, but only in a forked process."""
-    parent = os.getpid()
-    real = _collect.ResultCollector.shard_results
+def _fail_in_forked_process(monkeypatch: pytest.MonkeyPatch, job: bk.Job, how: str) -> None:
+    """Make the decoding of shard 2 (of 4) fail, but only in the forked process, which leads
+    it (this process takes none of its pieces)."""
+    parent, real = os.getpid(), _parallel.decode_piece
+    paths = job.shards[2].result_paths
+    assert paths is not None
 
-    def failing(self: _collect.ResultCollector, shard: Any, *args: Any, **kwargs: Any) -> Any:
-        if shard.index == 2 and os.getpid() != parent:
+    def failing(path: Any, *args: Any) -> None:
+        if str(path) in paths and os.getpid() != parent:
             if how == "dies":
                 os._exit(3)
-            raise bk.ProviderError(f"shard {shard.index}: result file unreadable")
-        return real(self, shard, *args, **kwargs)
+            raise bk.ProviderError("shard 2: result file unreadable")
+        real(path, *args)
 
-    monkeypatch.setattr(_collect.ResultCollector, "shard_results", failing)
+    _leaders_only(monkeypatch)
+    monkeypatch.setattr(_parallel, "decode_piece", failing)
 
 
 def test_a_shard_that_fails_in_a_forked_process_is_the_same_one_line_error(
         forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
     job = embed_job()
-    _fail_in_forked_process(monkeypatch, "raises")
+    in_turn(job, monkeypatch)  # downloaded
+    _fail_in_forked_process(monkeypatch, job, "raises")
     with pytest.raises(bk.ProviderError) as caught:
         job.results()
     assert forks == [2] and str(caught.value) == "shard 2: result file unreadable"
 
 
-def test_a_forked_process_that_dies_has_its_shards_decoded_here(
+def test_a_forked_process_that_dies_has_its_pieces_decoded_here(
         forks: list[int], monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     job = embed_job()
     serial = in_turn(job, monkeypatch)
-    _fail_in_forked_process(monkeypatch, "dies")
+    _fail_in_forked_process(monkeypatch, job, "dies")
     with caplog.at_level(logging.WARNING, logger="batchkit.decode"):
         parallel = job.results()
     assert forks == [2] and summary(parallel) == summary(serial)
@@ -193,13 +210,13 @@ class _Recorder:
     def __init__(self) -> None:
         self.sent: list[int] = []
 
-    def submit(self, fn: Any, index: int) -> Future[Any]:
+    def submit(self, fn: Any, from_back: bool, index: int) -> Future[Any]:
         self.sent.append(index)
         return Future()
 
 
 def _tasks(*indexes: int) -> list[Any]:
-    return [(_parallel._decode_shard, i) for i in indexes]
+    return [(False, i) for i in indexes]
 
 
 def test_forked_shards_are_sent_a_window_ahead_of_the_reader() -> None:
@@ -220,7 +237,7 @@ def test_forked_shards_are_sent_a_window_ahead_of_the_reader() -> None:
 
 def test_a_job_of_many_shards_decodes_in_turn_and_in_processes_alike(
         forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    job = embed_job(95)  # 7 shards: this process decodes 0, 2, 4, 6 (the last and every other
+    job = embed_job(95)  # 7 shards: this process leads 0, 2, 4, 6 (the last and every other
     # before it); the forked one the rest
     assert len(job.shards) == 7
     parallel = job.results(lazy=True)
@@ -249,62 +266,105 @@ def test_a_lazy_walk_downloads_in_this_process_only(
     assert forks == [2] and sorted(downloads) == [0, 1, 2, 3]
 
 
-def _slow_here(monkeypatch: pytest.MonkeyPatch, there: str = "decodes") -> list[str]:
-    """Cut shards into pieces of one line, make this process slow at decoding them (so the
-    forked one, done with its own shards, takes pieces of this one's), and record the row
-    files of the pieces that came back. ``there="dies"``: the forked process dies instead."""
-    parent, helped = os.getpid(), []
-    real_piece, real_back = _parallel.decode_piece, _parallel._vectors_back
-    monkeypatch.setattr(_parallel, "_PIECE_BYTES", 1)
+class _Pieces:
+    """Shards cut into pieces of one line, one process made slow at decoding them (so that the
+    other takes pieces of its shards from the back), and a record of which pieces this process
+    decoded and of the row files that came back. ``dies_after=k``: the forked process dies as
+    it begins its k-th piece (counted from 0)."""
 
-    def piece(*args: Any) -> None:
-        if os.getpid() != parent and there == "dies":
-            os._exit(3)
-        if os.getpid() == parent:
-            time.sleep(0.04)
-        real_piece(*args)
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, slow: str,
+                 dies_after: int | None = None) -> None:
+        parent, real_piece, real_back = os.getpid(), _parallel.decode_piece, _parallel._vectors_back
+        self.here: list[tuple[str, int]] = []
+        self.came_back: list[str] = []
+        begun = [0]
+        monkeypatch.setattr(_parallel, "_PIECE_BYTES", 1)
 
-    def back(results: Any, moved: Any, rows_file: Any) -> None:
-        helped.append(rows_file.name)
-        real_back(results, moved, rows_file)
+        def piece(path: Any, start: int, *args: Any) -> None:
+            if os.getpid() == parent:
+                self.here.append((str(path), start))
+            elif dies_after is not None and begun[0] == dies_after:
+                os._exit(3)
+            begun[0] += 1
+            if (os.getpid() == parent) == (slow == "here"):
+                time.sleep(0.04)
+            real_piece(path, start, *args)
 
-    monkeypatch.setattr(_parallel, "decode_piece", piece)
-    monkeypatch.setattr(_parallel, "_vectors_back", back)
-    return helped
+        def back(results: Any, moved: Any, rows_file: Any) -> None:
+            self.came_back.append(rows_file.name)
+            real_back(results, moved, rows_file)
+
+        monkeypatch.setattr(_parallel, "decode_piece", piece)
+        monkeypatch.setattr(_parallel, "_vectors_back", back)
+
+    def decoded_here(self, shard: Any) -> int:
+        """How many pieces of ``shard`` this process decoded."""
+        return sum(path in (shard.result_paths or []) for path, _ in self.here)
 
 
 def errors(results: bk.ResultSet) -> list[tuple[str, str]]:
     return [(r.custom_id, r.error.message) for r in results if r.error]
 
 
-def test_pieces_of_this_processs_shards_taken_by_the_forked_one_come_back_in_place(
-        forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    job = embed_job()
-    in_turn(job, monkeypatch)  # downloaded
-    last = job.shards[3].result_paths  # decoded here, by pieces
-    assert last is not None
-    with open(last[0], "rb+") as fh:  # its last line unreadable: named by its line number
+def _bad_last_line(job: bk.Job, shard: int) -> None:
+    """The last line of ``shard``'s result file unreadable: named by its line number."""
+    paths = job.shards[shard].result_paths
+    assert paths is not None
+    with open(paths[0], "rb+") as fh:
         lines = fh.readlines()
         fh.seek(0)
         fh.writelines([*lines[:-1], lines[-1].replace(b'"embedding":[', b'"embedding":"x","y":[')])
         fh.truncate()
+
+
+def same_as_in_turn(parallel: bk.ResultSet, serial: bk.ResultSet) -> bool:
+    return (summary(parallel) == summary(serial) and errors(parallel) == errors(serial)
+            and np.array_equal(bk.ResultSet([r for r in parallel if r.ok]).embeddings(),
+                               bk.ResultSet([r for r in serial if r.ok]).embeddings()))
+
+
+def test_pieces_of_this_processs_shards_taken_by_the_forked_one_come_back_in_place(
+        forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    job = embed_job()
+    in_turn(job, monkeypatch)  # downloaded
+    _bad_last_line(job, 3)  # shard 3 is led here
     serial = in_turn(job, monkeypatch)
-    helped = _slow_here(monkeypatch)
+    pieces = _Pieces(monkeypatch, slow="here")
     parallel = job.results()
-    assert any(name.startswith("help-") for name in helped)  # pieces came back from there
-    assert summary(parallel) == summary(serial) and errors(parallel) == errors(serial)
+    assert any(name.startswith("back-") for name in pieces.came_back)  # taken there
+    assert same_as_in_turn(parallel, serial)
     assert any("line 15" in message for _, message in errors(parallel))
-    assert np.array_equal(bk.ResultSet([r for r in parallel if r.ok]).embeddings(),
-                          bk.ResultSet([r for r in serial if r.ok]).embeddings())
 
 
+def test_this_process_takes_pieces_of_a_slow_forked_leaders_shards(
+        forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """While it waits for the forked process's pieces of shards 0 and 2, this process decodes
+    theirs from the back; they fit in place, a bad line among them named by its number."""
+    job = embed_job()
+    in_turn(job, monkeypatch)  # downloaded
+    _bad_last_line(job, 2)
+    serial = in_turn(job, monkeypatch)
+    pieces = _Pieces(monkeypatch, slow="there")
+    parallel = job.results()
+    assert pieces.decoded_here(job.shards[0]) > 0 and pieces.decoded_here(job.shards[2]) > 0
+    assert any(name.startswith("front-") for name in pieces.came_back)  # and some there
+    assert same_as_in_turn(parallel, serial)
+    assert any("line 15" in message for _, message in errors(parallel))
+
+
+@pytest.mark.parametrize("dies_after", [0, 3])
 def test_pieces_a_dying_process_took_are_decoded_here(
         forks: list[int], monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, dies_after: int) -> None:
+    """It dies as it begins the first piece of shard 0 (it leads it), or the fourth: the
+    pieces it had taken (never sent), those nobody took yet and those taken here all end up
+    decoded here, this process being slow at taking them from the back."""
     job = embed_job()
     serial = in_turn(job, monkeypatch)
-    _slow_here(monkeypatch, there="dies")
+    pieces = _Pieces(monkeypatch, slow="here", dies_after=dies_after)
     with caplog.at_level(logging.WARNING, logger="batchkit.decode"):
         parallel = job.results()
-    assert summary(parallel) == summary(serial) and errors(parallel) == errors(serial)
-    assert any("ended unexpectedly" in r.getMessage() for r in caplog.records)
+    assert same_as_in_turn(parallel, serial)
+    assert pieces.decoded_here(job.shards[0]) == 15  # every line of the shard it led
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "batchkit.decode"]
+    assert "ended unexpectedly" in warning

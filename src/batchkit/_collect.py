@@ -78,10 +78,13 @@ class ResultCollector:
         uses_cache = False
         for shard in first_round:
             restore_inputs(shard, self.shards, need_payload=False)  # a one-line error if gone
+            each_row_sent = _index_rows(shard.requests_path) == shard.request_count
             for rec in read_request_records(shard.requests_path):
                 uses_cache = uses_cache or rec.cache_key is not None
                 if rec.line is None and rec.cache_key is None:
                     shared[rec.vendor_id] = None
+                if each_row_sent:  # no row is a copy, and a job with a cache keys each line
+                    break  # it sends: the first row tells all
         later: dict[int, Result] = {}
         for attempt in sorted({s.attempt for s in self.shards if s.attempt > 1}, reverse=True):
             later = {
@@ -97,7 +100,7 @@ class ResultCollector:
             self._result_bytes(first_round)  # every download done here, before the fork
             with shards_in_processes(
                 lambda shard, fill: self.shard_results(shard, later, fill=fill), self.decode,
-                first_round, self.unmatched, processes,
+                first_round, processes,
             ) as streams:
                 yield from merge_in_order(streams)
             return
@@ -122,6 +125,16 @@ class ResultCollector:
             shard.result_paths = [str(p) for p in paths]
             sizes.append(file_bytes(paths))
         return sizes
+
+
+def _index_rows(path: str) -> int:
+    """How many rows a shard's request index has (counted, not decoded: a shard's index is
+    read whole only where a row can be a copy or a cached result)."""
+    rows = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            rows += block.count(b"\n")
+    return rows
 
 
 def rejection_lines(failed: list[ShardRecord]) -> list[str]:

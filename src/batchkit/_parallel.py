@@ -2,32 +2,33 @@
 
 Why: decoding is CPU work (a 1,536-float embedding line is some 1,536 float texts to parse) and
 a job's shards are independent files, so on idle cores a job of several shards decodes in about
-1/cores of the time. With N processes this one decodes the last shard and every N-th before
-it, as it would alone (its results are never copied), and N - 1 forked processes decode the
-others, a few shards ahead of the reader, so results in waiting stay a few shards' worth
-however big the job.
-A forked process starts with the job's collector (adapter, response models, retry rounds
-already read), so nothing is sent to it; it sends back its shard's results with their vectors
-moved out to a file of float32 rows, which this process maps (``np.memmap``, copy-on-write)
-and hands out as rows of that map: vectors cross the process boundary through the page cache,
-not through a pipe, and never sit in this process's heap.
+1/cores of the time.
 
-Shards are big units: on their own, one process would end a few of them before the other
-and wait (this one also has the others' results to take in). So the shards this process
-decodes are cut into pieces of about a megabyte of lines, which it takes from the front, also
-ahead of its turn while it waits for a forked process's shard; a forked process with no shard
-left takes them from the back (``_Claims``), until the two meet. The last shard being this
-one's, neither waits long for the other at the end.
+Every shard is cut into pieces of about a megabyte of whole lines (``_cut``) and has a leader,
+which takes its pieces from the front: with N processes this one leads the last shard and every
+N-th before it, N - 1 forked processes the others, a few shards ahead of the reader. Pieces
+are also taken from the back, by whoever would otherwise wait (``_Claims``): this process while
+it waits for a forked leader's pieces, a forked process with no shard of its own left. The two
+meet, so neither waits on the other for longer than a piece and a hand-over, and results in
+waiting stay a few shards' worth however big the job.
+
+This process matches every shard's results to its requests (a dictionary lookup a line), so a
+forked process sends back only the Results of the pieces it took, in file order, with their
+vectors moved out to a file of float32 rows, which this process maps (``np.memmap``,
+copy-on-write) and hands out as rows of that map: vectors cross the process boundary through the
+page cache, not through a pipe, and never sit in this process's heap. A forked process starts
+with all it needs (the decoder, the pieces, the claims), inherited through the fork, so nothing
+is sent to it but which shard to take pieces of, and from which end.
 
 It is used where it is exact: a first round whose index has no duplicate or cached rows
 (those share one result across shards, so a shard cannot be decoded alone), several shards,
-and the ``fork`` start method. A forked process that dies is no lost shard: its shards are
-decoded here instead, with one warning line. How many processes: ``decode_processes``.
+and the ``fork`` start method. A forked process that dies is no lost shard: the pieces it had
+claimed are decoded here instead, with one warning line. How many processes:
+``decode_processes``.
 """
 
 from __future__ import annotations
 
-import functools
 import gc
 import logging
 import multiprocessing
@@ -56,40 +57,43 @@ if TYPE_CHECKING:
 
 __all__ = ["decode_processes", "shards_in_processes"]
 
-ShardDecoder = Callable[["ShardRecord", Fill | None], Iterator[tuple[int, "Result"]]]
-"""A shard's ``(position, Result)`` pairs; given a ``Fill``, its lines are decoded by that."""
+ShardDecoder = Callable[["ShardRecord", Fill], Iterator[tuple[int, "Result"]]]
+"""A shard's ``(position, Result)`` pairs, its lines decoded by the ``Fill`` given."""
 Stream = tuple[str, Iterator[tuple[int, "Result"]]]
 Piece = tuple[Path, int, int]
 """Lines of a result file: its path, the first line's first byte, the byte after the last."""
+Task = tuple[bool, int]
+"""A forked process's work: take pieces from the back (True) or the front of shard ``index``."""
+_Decoded = tuple[list["Result"], list[Any]]
+"""Pieces' Results in file order, and their unreadable lines."""
 _Moved = tuple[list[int], int] | None
 """Which results' vectors went to a row file, and their length (None: none went)."""
-_Shard = tuple[list[tuple[int, "Result"]], list[Any], _Moved]
-"""What a forked process sends back for a shard: the pairs, the lines no request claimed,
-the moved rows."""
-_Pieces = tuple[list["Result"], list[Any], _Moved]
-"""What it sends back for the pieces it took of one of this process's shards: their Results
-in file order, their unreadable lines, the moved rows."""
+_Sent = tuple[list["Result"], list[Any], _Moved]
+"""What a forked process sends back for the pieces it took of a shard: their Results in file
+order, their unreadable lines, the moved rows."""
 
 
 class _Work:
     """What the forked processes decode, and where they put vectors: set before the fork,
     inherited, never pickled."""
 
-    def __init__(self, decode: ShardDecoder, decode_line: Callable[[bytes], Result],
-                 shards: list[ShardRecord], unmatched: list[Any], folder: Path,
-                 pieces: dict[int, list[Piece]]) -> None:
-        self.decode, self.decode_line, self.shards = decode, decode_line, shards
-        self.unmatched, self.folder, self.pieces = unmatched, folder, pieces
-        self.claims = _Claims({index: len(cut) for index, cut in pieces.items()})
-        self.early: dict[int, tuple[list[Result], list[Any]]] = {i: ([], []) for i in pieces}
-        """Per shard of this process's, the Results and unreadable lines of the pieces it
-        decoded ahead of the shard's turn (``_decode_ahead``)."""
+    def __init__(self, decode_line: Callable[[bytes], Result], folder: Path,
+                 pieces: list[list[Piece]], led_here: list[int]) -> None:
+        self.decode_line, self.folder, self.pieces = decode_line, folder, pieces
+        self.led_here = led_here
+        """The shards this process leads, in order."""
+        self.claims = _Claims([len(cut) for cut in pieces])
+        self.early: dict[int, list[_Decoded]] = {index: [] for index in led_here}
+        """Per shard this process leads, the pieces it decoded ahead of the shard's turn
+        (``_decode_ahead``)."""
+        self.died = False
+        """A forked process ended unexpectedly (said once)."""
 
 
 _WORK: _Work | None = None
 _PIECE_BYTES = 1 << 20
-"""About how many bytes of lines a piece holds: the most this process waits for at a shard's
-end is a forked process decoding one (some 50 float-text embedding lines, 4 ms)."""
+"""About how many bytes of lines a piece holds: the most one process waits for at a shard's
+end is the other decoding one (some 50 float-text embedding lines, 4 ms)."""
 _PAYS_FROM = 32 << 20
 """Result bytes from which a job decodes on several cores unless told: forking costs some
 10-80 ms (more for a process holding more memory)."""
@@ -142,29 +146,25 @@ def file_bytes(paths: Iterable[Path]) -> int:
 
 @contextmanager
 def shards_in_processes(decode: ShardDecoder, decode_line: Callable[[bytes], Result],
-                        shards: list[ShardRecord], unmatched: list[Any],
-                        processes: int) -> Iterator[list[Stream]]:
-    """Per shard, ``(group, stream of (position, Result))``: the last shard and every
-    ``processes``-th before it decoded here as its stream is read (with ``decode_line``, by
-    pieces, see ``_Claims``), the others by ``processes - 1`` forked processes, a few shards
-    ahead of the reader (each such stream waits for its shard). Vendor lines matching no
-    request are added to ``unmatched`` as each shard's stream is read. The processes end, and
-    their row files go, when the block does."""
+                        shards: list[ShardRecord], processes: int) -> Iterator[list[Stream]]:
+    """Per shard, ``(group, stream of (position, Result))``: each shard's lines decoded with
+    ``decode_line`` by pieces, here and in ``processes - 1`` forked processes (see the module's
+    docstring), as its stream is read. The processes end, and their row files go, when the
+    block does."""
     global _WORK
     folder = Path(tempfile.mkdtemp(prefix="batchkit-decode-"))
-    here = [i for i in range(len(shards)) if (len(shards) - 1 - i) % processes == 0]
-    _WORK = work = _Work(decode, decode_line, shards, unmatched, folder,
-                         {i: _cut(shards[i].result_paths or []) for i in here})
-    tasks = [(_decode_shard, i) for i in range(len(shards)) if i not in work.pieces]
+    led_here = [i for i in range(len(shards)) if (len(shards) - 1 - i) % processes == 0]
+    _WORK = work = _Work(decode_line, folder, [_cut(shard.result_paths or []) for shard in shards],
+                         led_here)
+    # they lead the shards this process does not, then help with those it does
+    tasks = [(False, i) for i in range(len(shards)) if i not in work.early]
     # a forked process's collector would walk (and so copy) every object it shares with this
     # one, for nothing: its Results hold no cycles, and it ends with the block
     ahead = _Ahead(ProcessPoolExecutor(processes - 1, initializer=gc.disable,
                                        mp_context=multiprocessing.get_context("fork")),
-                   tasks + [(_help, i) for i in here], 2 * (processes - 1))
+                   tasks + [(True, i) for i in led_here], 2 * (processes - 1))
     try:
-        yield [(shard.group, decode(shard, _fill_here(work, ahead, i)) if i in work.pieces
-                else _stream(work, ahead, i, functools.partial(decode, shard, None),
-                             folder / f"{i}.f32"))
+        yield [(shard.group, decode(shard, _fill(work, ahead, i)))
                for i, shard in enumerate(shards)]
     finally:
         _WORK = None
@@ -188,43 +188,33 @@ def _cut(paths: list[str]) -> list[Piece]:
 
 
 class _Claims:
-    """Which pieces of each of this process's shards are taken: this process takes them from
-    the front as it reads the shard, a forked process with no shard of its own left from the
-    back, one at a time, under a lock; the counts live in memory shared through the fork."""
+    """Which pieces of each shard are taken: one process takes them from the front, another
+    from the back, one at a time, under a lock; the two ends live in memory shared through the
+    fork."""
 
-    def __init__(self, counts: dict[int, int]) -> None:
-        self.slot = {index: 2 * k for k, index in enumerate(counts)}
-        ends = [end for count in counts.values() for end in (0, count)]
+    def __init__(self, counts: list[int]) -> None:
+        ends = [end for count in counts for end in (0, count)]
         self.ends: SynchronizedArray[int] = multiprocessing.get_context("fork").Array(
             "q", ends or [0])
 
-    def front(self, index: int) -> int | None:
-        """The next piece from the front of shard ``index``'s (None: none is left)."""
-        at = self.slot[index]
+    def take(self, index: int, from_back: bool) -> int | None:
+        """The next piece of shard ``index`` from its back or front (None: none is left)."""
+        at = 2 * index
         with self.ends.get_lock():
             first, end = self.ends[at], self.ends[at + 1]
             if first >= end:
                 return None
+            if from_back:
+                self.ends[at + 1] = end - 1
+                return end - 1
             self.ends[at] = first + 1
             return first
 
-    def back(self, index: int) -> int | None:
-        """The next piece from the back of shard ``index``'s (None: none is left)."""
-        at = self.slot[index]
+    def unclaimed(self, index: int) -> tuple[int, int]:
+        """Shard ``index``'s pieces nobody has taken, as ``(first, end)``: those before
+        ``first`` were taken from the front, those from ``end`` on from the back."""
         with self.ends.get_lock():
-            first, end = self.ends[at], self.ends[at + 1]
-            if first >= end:
-                return None
-            self.ends[at + 1] = end - 1
-            return end - 1
-
-    def taken_from_back(self, index: int) -> int:
-        """The first of the pieces taken from the back (their count when none was)."""
-        return self.ends[self.slot[index] + 1]
-
-
-Task = tuple[Callable[[int], Any], int]
-"""A forked process's work: ``_decode_shard`` or ``_help``, and a shard's index."""
+            return self.ends[2 * index], self.ends[2 * index + 1]
 
 
 class _Ahead:
@@ -233,7 +223,7 @@ class _Ahead:
 
     def __init__(self, pool: ProcessPoolExecutor, tasks: list[Task], window: int) -> None:
         self.pool, self.waiting = pool, tasks
-        self.sent: dict[Task, Future[Any]] = {}
+        self.sent: dict[Task, Future[_Sent]] = {}
         for _ in range(window):
             self._send_next()
 
@@ -242,14 +232,13 @@ class _Ahead:
             self._submit(self.waiting.pop(0))
 
     def _submit(self, task: Task) -> None:
-        fn, index = task
         try:
-            self.sent[task] = self.pool.submit(fn, index)
+            self.sent[task] = self.pool.submit(_taken_there, *task)
         except BrokenProcessPool as exc:  # a process died: the task's reader does it instead
             self.sent[task] = Future()
             self.sent[task].set_exception(exc)
 
-    def take(self, task: Task) -> Future[Any]:
+    def take(self, task: Task) -> Future[_Sent]:
         """The task's future (sent now if the reader came to it first)."""
         if task not in self.sent:
             self.waiting.remove(task)
@@ -266,98 +255,121 @@ class _Ahead:
             self._send_next()
 
 
-def _stream(work: _Work, ahead: _Ahead, index: int,
-            here: Callable[[], Iterator[tuple[int, Result]]],
-            rows_file: Path) -> Iterator[tuple[int, Result]]:
-    future = ahead.take((_decode_shard, index))
-    _decode_ahead(work, index, future)
-    try:
-        pairs, strays, moved = future.result()
-    except BrokenProcessPool as exc:  # the process died (killed, out of memory): redo it here
-        _log.warning("a process decoding a shard ended unexpectedly (%s); decoding that shard "
-                     "in this process", exc)
-        yield from here()
-        return
-    work.unmatched.extend(strays)
-    _vectors_back([result for _, result in pairs], moved, rows_file)
-    yield from pairs
-
-
-def _decode_ahead(work: _Work, after: int, waited: Future[Any]) -> None:
-    """While ``waited`` (a forked process's shard) is not back, decode pieces of this
-    process's next shard from the front, kept for that shard's turn."""
-    upcoming = [index for index in work.pieces if index > after]
-    if not upcoming:
-        return
-    index = min(upcoming)
-    cut, (results, strays) = work.pieces[index], work.early[index]
-    with gc_paused():
-        while not waited.done() and (at := work.claims.front(index)) is not None:
-            decode_piece(*cut[at], work.decode_line, results.append, strays)
-
-
-def _fill_here(work: _Work, ahead: _Ahead, index: int) -> Fill:
-    """Decode shard ``index``'s pieces here from the front (after those decoded ahead of its
-    turn); then take in the Results of any a forked process took from the back (decoding them
-    here if that process died)."""
+def _fill(work: _Work, ahead: _Ahead, index: int) -> Fill:
+    """Shard ``index``'s lines in file order: if this process leads it, the pieces it decoded
+    ahead of the shard's turn, those it decodes now from the front, then any a forked process
+    took from the back; if not, those its forked leader took from the front, then those this
+    process took from the back while it waited for them."""
 
     def fill(by_vid: dict[str, list[Result]], unmatched: list[Any]) -> None:
-        keep, cut = filed_by_id(by_vid), work.pieces[index]
-        decoded, unreadable = work.early.pop(index)
-        for result in decoded:
-            keep(result)
-        unmatched.extend(unreadable)
-        with gc_paused():  # through every piece, not each alone (see decode_piece)
-            while (at := work.claims.front(index)) is not None:
-                decode_piece(*cut[at], work.decode_line, keep, unmatched)
-        helped_from = work.claims.taken_from_back(index)
-        if helped_from == len(cut):
-            ahead.drop((_help, index))
-            return
-        try:
-            results, strays, moved = ahead.take((_help, index)).result()
-        except BrokenProcessPool as exc:
-            _log.warning("a process decoding a shard ended unexpectedly (%s); decoding that "
-                         "shard in this process", exc)
-            for piece in cut[helped_from:]:
-                decode_piece(*piece, work.decode_line, keep, unmatched)
-            return
-        _vectors_back(results, moved, work.folder / f"help-{index}.f32")
-        for result in results:
-            keep(result)
-        unmatched.extend(strays)
+        if index in work.early:
+            parts = [*work.early.pop(index), _take(work, index, from_back=False),
+                     _helped(work, ahead, index)]
+        else:
+            parts = _led_there(work, ahead, index)
+        keep = filed_by_id(by_vid)
+        for results, unreadable in parts:
+            for result in results:
+                keep(result)
+            unmatched.extend(unreadable)
 
     return fill
 
 
-def _decode_shard(index: int) -> _Shard:
-    """In a forked process: shard ``index``'s pairs, the lines of it that matched no request,
-    and which pairs' vectors were moved to the shard's row file."""
-    assert _WORK is not None, "set before the fork"
-    before = len(_WORK.unmatched)
-    pairs = list(_WORK.decode(_WORK.shards[index], None))
-    strays = _WORK.unmatched[before:]
-    del _WORK.unmatched[before:]
-    moved = _move_vectors([result for _, result in pairs], _WORK.folder / f"{index}.f32")
-    return pairs, strays, moved
-
-
-def _help(index: int) -> _Pieces:
-    """In a forked process with no shard of its own left: pieces of shard ``index`` (one of
-    the reader's) from the back, until they meet the reader's; their Results in file order,
-    their unreadable lines, and which Results' vectors were moved to a row file."""
-    assert _WORK is not None, "set before the fork"
-    cut, taken = _WORK.pieces[index], []
-    with gc_paused():
-        while (at := _WORK.claims.back(index)) is not None:
+def _take(work: _Work, index: int, from_back: bool,
+          until: Callable[[], bool] = lambda: False) -> _Decoded:
+    """Take pieces of shard ``index`` one at a time from its back or front and decode them,
+    until none is left (or ``until()``); their Results and unreadable lines, in file order."""
+    cut, taken = work.pieces[index], []
+    with gc_paused():  # through every piece, not each alone (see decode_piece)
+        while not until() and (at := work.claims.take(index, from_back)) is not None:
             results: list[Result] = []
-            strays: list[Any] = []
-            decode_piece(*cut[at], _WORK.decode_line, results.append, strays)
-            taken.append((results, strays))
-    taken.reverse()
-    results = [result for piece, _ in taken for result in piece]
-    strays = [stray for _, piece in taken for stray in piece]
-    return results, strays, _move_vectors(results, _WORK.folder / f"help-{index}.f32")
+            unreadable: list[Any] = []
+            decode_piece(*cut[at], work.decode_line, results.append, unreadable)
+            taken.append((results, unreadable))
+    if from_back:
+        taken.reverse()
+    return ([result for results, _ in taken for result in results],
+            [line for _, unreadable in taken for line in unreadable])
+
+
+def _helped(work: _Work, ahead: _Ahead, index: int) -> _Decoded:
+    """The pieces a forked process took from the back of shard ``index`` (one this process
+    leads, its front all taken), decoded here instead if that process died."""
+    helped_from = work.claims.unclaimed(index)[1]
+    if helped_from == len(work.pieces[index]):
+        ahead.drop((True, index))
+        return [], []
+    sent = _waited(work, ahead.take((True, index)), index)
+    if sent is None:
+        return _decoded_here(work, work.pieces[index][helped_from:])
+    return _received(sent, _rows_file(work, (True, index)))
+
+
+def _led_there(work: _Work, ahead: _Ahead, index: int) -> list[_Decoded]:
+    """Shard ``index``'s pieces, led by a forked process: those it took from the front, then
+    those this process takes from the back until they meet. If the process died, the pieces
+    it had taken, and any nobody took, are decoded here."""
+    waited = ahead.take((False, index))
+    stolen = _take(work, index, from_back=True, until=waited.done)
+    sent = _waited(work, waited, index)
+    if sent is None:
+        rest = _take(work, index, from_back=True)
+        claimed = work.claims.unclaimed(index)[0]
+        return [_decoded_here(work, work.pieces[index][:claimed]), rest, stolen]
+    return [_received(sent, _rows_file(work, (False, index))), stolen]
+
+
+def _waited(work: _Work, waited: Future[_Sent], after: int) -> _Sent | None:
+    """What a forked process sent back, decoding ahead (``_decode_ahead``) until it is here;
+    None if the process died (said once, in one warning line)."""
+    _decode_ahead(work, after, waited)
+    try:
+        return waited.result()
+    except BrokenProcessPool as exc:  # the process died (killed, out of memory)
+        if not work.died:
+            work.died = True
+            _log.warning("a process decoding a shard ended unexpectedly (%s); decoding its "
+                         "pieces in this process", exc)
+        return None
+
+
+def _decode_ahead(work: _Work, after: int, waited: Future[_Sent]) -> None:
+    """While ``waited`` (a forked process's pieces) is not back, decode pieces of the next
+    shard this process leads from the front, kept for that shard's turn."""
+    upcoming = [index for index in work.led_here if index > after]
+    if upcoming:
+        work.early[upcoming[0]].append(
+            _take(work, upcoming[0], from_back=False, until=waited.done))
+
+
+def _decoded_here(work: _Work, pieces: list[Piece]) -> _Decoded:
+    results: list[Result] = []
+    unreadable: list[Any] = []
+    for piece in pieces:
+        decode_piece(*piece, work.decode_line, results.append, unreadable)
+    return results, unreadable
+
+
+def _rows_file(work: _Work, task: Task) -> Path:
+    from_back, index = task
+    return work.folder / f"{'back' if from_back else 'front'}-{index}.f32"
+
+
+def _taken_there(from_back: bool, index: int) -> _Sent:
+    """In a forked process: pieces of shard ``index`` taken from its back or front until none
+    is left; their Results in file order, their unreadable lines, and which Results' vectors
+    were moved to a row file."""
+    assert _WORK is not None, "set before the fork"
+    results, unreadable = _take(_WORK, index, from_back)
+    return results, unreadable, _move_vectors(results, _rows_file(_WORK, (from_back, index)))
+
+
+def _received(sent: _Sent, rows_file: Path) -> _Decoded:
+    """What a forked process sent back, its vectors in place again."""
+    results, unreadable, moved = sent
+    _vectors_back(results, moved, rows_file)
+    return results, unreadable
 
 
 def _move_vectors(results: list[Result], rows_file: Path) -> _Moved:
@@ -368,7 +380,7 @@ def _move_vectors(results: list[Result], rows_file: Path) -> _Moved:
     if not vectors or any(v.dtype != np.float32 or v.ndim != 1 or len(v) != len(vectors[0][1])
                           for _, v in vectors):
         return None
-    with open(rows_file, "wb") as fh:
+    with open(rows_file, "wb", buffering=1 << 20) as fh:  # one write a few hundred rows
         for at, vector in vectors:
             fh.write(vector.data)
             results[at].embedding = None
