@@ -20,12 +20,15 @@ cookbook (json) alike. Their limit is measured too: ``orjson.loads`` of each lin
 preallocated float32 matrix, nothing else (no ids, order, accounting).
 
 Last, a 4-shard embedding job run through the OpenAI emulator (float text) is read back, in a
-fresh process, with ``job.results().embeddings()`` decoded in one process and in two
-(``BATCHKIT_DECODE_PROCESSES``: the reading process decodes half the shards, a forked one the
-other half), on the same files, in pairs of runs one right after the other (the figure is the
-median of the pairs' ratios); each run's wall and CPU time and the load average are printed,
-since others' load on a shared machine takes the second core (the CPU-time ratio is what two
-idle cores would give).
+fresh process, decoded in one process and in two (``BATCHKIT_DECODE_PROCESSES``: the reading
+process and a forked one share the shards' pieces), on the same files, in pairs of runs one
+right after the other (the figure is the median of the pairs' ratios): streamed into the
+matrix (``job.results(lazy=True).embeddings()``, flat memory: the target row), and through a
+set of Results held in memory (``job.results().embeddings()``), whose building and freeing of
+20,000 Results (a pass of Python's garbage collector over them, then their deallocation) is
+one process's work however many decode. Each run's wall and CPU time and the load average
+are printed, since others' load on a shared machine takes the second core (the CPU-time ratio
+is what two idle cores would give).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import orjson
@@ -147,8 +151,10 @@ def two_core_ceiling(path: Path, pairs: int) -> float:
                              for _ in range(pairs))
 
 
-def sharded_job(n: int, repeat: int, dims: int) -> Row:
-    """A 4-shard job's matrix decoded in one process and in two, from the same files.
+def sharded_job(n: int, repeat: int, dims: int) -> list[Row]:
+    """A 4-shard job's matrix decoded in one process and in two, from the same files: streamed
+    (``job.results(lazy=True).embeddings()``, flat memory, the target) and through a set of
+    Results held in memory (``job.results().embeddings()``).
 
     The job is run through the OpenAI emulator here, then read back in a fresh process (as a
     user's script or a later ``batchkit results`` would): this one holds the emulator's copy of
@@ -170,9 +176,24 @@ def sharded_job(n: int, repeat: int, dims: int) -> Row:
         done = subprocess.run([sys.executable, __file__, "--time-job", job.id, str(pairs)],
                               capture_output=True, text=True, check=True)
     *lines, report = done.stdout.splitlines()
-    print(f"{job.id}, {pairs} pairs of runs, read back in a fresh process:", *lines, sep="\n")
+    print(f"{job.id}, {pairs} pairs of runs each way, read back in a fresh process:", *lines,
+          sep="\n")
     found = json.loads(report)
-    ones, twos, ceiling = found["one"], found["two"], found["ceiling"]
+    what = f"{n:,}x{dims}, {len(job.shards)} shards, 2 processes"
+    return [_cores_row(f"job.results(lazy=True).embeddings() {what}", n, found["streamed"],
+                       found["ceiling"], target=True),
+            _cores_row(f"job.results().embeddings() {what}, Results kept", n, found["kept"],
+                       found["ceiling"], target=False)]
+
+
+Run = tuple[float, float, float, float]
+"""One timed decode: wall seconds, CPU seconds here, CPU seconds of forked processes, load."""
+
+
+def _cores_row(what: str, n: int, found: dict[str, object], ceiling: float,
+               target: bool) -> Row:
+    """The row of one way of decoding: the median of the pairs' ratios, beside the rest."""
+    ones, twos = cast(list[Run], found["one"]), cast(list[Run], found["two"])
     ratio = statistics.median(one[0] / two[0] for one, two in zip(ones, twos, strict=True))
     fastest = min(one[0] for one in ones) / min(two[0] for two in twos)
     cpu_one = min(one[1] for one in ones)
@@ -180,37 +201,41 @@ def sharded_job(n: int, repeat: int, dims: int) -> Row:
     # os.times() counts in clock ticks: a tiny smoke-test job can show no CPU time at all.
     in_cpu = f"{cpu_one / cpu_two:.2f}x in CPU time" if cpu_two else "too short to time CPU"
     loads = ", ".join(f"{run[3]:.1f}" for run in ones + twos)
-    shards = f"{len(job.shards)} shards"
-    return Row("b decode", f"job.results().embeddings() {n:,}x{dims}, {shards}, 2 processes "
-               f"(load {loads})" + ("" if found["same"] else " (MATRICES DIFFER)"),
+    return Row("b decode", f"{what} (load {loads})" + ("" if found["same"] else
+                                                      " (MATRICES DIFFER)"),
                rate(n, statistics.median(two[0] for two in twos)),
                f"1 process {rate(n, statistics.median(one[0] for one in ones))}",
-               f"{ratio:.2f}x wall, median of {pairs} pairs ({fastest:.2f}x fastest of each; "
-               f"machine ceiling now {ceiling:.2f}x), {in_cpu}",
-               f">= {CORES_TARGET}x", ratio >= CORES_TARGET)
+               f"{ratio:.2f}x wall, median of {len(ones)} pairs ({fastest:.2f}x fastest of "
+               f"each; machine ceiling now {ceiling:.2f}x), {in_cpu}",
+               f">= {CORES_TARGET}x" if target else "", ratio >= CORES_TARGET if target else None)
 
 
 def time_job(job_id: str, pairs: int) -> None:
     """In the fresh process: time the job's matrix in one process then two, ``pairs`` times,
-    and this machine's two-process ceiling; the figures go out as the last line, in JSON."""
+    streamed and with its Results kept, and this machine's two-process ceiling; the figures
+    go out as the last line, in JSON."""
     job = bk.get_job(job_id)
+    found: dict[str, object] = {}
+    for way, lazy in (("streamed", True), ("kept", False)):
+        def matrix(lazy: bool = lazy) -> np.ndarray:
+            return job.results(lazy=lazy).embeddings()
 
-    def matrix() -> np.ndarray:
-        return job.results().embeddings()
-
-    in_processes(1, matrix)  # not timed: a process's first big matrix waits on the kernel
-    in_processes(2, matrix)  # (huge pages found for it) and its first fork on the page cache
-    ones, twos = [], []
-    for _ in range(pairs):
-        ones.append(timed_run(1, matrix))
-        twos.append(timed_run(2, matrix))
-        print(f"    pair ratio {ones[-1][0] / twos[-1][0]:.2f}x")
-    same = bool(np.array_equal(in_processes(1, matrix), in_processes(2, matrix)))
+        print(f" {way} (job.results(lazy={lazy}).embeddings()):")
+        in_processes(1, matrix)  # not timed: a process's first big matrix waits on the kernel
+        in_processes(2, matrix)  # (huge pages found for it) and its first fork on the page cache
+        ones, twos = [], []
+        for _ in range(pairs):
+            ones.append(timed_run(1, matrix))
+            twos.append(timed_run(2, matrix))
+            print(f"    pair ratio {ones[-1][0] / twos[-1][0]:.2f}x")
+        same = bool(np.array_equal(in_processes(1, matrix), in_processes(2, matrix)))
+        found[way] = {"one": ones, "two": twos, "same": same}
     first = job.shards[0].result_paths
-    ceiling = two_core_ceiling(Path(first[0]), pairs) if first else float("nan")
+    found["ceiling"] = ceiling = two_core_ceiling(Path(first[0]), pairs) if first else float(
+        "nan")
     print(f"  two processes each decoding one shard at once: {ceiling:.2f}x one's rate "
           "(this machine's two-process ceiling now, median of pairs)")
-    print(json.dumps({"one": ones, "two": twos, "same": same, "ceiling": ceiling}))
+    print(json.dumps(found))
 
 
 def best_in_turn(repeat: int, fns: list[Callable[[], object]]) -> list[float]:
@@ -250,7 +275,7 @@ def run(n: int, repeat: int = 3, dims: int = DIMENSIONS) -> list[Row]:
         Row("b decode", "bk.decode().embeddings(), float-text lines, vs orjson's limit",
             rate(n, whole), f"orjson into a matrix {rate(n, floor)}", f"{floor / whole:.0%}",
             f">= {LIMIT_TARGET:.0%}", floor / whole >= LIMIT_TARGET),
-        sharded_job(n, repeat, dims),
+        *sharded_job(n, repeat, dims),
     ]
 
 

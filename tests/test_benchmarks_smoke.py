@@ -39,8 +39,9 @@ def test_decode_gives_the_cookbook_matrix() -> None:
     import bench_decode
 
     rows = bench_decode.run(50, repeat=1, dims=8)
-    assert len(rows) == 5 and not any("DIFFER" in row.what for row in rows)
-    assert "4 shards" in rows[-1].what
+    assert len(rows) == 6 and not any("DIFFER" in row.what for row in rows)
+    assert "lazy=True" in rows[-2].what and "Results kept" in rows[-1].what
+    assert all("4 shards" in row.what for row in rows[-2:])
 
 
 def test_import_time_is_measured_against_its_floor() -> None:
