@@ -368,3 +368,28 @@ def test_pieces_a_dying_process_took_are_decoded_here(
     assert pieces.decoded_here(job.shards[0]) == 15  # every line of the shard it led
     [warning] = [r.getMessage() for r in caplog.records if r.name == "batchkit.decode"]
     assert "ended unexpectedly" in warning
+
+
+def test_a_job_of_two_groups_read_side_by_side(
+        forks: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Embeddings and chat replies are two groups of shards, read side by side (merged by
+    position): here shard 3 (embeddings from position 21) is read before shard 2 (chat from
+    position 20), since the first embedding shard ends before the first chat one. This process
+    leads 1 and 3, and decodes ahead only into a shard it has not come to yet."""
+    def embed(i: int) -> bk.EmbedRequest:
+        return bk.EmbedRequest(custom_id=f"e{i}", text=f"doc {i}")
+
+    def chat(i: int) -> bk.ChatRequest:
+        return bk.ChatRequest(custom_id=f"c{i}", messages=[{"role": "user", "content": f"{i}"}])
+
+    reqs = [*map(embed, range(10)), *map(chat, range(11)), embed(10)]
+    reqs += [made(i) for i in range(11, 20) for made in (chat, embed)]
+    job = bk.submit(reqs, "fake:m", options={"max_requests": 10}).wait(backoff=FAST)
+    assert [shard.group for shard in job.shards] == ["embed", "chat", "chat", "embed"]
+    serial = in_turn(job, monkeypatch)
+    _Pieces(monkeypatch, slow="there")
+    parallel = job.results()
+    assert summary(parallel) == summary(serial) and forks == [2]
+    vectors = [bk.ResultSet([r for r in results if r.embedding is not None]).embeddings()
+               for results in (parallel, serial)]
+    assert vectors[0].shape == (20, 8) and np.array_equal(*vectors)

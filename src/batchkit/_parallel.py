@@ -336,8 +336,9 @@ def _waited(work: _Work, waited: Future[_Sent], after: int) -> _Sent | None:
 
 def _decode_ahead(work: _Work, after: int, waited: Future[_Sent]) -> None:
     """While ``waited`` (a forked process's pieces) is not back, decode pieces of the next
-    shard this process leads from the front, kept for that shard's turn."""
-    upcoming = [index for index in work.led_here if index > after]
+    shard this process leads from the front, kept for that shard's turn. (Two groups' shards
+    are read side by side, not in their order: one that has had its turn is passed over.)"""
+    upcoming = [index for index in work.led_here if index > after and index in work.early]
     if upcoming:
         work.early[upcoming[0]].append(
             _take(work, upcoming[0], from_back=False, until=waited.done))
