@@ -157,7 +157,7 @@ def shards_in_processes(decode: ShardDecoder, decode_line: Callable[[bytes], Res
     _WORK = work = _Work(decode_line, folder, [_cut(shard.result_paths or []) for shard in shards],
                          led_here)
     # they lead the shards this process does not, then help with those it does
-    tasks = [(False, i) for i in range(len(shards)) if i not in work.early]
+    tasks = [(False, i) for i in range(len(shards)) if i not in led_here]
     # a forked process's collector would walk (and so copy) every object it shares with this
     # one, for nothing: its Results hold no cycles, and it ends with the block
     ahead = _Ahead(ProcessPoolExecutor(processes - 1, initializer=gc.disable,
