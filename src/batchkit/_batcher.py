@@ -30,7 +30,7 @@ from ._job import Job
 from ._plan import read_request_records
 from ._requests import ChatRequest, EmbedRequest, Request
 from ._results import Result
-from ._submit import StoreArg, _store, get_job
+from ._submit import StoreArg, get_job, resolve_store
 
 __all__ = ["Batcher"]
 
@@ -69,7 +69,7 @@ class Batcher:
             provider, max_size, max_wait_s, mode)
         self.name = name or f"batcher:{provider}"
         self._options = {**(options or {}), _TAG: self.name}
-        self._store = _store(store)
+        self._store = resolve_store(store)
         self._submit_kwargs = submit_kwargs
         self._pending: dict[str, tuple[Request, list[asyncio.Future[Result]]]] = {}
         self._timer: asyncio.Task[None] | None = None

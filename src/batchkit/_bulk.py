@@ -26,7 +26,7 @@ from ._exceptions import InvalidRequestError
 from ._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest, Request
 from ._validate import lone_surrogate
 
-__all__ = ["BulkRows", "chat_batch", "embed_batch"]
+__all__ = ["BulkRows", "chat_batch", "cloned", "embed_batch"]
 
 _PLACEHOLDER = "placeholder"
 """The text the template is validated with; every row replaces it."""
@@ -182,7 +182,7 @@ def _check_text(text: Any, where: str, cid: str, empty_rule: str,
         raise InvalidRequestError(f"{where}: {problem}", custom_id=cid)
 
 
-def _clone(template: _Model, changes: dict[str, Any]) -> _Model:
+def cloned(template: _Model, changes: dict[str, Any]) -> _Model:
     """``template`` with ``changes``, already valid: what ``model_construct`` does, minus the
     walk over every field's default (the template's values are the defaults). The readers
     build their requests of a known shape with it too."""

@@ -31,7 +31,7 @@ from typing import Any
 
 from ._convert_lines import LineConverter, blocks, model_differs
 from ._exceptions import InvalidRequestError
-from ._readers import _open, _Source
+from ._readers import Source, open_source
 from ._storage import Target, is_url
 
 __all__ = ["convert_native"]
@@ -72,11 +72,11 @@ def convert_native(source: Target, fmt: str, adapter: Any, write: Callable[[byte
     else:
         converter = LineConverter(fmt, adapter, keeps_raw)
         converter.keys = keys
-        with _open(_Source(local or source, None)) as fh, _collector_paused():
+        with open_source(Source(local or source, None)) as fh, _collector_paused():
             written = sum(converter.convert(line_no, block, write, newlines)
                           for line_no, block, newlines in blocks(fh, BLOCK_BYTES))
     if not written:
-        raise InvalidRequestError(f"{_Source(local or source, None).name!r} holds no requests "
+        raise InvalidRequestError(f"{Source(local or source, None).name!r} holds no requests "
                                   "(it is empty)")
     return written
 

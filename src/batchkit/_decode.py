@@ -36,7 +36,7 @@ from ._decode_index import (
     whole,
 )
 from ._exceptions import ConfigError
-from ._normalize import ModelResolver, _parse, _readable_id, with_costs
+from ._normalize import ModelResolver, parse_by_path, readable_id, with_costs
 from ._registry import make_adapter
 from ._requests import Request, response_model_path
 from ._results import ErrorInfo, Result, ResultSet
@@ -130,7 +130,7 @@ def _decoded(adapter: Adapter, raw: bytes, where: Callable[[], str]) -> Result:
     try:
         return adapter.decode(raw)
     except DECODE_ERRORS as exc:
-        return Result(_readable_id(raw) or "", "errored", raw=whole(raw),
+        return Result(readable_id(raw) or "", "errored", raw=whole(raw),
                       error=ErrorInfo("malformed_line", f"{where()}: {exc}"))
 
 
@@ -211,5 +211,5 @@ def _for_request(request: Request, found: list[Result], resolve: ModelResolver) 
                                                             **request.metadata}
     model = getattr(request, "response_model", None)
     if model is not None and result.status == "succeeded":
-        _parse(result, response_model_path(model), resolve)
+        parse_by_path(result, response_model_path(model), resolve)
     return result

@@ -20,7 +20,7 @@ import orjson
 
 from ._batched import batched
 from ._exceptions import InvalidRequestError
-from ._normalize import _readable_id
+from ._normalize import readable_id
 from ._requests import ChatRequest, Request, response_model_path
 from .providers.base import Adapter
 
@@ -80,7 +80,7 @@ class RowIndex:
                     try:
                         key = adapter.decode(raw).custom_id
                     except DECODE_ERRORS as exc:
-                        key = _readable_id(raw)
+                        key = readable_id(raw)
                         if key is None:
                             self.no_id.append({"file": path.name, "line": line_no,
                                                "error": str(exc), "row": whole(raw)})

@@ -38,8 +38,9 @@ from ._requests import import_response_model
 from ._results import ErrorInfo, Result, Usage, gc_paused
 from ._state import JobState
 
-__all__ = ["Fill", "ModelResolver", "ShardOutcome", "decode_piece", "filed_by_id", "merge_in_order",
-           "normalize_shard", "parse_reply", "with_costs"]
+__all__ = ["Fill", "ModelResolver", "ShardOutcome", "decode_piece", "filed_by_id",
+           "merge_in_order", "normalize_shard", "parse_by_path", "parse_reply", "readable_id",
+           "with_costs"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def _one_line(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}{more}"
 
 
-def _parse(
+def parse_by_path(
     result: Result, model_path: str, resolve: Callable[[str], type[BaseModel] | None]
 ) -> None:
     model = resolve(model_path)
@@ -117,7 +118,7 @@ def decode_piece(
             try:
                 result = decode(raw)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                vid, line_no = _readable_id(raw), _lines_before(path, start) + number + 1
+                vid, line_no = readable_id(raw), _lines_before(path, start) + number + 1
                 info = ErrorInfo("malformed_line", f"{path.name} line {line_no}: {exc}")
                 if vid is None:
                     unmatched.append({"file": path.name, "line": line_no, "error": str(exc)})
@@ -141,7 +142,7 @@ def _lines_before(path: Path, start: int) -> int:
     return count
 
 
-def _readable_id(raw: bytes) -> str | None:
+def readable_id(raw: bytes) -> str | None:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -223,7 +224,7 @@ def normalize_shard(
             result.custom_id, result.metadata, result.attempts = (
                 rec.custom_id, rec.metadata, attempt)
             if rec.response_model is not None and result.status == "succeeded":
-                _parse(result, rec.response_model, resolve)
+                parse_by_path(result, rec.response_model, resolve)
         if rec.vendor_id in shared:
             shared[rec.vendor_id] = result
         if cache is not None and rec.cache_key is not None:
@@ -244,7 +245,7 @@ def _copy_shared(
     copy = dataclasses.replace(original, custom_id=rec.custom_id, metadata=rec.metadata,
                                parsed=None, parse_error=None, shared_from=original.custom_id)
     if rec.response_model is not None and copy.status == "succeeded":
-        _parse(copy, rec.response_model, resolve)
+        parse_by_path(copy, rec.response_model, resolve)
     return copy
 
 
@@ -258,7 +259,7 @@ def _from_cache(
             "missing_result", "the cached result was removed from the cache before it was read"))
     result.custom_id, result.metadata, result.from_cache = rec.custom_id, rec.metadata, True
     if rec.response_model is not None:
-        _parse(result, rec.response_model, resolve)
+        parse_by_path(result, rec.response_model, resolve)
     return result
 
 

@@ -41,7 +41,8 @@ from ._requests import ChatRequest, EmbedRequest, Request
 from ._storage import Target, display_name, display_url, is_url, open_target
 from .providers._reader_kit import build, function_tool, function_tool_choice
 
-__all__ = ["detect_format", "first_line", "read_numbered", "read_requests"]
+__all__ = ["Source", "detect_format", "first_line", "open_source", "read_numbered",
+           "read_requests"]
 
 FileFormat = str
 """``jsonl`` (neutral), ``csv``, or a vendor's name (``vendor:model`` to name the model too)."""
@@ -86,7 +87,7 @@ def read_numbered(
 ) -> Iterator[tuple[int, Request]]:
     """:func:`read_requests` with each request's line number, for errors found later (a
     conversion's target refusing a request names the line it came from)."""
-    source = _Source(path if is_url(path) else Path(path), storage_options)
+    source = Source(path if is_url(path) else Path(path), storage_options)
     fmt = format or _guess_format(source)
     requests: Iterator[tuple[int, Request]]
     if fmt == "csv":
@@ -106,7 +107,7 @@ def read_numbered(
 
 
 @dataclass(frozen=True)
-class _Source:
+class Source:
     """Where requests are read from: a local path or a URL, with fsspec's options for it."""
 
     target: Target
@@ -120,18 +121,18 @@ class _Source:
 def detect_format(path: str | Path, storage_options: dict[str, Any] | None = None) -> str:
     """The format :func:`read_requests` would read ``path`` in (``csv``, ``jsonl`` or the
     name of a vendor's format), from its suffix or first line."""
-    return _guess_format(_Source(path if is_url(path) else Path(path), storage_options))
+    return _guess_format(Source(path if is_url(path) else Path(path), storage_options))
 
 
 def first_line(path: str | Path, storage_options: dict[str, Any] | None = None
                ) -> dict[str, Any]:
     """The first JSON line of ``path`` (an empty object for an empty file)."""
-    source = _Source(path if is_url(path) else Path(path), storage_options)
+    source = Source(path if is_url(path) else Path(path), storage_options)
     with closing(_iter_json_lines(source)) as lines:
         return next((obj for _, obj in lines), {})
 
 
-def _guess_format(source: _Source) -> FileFormat:
+def _guess_format(source: Source) -> FileFormat:
     if source.name.lower().endswith(".csv"):
         return "csv"
     for _, obj in _iter_json_lines(source):
@@ -143,7 +144,7 @@ def _guess_format(source: _Source) -> FileFormat:
 
 
 @contextmanager
-def _open(source: _Source, *, text: bool = False) -> Iterator[IO[Any]]:
+def open_source(source: Source, *, text: bool = False) -> Iterator[IO[Any]]:
     try:
         with open_target(source.target, "rb", source.storage_options) as raw:
             if text:
@@ -156,8 +157,8 @@ def _open(source: _Source, *, text: bool = False) -> Iterator[IO[Any]]:
         raise InvalidRequestError(f"cannot read {display_url(source.target)!r}: {why}") from None
 
 
-def _iter_json_lines(source: _Source) -> Generator[tuple[int, dict[str, Any]], None, None]:
-    with _open(source) as fh:
+def _iter_json_lines(source: Source) -> Generator[tuple[int, dict[str, Any]], None, None]:
+    with open_source(source) as fh:
         for line_no, raw in enumerate(fh, start=1):
             if line_no == 1:
                 raw = raw.removeprefix(_BOM)
@@ -209,7 +210,7 @@ def _document_row(row: dict[str, Any], line_no: int) -> dict[str, Any]:
             "metadata": row}
 
 
-def _read_native(source: _Source, reader: ModuleType, model: str | None,
+def _read_native(source: Source, reader: ModuleType, model: str | None,
                  response_model: type[BaseModel] | None) -> Iterator[tuple[int, Request]]:
     """A vendor file's requests, by its reader; the lines of one kind must name one model."""
     line_model = getattr(reader, "line_model", None)
@@ -231,7 +232,7 @@ def _read_native(source: _Source, reader: ModuleType, model: str | None,
 
 
 def _read_csv(
-    source: _Source,
+    source: Source,
     kind: str | None,
     response_model: type[BaseModel] | None,
     system: str | None,
@@ -241,7 +242,7 @@ def _read_csv(
     if kind == "embed" and chat_only:
         raise ConfigError(f"{chat_only[0]} applies to chat requests, but kind is 'embed'")
     kind = kind or ("chat" if chat_only else "embed")
-    with _open(source, text=True) as fh:
+    with open_source(source, text=True) as fh:
         lines = _CheckedLines(fh)
         reader = csv.DictReader(lines)
         try:

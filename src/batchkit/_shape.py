@@ -40,7 +40,7 @@ from typing import Any
 
 import orjson
 
-from ._bulk import _clone
+from ._bulk import cloned
 from ._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, EmbedRequest, ModerationRequest
 
 __all__ = ["Record", "Shape", "Template", "Vendor", "inner", "leading", "learn_shape",
@@ -362,9 +362,9 @@ def _probe(request: Any, cid: str, texts: list[str]) -> Any:
     """``request`` with ``cid`` and ``texts`` in place of its own (built without validation:
     the constants are the request's, already valid)."""
     if isinstance(request, ChatRequest):
-        return _clone(request, {"custom_id": cid, "messages": [
-            _clone(m, {"content": t}) for m, t in zip(request.messages, texts, strict=True)]})
-    return _clone(request, {"custom_id": cid, "text": texts[0]})
+        return cloned(request, {"custom_id": cid, "messages": [
+            cloned(m, {"content": t}) for m, t in zip(request.messages, texts, strict=True)]})
+    return cloned(request, {"custom_id": cid, "text": texts[0]})
 
 
 def _cut(line: bytes, tokens: list[tuple[bytes, int]]) -> Template | None:

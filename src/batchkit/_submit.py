@@ -36,12 +36,12 @@ from ._state import JobState
 from .cost import RunningEstimate, check_budget
 from .store import JobRecord, ShardRecord, SQLStore, default_store, open_store
 
-__all__ = ["forget", "get_job", "list_jobs", "resume", "run", "submit"]
+__all__ = ["forget", "get_job", "list_jobs", "resolve_store", "resume", "run", "submit"]
 
 StoreArg = SQLStore | str | Path | None
 
 
-def _store(store: StoreArg) -> SQLStore:
+def resolve_store(store: StoreArg) -> SQLStore:
     if isinstance(store, SQLStore):
         return store
     return default_store() if store is None else open_store(store)
@@ -98,7 +98,7 @@ def submit(
     adapter = make_adapter(resolved.provider, resolved.options)
     adapter.check_options()
     check_mode(mode, adapter, resolved.options)
-    db = _store(store)
+    db = resolve_store(store)
     job_id = _new_job_id()
     folder = batchkit_home() / "jobs" / job_id
     (folder.parent).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -168,7 +168,7 @@ def submit(
 
 def get_job(job_id: str, *, store: StoreArg = None, clock: Clock | None = None) -> Job:
     """A handle on a recorded job (from this or any earlier process)."""
-    db = _store(store)
+    db = resolve_store(store)
     record = db.get_job(job_id)
     kind = RealtimeJob if is_realtime(record.options) else Job
     return kind(record, db, make_adapter(record.provider, record.options), clock=clock)
@@ -194,7 +194,7 @@ def forget(job_id: str, *, force: bool = False, store: StoreArg = None) -> JobRe
     would lose the only handle on that batch, so it is refused unless ``force=True`` (for a
     job whose vendor side is known gone, such as one left by a sandbox that has stopped).
     """
-    db = _store(store)
+    db = resolve_store(store)
     record = db.get_job(job_id)
     if not record.state.is_terminal and not force:
         raise ConfigError(
@@ -208,7 +208,7 @@ def forget(job_id: str, *, force: bool = False, store: StoreArg = None) -> JobRe
 
 def list_jobs(*, store: StoreArg = None, limit: int = 50) -> list[JobRecord]:
     """The most recent jobs in the store, newest first."""
-    return _store(store).list_jobs(limit)
+    return resolve_store(store).list_jobs(limit)
 
 
 def run(

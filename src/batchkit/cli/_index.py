@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ._jobs import _parse_options, _sandbox
+from ._jobs import in_sandbox, parse_options
 from ._output import console, emit_json, handle_errors, json_option, table
 
 __all__ = ["register"]
@@ -52,8 +52,8 @@ def index_cmd(
     """
     from .._index import index
 
-    with _sandbox(sandbox):
-        report = index(docs, sink, provider, profile=profile, options=_parse_options(options),
+    with in_sandbox(sandbox):
+        report = index(docs, sink, provider, profile=profile, options=parse_options(options),
                        dimensions=dimensions, chunk_tokens=chunk_tokens,
                        overlap_tokens=overlap_tokens, id_field=id_field, text_field=text_field,
                        dry_run=dry_run, max_cost_usd=max_cost, mode=mode,
@@ -95,9 +95,9 @@ def search_cmd(
     """The K chunks nearest to QUERY (embedded as a search query through a one-request job)."""
     from .._search import search
 
-    with _sandbox(sandbox):
+    with in_sandbox(sandbox):
         hits = search(sink, query, provider, k=k, dimensions=dimensions, profile=profile,
-                      options=_parse_options(options))
+                      options=parse_options(options))
     if as_json:
         emit_json([dataclasses.asdict(h) for h in hits])
         return

@@ -23,10 +23,10 @@ from ..store import JobRecord
 from ._formats import DESTINATION, SOURCE, output_writer, write_results
 from ._output import console, emit_json, handle_errors, json_option, table
 
-__all__ = ["register"]
+__all__ = ["in_sandbox", "parse_options", "register"]
 
 
-def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     """``-o key=value`` pairs; values are JSON when they parse as JSON, else strings."""
     options: dict[str, Any] = {}
     for pair in pairs:
@@ -41,7 +41,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _sandbox(enabled: bool) -> Iterator[None]:
+def in_sandbox(enabled: bool) -> Iterator[None]:
     """Run against the local vendor emulators (no keys, no network) for this command."""
     if not enabled:
         yield
@@ -149,8 +149,8 @@ def submit_cmd(
         if model is None:
             raise ConfigError(f"cannot import response model {response_model!r} (module:Class)")
     requests = read_requests(file, kind=kind, response_model=model)  # type: ignore[arg-type]
-    with _sandbox(sandbox):
-        job = submit(requests, provider, profile=profile, options=_parse_options(options),
+    with in_sandbox(sandbox):
+        job = submit(requests, provider, profile=profile, options=parse_options(options),
                      max_cost_usd=max_cost, shard_size=shard_size, cache=cache, retry=retry)
         summary = _job_dict(job)
         if wait_:

@@ -20,7 +20,7 @@ from .._realtime import RealtimeJob
 from .._requests import import_response_model
 from .._submit import submit
 from ._formats import output_writer, write_results
-from ._jobs import _parse_options, _sandbox
+from ._jobs import in_sandbox, parse_options
 from ._output import console, emit_json, handle_errors, json_option
 
 __all__ = ["register"]
@@ -111,11 +111,11 @@ def run_cmd(
         model = import_response_model(response_model)
         if model is None:
             raise ConfigError(f"cannot import response model {response_model!r} (module:Class)")
-    chosen: dict[str, Any] = _parse_options(options)
+    chosen: dict[str, Any] = parse_options(options)
     chosen.update({k: v for k, v in (("concurrency", concurrency), ("rpm", rpm), ("tpm", tpm))
                    if v is not None})
     requests = read_requests(file, kind=kind, response_model=model)  # type: ignore[arg-type]
-    with _sandbox(sandbox):
+    with in_sandbox(sandbox):
         job = submit(requests, provider, profile=profile, options=chosen, mode=mode,
                      deadline_s=deadline, max_cost_usd=max_cost, retry=retry, cache=cache)
         if isinstance(job, RealtimeJob):

@@ -12,7 +12,7 @@ from .._offline import encode
 from .._readers import read_requests
 from .._storage import Target
 from ._formats import SOURCE
-from ._jobs import _parse_options
+from ._jobs import parse_options
 from ._output import console, emit_json, handle_errors, json_option
 
 __all__ = ["register"]
@@ -42,7 +42,7 @@ def convert_cmd(file: Target, provider: str, output: Path | None, source_format:
     """Write FILE's requests (any vendor's batch file, neutral JSONL or CSV) in another
     vendor's batch format, through batchkit's neutral requests. A line the target cannot
     express is refused, naming it, before anything is written. Sends nothing."""
-    parsed = _parse_options(options) or None
+    parsed = parse_options(options) or None
     to_file = output is not None and output.suffix in _FILE_SUFFIXES
     if to_file or output is None or str(output) == "-":
         # On standard output the lines are the output; nothing else is printed there.

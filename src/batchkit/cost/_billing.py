@@ -12,7 +12,7 @@ from collections.abc import Callable
 from .._exceptions import BudgetExceededError, ConfigError
 from .._results import Usage
 from ._catalog import load_catalog, per_million
-from ._estimate import Estimate, Prices, _catalog, _money
+from ._estimate import Estimate, Prices, as_money, catalog_for
 
 __all__ = ["check_budget", "cost_of_usage", "usage_pricer"]
 
@@ -38,7 +38,7 @@ def check_budget(estimate: Estimate, max_cost_usd: float, *, batch: bool = True)
         raise BudgetExceededError(
             f"{estimate.provider}: {mode} cost could reach ${bound:,.4f} for "
             f"{estimate.requests:,} requests (upper bound from max_tokens; expected "
-            f"{_money(expected)}), "
+            f"{as_money(expected)}), "
             f"over the ${max_cost_usd:,.2f} budget. Lower max_tokens, pick a cheaper model, "
             "or raise the budget."
         )
@@ -75,7 +75,7 @@ def cost_of_usage(
     ``input_tokens`` (as :class:`~batchkit.Usage` documents for cached tokens); each part is
     billed at its own rate under the vendor's batch rule.
     """
-    catalog = _catalog(prices)
+    catalog = catalog_for(prices)
     row = catalog.get(f"{provider}:{model}")
     rates = row.rates(catalog.rule(row.provider), batch=batch)
     if rates is None:

@@ -32,6 +32,8 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "Comparison",
     "Estimate",
+    "as_money",
+    "catalog_for",
     "compare",
 ]
 
@@ -146,21 +148,21 @@ class Comparison:
         return first if first.cost_expected is not None else None
 
     def __repr__(self) -> str:
-        rows = "; ".join(f"{e.provider} {_money(e.cost_expected)}" for e in self.estimates)
+        rows = "; ".join(f"{e.provider} {as_money(e.cost_expected)}" for e in self.estimates)
         return f"<Comparison {len(self.estimates)} targets: {rows}>"
 
     def to_dict(self) -> dict[str, Any]:
         return {"estimates": [e.to_dict() for e in self.estimates], "notes": list(self.notes)}
 
 
-def _money(value: float | None) -> str:
+def as_money(value: float | None) -> str:
     return "unknown" if value is None else f"${value:,.4f}"
 
 
 def _span(expected: float | None, upper: float | None) -> str:
     if upper is None:
         return "n/a"
-    return f"{_money(expected)} (≤ {_money(upper)})"
+    return f"{as_money(expected)} (≤ {as_money(upper)})"
 
 
 class _Tally:
@@ -293,7 +295,7 @@ class _Tally:
         )
 
 
-def _catalog(prices: Prices) -> Catalog:
+def catalog_for(prices: Prices) -> Catalog:
     return prices if isinstance(prices, Catalog) else load_catalog(prices)
 
 
@@ -328,7 +330,7 @@ class RunningEstimate:
         prices: Prices = None,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
     ) -> None:
-        catalog = _catalog(prices)
+        catalog = catalog_for(prices)
         row = catalog.get(provider)
         self._tally = _Tally(row, catalog.rule(row.provider), default_max_tokens,
                              expected_output_tokens)
@@ -358,7 +360,7 @@ def compare(
     """
     if not providers:
         raise ValueError("compare() needs at least one 'provider:model'")
-    catalog = _catalog(prices)
+    catalog = catalog_for(prices)
     rows = [catalog.get(key) for key in dict.fromkeys(providers)]
     tallies = [
         _Tally(row, catalog.rule(row.provider), default_max_tokens, expected_output_tokens)

@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import orjson
 
-from .._bulk import _clone
+from .._bulk import cloned
 from .._exceptions import InvalidRequestError
 from .._requests import MAX_CUSTOM_ID_LENGTH, ChatRequest, Request
 from .._validate import lone_surrogate
@@ -115,8 +115,8 @@ def _from_template(data: dict[str, Any]) -> ChatRequest | None:
             _TEMPLATES.clear()
         _TEMPLATES[key] = template
         return template
-    return _clone(template, {"custom_id": cid, "messages": [
-        _clone(m, {"content": t}) for m, t in zip(template.messages, texts, strict=True)]})
+    return cloned(template, {"custom_id": cid, "messages": [
+        cloned(m, {"content": t}) for m, t in zip(template.messages, texts, strict=True)]})
 
 
 def text_or_texts(value: Any, line_no: int, custom_id: str | None, what: str) -> dict[str, Any]:
