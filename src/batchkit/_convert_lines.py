@@ -18,7 +18,7 @@ import orjson
 
 from ._convert_shapes import Shape, learn_shape
 from ._exceptions import InvalidRequestError
-from ._readers import _BOM
+from ._readers import BOM
 from ._registry import input_format
 from ._requests import Request
 
@@ -70,7 +70,7 @@ def blocks(fh: IO[bytes], size: int) -> Iterator[tuple[int, bytes, int]]:
         if not data.endswith(b"\n"):
             data += fh.readline()
         if first_line == 1:
-            data = data.removeprefix(_BOM)
+            data = data.removeprefix(BOM)
         if len(found) < len(data):
             found = np.empty(max(len(data), size), dtype=bool)
         codes = np.frombuffer(data, np.uint8)

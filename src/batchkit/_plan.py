@@ -17,7 +17,7 @@ shard is closed before it would hold more than the limit: a bigger one could nev
 
 Runs of requests of one shape (the same settings; only ids and texts differ) are planned a
 window at a time by ``_plan_fast``, spliced into bytes the vendor's encoder wrote once per
-shape; every other request by :meth:`_Planner.add`, with the same files and errors.
+shape; every other request by :meth:`Planner.add`, with the same files and errors.
 
 Nothing is sent here. A bad request stops planning with an error naming it.
 """
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     from ._queue import QueueLimit
 
 __all__ = [
-    "Plan", "PlannedShard", "RequestRecord", "check_minimum", "plan_shards",
-    "read_request_records",
+    "OpenShard", "Plan", "PlannedShard", "Planner", "RequestRecord", "check_minimum",
+    "plan_shards", "read_request_records",
 ]
 
 
@@ -97,12 +97,12 @@ _WRITE_BUFFER = 1 << 20
 8 KiB buffer would make a system call every few dozen of them."""
 
 
-class _OpenShard:
+class OpenShard:
     """A shard being written: its files and running totals."""
 
     @classmethod
     def new(cls, folder: Path, index: int, group: str, limits: Limits,
-            max_tokens: int | None = None) -> _OpenShard:
+            max_tokens: int | None = None) -> OpenShard:
         """Shard ``index`` of ``group``, its two files created (empty) in ``folder``."""
         return cls(PlannedShard(
             index=index,
@@ -189,7 +189,7 @@ def plan_shards(
     ):
         raise ConfigError(f"shard_size must be a whole number of requests >= 1, not {shard_size!r}")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    planner = _Planner(adapter, folder, shard_size, dedupe, observe, cache, cache_scope, queue)
+    planner = Planner(adapter, folder, shard_size, dedupe, observe, cache, cache_scope, queue)
     if hasattr(requests, "splicer"):  # the rows of one ChatRequest.batch (_bulk_splice)
         planner.spliced = requests.splicer(adapter)
     try:
@@ -205,7 +205,7 @@ def plan_shards(
                 cached=planner.cached)
 
 
-class _Planner:
+class Planner:
     """The state of one planning pass: ids seen, open shards, first copies of requests."""
 
     def __init__(
@@ -225,7 +225,7 @@ class _Planner:
         # Only ids the adapter rewrote are tracked: an id sent as itself is unique already.
         self.rewritten_ids: set[str] = set()
         self.shards: list[PlannedShard] = []
-        self.open_by_group: dict[str, _OpenShard] = {}
+        self.open_by_group: dict[str, OpenShard] = {}
         # Per-class and per-group answers that do not change within a job, looked up instead of
         # recomputed for every one of millions of requests (model_paths also gives the plan's
         # response models).
@@ -372,7 +372,7 @@ class _Planner:
             path = self.model_paths[model] = response_model_path(model)
         return path
 
-    def _shard_for(self, group: str, line: tuple[int, int, str, int] | None) -> _OpenShard:
+    def _shard_for(self, group: str, line: tuple[int, int, str, int] | None) -> OpenShard:
         """The open shard of ``group`` that fits ``(bytes, embedding inputs, custom_id, input
         tokens)``.
 
@@ -414,15 +414,15 @@ class _Planner:
                                                    limits.max_line_bytes or limits.max_bytes)
         return too_big
 
-    def open_shard(self, group: str, full: _OpenShard | None) -> _OpenShard:
+    def open_shard(self, group: str, full: OpenShard | None) -> OpenShard:
         """A new shard for ``group``, after closing ``full`` (its shard that could take no
         more), as ``_shard_for`` opens one."""
         if full is not None:
             full.close()
         return self._open(group, self._limits(group))
 
-    def _open(self, group: str, limits: Limits) -> _OpenShard:
-        opened = self.open_by_group[group] = _OpenShard.new(
+    def _open(self, group: str, limits: Limits) -> OpenShard:
+        opened = self.open_by_group[group] = OpenShard.new(
             self.folder, len(self.shards), group, limits,
             self.queue.tokens if self.queue is not None else None)
         self.shards.append(opened.shard)

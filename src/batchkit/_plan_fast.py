@@ -1,5 +1,5 @@
 """The planner's fast lane: runs of requests of one shape (``_shape``) planned a window at a
-time, with the bytes and the errors of planning them one by one (``_Planner.add``).
+time, with the bytes and the errors of planning them one by one (``Planner.add``).
 
 Why: planning one request cost about 7 µs, nearly all of it Python per-request overhead (the
 vendor's checks, a dict per line and per index record, two buffered writes), several times
@@ -48,7 +48,7 @@ from ._shape import (
 from ._validate import MAX_BYTES_PER_TOKEN
 
 if TYPE_CHECKING:
-    from ._plan import _OpenShard, _Planner
+    from ._plan import OpenShard, Planner
 
 __all__ = ["plan_all"]
 
@@ -67,7 +67,7 @@ requests do not repeat shapes stops learning."""
 _ID_OF = itemgetter("custom_id")
 
 
-def plan_all(planner: _Planner, requests: Iterable[Any], fast: bool) -> None:
+def plan_all(planner: Planner, requests: Iterable[Any], fast: bool) -> None:
     """Plan every request of ``requests``, through the lane where ``fast`` and the job allow."""
     if not fast or planner.cache is not None or planner.queue is not None:
         for position, req in enumerate(requests):
@@ -104,7 +104,7 @@ def _windows(requests: Iterable[Any]) -> Iterator[list[Any]]:
 class _Lane:
     """The shapes of one planning pass and the planner they write through."""
 
-    def __init__(self, planner: _Planner) -> None:
+    def __init__(self, planner: Planner) -> None:
         self.planner = planner
         self.shapes: dict[tuple[Any, ...], Shape | None] = {}
         adapter, rules = planner.adapter, planner.model_rules
@@ -294,7 +294,7 @@ class _Lane:
         planner.count = start + k
 
     @staticmethod
-    def _write(shape: Shape, current: _OpenShard, payload: bytes, start: int, k: int,
+    def _write(shape: Shape, current: OpenShard, payload: bytes, start: int, k: int,
                ids: tuple[list[bytes], list[bytes]]) -> None:
         shard = current.shard
         current.payload.write(payload)
@@ -304,7 +304,7 @@ class _Lane:
         shard.embedding_inputs += k * shape_inputs(shape)
 
     @staticmethod
-    def _room(current: _OpenShard, k: int, size: int, inputs: int) -> bool:
+    def _room(current: OpenShard, k: int, size: int, inputs: int) -> bool:
         """Whether the shard takes ``k`` more lines of ``size`` bytes in all."""
         shard, limits = current.shard, current.limits
         return (shard.request_count + k <= limits.max_requests
@@ -313,7 +313,7 @@ class _Lane:
                      or shard.embedding_inputs + k * inputs <= limits.max_embedding_inputs))
 
     @staticmethod
-    def _fitting(current: _OpenShard, sizes: list[int], done: int, inputs: int) -> int:
+    def _fitting(current: OpenShard, sizes: list[int], done: int, inputs: int) -> int:
         """How many of the lines from ``done`` on the shard takes, as ``fits`` counts them."""
         shard, limits = current.shard, current.limits
         take = min(len(sizes) - done, limits.max_requests - shard.request_count)

@@ -41,13 +41,13 @@ from ._requests import ChatRequest, EmbedRequest, Request
 from ._storage import Target, display_name, display_url, is_url, open_target
 from .providers._reader_kit import build, function_tool, function_tool_choice
 
-__all__ = ["Source", "detect_format", "first_line", "open_source", "read_numbered",
+__all__ = ["BOM", "Source", "detect_format", "first_line", "open_source", "read_numbered",
            "read_requests"]
 
 FileFormat = str
 """``jsonl`` (neutral), ``csv``, or a vendor's name (``vendor:model`` to name the model too)."""
 
-_BOM = "\ufeff".encode()
+BOM = "\ufeff".encode()
 
 
 def read_requests(
@@ -161,7 +161,7 @@ def _iter_json_lines(source: Source) -> Generator[tuple[int, dict[str, Any]], No
     with open_source(source) as fh:
         for line_no, raw in enumerate(fh, start=1):
             if line_no == 1:
-                raw = raw.removeprefix(_BOM)
+                raw = raw.removeprefix(BOM)
             if not raw.strip():
                 continue
             try:

@@ -23,7 +23,7 @@ import orjson
 from ._collect import ResultCollector
 from ._inputs import restore_inputs
 from ._normalize import ModelResolver
-from ._plan import PlannedShard, _OpenShard
+from ._plan import OpenShard, PlannedShard
 from ._queue import token_limit
 from ._results import Result
 from .providers.base import Adapter
@@ -87,7 +87,7 @@ def write_retry_shards(
     (``max_tokens``) the token counts journaled at planning come along and cut shards as there.
     """
     shards: list[PlannedShard] = []
-    open_by_group: dict[str, _OpenShard] = {}
+    open_by_group: dict[str, OpenShard] = {}
     taken = dropped = 0
     try:
         for shard, positions in sources:
@@ -114,7 +114,7 @@ def write_retry_shards(
                     if current is None or not current.fits(len(body) + 1, 1, tokens):
                         if current is not None:
                             current.close()
-                        current = open_by_group[shard.group] = _OpenShard.new(
+                        current = open_by_group[shard.group] = OpenShard.new(
                             folder, first_index + len(shards), shard.group, limits, max_tokens)
                         shards.append(current.shard)
                     record = orjson.dumps({**rec, "ln": current.shard.request_count + 1})
