@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,28 @@ def test_two_processes_writing_the_same_job(store: SQLStore, store_target: str) 
     if isinstance(store, SQLiteStore):
         assert store._conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert os.path.exists(store_target)
+
+
+def test_a_new_store_opened_by_three_threads_at_once_opens_in_each(tmp_path: Path) -> None:
+    """Async jobs started together open one new store from worker threads at once. SQLite then
+    refuses all but one switch to WAL at once ("database is locked", its busy timeout unused):
+    the others wait their turn instead of failing (before: some 3 opens in 100 failed)."""
+    failures: list[BaseException] = []
+
+    def open_store_at(path: Path, together: threading.Barrier) -> None:
+        together.wait()
+        try:
+            SQLiteStore(path).close()
+        except BaseException as exc:  # every failure is the finding
+            failures.append(exc)
+
+    for attempt in range(100):
+        together = threading.Barrier(3)
+        threads = [threading.Thread(target=open_store_at,
+                                    args=(tmp_path / str(attempt) / "jobs.db", together))
+                   for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
