@@ -20,7 +20,14 @@ from typing import Any
 from ._cache import ResultCache
 from ._exceptions import ProviderError
 from ._inputs import restore_inputs
-from ._normalize import Fill, ModelResolver, ShardOutcome, merge_in_order, normalize_shard
+from ._normalize import (
+    Fill,
+    ModelResolver,
+    ShardOutcome,
+    lines_before,
+    merge_in_order,
+    normalize_shard,
+)
 from ._parallel import decode_processes, file_bytes, shards_in_processes
 from ._plan import read_request_records
 from ._results import Result
@@ -78,7 +85,9 @@ class ResultCollector:
         uses_cache = False
         for shard in first_round:
             restore_inputs(shard, self.shards, need_payload=False)  # a one-line error if gone
-            each_row_sent = _index_rows(shard.requests_path) == shard.request_count
+            index = Path(shard.requests_path)
+            # rows counted, not decoded: the index is read whole only where a row can be a copy
+            each_row_sent = lines_before(index, index.stat().st_size) == shard.request_count
             for rec in read_request_records(shard.requests_path):
                 uses_cache = uses_cache or rec.cache_key is not None
                 if rec.line is None and rec.cache_key is None:
@@ -125,16 +134,6 @@ class ResultCollector:
             shard.result_paths = [str(p) for p in paths]
             sizes.append(file_bytes(paths))
         return sizes
-
-
-def _index_rows(path: str) -> int:
-    """How many rows a shard's request index has (counted, not decoded: a shard's index is
-    read whole only where a row can be a copy or a cached result)."""
-    rows = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            rows += block.count(b"\n")
-    return rows
 
 
 def rejection_lines(failed: list[ShardRecord]) -> list[str]:

@@ -39,8 +39,8 @@ from ._results import ErrorInfo, Result, Usage, gc_paused
 from ._state import JobState
 
 __all__ = ["Fill", "ModelResolver", "ShardOutcome", "decode_piece", "filed_by_id",
-           "merge_in_order", "normalize_shard", "parse_by_path", "parse_reply", "readable_id",
-           "with_costs"]
+           "lines_before", "merge_in_order", "normalize_shard", "parse_by_path", "parse_reply",
+           "readable_id", "with_costs"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def decode_piece(
             try:
                 result = decode(raw)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                vid, line_no = readable_id(raw), _lines_before(path, start) + number + 1
+                vid, line_no = readable_id(raw), lines_before(path, start) + number + 1
                 info = ErrorInfo("malformed_line", f"{path.name} line {line_no}: {exc}")
                 if vid is None:
                     unmatched.append({"file": path.name, "line": line_no, "error": str(exc)})
@@ -133,8 +133,9 @@ def filed_by_id(by_vid: dict[str, list[Result]]) -> Callable[[Result], None]:
     return lambda result: by_vid.setdefault(result.custom_id, []).append(result)
 
 
-def _lines_before(path: Path, start: int) -> int:
-    """How many lines ``path`` has before byte ``start`` (asked only to name a bad line)."""
+def lines_before(path: Path, start: int) -> int:
+    """How many lines ``path`` has before byte ``start``, counted in blocks, not decoded (to
+    name a bad line of a piece, or to count a request index's rows)."""
     count = 0
     with open(path, "rb") as fh:
         while (left := start - fh.tell()) > 0 and (block := fh.read(min(left, 1 << 20))):

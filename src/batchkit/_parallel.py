@@ -283,10 +283,7 @@ def _take(work: _Work, index: int, from_back: bool,
     cut, taken = work.pieces[index], []
     with gc_paused():  # through every piece, not each alone (see decode_piece)
         while not until() and (at := work.claims.take(index, from_back)) is not None:
-            results: list[Result] = []
-            unreadable: list[Any] = []
-            decode_piece(*cut[at], work.decode_line, results.append, unreadable)
-            taken.append((results, unreadable))
+            taken.append(_decoded_here(work, [cut[at]]))
     if from_back:
         taken.reverse()
     return ([result for results, _ in taken for result in results],
@@ -345,6 +342,7 @@ def _decode_ahead(work: _Work, after: int, waited: Future[_Sent]) -> None:
 
 
 def _decoded_here(work: _Work, pieces: list[Piece]) -> _Decoded:
+    """The pieces' Results and unreadable lines, decoded here in the order given."""
     results: list[Result] = []
     unreadable: list[Any] = []
     for piece in pieces:

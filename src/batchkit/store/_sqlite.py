@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .._clock import Backoff
 from .._exceptions import StoreError
 from ._integrity import backup_before_migrations, check_before_open, refuse_forgotten_jobs
 from ._journaled import JournaledStore
@@ -99,7 +100,7 @@ def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
     the same new store at that moment (as async jobs started together from one event loop
     do: 21 of 600 such opens failed, three threads at a time).
     """
-    deadline, pause = time.monotonic() + wait_s, 0.001
+    deadline, pauses = time.monotonic() + wait_s, Backoff(initial=0.001, factor=2, maximum=0.05)
     while True:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -107,8 +108,7 @@ def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
-            time.sleep(pause)
-            pause = min(2 * pause, 0.05)
+            time.sleep(pauses.next_delay())
 
 
 def _create_private(path: Path) -> None:
